@@ -1,1 +1,175 @@
-//! placeholder
+//! Test support shared by the crates' integration tests and the end-to-end suite in `tests/tests/`.
+//!
+//! # Map
+//! - Where things are: the repository root, the project venv (`.venv`, made by `make`), binaries built by
+//!   `cargo build --workspace` (`target/<profile>/`).
+//! - [`JupyterEnv`]: an isolated Jupyter environment in a temporary directory (JUPYTER_PATH pointing at the
+//!   venv's kernelspecs and at test kernelspecs written on the fly; data, runtime and IPython directories
+//!   inside the temporary directory; a unique marker variable that every process started from it
+//!   inherits, so a test can prove that no process outlived it).
+//!
+//! Missing prerequisites are failures with a message that says what to run, never silent skips.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use std::{fs, thread};
+
+use serde_json::json;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The project venv with ipykernel (created by `make`).
+pub fn venv() -> PathBuf {
+    let venv = repo_root().join(".venv");
+    assert!(
+        venv.join("bin/python").exists() && venv.join("share/jupyter/kernels/python3").exists(),
+        "the project venv with ipykernel is missing at {}: run `make test` (or `make venv`) first",
+        venv.display()
+    );
+    venv
+}
+
+/// A binary built by `cargo build --workspace` in the same profile as the running test.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    // The test executable lives in target/<profile>/deps/.
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary is in target/<profile>/deps");
+    let bin = profile_dir.join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --workspace --bins` (make test does) first",
+        bin.display()
+    );
+    bin
+}
+
+/// The name of the variable that marks every process a [`JupyterEnv`] starts.
+pub const MARKER_VAR: &str = "NBGATE_TEST_MARKER";
+
+/// An isolated Jupyter environment for one test.
+pub struct JupyterEnv {
+    pub dir: tempfile::TempDir,
+    /// Directory holding test kernelspecs (`<dir>/kernels/<name>/kernel.json`), first on JUPYTER_PATH.
+    pub specs: PathBuf,
+    pub marker: String,
+}
+
+impl JupyterEnv {
+    pub fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("nbgate-test-")
+            .tempdir()
+            .expect("temp dir");
+        let specs = dir.path().join("share");
+        for sub in ["share/kernels", "data", "runtime", "config", "ipython", "work"] {
+            fs::create_dir_all(dir.path().join(sub)).expect("create dir");
+        }
+        let marker = format!("{}-{}", std::process::id(), dir.path().display());
+        Self { dir, specs, marker }
+    }
+
+    /// The environment variables a test applies to whatever it starts (nbgate, kernels).
+    pub fn vars(&self) -> BTreeMap<String, String> {
+        let root = self.dir.path();
+        let path = |sub: &str| root.join(sub).display().to_string();
+        let jupyter_path = format!(
+            "{}:{}",
+            self.specs.display(),
+            venv().join("share/jupyter").display()
+        );
+        BTreeMap::from([
+            ("JUPYTER_PATH".into(), jupyter_path),
+            ("JUPYTER_DATA_DIR".into(), path("data")),
+            ("JUPYTER_RUNTIME_DIR".into(), path("runtime")),
+            ("JUPYTER_CONFIG_DIR".into(), path("config")),
+            ("IPYTHONDIR".into(), path("ipython")),
+            ("MPLCONFIGDIR".into(), path("config")),
+            ("PYDEVD_DISABLE_FILE_VALIDATION".into(), "1".into()),
+            (MARKER_VAR.into(), self.marker.clone()),
+        ])
+    }
+
+    /// A scratch directory for notebooks and outputs.
+    pub fn work(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+
+    /// Writes a kernelspec `name` that runs the test kernel with extra `args`.
+    pub fn add_test_kernel(&self, name: &str, args: &[&str]) -> PathBuf {
+        let dir = self.specs.join("kernels").join(name);
+        fs::create_dir_all(&dir).expect("spec dir");
+        let mut argv = vec![
+            workspace_bin("nbgate-testkernel").display().to_string(),
+            "-f".into(),
+            "{connection_file}".into(),
+        ];
+        argv.extend(args.iter().map(|arg| arg.to_string()));
+        let spec = json!({
+            "argv": argv,
+            "display_name": format!("Test kernel ({name})"),
+            "language": "testlang",
+        });
+        fs::write(dir.join("kernel.json"), spec.to_string()).expect("write kernel.json");
+        dir
+    }
+
+    /// Pids of live processes started from this environment (found by their marker variable).
+    pub fn live_processes(&self) -> Vec<u32> {
+        let needle = format!("{MARKER_VAR}={}", self.marker);
+        let mut pids = Vec::new();
+        let Ok(entries) = fs::read_dir("/proc") else {
+            return pids;
+        };
+        for entry in entries.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            if pid == std::process::id() {
+                continue;
+            }
+            let Ok(environ) = fs::read(entry.path().join("environ")) else {
+                continue;
+            };
+            let zombie = fs::read_to_string(entry.path().join("stat"))
+                .map(|stat| stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+                .unwrap_or(false);
+            if !zombie && environ.split(|b| *b == 0).any(|var| var == needle.as_bytes()) {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+
+    /// Asserts that every process started from this environment is gone, giving them `within` to exit.
+    pub fn assert_no_survivors(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let live = self.live_processes();
+            if live.is_empty() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "processes outlived the test: {live:?}"
+            );
+            // Polling /proc is the only way to observe another process's exit that we did not spawn.
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Default for JupyterEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
