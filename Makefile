@@ -1,0 +1,69 @@
+# nbgate: two commands on a fresh machine.
+#   make run    build everything, then start the main job
+#   make test   build everything, then run every test
+# Everything they need (a project-local Python venv with ipykernel and the example's libraries) is
+# installed here; nothing is read from or written to the user's home.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT    := $(abspath .)
+VENV    := $(ROOT)/.venv
+PYTHON  ?= python3
+CACHE   := $(ROOT)/.cache
+CARGO   ?= cargo
+
+# Jupyter state stays inside the project: kernelspecs come from the venv.
+export JUPYTER_PATH        := $(VENV)/share/jupyter
+export JUPYTER_DATA_DIR    := $(CACHE)/jupyter/data
+export JUPYTER_CONFIG_DIR  := $(CACHE)/jupyter/config
+export JUPYTER_RUNTIME_DIR := $(CACHE)/jupyter/runtime
+export IPYTHONDIR          := $(CACHE)/ipython
+export MPLCONFIGDIR        := $(CACHE)/matplotlib
+export JUPYTER_PLATFORM_DIRS := 1
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: help run test venv build build-release lint bench clean
+
+help:
+	@echo "make run    build everything and run the example notebook with nbgate"
+	@echo "make test   build everything and run all tests"
+	@echo "make bench  compare nbgate with papermill and jupyter_client (not a test)"
+
+# The venv is rebuilt only when requirements.txt changes.
+$(VENV)/.installed: requirements.txt
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+
+build-release:
+	$(CARGO) build --release --locked -p nbgate
+
+build:
+	$(CARGO) build --locked --workspace --bins --examples
+
+run: venv build-release
+	@mkdir -p $(JUPYTER_RUNTIME_DIR)
+	$(ROOT)/target/release/nbgate run examples/loyal_customer.ipynb \
+	    examples/output/loyal_customer.ipynb --cwd examples
+	@echo
+	@echo "Executed notebook: $(ROOT)/examples/output/loyal_customer.ipynb"
+	@echo "Predictions:       $(ROOT)/examples/output/ (partitioned by generated_sync_date)"
+
+test: venv build
+	@mkdir -p $(JUPYTER_RUNTIME_DIR)
+	$(CARGO) test --locked --workspace
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+bench: venv
+	bench/run.sh
+
+clean:
+	rm -rf $(VENV) $(CACHE) target
