@@ -10,8 +10,8 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
+pub(crate) use self::cell::object_entry;
 pub use self::cell::{Cell, CellType, random_cell_id};
-pub(crate) use self::cell::{array_entry, object_entry};
 pub use self::lines::python_splitlines;
 use crate::error::{NotebookError, json_type_name};
 use crate::pyjson::to_python_json;
