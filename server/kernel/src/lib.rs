@@ -1,1 +1,60 @@
-//! placeholder
+//! Kernels: finding them, starting them, talking to them, stopping them. The only crate that spawns
+//! processes or opens sockets.
+//!
+//! # Map
+//! - [`kernelspec`]: discovery in Jupyter's directories (JUPYTER_PATH, user, env prefixes, system; first
+//!   match wins; case-insensitive names), `kernel.json` parsing, argv/env substitution, the spec's own
+//!   Python. [`KernelSpecs::find`] fails with [`KernelError::KernelNotFound`] listing what exists and where
+//!   it looked.
+//! - `launch`: connection file (0600, random key) in a private runtime dir, race-free ports (port 0 and the
+//!   kernel's rewrite, else listeners dropped before spawn), the kernel's environment (private IPython dir,
+//!   in-memory history for ipykernel), waiting for the ports. [`LaunchOptions`].
+//! - `process`: the spawner thread (`PR_SET_PDEATHSIG` is tied to the spawning thread, so one thread that
+//!   never exits spawns every kernel), `setsid`, exit watching, stderr/stdout tails, group signals, and a
+//!   guard that SIGKILLs the group whenever a process is dropped.
+//! - `sockets`: connecting DEALER shell/control/stdin (one identity), SUB iopub (subscribed before
+//!   connecting), REQ heartbeat; reader tasks that verify and publish; the heartbeat task.
+//! - `actor`: the task that owns one kernel's process and sockets: readiness (iopub_welcome or
+//!   kernel_info + iopub), sends, interrupt, restart, graceful shutdown (request → SIGTERM → SIGKILL),
+//!   death detection, clean-up.
+//! - `handle`: [`Kernel`] (cheap clones; the last drop kills the kernel), [`KernelClient`], [`start`],
+//!   [`shutdown_all`].
+//! - `events`: [`KernelEvent`] and [`KernelEvents`] (a subscription; lagging yields `Lagged(n)`).
+//!
+//! # Data flow
+//! Handle → (unbounded mpsc command) → actor → socket. Socket → reader task → broadcast → subscribers.
+//! iopub and lifecycle events go to one shared broadcast channel; shell/control/stdin replies go to the
+//! channel of the connection (handle or client) whose sockets received them, so a client only sees
+//! replies to its own requests, as with jupyter_server's per-session identities.
+//!
+//! # The gateway seam
+//! [`Kernel::connect_client`]`(session_id)` opens a DEALER set whose identity is the WebSocket session id
+//! and returns a [`KernelClient`] with the same `send`/`request`/`subscribe` API. The actor owns those
+//! sockets too, and reconnects them (same identity) after a restart.
+//!
+//! # Invariants
+//! - One task owns a kernel's sockets and process; no lock is held across `.await` (the only locks are
+//!   the std mutexes of output tails, held to copy bytes).
+//! - No kernel outlives nbgate: `PR_SET_PDEATHSIG(SIGKILL)` from the long-lived spawner thread covers
+//!   `kill -9`; guards SIGKILL the process group on every other exit path.
+//! - A message with a bad signature is never delivered: it is dropped and reported.
+//! - Time comes from tokio.
+
+mod actor;
+mod error;
+mod events;
+mod handle;
+pub mod kernelspec;
+mod launch;
+mod process;
+mod sockets;
+
+pub use actor::KernelState;
+pub use error::{ExitInfo, KernelError, Result};
+pub use events::{KernelEvent, KernelEvents};
+pub use handle::{Kernel, KernelClient, shutdown_all, start};
+pub use kernelspec::{InterruptMode, KernelSpec, KernelSpecs};
+pub use launch::{DEFAULT_HEARTBEAT, DEFAULT_SHUTDOWN_STEP, DEFAULT_START_TIMEOUT, LaunchOptions};
+
+/// Re-exported so that callers build messages with the same types.
+pub use nbgate_protocol::{Channel, RawMessage, Signer};

@@ -1,0 +1,298 @@
+//! Launching a kernel process: the connection file, the ports, the environment, and waiting for the
+//! kernel to have bound its sockets.
+//!
+//! Ports without a race (wire notes §5.1): a kernel that binds its own ports (ipykernel, the test kernel)
+//! is given port 0 and rewrites the connection file with the ports it bound, after binding every socket, so
+//! the rewrite doubles as "ready to connect". Other kernels get ports picked by binding listeners that are
+//! dropped *before* the spawn (a child briefly inheriting a listening socket makes connects fail with
+//! ECONNRESET); the small window left is covered by retrying connects.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::os::unix::fs::DirBuilderExt as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jupyter_protocol::ConnectionInfo;
+use jupyter_protocol::connection_info::Transport;
+use nbgate_protocol::{read_connection_file, write_connection_file};
+use tokio::time::Instant;
+
+use crate::error::{KernelError, Result};
+use crate::kernelspec::KernelSpec;
+use crate::process::{KernelProcess, SpawnSpec};
+
+/// How long a kernel may take from spawn to answering `kernel_info`, by default (as nbclient).
+pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long each shutdown step (request, then SIGTERM) may take before the next one, by default.
+pub const DEFAULT_SHUTDOWN_STEP: Duration = Duration::from_millis(2500);
+/// The heartbeat period, also the time a ping may take before the kernel counts as unresponsive.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(1);
+/// How often the connection file is read while waiting for the kernel to write its ports.
+const PORT_POLL: Duration = Duration::from_millis(5);
+
+/// How to start a kernel.
+#[derive(Debug, Clone)]
+pub struct LaunchOptions {
+    /// Variables for the kernel, over nbgate's own environment (or alone, without `inherit_env`). The
+    /// kernelspec's `env` is applied on top, with `${VAR}` resolved against these.
+    pub env: BTreeMap<String, String>,
+    /// Whether the kernel inherits nbgate's environment (default true, as jupyter_client).
+    pub inherit_env: bool,
+    /// The kernel's working directory (default: nbgate's).
+    pub cwd: Option<PathBuf>,
+    /// Spawn → ready, including the wait for ports and `kernel_info_reply`.
+    pub start_timeout: Duration,
+    /// Each step of a graceful shutdown (after `shutdown_request`, after SIGTERM).
+    pub shutdown_step: Duration,
+    pub heartbeat: Duration,
+    /// Where connection files go. Default: `JUPYTER_RUNTIME_DIR` (from `env`, then nbgate's environment),
+    /// else `$XDG_RUNTIME_DIR/nbgate`, else `<tmp>/nbgate-<uid>`.
+    pub runtime_dir: Option<PathBuf>,
+}
+
+impl Default for LaunchOptions {
+    fn default() -> Self {
+        Self {
+            env: BTreeMap::new(),
+            inherit_env: true,
+            cwd: None,
+            start_timeout: DEFAULT_START_TIMEOUT,
+            shutdown_step: DEFAULT_SHUTDOWN_STEP,
+            heartbeat: DEFAULT_HEARTBEAT,
+            runtime_dir: None,
+        }
+    }
+}
+
+impl LaunchOptions {
+    /// The environment the kernel starts from, before its kernelspec's `env`.
+    fn base_env(&self) -> BTreeMap<String, String> {
+        let mut env: BTreeMap<String, String> = if self.inherit_env {
+            std::env::vars().collect()
+        } else {
+            BTreeMap::new()
+        };
+        env.extend(self.env.clone());
+        env
+    }
+
+    /// The runtime directory, created (mode 0700) if missing.
+    pub fn runtime_dir(&self) -> Result<PathBuf> {
+        let dir = match &self.runtime_dir {
+            Some(dir) => dir.clone(),
+            None => self
+                .env
+                .get("JUPYTER_RUNTIME_DIR")
+                .cloned()
+                .or_else(|| std::env::var("JUPYTER_RUNTIME_DIR").ok())
+                .filter(|dir| !dir.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| {
+                    std::env::var("XDG_RUNTIME_DIR")
+                        .ok()
+                        .filter(|dir| !dir.is_empty())
+                        .map(|dir| Path::new(&dir).join("nbgate"))
+                })
+                .unwrap_or_else(|| {
+                    // SAFETY: getuid cannot fail.
+                    let uid = unsafe { libc::getuid() };
+                    std::env::temp_dir().join(format!("nbgate-{uid}"))
+                }),
+        };
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|source| KernelError::Io {
+                action: "creating the runtime directory",
+                path: dir.clone(),
+                source,
+            })?;
+        Ok(dir)
+    }
+}
+
+/// What a launch is for: the kernel's identity and key stay the same across restarts.
+pub(crate) struct LaunchPlan<'a> {
+    pub spec: &'a KernelSpec,
+    pub options: &'a LaunchOptions,
+    pub connection_file: &'a Path,
+    pub key: &'a str,
+    pub deadline: Instant,
+}
+
+/// A spawned kernel whose sockets are bound (or, for preselected ports, about to be).
+pub(crate) struct Launched {
+    pub process: KernelProcess,
+    pub info: ConnectionInfo,
+}
+
+pub(crate) async fn launch(plan: &LaunchPlan<'_>) -> Result<Launched> {
+    let spec = plan.spec;
+    let own_ports = spec.binds_own_ports();
+    let ports = if own_ports {
+        [0; 5]
+    } else {
+        free_ports().map_err(|source| KernelError::Io {
+            action: "picking free ports on",
+            path: "127.0.0.1".into(),
+            source,
+        })?
+    };
+    let info = ConnectionInfo {
+        ip: "127.0.0.1".into(),
+        transport: Transport::TCP,
+        shell_port: ports[0],
+        iopub_port: ports[1],
+        stdin_port: ports[2],
+        control_port: ports[3],
+        hb_port: ports[4],
+        key: plan.key.into(),
+        signature_scheme: "hmac-sha256".into(),
+        kernel_name: Some(spec.name.clone()),
+    };
+    write_connection_file(plan.connection_file, &info)?;
+
+    let mut env = plan.options.base_env();
+    let command = spec.resolve(plan.connection_file, &env);
+    env.extend(command.env);
+    env.entry("PYDEVD_DISABLE_FILE_VALIDATION".into())
+        .or_insert_with(|| "1".into());
+    // ipykernel's parent poller: a second guard that the kernel exits when nbgate does.
+    env.insert("JPY_PARENT_PID".into(), std::process::id().to_string());
+    if !env.contains_key("IPYTHONDIR") {
+        let private = plan.options.runtime_dir()?.join("nbgate-ipython");
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&private)
+            .map_err(|source| KernelError::Io {
+                action: "creating the kernels' IPython directory",
+                path: private.clone(),
+                source,
+            })?;
+        env.insert("IPYTHONDIR".into(), private.display().to_string());
+    }
+    let program = command.argv[0].clone();
+    tracing::debug!(kernel = %spec.name, argv = ?command.argv, "starting kernel");
+    let process = KernelProcess::spawn(SpawnSpec {
+        argv: command.argv,
+        env,
+        cwd: plan.options.cwd.clone(),
+    })
+    .await
+    .map_err(|source| KernelError::Spawn {
+        name: spec.name.clone(),
+        program,
+        source,
+    })?;
+
+    let info = if own_ports {
+        wait_for_ports(plan, &process).await?
+    } else {
+        info
+    };
+    Ok(Launched { process, info })
+}
+
+/// Waits for the kernel to rewrite the connection file with the ports it bound.
+async fn wait_for_ports(plan: &LaunchPlan<'_>, process: &KernelProcess) -> Result<ConnectionInfo> {
+    let mut poll = tokio::time::interval(PORT_POLL);
+    let exit = process.exit_watch();
+    loop {
+        tokio::select! {
+            _ = poll.tick() => {}
+            status = crate::process::wait_exit(exit.clone()) => {
+                return Err(KernelError::DiedDuringStart {
+                    name: plan.spec.name.clone(),
+                    status,
+                    stderr: process.stderr_tail(),
+                });
+            }
+            () = tokio::time::sleep_until(plan.deadline) => {
+                return Err(KernelError::StartTimeout {
+                    name: plan.spec.name.clone(),
+                    timeout: plan.options.start_timeout,
+                    stage: "waiting for the kernel to write its ports to the connection file",
+                    stderr: process.stderr_tail(),
+                });
+            }
+        }
+        // A half-written file fails to parse: read again at the next tick.
+        if let Ok(info) = read_connection_file(plan.connection_file) {
+            let ports = [
+                info.shell_port,
+                info.iopub_port,
+                info.stdin_port,
+                info.control_port,
+                info.hb_port,
+            ];
+            if ports.iter().all(|port| *port != 0) {
+                return Ok(info);
+            }
+        }
+    }
+}
+
+/// Five free TCP ports on 127.0.0.1. The listeners are closed on return, before any spawn.
+fn free_ports() -> std::io::Result<[u16; 5]> {
+    let listeners = (0..5)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let mut ports = [0u16; 5];
+    for (port, listener) in ports.iter_mut().zip(&listeners) {
+        *port = listener.local_addr()?.port();
+    }
+    Ok(ports)
+}
+
+/// Removes a connection file and, for IPC, the socket files named after it.
+pub(crate) fn remove_connection_files(connection_file: &Path, info: Option<&ConnectionInfo>) {
+    let _ = std::fs::remove_file(connection_file);
+    if let Some(info) = info.filter(|info| info.transport == Transport::IPC) {
+        for port in [
+            info.shell_port,
+            info.iopub_port,
+            info.stdin_port,
+            info.control_port,
+            info.hb_port,
+        ] {
+            let _ = std::fs::remove_file(format!("{}-{port}", info.ip));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_distinct_and_released() {
+        let ports = free_ports().expect("ports");
+        let mut unique = ports.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), 5);
+        for port in ports {
+            TcpListener::bind(("127.0.0.1", port)).expect("released before return");
+        }
+    }
+
+    #[test]
+    fn runtime_dir_prefers_the_caller_env_and_is_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let tmp = tempfile::tempdir().expect("tmp");
+        let wanted = tmp.path().join("rt");
+        let options = LaunchOptions {
+            env: BTreeMap::from([("JUPYTER_RUNTIME_DIR".into(), wanted.display().to_string())]),
+            ..LaunchOptions::default()
+        };
+        assert_eq!(options.runtime_dir().expect("created"), wanted);
+        let mode = std::fs::metadata(&wanted)
+            .expect("exists")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+}
