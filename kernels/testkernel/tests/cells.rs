@@ -274,3 +274,31 @@ async fn flood_sends_64_kib_chunks() {
         .collect();
     assert_eq!(sizes, [65536, 65536, 65536, 200000 - 3 * 65536]);
 }
+
+#[tokio::test]
+async fn hang_hard_survives_interrupt_and_shutdown_but_not_sigterm() {
+    let (kernel, mut client) = started(&[]).await;
+    start_cell(&mut client, "hang-hard").await;
+    let interrupt = client
+        .send(Channel::Control, "interrupt_request", json!({}))
+        .await;
+    client.reply_to(Channel::Control, &interrupt).await;
+    let shutdown = client
+        .send(
+            Channel::Control,
+            "shutdown_request",
+            json!({"restart": false}),
+        )
+        .await;
+    client.reply_to(Channel::Control, &shutdown).await;
+    // A kernel that honoured the shutdown would never answer again: control stops at its exit.
+    let info = client
+        .send(Channel::Control, "kernel_info_request", json!({}))
+        .await;
+    client.reply_to(Channel::Control, &info).await;
+    // SAFETY: kill(2) on a child we started and have not reaped.
+    assert_eq!(unsafe { libc::kill(kernel.pid(), libc::SIGTERM) }, 0);
+    let (status, _) = kernel.exit().await;
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGTERM));
+}

@@ -194,3 +194,33 @@ async fn ipc_transport_with_port_zero_picks_free_paths() {
     );
     assert_eq!(types(&iopub).len(), 4);
 }
+
+#[tokio::test]
+async fn start_delay_postpones_the_rewrite() {
+    let started = std::time::Instant::now();
+    let _kernel = TestKernel::start(&["--start-delay-ms", "300"]).await;
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn no_welcome_flag_publishes_no_welcome() {
+    let kernel = TestKernel::start(&["--no-welcome"]).await;
+    let mut client = Client::connect_without_welcome(&kernel.info).await;
+    // jupyter_client's readiness loop for pre-5.5 kernels: kernel_info until iopub traffic shows up.
+    loop {
+        let request = client
+            .send(Channel::Shell, "kernel_info_request", json!({}))
+            .await;
+        client.reply_to(Channel::Shell, &request).await;
+        let Some(first) = client
+            .try_recv_iopub(std::time::Duration::from_millis(200))
+            .await
+        else {
+            continue; // the subscription had not reached the kernel yet
+        };
+        assert_ne!(msg_type(&first), "iopub_welcome");
+        if parent_msg_id(&first) == support::msg_id(&request) {
+            return;
+        }
+    }
+}

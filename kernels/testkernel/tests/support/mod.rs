@@ -128,9 +128,17 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects every socket and, if `welcome`, waits for the `iopub_welcome` so that nothing
-    /// published afterwards can be missed. The welcome is returned unverified.
+    /// Connects every socket and waits for the `iopub_welcome`, so that nothing published afterwards can
+    /// be missed. The welcome is returned unverified.
     pub async fn connect(info: &ConnectionInfo) -> (Self, RawMessage) {
+        let mut client = Self::connect_without_welcome(info).await;
+        let welcome = client.recv_unverified(Channel::IoPub).await;
+        assert_eq!(msg_type(&welcome), "iopub_welcome");
+        (client, welcome)
+    }
+
+    /// Connects every socket (iopub subscribed before connecting) without waiting for anything.
+    pub async fn connect_without_welcome(info: &ConnectionInfo) -> Self {
         let identity = PeerIdentity::try_from(b"testkernel-client".as_slice()).expect("identity");
         let dealer = || {
             let mut options = SocketOptions::default();
@@ -166,9 +174,14 @@ impl Client {
             .connect(&url(info, info.stdin_port))
             .await
             .expect("stdin");
-        let welcome = client.recv_unverified(Channel::IoPub).await;
-        assert_eq!(msg_type(&welcome), "iopub_welcome");
-        (client, welcome)
+        client
+    }
+
+    /// The next iopub message if one comes within `wait` (for the pre-welcome readiness dance only).
+    pub async fn try_recv_iopub(&mut self, wait: Duration) -> Option<RawMessage> {
+        let frames = tokio::time::timeout(wait, self.iopub.recv()).await.ok()?;
+        let frames = frames.expect("receive").into_vec();
+        Some(RawMessage::decode_unverified(frames).expect("a Jupyter message"))
     }
 
     fn dealer(&mut self, channel: Channel) -> &mut DealerSocket {
