@@ -159,21 +159,14 @@ impl Client {
             .connect(&url(info, info.iopub_port))
             .await
             .expect("iopub");
-        client
-            .shell
-            .connect(&url(info, info.shell_port))
-            .await
-            .expect("shell");
-        client
-            .control
-            .connect(&url(info, info.control_port))
-            .await
-            .expect("control");
-        client
-            .stdin
-            .connect(&url(info, info.stdin_port))
-            .await
-            .expect("stdin");
+        let dealers = [
+            (&mut client.shell, info.shell_port),
+            (&mut client.control, info.control_port),
+            (&mut client.stdin, info.stdin_port),
+        ];
+        for (dealer, port) in dealers {
+            dealer.connect(&url(info, port)).await.expect("connect");
+        }
         client
     }
 
