@@ -55,14 +55,16 @@ fn split_value(value: &mut Value) {
 
 /// Joins a list of strings into one string; anything else is left as it is.
 fn join_value(value: &mut Value) {
-    if let Value::Array(items) = value {
-        if let Some(parts) = items
+    let joined = match value {
+        Value::Array(items) => items
             .iter()
             .map(Value::as_str)
             .collect::<Option<Vec<&str>>>()
-        {
-            *value = Value::String(parts.concat());
-        }
+            .map(|parts| parts.concat()),
+        _ => None,
+    };
+    if let Some(joined) = joined {
+        *value = Value::String(joined);
     }
 }
 

@@ -1,15 +1,13 @@
 use super::*;
 
-fn spec(
-    name: &str,
-    type_name: &str,
-    default: &str,
-    help: &str,
-) -> (String, String, String, String) {
+/// (name, inferred_type_name, default, help), papermill's `Parameter` tuple.
+type Inspected = (String, String, String, String);
+
+fn spec(name: &str, type_name: &str, default: &str, help: &str) -> Inspected {
     (name.into(), type_name.into(), default.into(), help.into())
 }
 
-fn papermill_view(specs: &[ParameterSpec]) -> Vec<(String, String, String, String)> {
+fn papermill_view(specs: &[ParameterSpec]) -> Vec<Inspected> {
     specs
         .iter()
         .map(|p| {
@@ -26,7 +24,7 @@ fn papermill_view(specs: &[ParameterSpec]) -> Vec<(String, String, String, Strin
 #[test]
 fn inspects_like_papermill() {
     // Cases from papermill's tests/test_translators.py::test_inspect_python.
-    let cases: Vec<(&str, Vec<(String, String, String, String)>)> = vec![
+    let cases: Vec<(&str, Vec<Inspected>)> = vec![
         ("a = 2", vec![spec("a", "None", "2", "")]),
         ("a: int = 2", vec![spec("a", "int", "2", "")]),
         ("a = 2 # type:int", vec![spec("a", "int", "2", "")]),
