@@ -39,9 +39,8 @@ pub enum KernelEvent {
 
 /// A subscription to one kernel's events (see [`crate::Kernel::subscribe`]).
 pub struct KernelEvents {
-    shared: broadcast::Receiver<KernelEvent>,
-    replies: broadcast::Receiver<KernelEvent>,
-    closed: bool,
+    shared: Option<broadcast::Receiver<KernelEvent>>,
+    replies: Option<broadcast::Receiver<KernelEvent>>,
 }
 
 impl KernelEvents {
@@ -50,30 +49,70 @@ impl KernelEvents {
         replies: broadcast::Receiver<KernelEvent>,
     ) -> Self {
         Self {
-            shared,
-            replies,
-            closed: false,
+            shared: Some(shared),
+            replies: Some(replies),
         }
     }
 
     /// The next event; `None` once the kernel's actor has ended (after shut-down, or when every handle
-    /// is gone). Cancel-safe.
+    /// is gone) and everything sent before was received. Cancel-safe.
     pub async fn recv(&mut self) -> Option<KernelEvent> {
-        if self.closed {
-            return None;
-        }
-        // Both receivers are cancel-safe, so a lost race loses nothing.
-        let result = tokio::select! {
-            event = self.shared.recv() => event,
-            event = self.replies.recv() => event,
-        };
-        match result {
-            Ok(event) => Some(event),
-            Err(broadcast::error::RecvError::Lagged(missed)) => Some(KernelEvent::Lagged(missed)),
-            Err(broadcast::error::RecvError::Closed) => {
-                self.closed = true;
-                None
+        loop {
+            // Both receivers are cancel-safe, so the branch that loses the race loses nothing.
+            let (result, from_shared) = match (&mut self.shared, &mut self.replies) {
+                (None, None) => return None,
+                (Some(shared), None) => (shared.recv().await, true),
+                (None, Some(replies)) => (replies.recv().await, false),
+                (Some(shared), Some(replies)) => tokio::select! {
+                    event = shared.recv() => (event, true),
+                    event = replies.recv() => (event, false),
+                },
+            };
+            match result {
+                Ok(event) => return Some(event),
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    return Some(KernelEvent::Lagged(missed));
+                }
+                // One channel closed: keep draining the other until it closes too.
+                Err(broadcast::error::RecvError::Closed) if from_shared => self.shared = None,
+                Err(broadcast::error::RecvError::Closed) => self.replies = None,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_lagging_subscriber_is_told_how_much_it_missed() {
+        let (shared, _) = broadcast::channel(4);
+        let (replies, _) = broadcast::channel(4);
+        let mut events = KernelEvents::new(shared.subscribe(), replies.subscribe());
+        for _ in 0..10 {
+            shared
+                .send(KernelEvent::Restarting)
+                .expect("a receiver exists");
+        }
+        assert!(matches!(events.recv().await, Some(KernelEvent::Lagged(6))));
+        for _ in 0..4 {
+            assert!(matches!(events.recv().await, Some(KernelEvent::Restarting)));
+        }
+    }
+
+    #[tokio::test]
+    async fn ends_only_when_both_channels_are_drained_and_closed() {
+        let (shared, _) = broadcast::channel(4);
+        let (replies, _) = broadcast::channel(4);
+        let mut events = KernelEvents::new(shared.subscribe(), replies.subscribe());
+        shared
+            .send(KernelEvent::ShutDown)
+            .expect("a receiver exists");
+        drop(replies);
+        drop(shared);
+        assert!(matches!(events.recv().await, Some(KernelEvent::ShutDown)));
+        assert!(events.recv().await.is_none());
+        assert!(events.recv().await.is_none());
     }
 }
