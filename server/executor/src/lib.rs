@@ -10,16 +10,20 @@
 //! - [`papermill`]: what papermill does around execution — load normalisation, metadata
 //!   lifecycle (`metadata.papermill`, nbclient timing), error marker cells, the execution error.
 //! - [`error`]: one error enum per concern.
-//! - `run` (to come): the execution loop — kernel messages to nbformat outputs, timeouts,
-//!   progress events. Everything above is pure: no kernel, no sockets, no clock.
+//! - [`outputs`]: iopub messages → nbformat outputs (nbclient's display-id and clear_output rules).
+//! - [`run`]: one run — prepare, start the kernel (through `nbgate-kernel`), execute cell by cell with
+//!   timeouts and cancellation, save after every cell, record the outcome; progress events.
+//!   Everything other than `run` is pure: no kernel, no sockets, no clock.
 //!
 //! Absent on purpose: HTTP, SQL, process spawning.
 
 pub mod error;
 pub mod notebook;
+pub mod outputs;
 pub mod papermill;
 pub mod parameters;
 pub mod pyjson;
+pub mod run;
 
 pub use error::{InjectError, NotebookError, ParametersError, TranslateError};
 pub use notebook::{Cell, CellType, Notebook};

@@ -10,6 +10,8 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
+use crate::notebook::Cell;
+
 /// What one message did to the cell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
@@ -45,7 +47,7 @@ impl OutputCollector {
     /// Applies one iopub message of `msg_type` with `content` to cell `index` of `cells`.
     pub fn apply(
         &mut self,
-        cells: &mut [Value],
+        cells: &mut [Cell],
         index: usize,
         msg_type: &str,
         content: &Value,
@@ -54,7 +56,8 @@ impl OutputCollector {
             return Effect::None;
         };
         if let Some(count) = content.get("execution_count") {
-            cell["execution_count"] = count.clone();
+            cell.fields_mut()
+                .insert("execution_count".into(), count.clone());
         }
         match msg_type {
             "status" => {
@@ -64,11 +67,15 @@ impl OutputCollector {
                 };
             }
             "clear_output" => {
-                if content.get("wait").and_then(Value::as_bool).unwrap_or(false) {
+                if content
+                    .get("wait")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+                {
                     self.clear_pending = true;
                     return Effect::None;
                 }
-                cell["outputs"] = json!([]);
+                cell.outputs_mut().clear();
                 self.forget_cell(index);
                 return Effect::Changed;
             }
@@ -88,17 +95,20 @@ impl OutputCollector {
             changed = self.update_display(cells, id, content);
         }
         if msg_type == "update_display_data" {
-            return if changed { Effect::Changed } else { Effect::None };
+            return if changed {
+                Effect::Changed
+            } else {
+                Effect::None
+            };
         }
         let Some(output) = output_from_message(msg_type, content) else {
-            return if changed { Effect::Changed } else { Effect::None };
+            return if changed {
+                Effect::Changed
+            } else {
+                Effect::None
+            };
         };
-        let Some(outputs) = cells[index]
-            .get_mut("outputs")
-            .and_then(Value::as_array_mut)
-        else {
-            return Effect::None;
-        };
+        let outputs = cells[index].outputs_mut();
         if self.clear_pending {
             outputs.clear();
             self.clear_pending = false;
@@ -118,19 +128,21 @@ impl OutputCollector {
     }
 
     /// Replaces data and metadata of every recorded output showing `id`. Unknown ids are ignored.
-    fn update_display(&self, cells: &mut [Value], id: &str, content: &Value) -> bool {
+    fn update_display(&self, cells: &mut [Cell], id: &str, content: &Value) -> bool {
         let Some(places) = self.displays.get(id) else {
             return false;
         };
         let data = content.get("data").cloned().unwrap_or_else(|| json!({}));
-        let metadata = content.get("metadata").cloned().unwrap_or_else(|| json!({}));
+        let metadata = content
+            .get("metadata")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
         let mut changed = false;
         for (cell, indices) in places {
             for output in indices {
                 if let Some(target) = cells
                     .get_mut(*cell)
-                    .and_then(|cell| cell.get_mut("outputs"))
-                    .and_then(|outputs| outputs.get_mut(*output))
+                    .and_then(|cell| cell.outputs_mut().get_mut(*output))
                 {
                     target["data"] = data.clone();
                     target["metadata"] = metadata.clone();
@@ -165,7 +177,10 @@ pub fn output_from_message(msg_type: &str, content: &Value) -> Option<Value> {
         "execute_result" => {
             output.insert("data".into(), field("data", json!({})));
             output.insert("metadata".into(), field("metadata", json!({})));
-            output.insert("execution_count".into(), field("execution_count", Value::Null));
+            output.insert(
+                "execution_count".into(),
+                field("execution_count", Value::Null),
+            );
         }
         "error" => {
             output.insert("ename".into(), field("ename", json!("")));
@@ -181,20 +196,16 @@ pub fn output_from_message(msg_type: &str, content: &Value) -> Option<Value> {
 mod tests {
     use super::*;
 
-    fn cells(n: usize) -> Vec<Value> {
-        (0..n)
-            .map(|_| json!({"cell_type": "code", "execution_count": null, "outputs": []}))
-            .collect()
+    fn cells(n: usize) -> Vec<Cell> {
+        (0..n).map(|_| Cell::new_code("")).collect()
     }
 
     fn display(id: &str, text: &str) -> Value {
         json!({"data": {"text/plain": text}, "metadata": {}, "transient": {"display_id": id}})
     }
 
-    fn texts(cell: &Value) -> Vec<String> {
-        cell["outputs"]
-            .as_array()
-            .expect("outputs")
+    fn texts(cell: &Cell) -> Vec<String> {
+        cell.outputs()
             .iter()
             .map(|output| {
                 output["text"]
@@ -219,7 +230,7 @@ mod tests {
             );
         }
         assert_eq!(texts(&cells[0]), ["1\n", "2\n"]);
-        assert_eq!(cells[0]["outputs"][0]["output_type"], "stream");
+        assert_eq!(cells[0].outputs()[0]["output_type"], "stream");
     }
 
     #[test]
@@ -232,7 +243,7 @@ mod tests {
             "execute_input",
             &json!({"code": "1", "execution_count": 7}),
         );
-        assert_eq!(cells[0]["execution_count"], 7);
+        assert_eq!(cells[0].execution_count(), Some(7));
         let effect = collector.apply(
             &mut cells,
             0,
@@ -241,7 +252,7 @@ mod tests {
         );
         assert_eq!(effect, Effect::Appended(0));
         assert_eq!(
-            cells[0]["outputs"][0],
+            cells[0].outputs()[0],
             json!({"output_type": "execute_result", "data": {"text/plain": "1"}, "metadata": {}, "execution_count": 7})
         );
     }
@@ -251,7 +262,7 @@ mod tests {
         let mut cells = cells(2);
         let mut collector = OutputCollector::new();
         collector.apply(&mut cells, 0, "display_data", &display("d1", "first"));
-        assert!(cells[0]["outputs"][0].get("transient").is_none());
+        assert!(cells[0].outputs()[0].get("transient").is_none());
         let effect = collector.apply(
             &mut cells,
             1,
@@ -280,7 +291,11 @@ mod tests {
         assert!(texts(&cells[0]).is_empty());
         collector.apply(&mut cells, 0, "stream", &stream("b"));
         collector.apply(&mut cells, 0, "clear_output", &json!({"wait": true}));
-        assert_eq!(texts(&cells[0]), ["b"], "wait keeps outputs until the next one");
+        assert_eq!(
+            texts(&cells[0]),
+            ["b"],
+            "wait keeps outputs until the next one"
+        );
         collector.apply(&mut cells, 0, "stream", &stream("c"));
         assert_eq!(texts(&cells[0]), ["c"]);
     }
@@ -317,7 +332,11 @@ mod tests {
             &json!({"name": "stdout", "text": "s"}),
         );
         collector.apply(&mut cells, 0, "update_display_data", &display("d", "late"));
-        assert_eq!(texts(&cells[0]), ["s"], "the stream at index 0 is not the old display");
+        assert_eq!(
+            texts(&cells[0]),
+            ["s"],
+            "the stream at index 0 is not the old display"
+        );
     }
 
     #[test]
@@ -331,7 +350,7 @@ mod tests {
             &json!({"ename": "ZeroDivisionError", "evalue": "division by zero", "traceback": ["t"]}),
         );
         assert_eq!(
-            cells[0]["outputs"][0],
+            cells[0].outputs()[0],
             json!({"output_type": "error", "ename": "ZeroDivisionError", "evalue": "division by zero", "traceback": ["t"]})
         );
         let idle = collector.apply(&mut cells, 0, "status", &json!({"execution_state": "idle"}));

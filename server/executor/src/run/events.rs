@@ -1,0 +1,41 @@
+//! What a run reports while it goes: for the CLI's progress bar and `--log-output` now, and for the
+//! API's live progress later.
+
+use serde_json::Value;
+
+/// One step of a run, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress {
+    /// Execution begins: `total` cells (all cells, as papermill's progress bar counts them).
+    Started { total: usize },
+    /// The kernel is ready.
+    KernelReady { kernel: String },
+    /// Cell `index` (0-based) of `total` starts.
+    CellStarted { index: usize, total: usize },
+    /// Cell `index` got a new output.
+    Output { index: usize, output: Value },
+    /// Cell `index` finished (`failed` when it raised).
+    CellFinished {
+        index: usize,
+        total: usize,
+        failed: bool,
+    },
+    /// Something the user should hear about (papermill logs these as warnings).
+    Warning(String),
+}
+
+/// Receives progress. Implemented for any `FnMut(Progress)`.
+pub trait ProgressSink: Send {
+    fn report(&mut self, progress: Progress);
+}
+
+impl<F: FnMut(Progress) + Send> ProgressSink for F {
+    fn report(&mut self, progress: Progress) {
+        self(progress)
+    }
+}
+
+/// A sink that ignores everything.
+pub fn ignore() -> impl ProgressSink {
+    |_: Progress| {}
+}
