@@ -1,1 +1,82 @@
-fn main() {}
+//! `nbgate`: run notebooks with parameters on real Jupyter kernels.
+//!
+//! # Map
+//! - `cli`: the arguments (papermill's spellings for `run`).
+//! - `run_cmd`: `nbgate run`: parameters, the run, the output, the exit code.
+//! - `params_cmd`: `nbgate params`: the parameters a notebook declares.
+//! - `terminal`: the progress bar and `--log-output` / `--stdout-file` forwarding.
+//!
+//! Exit codes: 0 success; 1 a cell failed or timed out, or the kernel could not start; 2 bad input
+//! (arguments, notebook, parameters, unknown kernel); 130 interrupted; 138 the kernel died (papermill's
+//! code for `DeadKernelError`). Failures print one line `nbgate: <reason>` on stderr.
+
+mod cli;
+mod params_cmd;
+mod run_cmd;
+mod terminal;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+/// A failure the user must hear about in one line, with the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    /// Bad input: arguments, notebook, parameters.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    /// The run failed.
+    pub fn run(message: impl Into<String>) -> Self {
+        Self {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,zeromq=off")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("nbgate: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => run_cmd::run(args).await,
+            Command::Params(args) => params_cmd::params(args),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("nbgate: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Command-line arguments. `nbgate run` takes papermill's options (and their spellings), so an existing
+//! papermill command line works unchanged.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nbgate",
+    version,
+    about = "Run Jupyter notebooks with parameters on real kernels, headless or on a schedule."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Execute a notebook with parameters (papermill-compatible).
+    Run(RunArgs),
+    /// Show the parameters a notebook declares in its `parameters` cell.
+    Params(ParamsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The notebook to run (`-` reads standard input).
+    pub input: String,
+    /// Where to write the executed notebook (`-` writes standard output; may be omitted when
+    /// standard output is a pipe).
+    pub output: Option<String>,
+    /// A parameter whose value's type is resolved like papermill (`True`, `None`, `7`, `1e3`, else text).
+    #[arg(short = 'p', long = "parameters", num_args = 2, value_names = ["NAME", "VALUE"], action = clap::ArgAction::Append)]
+    pub parameters: Vec<String>,
+    /// A parameter kept as a string.
+    #[arg(short = 'r', long = "parameters-raw", alias = "parameters_raw", num_args = 2, value_names = ["NAME", "VALUE"], action = clap::ArgAction::Append)]
+    pub parameters_raw: Vec<String>,
+    /// Parameters from a YAML or JSON file.
+    #[arg(
+        short = 'f',
+        long = "parameters-file",
+        alias = "parameters_file",
+        value_name = "FILE"
+    )]
+    pub parameters_file: Vec<PathBuf>,
+    /// Parameters as YAML text.
+    #[arg(
+        short = 'y',
+        long = "parameters-yaml",
+        alias = "parameters_yaml",
+        value_name = "YAML"
+    )]
+    pub parameters_yaml: Vec<String>,
+    /// Parameters as base64-encoded YAML text.
+    #[arg(
+        short = 'b',
+        long = "parameters-base64",
+        alias = "parameters_base64",
+        value_name = "B64"
+    )]
+    pub parameters_base64: Vec<String>,
+    /// Kernel (kernelspec name); default: the notebook's.
+    #[arg(short = 'k', long = "kernel", value_name = "KERNEL")]
+    pub kernel: Option<String>,
+    /// Language of the notebook, for parameter rendering; default: the notebook's.
+    #[arg(short = 'l', long = "language", value_name = "LANGUAGE")]
+    pub language: Option<String>,
+    /// Working directory of the kernel.
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Fail a cell that runs longer than this many seconds (the kernel is interrupted first).
+    #[arg(
+        long = "cell-timeout",
+        alias = "execution-timeout",
+        alias = "execution_timeout",
+        value_name = "SECONDS"
+    )]
+    pub cell_timeout: Option<f64>,
+    /// Give up when the kernel is not ready after this many seconds.
+    #[arg(
+        long = "start-timeout",
+        alias = "start_timeout",
+        value_name = "SECONDS",
+        default_value_t = 60.0
+    )]
+    pub start_timeout: f64,
+    /// Write the parameterised notebook without executing it.
+    #[arg(long = "prepare-only")]
+    pub prepare_only: bool,
+    /// Record cell errors and keep executing.
+    #[arg(long = "allow-errors")]
+    pub allow_errors: bool,
+    /// Forward the notebook's output to the terminal while it runs.
+    #[arg(long = "log-output")]
+    pub log_output: bool,
+    /// Append the notebook's stdout stream text to this file.
+    #[arg(long = "stdout-file", value_name = "FILE")]
+    pub stdout_file: Option<PathBuf>,
+    /// Append the notebook's stderr stream text to this file.
+    #[arg(long = "stderr-file", value_name = "FILE")]
+    pub stderr_file: Option<PathBuf>,
+    /// Show a progress bar (default on a terminal unless --log-output).
+    #[arg(long = "progress-bar", overrides_with = "no_progress_bar")]
+    pub progress_bar: bool,
+    /// Never show a progress bar.
+    #[arg(long = "no-progress-bar")]
+    pub no_progress_bar: bool,
+    /// Accepted for papermill compatibility (nbgate logs through RUST_LOG).
+    #[arg(long = "log-level", value_name = "LEVEL", hide = true)]
+    pub log_level: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ParamsArgs {
+    /// The notebook to inspect.
+    pub notebook: PathBuf,
+    /// Print the parameters as JSON (name, type, default, help).
+    #[arg(long)]
+    pub json: bool,
+}
