@@ -411,19 +411,24 @@ impl Actor {
 
     async fn send(&mut self, conn: ConnId, channel: Channel, message: RawMessage) -> Result<()> {
         let error = self.not_running();
-        let dealers = self
-            .running
-            .as_mut()
-            .and_then(|running| running.dealers.get_mut(&conn))
-            .ok_or(error)?;
-        dealers
-            .send(channel, message)
-            .await
-            .map_err(|reason| KernelError::Send {
-                id: self.config.id.clone(),
-                channel,
-                reason,
-            })
+        let Some(Running {
+            process, dealers, ..
+        }) = self.running.as_mut()
+        else {
+            return Err(error);
+        };
+        let dealers = dealers.get_mut(&conn).ok_or(error)?;
+        let fail = |reason: String| KernelError::Send {
+            id: self.config.id.clone(),
+            channel,
+            reason,
+        };
+        // A send waits when the kernel's queue is full; a kernel dying meanwhile must not leave the actor
+        // stuck here. The death itself is reported by the main loop's next turn.
+        tokio::select! {
+            result = dealers.send(channel, message) => result.map_err(fail),
+            status = process.exited() => Err(fail(format!("the kernel exited ({status})"))),
+        }
     }
 
     async fn interrupt(&mut self) -> Result<()> {

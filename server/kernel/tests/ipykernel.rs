@@ -222,12 +222,14 @@ async fn messages_with_bad_signatures_are_dropped_and_reported() {
                 channel: Channel::IoPub,
             } => iopub_bad = true,
             KernelEvent::Message { message, .. } => {
+                // Leftovers of start-up (readiness's kernel_info) may still arrive; only ours matter.
                 let routing = message.routing().expect("routing");
-                assert!(
-                    !matches!(routing.msg_type.as_str(), "execute_reply" | "stream"),
-                    "a message signed with the wrong key was delivered: {routing:?}"
-                );
-                assert_eq!(routing.parent_msg_id.as_deref(), Some(msg_id.as_str()));
+                if routing.parent_msg_id.as_deref() == Some(msg_id.as_str()) {
+                    assert!(
+                        !matches!(routing.msg_type.as_str(), "execute_reply" | "stream"),
+                        "a message signed with the wrong key was delivered: {routing:?}"
+                    );
+                }
             }
             other => panic!("unexpected {other:?}"),
         }
