@@ -9,7 +9,8 @@ use nbgate_protocol::{Channel, RawMessage, Signer};
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use crate::actor::{Actor, Channels, Command, Config, ConnId, KernelState, MAIN, Snapshot, boot};
+use crate::actor::{Actor, Channels, Command, Config, ConnId, KernelState, MAIN, Snapshot};
+use crate::boot::boot;
 use crate::error::{KernelError, Result};
 use crate::events::{EVENT_CAPACITY, KernelEvent, KernelEvents};
 use crate::kernelspec::KernelSpec;

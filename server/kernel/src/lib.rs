@@ -14,9 +14,10 @@
 //!   guard that SIGKILLs the group whenever a process is dropped.
 //! - `sockets`: connecting DEALER shell/control/stdin (one identity), SUB iopub (subscribed before
 //!   connecting), REQ heartbeat; reader tasks that verify and publish; the heartbeat task.
-//! - `actor`: the task that owns one kernel's process and sockets: readiness (iopub_welcome or
-//!   kernel_info + iopub), sends, interrupt, restart, graceful shutdown (request → SIGTERM → SIGKILL),
-//!   death detection, clean-up.
+//! - `boot`: launch + connect + readiness (iopub_welcome, else kernel_info until a reply and some iopub
+//!   arrived), for the first start and every restart; start-up errors carry the stderr tail.
+//! - `actor`: the task that owns one kernel's process and sockets: sends, interrupt, restart, graceful
+//!   shutdown (request → SIGTERM → SIGKILL), death detection, clean-up.
 //! - `handle`: [`Kernel`] (cheap clones; the last drop kills the kernel), [`KernelClient`], [`start`],
 //!   [`shutdown_all`].
 //! - `events`: [`KernelEvent`] and [`KernelEvents`] (a subscription; lagging yields `Lagged(n)`).
@@ -41,6 +42,7 @@
 //! - Time comes from tokio.
 
 mod actor;
+mod boot;
 mod error;
 mod events;
 mod handle;
