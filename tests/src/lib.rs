@@ -8,6 +8,9 @@
 //!   inside the temporary directory; a unique marker variable that every process started from it
 //!   inherits, so a test can prove that no process outlived it).
 //!
+//! - [`normalize`]: executed notebooks made comparable (ids, times, paths), as `tests/fixtures/README.md`
+//!   describes.
+//!
 //! Missing prerequisites are failures with a message that says what to run, never silent skips.
 
 use std::collections::BTreeMap;
@@ -16,6 +19,8 @@ use std::time::{Duration, Instant};
 use std::{fs, thread};
 
 use serde_json::json;
+
+pub mod normalize;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -71,7 +76,14 @@ impl JupyterEnv {
             .tempdir()
             .expect("temp dir");
         let specs = dir.path().join("share");
-        for sub in ["share/kernels", "data", "runtime", "config", "ipython", "work"] {
+        for sub in [
+            "share/kernels",
+            "data",
+            "runtime",
+            "config",
+            "ipython",
+            "work",
+        ] {
             fs::create_dir_all(dir.path().join(sub)).expect("create dir");
         }
         let marker = format!("{}-{}", std::process::id(), dir.path().display());
@@ -131,7 +143,11 @@ impl JupyterEnv {
             return pids;
         };
         for entry in entries.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
                 continue;
             };
             if pid == std::process::id() {
@@ -141,9 +157,19 @@ impl JupyterEnv {
                 continue;
             };
             let zombie = fs::read_to_string(entry.path().join("stat"))
-                .map(|stat| stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+                .map(|stat| {
+                    stat.rsplit(')')
+                        .next()
+                        .unwrap_or("")
+                        .trim_start()
+                        .starts_with('Z')
+                })
                 .unwrap_or(false);
-            if !zombie && environ.split(|b| *b == 0).any(|var| var == needle.as_bytes()) {
+            if !zombie
+                && environ
+                    .split(|b| *b == 0)
+                    .any(|var| var == needle.as_bytes())
+            {
                 pids.push(pid);
             }
         }

@@ -32,10 +32,10 @@ pub struct RunArgs {
     /// standard output is a pipe).
     pub output: Option<String>,
     /// A parameter whose value's type is resolved like papermill (`True`, `None`, `7`, `1e3`, else text).
-    #[arg(short = 'p', long = "parameters", num_args = 2, value_names = ["NAME", "VALUE"], action = clap::ArgAction::Append)]
+    #[arg(short = 'p', long = "parameters", num_args = 2, allow_hyphen_values = true, value_names = ["NAME", "VALUE"], action = clap::ArgAction::Append)]
     pub parameters: Vec<String>,
     /// A parameter kept as a string.
-    #[arg(short = 'r', long = "parameters-raw", alias = "parameters_raw", num_args = 2, value_names = ["NAME", "VALUE"], action = clap::ArgAction::Append)]
+    #[arg(short = 'r', long = "parameters-raw", alias = "parameters_raw", num_args = 2, allow_hyphen_values = true, value_names = ["NAME", "VALUE"], action = clap::ArgAction::Append)]
     pub parameters_raw: Vec<String>,
     /// Parameters from a YAML or JSON file.
     #[arg(

@@ -48,11 +48,12 @@ impl Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Library warnings repeat what the command reports in its own words: show errors only unless asked.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,zeromq=off")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error,zeromq=off")),
         )
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

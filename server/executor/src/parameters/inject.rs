@@ -107,9 +107,6 @@ pub fn inject_parameters(
             0
         }
     };
-    for warning in &warnings {
-        tracing::warn!("{warning}");
-    }
     let papermill = object_entry(notebook.metadata_mut(), "papermill");
     papermill.insert("parameters".into(), Value::Object(parameters.to_json()));
     Ok(Injection {
