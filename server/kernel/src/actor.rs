@@ -260,6 +260,12 @@ impl Actor {
         &mut self,
         identity: Vec<u8>,
     ) -> Result<(ConnId, broadcast::WeakSender<KernelEvent>)> {
+        if self.conns.values().any(|conn| conn.identity == identity) {
+            // A kernel's ROUTER refuses a second peer with an identity it already routes to.
+            return Err(KernelError::IdentityInUse {
+                identity: String::from_utf8_lossy(&identity).into_owned(),
+            });
+        }
         let error = self.not_running();
         let running = self.running.as_mut().ok_or(error)?;
         let (replies, _) = broadcast::channel(crate::events::EVENT_CAPACITY);

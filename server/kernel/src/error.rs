@@ -137,6 +137,9 @@ pub enum KernelError {
     #[error("{channel} is not a channel requests are sent on (use shell, control or stdin)")]
     NotARequestChannel { channel: Channel },
 
+    #[error("a client with identity {identity:?} is already connected to this kernel")]
+    IdentityInUse { identity: String },
+
     #[error("kernel {id} is dead ({status})")]
     Dead { id: String, status: ExitInfo },
 

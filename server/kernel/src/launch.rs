@@ -154,15 +154,42 @@ pub(crate) async fn launch(plan: &LaunchPlan<'_>) -> Result<Launched> {
     };
     write_connection_file(plan.connection_file, &info)?;
 
-    let mut env = plan.options.base_env();
-    let command = spec.resolve(plan.connection_file, &env);
+    let command = kernel_command(spec, plan.options, plan.connection_file)?;
+    let program = command.argv[0].clone();
+    tracing::debug!(kernel = %spec.name, argv = ?command.argv, "starting kernel");
+    let process = KernelProcess::spawn(command)
+        .await
+        .map_err(|source| KernelError::Spawn {
+            name: spec.name.clone(),
+            program,
+            source,
+        })?;
+
+    let info = if own_ports {
+        wait_for_ports(plan, &process).await?
+    } else {
+        info
+    };
+    Ok(Launched { process, info })
+}
+
+/// The kernel's command line and complete environment: nbgate's (unless not inherited), then the
+/// caller's, then the spec's (`${VAR}` resolved), then what nbgate adds: no debugger noise, ipykernel's
+/// parent poller, and a private IPython directory unless `IPYTHONDIR` is already set.
+fn kernel_command(
+    spec: &KernelSpec,
+    options: &LaunchOptions,
+    connection_file: &Path,
+) -> Result<SpawnSpec> {
+    let mut env = options.base_env();
+    let command = spec.resolve(connection_file, &env);
     env.extend(command.env);
     env.entry("PYDEVD_DISABLE_FILE_VALIDATION".into())
         .or_insert_with(|| "1".into());
     // ipykernel's parent poller: a second guard that the kernel exits when nbgate does.
     env.insert("JPY_PARENT_PID".into(), std::process::id().to_string());
     if !env.contains_key("IPYTHONDIR") {
-        let private = plan.options.runtime_dir()?.join("nbgate-ipython");
+        let private = options.runtime_dir()?.join("nbgate-ipython");
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -174,26 +201,11 @@ pub(crate) async fn launch(plan: &LaunchPlan<'_>) -> Result<Launched> {
             })?;
         env.insert("IPYTHONDIR".into(), private.display().to_string());
     }
-    let program = command.argv[0].clone();
-    tracing::debug!(kernel = %spec.name, argv = ?command.argv, "starting kernel");
-    let process = KernelProcess::spawn(SpawnSpec {
+    Ok(SpawnSpec {
         argv: command.argv,
         env,
-        cwd: plan.options.cwd.clone(),
+        cwd: options.cwd.clone(),
     })
-    .await
-    .map_err(|source| KernelError::Spawn {
-        name: spec.name.clone(),
-        program,
-        source,
-    })?;
-
-    let info = if own_ports {
-        wait_for_ports(plan, &process).await?
-    } else {
-        info
-    };
-    Ok(Launched { process, info })
 }
 
 /// Waits for the kernel to rewrite the connection file with the ports it bound.
@@ -277,6 +289,58 @@ mod tests {
         for port in ports {
             TcpListener::bind(("127.0.0.1", port)).expect("released before return");
         }
+    }
+
+    #[test]
+    fn kernel_environment_layers_and_private_ipython_dir() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let spec_dir = tmp.path().join("spec");
+        std::fs::create_dir_all(&spec_dir).expect("mkdir");
+        std::fs::write(
+            spec_dir.join("kernel.json"),
+            r#"{"argv": ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Py", "env": {"WHO": "${CALLER}-spec", "OVERRIDE": "spec"}}"#,
+        )
+        .expect("write");
+        let spec = KernelSpec::load("py", &spec_dir).expect("spec");
+        let runtime = tmp.path().join("rt");
+        let mut options = LaunchOptions {
+            env: BTreeMap::from([
+                ("CALLER".into(), "caller".into()),
+                ("OVERRIDE".into(), "caller".into()),
+            ]),
+            inherit_env: false,
+            runtime_dir: Some(runtime.clone()),
+            cwd: Some(tmp.path().into()),
+            ..LaunchOptions::default()
+        };
+        let command = kernel_command(&spec, &options, Path::new("/rt/k.json")).expect("command");
+        assert_eq!(command.env["WHO"], "caller-spec");
+        assert_eq!(
+            command.env["OVERRIDE"], "spec",
+            "the spec's env wins, as in jupyter_client"
+        );
+        assert_eq!(command.env["PYDEVD_DISABLE_FILE_VALIDATION"], "1");
+        assert_eq!(
+            command.env["JPY_PARENT_PID"],
+            std::process::id().to_string()
+        );
+        let private = runtime.join("nbgate-ipython");
+        assert_eq!(command.env["IPYTHONDIR"], private.display().to_string());
+        assert!(private.is_dir());
+        assert!(!command.env.contains_key("HOME"), "nothing inherited");
+        assert_eq!(
+            command.argv.last().map(String::as_str),
+            Some("--HistoryManager.hist_file=:memory:")
+        );
+        assert_eq!(command.cwd.as_deref(), Some(tmp.path()));
+
+        options.env.insert("IPYTHONDIR".into(), "/chosen".into());
+        let command = kernel_command(&spec, &options, Path::new("/rt/k.json")).expect("command");
+        assert_eq!(
+            command.env["IPYTHONDIR"], "/chosen",
+            "the caller's choice stands"
+        );
     }
 
     #[test]

@@ -241,6 +241,10 @@ async fn clients_get_their_own_replies_and_shared_iopub_across_restarts() {
     let kernel = start(&env, "test").await;
     let alice = kernel.connect_client("alice-session").await.expect("alice");
     let bob = kernel.connect_client("bob-session").await.expect("bob");
+    assert!(matches!(
+        kernel.connect_client("bob-session").await,
+        Err(KernelError::IdentityInUse { .. })
+    ));
     let mut alice_events = alice.subscribe();
     let mut bob_events = bob.subscribe();
 
@@ -388,4 +392,29 @@ fn kill_9_of_the_holder_takes_the_test_kernel_with_it() {
     holder.wait().expect("holder reaped");
     // Gone (a zombie awaiting its new parent's reap is dead and does not count).
     env.assert_no_survivors(Duration::from_secs(2));
+}
+
+/// A kernel that answers neither `shutdown_request` nor SIGTERM (stopped) is SIGKILLed after two steps.
+#[tokio::test]
+async fn shutdown_escalates_to_sigkill() {
+    let env = JupyterEnv::new();
+    env.add_test_kernel("test", &[]);
+    let step = Duration::from_millis(300);
+    let options = LaunchOptions {
+        shutdown_step: step,
+        ..options(&env)
+    };
+    let kernel = nbgate_kernel::start(spec(&env, "test"), options)
+        .await
+        .expect("start");
+    let pid = kernel.pid().expect("pid");
+    // SAFETY: kill has no memory preconditions.
+    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGSTOP) }, 0);
+    let begun = tokio::time::Instant::now();
+    kernel.shutdown().await.expect("shutdown");
+    let took = begun.elapsed();
+    assert!(took >= step * 2, "escalated only after two steps: {took:?}");
+    assert!(!process_exists(pid) || !env.live_processes().contains(&pid));
+    assert_eq!(kernel.state(), KernelState::ShutDown);
+    env.assert_no_survivors(SURVIVOR_GRACE);
 }
