@@ -30,8 +30,8 @@ mkdir -p "$JUPYTER_DATA_DIR" "$JUPYTER_CONFIG_DIR" "$JUPYTER_RUNTIME_DIR" "$IPYT
 
 PY="$VENV/bin/python"
 PAPERMILL="$VENV/bin/papermill"
-NBGATE="$ROOT/target/release/nbgate"
-ROUNDTRIP="$ROOT/target/release/examples/roundtrip"
+NBGATE="${NBGATE:-$ROOT/target/release/nbgate}"
+ROUNDTRIP="${ROUNDTRIP:-$ROOT/target/release/examples/roundtrip}"
 
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
   echo "== cargo build --release" >&2
