@@ -148,10 +148,10 @@ pub fn normalize(notebook: &Value) -> Value {
             }
         }
     }
-    if let Some(Value::Object(info)) = notebook.pointer_mut("/metadata/language_info") {
-        if info.contains_key("version") {
-            info.insert("version".into(), json!("<version>"));
-        }
+    if let Some(Value::Object(info)) = notebook.pointer_mut("/metadata/language_info")
+        && info.contains_key("version")
+    {
+        info.insert("version".into(), json!("<version>"));
     }
     let mut seen = std::collections::HashSet::new();
     if let Some(Value::Array(cells)) = notebook.get_mut("cells") {

@@ -16,6 +16,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Execute a notebook with parameters (papermill-compatible).
@@ -50,7 +52,8 @@ pub struct RunArgs {
         short = 'y',
         long = "parameters-yaml",
         alias = "parameters_yaml",
-        value_name = "YAML"
+        value_name = "YAML",
+        allow_hyphen_values = true
     )]
     pub parameters_yaml: Vec<String>,
     /// Parameters as base64-encoded YAML text.

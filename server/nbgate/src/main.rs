@@ -46,8 +46,31 @@ impl Failure {
     }
 }
 
+/// clap's errors in one line (help and version are printed as clap prints them).
+fn usage_error(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => error.exit(),
+        _ => {
+            let text = error.to_string();
+            let reason = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ");
+            eprintln!("nbgate: {reason} (see `nbgate --help`)");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(error),
+    };
     // Library warnings repeat what the command reports in its own words: show errors only unless asked.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

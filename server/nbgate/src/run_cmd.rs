@@ -28,13 +28,13 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
     let output = output_target(&args)?;
     let parameters = collect_parameters(&args)?;
     let mut notebook = read_input(&args.input)?;
-    if let Some(cwd) = &args.cwd {
-        if !cwd.is_dir() {
-            return Err(Failure::usage(format!(
-                "--cwd {}: not a directory",
-                cwd.display()
-            )));
-        }
+    if let Some(cwd) = &args.cwd
+        && !cwd.is_dir()
+    {
+        return Err(Failure::usage(format!(
+            "--cwd {}: not a directory",
+            cwd.display()
+        )));
     }
     let start_timeout = Duration::try_from_secs_f64(args.start_timeout)
         .ok()
