@@ -7,7 +7,9 @@ pub enum ProtocolError {
     UnsupportedScheme { scheme: String },
     #[error("message has no <IDS|MSG> delimiter among its {frames} frames")]
     MissingDelimiter { frames: usize },
-    #[error("message has {found} frames after <IDS|MSG>, needs at least 5 (signature and four JSON parts)")]
+    #[error(
+        "message has {found} frames after <IDS|MSG>, needs at least 5 (signature and four JSON parts)"
+    )]
     TooFewFrames { found: usize },
     #[error("invalid message signature")]
     BadSignature,

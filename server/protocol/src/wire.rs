@@ -98,7 +98,12 @@ pub struct RawMessage {
 
 impl RawMessage {
     /// A message from its four JSON parts, not yet signed and with no identities or buffers.
-    pub fn from_parts(header: Bytes, parent_header: Bytes, metadata: Bytes, content: Bytes) -> Self {
+    pub fn from_parts(
+        header: Bytes,
+        parent_header: Bytes,
+        metadata: Bytes,
+        content: Bytes,
+    ) -> Self {
         Self {
             identities: Vec::new(),
             signature: Bytes::new(),
@@ -333,10 +338,18 @@ mod tests {
             "{\"code\": \"print('\u{e9}')\", \"silent\": false}".as_bytes(),
         ]);
         let signer = Signer::new(HMAC_SHA256, key).expect("valid");
-        let message = RawMessage::decode(wire.clone(), &signer).expect("Python's signature verifies");
+        let message =
+            RawMessage::decode(wire.clone(), &signer).expect("Python's signature verifies");
         let mut resigned = message.clone();
         resigned.sign(&signer);
-        assert_eq!(resigned.into_frames(), wire, "re-signing reproduces Python's frames");
-        assert_eq!(message.routing().expect("routing").msg_type, "execute_request");
+        assert_eq!(
+            resigned.into_frames(),
+            wire,
+            "re-signing reproduces Python's frames"
+        );
+        assert_eq!(
+            message.routing().expect("routing").msg_type,
+            "execute_request"
+        );
     }
 }
