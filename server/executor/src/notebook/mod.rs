@@ -19,6 +19,15 @@ use crate::pyjson::to_python_json;
 /// The nbformat minor version nbgate writes.
 pub const NBFORMAT_MINOR: u64 = 5;
 
+/// Whether a write waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync the file and its directory before returning.
+    Synced,
+    /// Leave flushing to the kernel's page cache.
+    Cached,
+}
+
 /// An nbformat 4 notebook.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notebook {
@@ -213,6 +222,14 @@ impl Notebook {
     /// the same directory is written, synced and renamed over `path`. Missing parent directories
     /// are created.
     pub fn write_atomic(&self, path: &Path) -> Result<(), NotebookError> {
+        self.write_replacing(path, Durability::Synced)
+    }
+
+    /// Replaces `path` atomically (temporary file and rename), syncing to disk or not: an unsynced
+    /// replacement still never leaves a half-written file after a crash of nbgate, only after a crash
+    /// of the machine. Runs use it between cells and sync the final write.
+    pub fn write_replacing(&self, path: &Path, durability: Durability) -> Result<(), NotebookError> {
+        let synced = durability == Durability::Synced;
         let error = |source| NotebookError::Write {
             path: path.to_owned(),
             source,
@@ -233,10 +250,12 @@ impl Notebook {
         let mut file = builder.tempfile_in(directory).map_err(error)?;
         file.write_all(self.to_ipynb_string().as_bytes())
             .map_err(error)?;
-        file.as_file().sync_all().map_err(error)?;
+        if synced {
+            file.as_file().sync_all().map_err(error)?;
+        }
         file.persist(path).map_err(|persist| error(persist.error))?;
         // Make the rename itself durable; not every platform can open a directory.
-        if let Ok(handle) = std::fs::File::open(directory) {
+        if synced && let Ok(handle) = std::fs::File::open(directory) {
             let _ = handle.sync_all();
         }
         Ok(())

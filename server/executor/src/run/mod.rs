@@ -22,7 +22,7 @@ pub use self::cell::{
 };
 pub use self::events::{Progress, ProgressSink, ignore};
 use crate::error::{InjectError, NotebookError};
-use crate::notebook::Notebook;
+use crate::notebook::{Durability, Notebook};
 use crate::papermill::{self, PapermillExecutionError};
 use crate::parameters::{Parameters, inject_parameters};
 
@@ -101,14 +101,17 @@ pub async fn run_notebook_with_clock(
     now: Clock,
 ) -> Result<Outcome, RunError> {
     prepare(notebook, request, sink)?;
-    let save = |notebook: &Notebook| -> Result<(), RunError> {
+    // Saves between steps are atomic but not synced (hundreds per run); the last one is synced.
+    let save_with = |notebook: &Notebook, durability: Durability| -> Result<(), RunError> {
         match &request.save_to {
-            Some(path) => Ok(notebook.write_atomic(path)?),
+            Some(path) => Ok(notebook.write_replacing(path, durability)?),
             None => Ok(()),
         }
     };
+    let save = |notebook: &Notebook| save_with(notebook, Durability::Cached);
+    let save_final = |notebook: &Notebook| save_with(notebook, Durability::Synced);
     if request.prepare_only {
-        save(notebook)?;
+        save_final(notebook)?;
         return Ok(Outcome::Prepared);
     }
     let kernel_name = kernel_name(notebook, request)?;
@@ -137,7 +140,7 @@ pub async fn run_notebook_with_clock(
     let outcome = match executed {
         Ok(outcome) => outcome,
         Err(error) => {
-            save(notebook)?;
+            save_final(notebook)?;
             return Err(error);
         }
     };
@@ -153,7 +156,7 @@ pub async fn run_notebook_with_clock(
         }
         other => other,
     };
-    save(notebook)?;
+    save_final(notebook)?;
     Ok(outcome)
 }
 
