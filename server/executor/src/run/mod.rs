@@ -200,7 +200,7 @@ async fn execute_cells(
     sink: &mut dyn ProgressSink,
     cancel: CancellationToken,
     now: Clock,
-    save: &dyn Fn(&Notebook) -> Result<(), RunError>,
+    save: &(dyn Fn(&Notebook) -> Result<(), RunError> + Sync),
 ) -> Result<Outcome, RunError> {
     let mut runner = CellRunner::new(kernel, request.cells.clone(), cancel);
     let total = notebook.cells().len();

@@ -1,0 +1,222 @@
+//! What the loop, the workers and the service share, and the helpers that build executions.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use sha2::{Digest, Sha256};
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::clock::Clock;
+use crate::error::StoreError;
+use crate::events::Events;
+use crate::model::{Execution, ExecutionStatus, RunConfig};
+use crate::notify::Delivery;
+use crate::runner::Runner;
+use crate::store::Db;
+
+/// Why a running execution was stopped by someone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StopCause {
+    /// `cancel_execution`: ends `cancelled`, no retry.
+    User,
+    /// Shutdown: ends `failed` ("nbgate stopped during the run"), retried at the next start.
+    Shutdown,
+}
+
+pub(crate) struct Running {
+    pub schedule_id: Option<String>,
+    pub cancel: CancellationToken,
+    pub cause: Option<StopCause>,
+}
+
+pub(crate) struct Ctx {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    /// Canonical root directory.
+    pub root: PathBuf,
+    pub data_dir: PathBuf,
+    pub runner: Arc<dyn Runner>,
+    pub kernel_env: BTreeMap<String, String>,
+    pub concurrency: usize,
+    pub events: Events,
+    /// Wakes the loop: the store changed or a worker finished.
+    pub wake: Notify,
+    running: Mutex<HashMap<String, Running>>,
+    pub notifier: mpsc::UnboundedSender<Delivery>,
+    pub tasks: TaskTracker,
+    pub shutdown: CancellationToken,
+}
+
+pub(crate) const STOPPED_DURING_RUN: &str = "nbgate stopped during the run";
+
+impl Ctx {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        root: PathBuf,
+        data_dir: PathBuf,
+        runner: Arc<dyn Runner>,
+        kernel_env: BTreeMap<String, String>,
+        concurrency: usize,
+        notifier: mpsc::UnboundedSender<Delivery>,
+        shutdown: CancellationToken,
+    ) -> Ctx {
+        Ctx {
+            db,
+            clock,
+            root,
+            data_dir,
+            runner,
+            kernel_env,
+            concurrency,
+            events: Events::new(),
+            wake: Notify::new(),
+            running: Mutex::new(HashMap::new()),
+            notifier,
+            tasks: TaskTracker::new(),
+            shutdown,
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn running(&self) -> MutexGuard<'_, HashMap<String, Running>> {
+        self.running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn snapshot_path(&self, schedule_id: &str) -> PathBuf {
+        self.data_dir
+            .join("snapshots")
+            .join(format!("{schedule_id}.ipynb"))
+    }
+
+    /// A name not yet used by an execution: `base`, else `base_2`, `base_3`…
+    pub async fn unique_name(&self, base: String, taken: &[String]) -> Result<String, StoreError> {
+        let mut candidate = base.clone();
+        for n in 2.. {
+            let probe = candidate.clone();
+            let used = taken.contains(&candidate)
+                || self
+                    .db
+                    .call(move |store| store.execution_name_exists(&probe))
+                    .await?;
+            if !used {
+                break;
+            }
+            candidate = format!("{base}_{n}");
+        }
+        Ok(candidate)
+    }
+}
+
+/// `<prefix>_at_YYYY_MM_DD_HH_MM_SS` with the time in `tz`.
+pub(crate) fn execution_name(prefix: &str, at: DateTime<Utc>, tz: Tz) -> String {
+    format!(
+        "{prefix}_at_{}",
+        at.with_timezone(&tz).format("%Y_%m_%d_%H_%M_%S")
+    )
+}
+
+/// `<output_dir>/<folder>/<name>.ipynb`, relative to the root.
+pub(crate) fn output_path(output_dir: &str, folder: &str, name: &str) -> String {
+    Path::new(output_dir.trim_end_matches('/'))
+        .join(folder)
+        .join(format!("{name}.ipynb"))
+        .display()
+        .to_string()
+}
+
+pub(crate) fn content_hash(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// The fields every new execution starts with.
+pub(crate) struct Draft {
+    pub name: String,
+    pub schedule_id: Option<String>,
+    pub notebook: String,
+    pub parameters: crate::model::ParameterValues,
+    pub kernel: Option<String>,
+    pub max_attempts: u32,
+    pub fire_time: Option<DateTime<Utc>>,
+    pub output_path: String,
+    pub run: RunConfig,
+}
+
+impl Draft {
+    pub fn queued(self, now: DateTime<Utc>) -> Execution {
+        Execution {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: self.name,
+            schedule_id: self.schedule_id,
+            notebook: self.notebook,
+            status: ExecutionStatus::Queued,
+            reason: None,
+            parameters: self.parameters,
+            kernel: self.kernel,
+            input_hash: None,
+            attempt: 1,
+            max_attempts: self.max_attempts,
+            first_attempt_id: None,
+            fire_time: self.fire_time,
+            created_at: now,
+            ready_at: now,
+            started_at: None,
+            ended_at: None,
+            progress: None,
+            error: None,
+            output_path: self.output_path,
+            notify_error: None,
+            run: self.run,
+        }
+    }
+}
+
+/// The next attempt of a failed execution, ready after its back-off.
+pub(crate) fn retry_of(failed: &Execution, now: DateTime<Utc>) -> Execution {
+    let attempt = failed.attempt + 1;
+    let base = match failed.name.rsplit_once("_attempt_") {
+        Some((base, _)) if failed.attempt > 1 => base.to_owned(),
+        _ => failed.name.clone(),
+    };
+    let name = format!("{base}_attempt_{attempt}");
+    let output_path = Path::new(&failed.output_path)
+        .with_file_name(format!("{name}.ipynb"))
+        .display()
+        .to_string();
+    let factor = 2u32.saturating_pow(failed.attempt - 1);
+    let delay = failed.run.retry_delay.saturating_mul(factor);
+    Execution {
+        id: uuid::Uuid::new_v4().to_string(),
+        name,
+        status: ExecutionStatus::Queued,
+        reason: None,
+        input_hash: None,
+        attempt,
+        first_attempt_id: Some(
+            failed
+                .first_attempt_id
+                .clone()
+                .unwrap_or_else(|| failed.id.clone()),
+        ),
+        created_at: now,
+        ready_at: now + chrono::Duration::from_std(delay).unwrap_or_default(),
+        started_at: None,
+        ended_at: None,
+        progress: None,
+        error: None,
+        output_path,
+        notify_error: None,
+        ..failed.clone()
+    }
+}

@@ -1,0 +1,252 @@
+//! The scheduler loop: fire the schedules that are due, start the queued executions that may start,
+//! then sleep until the next fire or retry back-off — or until the store changes or a worker ends
+//! (`Ctx::wake`). It never polls. Also the recovery done once at start.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::until;
+use crate::context::{Ctx, Draft, Running, STOPPED_DURING_RUN, execution_name, output_path, retry_of};
+use crate::error::StoreError;
+use crate::model::{Execution, ExecutionStatus, Overlap, RunConfig, Schedule};
+use crate::timing::Timing;
+use crate::worker;
+
+/// Due schedules handled per store round trip.
+const FIRE_BATCH: usize = 256;
+/// Queued executions looked at per dispatch.
+const DISPATCH_BATCH: usize = 512;
+/// After a store error, wait this long before trying again (the error is logged).
+const ERROR_BACKOFF: Duration = Duration::from_secs(1);
+
+pub(crate) async fn run_loop(ctx: Arc<Ctx>) {
+    loop {
+        let now = ctx.now();
+        let step = async {
+            fire_due(&ctx, now).await?;
+            dispatch(&ctx, now).await?;
+            next_deadline(&ctx, now).await
+        };
+        let sleep = match step.await {
+            Ok(Some(deadline)) => until(ctx.now(), deadline),
+            Ok(None) => Duration::MAX,
+            Err(error) => {
+                tracing::error!(%error, "scheduler loop: store error");
+                ERROR_BACKOFF
+            }
+        };
+        let timer = async {
+            match sleep {
+                Duration::MAX => std::future::pending().await,
+                sleep => tokio::time::sleep(sleep).await,
+            }
+        };
+        tokio::select! {
+            () = timer => {}
+            () = ctx.wake.notified() => {}
+            () = ctx.shutdown.cancelled() => return,
+        }
+    }
+}
+
+async fn next_deadline(ctx: &Ctx, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let (fire, ready) = ctx
+        .db
+        .call(move |store| Ok((store.next_fire()?, store.next_ready_after(now)?)))
+        .await?;
+    Ok([fire, ready].into_iter().flatten().min())
+}
+
+async fn fire_due(ctx: &Ctx, now: DateTime<Utc>) -> Result<(), StoreError> {
+    loop {
+        let due = ctx
+            .db
+            .call(move |store| store.due_schedules(now, FIRE_BATCH))
+            .await?;
+        let full = due.len() == FIRE_BATCH;
+        for schedule in due {
+            fire_schedule(ctx, schedule, now).await?;
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+/// Handles every fire time of `schedule` due at `now`, in one store transaction.
+async fn fire_schedule(ctx: &Ctx, schedule: Schedule, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let Some(expected) = schedule.next_run else {
+        return Ok(());
+    };
+    let spec = &schedule.spec;
+    let timing = match Timing::new(&spec.recurrence, &spec.timezone) {
+        Ok(timing) => timing,
+        Err(error) => {
+            // Only a store edited by hand gets here: stop firing it rather than loop on it.
+            tracing::error!(schedule = %spec.name, %error, "invalid schedule in the store; not firing it");
+            let id = schedule.id.clone();
+            ctx.db
+                .call(move |store| store.record_fires(&id, expected, None, None, &[]))
+                .await?;
+            return Ok(());
+        }
+    };
+    let fires = timing.fires_due(expected, now, spec.catchup);
+    let next = timing.next_after(now);
+    let id = schedule.id.clone();
+    let mut active = ctx.db.call(move |store| store.active_count(&id)).await?;
+    let tz = crate::timing::parse_timezone(&spec.timezone).unwrap_or(chrono_tz::UTC);
+    let mut executions: Vec<Execution> = Vec::new();
+    for fire in &fires {
+        let taken: Vec<String> = executions.iter().map(|e| e.name.clone()).collect();
+        let name = ctx
+            .unique_name(execution_name(&spec.name, *fire, tz), &taken)
+            .await?;
+        let mut execution = scheduled_draft(&schedule, name, Some(*fire)).queued(now);
+        if spec.overlap == Overlap::Skip && active >= spec.max_concurrent {
+            execution.status = ExecutionStatus::Skipped;
+            execution.ended_at = Some(now);
+            execution.reason = Some(format!(
+                "{active} execution(s) of this schedule already queued or running \
+                 (max_concurrent {}, overlap skip)",
+                spec.max_concurrent
+            ));
+        } else {
+            active += 1;
+        }
+        executions.push(execution);
+    }
+    if fires.is_empty() {
+        tracing::info!(schedule = %spec.name, missed_since = %expected, "missed fires dropped (catchup skip)");
+    }
+    let id = schedule.id.clone();
+    let last = fires.last().copied().or(Some(expected));
+    let rows = executions.clone();
+    let recorded = ctx
+        .db
+        .call(move |store| store.record_fires(&id, expected, next, last, &rows))
+        .await?;
+    if recorded {
+        for execution in &executions {
+            let reason = execution.reason.as_deref();
+            ctx.events.status(&execution.id, execution.status, reason);
+        }
+        if executions.iter().any(|e| e.status == ExecutionStatus::Skipped) {
+            worker::apply_retention(ctx, &schedule.id).await;
+        }
+    }
+    Ok(())
+}
+
+/// A new execution of `schedule` (a fire, or run now with `fire_time` `None`).
+pub(crate) fn scheduled_draft(
+    schedule: &Schedule,
+    name: String,
+    fire_time: Option<DateTime<Utc>>,
+) -> Draft {
+    let spec = &schedule.spec;
+    Draft {
+        output_path: output_path(&spec.output_dir, &spec.name, &name),
+        name,
+        schedule_id: Some(schedule.id.clone()),
+        notebook: spec.notebook.clone(),
+        parameters: spec.parameters.clone(),
+        kernel: spec.kernel.clone(),
+        max_attempts: spec.retries.saturating_add(1),
+        fire_time,
+        run: RunConfig {
+            timeout: spec.timeout,
+            cell_timeout: spec.cell_timeout,
+            retry_delay: spec.retry_delay,
+            snapshot: spec.input == crate::model::InputMode::Snapshot,
+        },
+    }
+}
+
+/// Starts queued executions that are ready, within the global and per-schedule limits.
+async fn dispatch(ctx: &Arc<Ctx>, now: DateTime<Utc>) -> Result<(), StoreError> {
+    if ctx.running().len() >= ctx.concurrency {
+        return Ok(());
+    }
+    let ready = ctx
+        .db
+        .call(move |store| store.ready_executions(now, DISPATCH_BATCH))
+        .await?;
+    let mut limits: HashMap<String, u32> = HashMap::new();
+    for mut execution in ready {
+        if ctx.running().len() >= ctx.concurrency {
+            break;
+        }
+        if let Some(schedule_id) = execution.schedule_id.clone() {
+            let limit = match limits.get(&schedule_id) {
+                Some(limit) => *limit,
+                None => {
+                    let id = schedule_id.clone();
+                    let schedule = ctx.db.call(move |store| store.get_schedule(&id)).await?;
+                    let limit = schedule.map_or(1, |s| s.spec.max_concurrent.max(1));
+                    limits.insert(schedule_id.clone(), limit);
+                    limit
+                }
+            };
+            let running = ctx
+                .running()
+                .values()
+                .filter(|r| r.schedule_id.as_deref() == Some(&schedule_id))
+                .count();
+            if running as u32 >= limit {
+                continue;
+            }
+        }
+        execution.status = ExecutionStatus::Running;
+        execution.started_at = Some(now);
+        let row = execution.clone();
+        let started = ctx
+            .db
+            .call(move |store| store.update_execution_if(&row, ExecutionStatus::Queued))
+            .await?;
+        if !started {
+            continue; // cancelled or deleted meanwhile
+        }
+        let cancel = ctx.shutdown.child_token();
+        ctx.running().insert(
+            execution.id.clone(),
+            Running {
+                schedule_id: execution.schedule_id.clone(),
+                cancel: cancel.clone(),
+                cause: None,
+            },
+        );
+        ctx.events
+            .status(&execution.id, ExecutionStatus::Running, None);
+        ctx.tasks
+            .spawn(worker::run_execution(ctx.clone(), execution, cancel));
+    }
+    Ok(())
+}
+
+/// At start: executions left `running` by a previous process are failed (their partial output
+/// stays), and retried if attempts remain.
+pub(crate) async fn recover(ctx: &Ctx) -> Result<usize, StoreError> {
+    let now = ctx.now();
+    let stale = ctx
+        .db
+        .call(|store| store.executions_with_status(ExecutionStatus::Running))
+        .await?;
+    let count = stale.len();
+    for mut execution in stale {
+        execution.status = ExecutionStatus::Failed;
+        execution.reason = Some(STOPPED_DURING_RUN.into());
+        execution.ended_at = Some(now);
+        let retry = (execution.attempt < execution.max_attempts).then(|| retry_of(&execution, now));
+        tracing::warn!(execution = %execution.name, retry = retry.is_some(), "{STOPPED_DURING_RUN}");
+        ctx.db
+            .call(move |store| {
+                store.finish_execution(&execution, ExecutionStatus::Running, retry.as_ref())
+            })
+            .await?;
+    }
+    Ok(count)
+}

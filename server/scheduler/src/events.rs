@@ -1,0 +1,119 @@
+//! Live progress: one broadcast of execution events (status changes, cell n of m, outputs) that the API
+//! streams as server-sent events. Slow subscribers lag and are told how much they missed; the current
+//! state is always on the execution record.
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+use crate::model::ExecutionStatus;
+
+/// Events kept for slow subscribers before they lag.
+pub const EVENT_BUFFER: usize = 4096;
+
+/// Something that happened to an execution.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExecutionEvent {
+    pub execution_id: String,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The status changed (`reason` for skipped, cancelled and failures without a cell error).
+    Status {
+        status: ExecutionStatus,
+        reason: Option<String>,
+    },
+    /// Cell `cell` (0-based) of `total` started.
+    Progress { cell: usize, total: usize },
+    /// Cell `cell` produced an output (nbformat JSON).
+    Output { cell: usize, output: Value },
+}
+
+/// What a subscription yields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Received {
+    Event(ExecutionEvent),
+    /// `missed` events were dropped because the subscriber was slow; re-read the execution.
+    Lagged { missed: u64 },
+    /// The scheduler stopped.
+    Closed,
+}
+
+/// Events of every execution, or of one.
+pub struct Subscription {
+    receiver: broadcast::Receiver<ExecutionEvent>,
+    execution_id: Option<String>,
+}
+
+impl Subscription {
+    pub(crate) fn new(
+        receiver: broadcast::Receiver<ExecutionEvent>,
+        execution_id: Option<String>,
+    ) -> Self {
+        Subscription {
+            receiver,
+            execution_id,
+        }
+    }
+
+    /// The next event that matches.
+    pub async fn recv(&mut self) -> Received {
+        loop {
+            match self.receiver.recv().await {
+                Ok(event) => {
+                    let wanted = self
+                        .execution_id
+                        .as_deref()
+                        .is_none_or(|id| id == event.execution_id);
+                    if wanted {
+                        return Received::Event(event);
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    return Received::Lagged { missed };
+                }
+                Err(broadcast::error::RecvError::Closed) => return Received::Closed,
+            }
+        }
+    }
+}
+
+/// The sending side, shared by the loop, the workers and the service.
+#[derive(Clone)]
+pub(crate) struct Events {
+    sender: broadcast::Sender<ExecutionEvent>,
+}
+
+impl Events {
+    pub(crate) fn new() -> Events {
+        Events {
+            sender: broadcast::channel(EVENT_BUFFER).0,
+        }
+    }
+
+    pub(crate) fn subscribe(&self, execution_id: Option<String>) -> Subscription {
+        Subscription::new(self.sender.subscribe(), execution_id)
+    }
+
+    pub(crate) fn send(&self, execution_id: &str, kind: EventKind) {
+        // No subscriber is fine.
+        let _ = self.sender.send(ExecutionEvent {
+            execution_id: execution_id.into(),
+            kind,
+        });
+    }
+
+    pub(crate) fn status(&self, execution_id: &str, status: ExecutionStatus, reason: Option<&str>) {
+        self.send(
+            execution_id,
+            EventKind::Status {
+                status,
+                reason: reason.map(str::to_owned),
+            },
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! nbgate-scheduler: schedules and executions, and the only code that talks to the store.
+//!
+//! Map of the crate:
+//! - [`model`]: domain types — [`Schedule`]/[`ScheduleSpec`], [`Execution`] and its statuses, policies.
+//! - [`timing`] (+ `describe`): cron and friendly intervals in IANA time zones, next-run math across
+//!   DST, catch-up selection, descriptions in words. Pure.
+//! - [`store`]: the [`Store`] interface (one call = one transaction) and its SQLite implementation
+//!   (WAL, embedded migrations); [`store::Db`] runs calls on the blocking pool.
+//! - `engine`: the loop — fire due schedules (one transaction per schedule, so no fire time is handled
+//!   twice), start queued executions within the global and per-schedule limits, sleep until the next
+//!   deadline or a wake-up. Never polls. Also recovery at start.
+//! - `worker`: one execution from `running` to its end — input hash, executor run, run timeout,
+//!   outcome → status, retries with back-off, retention, notification hand-off.
+//! - `service` + `schedules`: [`SchedulerHandle`], what the API calls.
+//! - [`notify`]: webhooks on their own task; [`events`]: the live-progress broadcast.
+//! - [`paths`], [`validate`]: what users submit, checked; [`clock`]: the one place time is read.
+//!
+//! Absent on purpose: HTTP (the `api` crate maps [`SchedulerError`] to status codes).
+//!
+//! Shutdown policy: on the shutdown token the loop stops firing and starting executions; running
+//! executions are interrupted (the executor interrupts, then shuts the kernel down and kills it),
+//! keep their partial output and end `failed` ("nbgate stopped during the run"), with a retry queued
+//! if attempts remain — the same outcome as a crash followed by a restart. Queued executions stay
+//! queued for the next start. Undelivered webhooks are recorded as such. [`SchedulerHandle::stopped`]
+//! resolves when every task has ended.
+
+pub mod clock;
+mod context;
+mod describe;
+mod engine;
+pub mod error;
+pub mod events;
+pub mod model;
+pub mod notify;
+pub mod paths;
+pub mod runner;
+mod schedules;
+mod service;
+mod worker;
+pub mod store;
+pub mod timing;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use nbgate_kernel::KernelSpecs;
+use tokio_util::sync::CancellationToken;
+
+pub use clock::{Clock, SystemClock, TokioClock};
+pub use error::{Result, SchedulerError, StoreError, ValidationError};
+pub use events::{EventKind, ExecutionEvent, Received, Subscription};
+pub use model::*;
+pub use runner::{ExecutorRunner, RunJob, Runner};
+pub use service::{MAX_PAGE, SchedulerHandle};
+pub use store::{SqliteStore, Store};
+
+/// The database file in the data directory.
+pub const DATABASE_FILE: &str = "nbgate.sqlite3";
+
+/// How to start a scheduler.
+pub struct SchedulerConfig {
+    /// Notebooks and outputs live under it.
+    pub root_dir: PathBuf,
+    /// The store and the snapshots.
+    pub data_dir: PathBuf,
+    /// Executions running at once (default: the number of cores).
+    pub concurrency: usize,
+    pub clock: Arc<dyn Clock>,
+    /// Runs notebooks (default: the executor on the kernelspecs of the environment).
+    pub runner: Arc<dyn Runner>,
+    /// Variables given to kernels over nbgate's own environment.
+    pub kernel_env: BTreeMap<String, String>,
+}
+
+impl SchedulerConfig {
+    pub fn new(root_dir: impl Into<PathBuf>, data_dir: impl Into<PathBuf>) -> SchedulerConfig {
+        SchedulerConfig {
+            root_dir: root_dir.into(),
+            data_dir: data_dir.into(),
+            concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            clock: Arc::new(SystemClock),
+            runner: Arc::new(ExecutorRunner::new(KernelSpecs::from_env())),
+            kernel_env: BTreeMap::new(),
+        }
+    }
+}
+
+/// The scheduler service.
+pub struct Scheduler;
+
+impl Scheduler {
+    /// Opens the store (migrating it), recovers executions a previous process left running, and starts
+    /// the loop and the notifier. Everything stops when `shutdown` is cancelled; await
+    /// [`SchedulerHandle::stopped`] after that.
+    pub async fn start(
+        config: SchedulerConfig,
+        shutdown: CancellationToken,
+    ) -> Result<SchedulerHandle> {
+        let root = config
+            .root_dir
+            .canonicalize()
+            .map_err(|error| SchedulerError::io("open the root directory", &config.root_dir, error))?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|error| SchedulerError::io("create", &config.data_dir, error))?;
+        let path = config.data_dir.join(DATABASE_FILE);
+        let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+            .await
+            .map_err(|_| StoreError::Task)??;
+        let db = store::Db::new(Arc::new(store));
+        let (notifier, queue) = tokio::sync::mpsc::unbounded_channel();
+        let ctx = Arc::new(context::Ctx::new(
+            db.clone(),
+            config.clock,
+            root,
+            config.data_dir,
+            config.runner,
+            config.kernel_env,
+            config.concurrency.max(1),
+            notifier,
+            shutdown.clone(),
+        ));
+        let recovered = engine::recover(&ctx).await?;
+        if recovered > 0 {
+            tracing::warn!(recovered, "executions left running by a previous process marked failed");
+        }
+        ctx.tasks
+            .spawn(notify::run_notifier(queue, db, shutdown.clone()));
+        ctx.tasks.spawn(engine::run_loop(ctx.clone()));
+        ctx.tasks.close();
+        Ok(SchedulerHandle { ctx })
+    }
+}

@@ -1,0 +1,145 @@
+//! Paths given by users stay inside the root directory: relative, no `..`, no NUL, and no symlink
+//! that leads out (checked on the canonical path). Output folders and names are checked the same way.
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::ValidationError;
+
+/// Checks the shape of `path` (relative, no `..`, no NUL, not empty) and returns it joined to `root`.
+pub fn confine(root: &Path, path: &str) -> Result<PathBuf, ValidationError> {
+    let invalid = |reason: &str| ValidationError::InvalidPath {
+        path: path.into(),
+        reason: reason.into(),
+    };
+    if path.trim().is_empty() {
+        return Err(invalid("it is empty"));
+    }
+    if path.contains('\0') {
+        return Err(invalid("it contains a NUL character"));
+    }
+    let relative = Path::new(path);
+    for component in relative.components() {
+        match component {
+            Component::Normal(_) | Component::CurDir => {}
+            Component::ParentDir => return Err(invalid("`..` is not allowed")),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(invalid("it must be relative to the root directory"));
+            }
+        }
+    }
+    Ok(root.join(relative))
+}
+
+/// [`confine`], then resolves symlinks and checks that the file exists and is still under `root`.
+pub fn existing_file(root: &Path, path: &str) -> Result<PathBuf, ValidationError> {
+    let joined = confine(root, path)?;
+    let canonical = joined
+        .canonicalize()
+        .map_err(|_| ValidationError::NotebookNotFound { path: path.into() })?;
+    let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    if !canonical.starts_with(&canonical_root) {
+        return Err(ValidationError::InvalidPath {
+            path: path.into(),
+            reason: "it leads out of the root directory through a symbolic link".into(),
+        });
+    }
+    if !canonical.is_file() {
+        return Err(ValidationError::NotebookNotFound { path: path.into() });
+    }
+    Ok(canonical)
+}
+
+/// [`confine`] for a folder that may not exist yet: the deepest existing ancestor must resolve
+/// inside `root`.
+pub fn output_dir(root: &Path, path: &str) -> Result<PathBuf, ValidationError> {
+    let joined = confine(root, path)?;
+    let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let mut existing = joined.as_path();
+    while !existing.exists() {
+        match existing.parent() {
+            Some(parent) => existing = parent,
+            None => break,
+        }
+    }
+    match existing.canonicalize() {
+        Ok(canonical) if !canonical.starts_with(&canonical_root) => {
+            Err(ValidationError::InvalidPath {
+                path: path.into(),
+                reason: "it leads out of the root directory through a symbolic link".into(),
+            })
+        }
+        _ => Ok(joined),
+    }
+}
+
+/// A schedule name: 1 to 128 of `a-z`, `0-9`, `_`.
+pub fn is_valid_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// A notebook's stem turned into a name: lower case, other characters as `_`, at most 100 long.
+pub fn name_from_stem(path: &str) -> String {
+    let stem = Path::new(path)
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .unwrap_or("notebook");
+    let mut name: String = stem
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9' | '_') => c,
+            _ => '_',
+        })
+        .take(100)
+        .collect();
+    if name.is_empty() {
+        name.push_str("notebook");
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_that_escape_are_refused() {
+        let root = Path::new("/srv/root");
+        for bad in ["", "../x.ipynb", "a/../../x.ipynb", "/etc/passwd", "a\0b"] {
+            assert!(confine(root, bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(
+            confine(root, "a/./b.ipynb").expect("ok"),
+            Path::new("/srv/root/a/./b.ipynb")
+        );
+    }
+
+    #[test]
+    fn symlinks_out_of_the_root_are_refused() {
+        let outside = tempfile::tempdir().expect("tmp");
+        std::fs::write(outside.path().join("secret.ipynb"), "{}").expect("write");
+        let root = tempfile::tempdir().expect("tmp");
+        std::os::unix::fs::symlink(outside.path(), root.path().join("link")).expect("symlink");
+        std::fs::write(root.path().join("in.ipynb"), "{}").expect("write");
+        let error = existing_file(root.path(), "link/secret.ipynb").expect_err("escape");
+        assert!(error.to_string().contains("symbolic link"), "{error}");
+        assert!(existing_file(root.path(), "in.ipynb").is_ok());
+        assert!(matches!(
+            existing_file(root.path(), "missing.ipynb"),
+            Err(ValidationError::NotebookNotFound { .. })
+        ));
+        assert!(output_dir(root.path(), "link/out").is_err());
+        assert!(output_dir(root.path(), "new/out").is_ok());
+    }
+
+    #[test]
+    fn names() {
+        assert!(is_valid_name("daily_report_2"));
+        for bad in ["", "Daily", "a-b", "a b", &"x".repeat(129)] {
+            assert!(!is_valid_name(bad), "{bad:?}");
+        }
+        assert_eq!(name_from_stem("dir/My Report-1.ipynb"), "my_report_1");
+    }
+}

@@ -1,0 +1,67 @@
+//! What runs a notebook for the worker. [`ExecutorRunner`] is the real one (nbgate-executor on a real
+//! kernel); tests of the loop under paused time plug in one that needs no process.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use nbgate_executor::Notebook;
+use nbgate_executor::run::{Outcome, ProgressSink, RunRequest, run_notebook};
+use nbgate_kernel::KernelSpecs;
+use tokio_util::sync::CancellationToken;
+
+/// A boxed future, so runners can be trait objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One run to do: the input notebook (parsed) and the executor's request (`save_to` set).
+pub struct RunJob {
+    pub notebook: Notebook,
+    pub request: RunRequest,
+}
+
+/// Runs notebooks. `Err` is a run that could not be done at all (unknown kernel, kernel failed to
+/// start, output not writable), with the message to record.
+pub trait Runner: Send + Sync + 'static {
+    fn run<'a>(
+        &'a self,
+        job: RunJob,
+        sink: Box<dyn ProgressSink + 'a>,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'a, Result<Outcome, String>>;
+
+    /// The kernelspecs executions may name (for validation and the environments list).
+    fn specs(&self) -> &KernelSpecs;
+}
+
+/// The executor on real kernels.
+pub struct ExecutorRunner {
+    specs: KernelSpecs,
+}
+
+impl ExecutorRunner {
+    pub fn new(specs: KernelSpecs) -> ExecutorRunner {
+        ExecutorRunner { specs }
+    }
+}
+
+impl Runner for ExecutorRunner {
+    fn run<'a>(
+        &'a self,
+        job: RunJob,
+        mut sink: Box<dyn ProgressSink + 'a>,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'a, Result<Outcome, String>> {
+        Box::pin(async move {
+            let RunJob {
+                mut notebook,
+                request,
+            } = job;
+            run_notebook(&mut notebook, &request, &self.specs, &mut *sink, cancel)
+                .await
+                .map_err(|error| error.to_string())
+        })
+    }
+
+    fn specs(&self) -> &KernelSpecs {
+        &self.specs
+    }
+}

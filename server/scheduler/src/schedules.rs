@@ -1,0 +1,260 @@
+//! Schedule operations of [`SchedulerHandle`]: create (validated, snapshotted), edit, pause, resume,
+//! re-snapshot, run now, delete. Each change that moves a fire time wakes the loop, which re-reads the
+//! store: the in-memory view is always derived from it.
+
+use chrono::{DateTime, Utc};
+
+use crate::context::{content_hash, execution_name};
+use crate::engine::scheduled_draft;
+use crate::error::{Result, SchedulerError, StoreError, ValidationError};
+use crate::model::{
+    Execution, InputMode, ParameterValues, Schedule, SchedulePatch, ScheduleSpec,
+};
+use crate::service::{SchedulerHandle, not_found};
+use crate::timing::{Timing, parse_timezone};
+use crate::{paths, validate, worker};
+
+impl SchedulerHandle {
+    pub async fn create_schedule(&self, spec: ScheduleSpec) -> Result<Schedule> {
+        let now = self.ctx.now();
+        let bytes = self.check_spec(&spec).await?;
+        let timing = Timing::new(&spec.recurrence, &spec.timezone)?;
+        let mut schedule = Schedule {
+            id: uuid::Uuid::new_v4().to_string(),
+            next_run: (!spec.paused).then(|| timing.next_after(now)).flatten(),
+            last_fire: None,
+            description: timing.describe(),
+            snapshot_hash: None,
+            created_at: now,
+            updated_at: now,
+            spec,
+        };
+        if schedule.spec.input == InputMode::Snapshot {
+            schedule.snapshot_hash = Some(self.write_snapshot(&schedule.id, &bytes).await?);
+        }
+        let row = schedule.clone();
+        let inserted = self
+            .ctx
+            .db
+            .call(move |store| store.insert_schedule(&row))
+            .await;
+        if let Err(error) = inserted {
+            let _ = std::fs::remove_file(self.ctx.snapshot_path(&schedule.id));
+            return Err(match error {
+                StoreError::NameTaken { name } => ValidationError::NameTaken { name }.into(),
+                other => other.into(),
+            });
+        }
+        self.ctx.wake.notify_one();
+        Ok(schedule)
+    }
+
+    /// Validates a spec; returns the notebook's bytes.
+    async fn check_spec(&self, spec: &ScheduleSpec) -> Result<Vec<u8>> {
+        if !paths::is_valid_name(&spec.name) {
+            return Err(ValidationError::InvalidName {
+                name: spec.name.clone(),
+            }
+            .into());
+        }
+        Timing::new(&spec.recurrence, &spec.timezone)?;
+        validate::check_range("max_concurrent", spec.max_concurrent, 1, 1000, "1 to 1000")?;
+        validate::check_range("retries", spec.retries, 0, 100, "0 to 100")?;
+        if let Some(retention) = spec.retention {
+            validate::check_range("retention", retention, 1, u32::MAX, "at least 1")?;
+        }
+        if let Some(notify) = &spec.notify {
+            validate::check_webhook(&notify.url)?;
+        }
+        paths::output_dir(&self.ctx.root, &spec.output_dir)?;
+        let (bytes, notebook) = self.read_notebook(&spec.notebook).await?;
+        validate::check_parameters(
+            &notebook,
+            &spec.parameters,
+            spec.allow_undeclared_parameters,
+        )?;
+        validate::check_kernel(self.ctx.runner.specs(), spec.kernel.as_deref(), &notebook)?;
+        Ok(bytes)
+    }
+
+    async fn write_snapshot(&self, schedule_id: &str, bytes: &[u8]) -> Result<String> {
+        let path = self.ctx.snapshot_path(schedule_id);
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|error| SchedulerError::io("create", dir, error))?;
+        }
+        let partial = path.with_extension("ipynb.partial");
+        tokio::fs::write(&partial, bytes)
+            .await
+            .map_err(|error| SchedulerError::io("write", &partial, error))?;
+        tokio::fs::rename(&partial, &path)
+            .await
+            .map_err(|error| SchedulerError::io("write", &path, error))?;
+        Ok(content_hash(bytes))
+    }
+
+    pub async fn list_schedules(&self) -> Result<Vec<Schedule>> {
+        Ok(self.ctx.db.call(|store| store.list_schedules()).await?)
+    }
+
+    /// By id, or by name.
+    pub async fn get_schedule(&self, id_or_name: &str) -> Result<Schedule> {
+        let key = id_or_name.to_owned();
+        self.ctx
+            .db
+            .call(move |store| match store.get_schedule(&key)? {
+                Some(schedule) => Ok(Some(schedule)),
+                None => store.get_schedule_by_name(&key),
+            })
+            .await?
+            .ok_or_else(|| not_found("schedule", id_or_name))
+    }
+
+    /// Applies a patch. A new recurrence, time zone or resume recomputes the next run from now; a new
+    /// notebook (input `snapshot`) or a switch to `snapshot` re-snapshots.
+    pub async fn update_schedule(&self, id: &str, patch: SchedulePatch) -> Result<Schedule> {
+        let mut schedule = self.get_schedule(id).await?;
+        let old = schedule.spec.clone();
+        let spec = &mut schedule.spec;
+        macro_rules! apply {
+            ($($field:ident),*) => {$(if let Some(value) = patch.$field { spec.$field = value; })*};
+        }
+        apply!(
+            name, notebook, parameters, allow_undeclared_parameters, kernel, recurrence, timezone,
+            paused, input, max_concurrent, overlap, catchup, retries, retry_delay, timeout,
+            cell_timeout, notify, output_dir, retention
+        );
+        let bytes = self.check_spec(&schedule.spec).await?;
+        let spec = &schedule.spec;
+        let now = self.ctx.now();
+        let timing = Timing::new(&spec.recurrence, &spec.timezone)?;
+        let timing_changed = spec.recurrence != old.recurrence
+            || spec.timezone != old.timezone
+            || spec.paused != old.paused;
+        if spec.paused {
+            schedule.next_run = None;
+        } else if timing_changed || schedule.next_run.is_none() {
+            schedule.next_run = timing.next_after(now);
+        }
+        schedule.description = timing.describe();
+        let resnapshot = spec.input == InputMode::Snapshot
+            && (old.input != InputMode::Snapshot || spec.notebook != old.notebook);
+        if resnapshot {
+            schedule.snapshot_hash = Some(self.write_snapshot(&schedule.id, &bytes).await?);
+        }
+        schedule.updated_at = now;
+        self.save(schedule).await
+    }
+
+    async fn save(&self, schedule: Schedule) -> Result<Schedule> {
+        let row = schedule.clone();
+        let saved = self
+            .ctx
+            .db
+            .call(move |store| store.update_schedule(&row))
+            .await
+            .map_err(|error| match error {
+                StoreError::NameTaken { name } => ValidationError::NameTaken { name }.into(),
+                other => SchedulerError::from(other),
+            })?;
+        if !saved {
+            return Err(not_found("schedule", &schedule.id));
+        }
+        self.ctx.wake.notify_one();
+        Ok(schedule)
+    }
+
+    /// Stops firing; fire times passed while paused are not caught up on resume.
+    pub async fn pause_schedule(&self, id: &str) -> Result<Schedule> {
+        self.set_paused(id, true).await
+    }
+
+    pub async fn resume_schedule(&self, id: &str) -> Result<Schedule> {
+        self.set_paused(id, false).await
+    }
+
+    async fn set_paused(&self, id: &str, paused: bool) -> Result<Schedule> {
+        let mut schedule = self.get_schedule(id).await?;
+        if schedule.spec.paused == paused {
+            return Ok(schedule);
+        }
+        let now = self.ctx.now();
+        schedule.spec.paused = paused;
+        schedule.next_run = if paused {
+            None
+        } else {
+            Timing::new(&schedule.spec.recurrence, &schedule.spec.timezone)?.next_after(now)
+        };
+        schedule.updated_at = now;
+        self.save(schedule).await
+    }
+
+    /// Copies the notebook again into the schedule's snapshot.
+    pub async fn snapshot_schedule(&self, id: &str) -> Result<Schedule> {
+        let mut schedule = self.get_schedule(id).await?;
+        let (bytes, _) = self.read_notebook(&schedule.spec.notebook).await?;
+        schedule.snapshot_hash = Some(self.write_snapshot(&schedule.id, &bytes).await?);
+        schedule.updated_at = self.ctx.now();
+        self.save(schedule).await
+    }
+
+    /// Queues a run of the schedule now (never skipped by the overlap policy; it waits for a slot),
+    /// with `overrides` replacing parameters of the same name.
+    pub async fn run_now(&self, id: &str, overrides: ParameterValues) -> Result<Execution> {
+        let schedule = self.get_schedule(id).await?;
+        let mut parameters = schedule.spec.parameters.clone();
+        parameters.extend(overrides);
+        if !parameters.is_empty() {
+            let (_, notebook) = match schedule.spec.input {
+                InputMode::Live => self.read_notebook(&schedule.spec.notebook).await?,
+                InputMode::Snapshot => {
+                    let path = self.ctx.snapshot_path(&schedule.id);
+                    let bytes = tokio::fs::read(&path)
+                        .await
+                        .map_err(|error| SchedulerError::io("read", &path, error))?;
+                    let notebook = validate::parse_notebook(&schedule.spec.notebook, &bytes)?;
+                    (bytes, notebook)
+                }
+            };
+            let allow = schedule.spec.allow_undeclared_parameters;
+            validate::check_parameters(&notebook, &parameters, allow)?;
+        }
+        let now: DateTime<Utc> = self.ctx.now();
+        let tz = parse_timezone(&schedule.spec.timezone)?;
+        let name = self
+            .ctx
+            .unique_name(execution_name(&schedule.spec.name, now, tz), &[])
+            .await?;
+        let mut execution = scheduled_draft(&schedule, name, None).queued(now);
+        execution.parameters = parameters;
+        self.insert_queued(execution).await
+    }
+
+    /// Deletes the schedule and its executions (rows; output files too with `delete_files`),
+    /// cancelling the running ones.
+    pub async fn delete_schedule(&self, id: &str, delete_files: bool) -> Result<()> {
+        let schedule = self.get_schedule(id).await?;
+        let key = schedule.id.clone();
+        let deleted = self
+            .ctx
+            .db
+            .call(move |store| store.delete_schedule(&key))
+            .await?
+            .ok_or_else(|| not_found("schedule", id))?;
+        for running in self.ctx.running().values_mut() {
+            if running.schedule_id.as_deref() == Some(&schedule.id) {
+                running.cause.get_or_insert(crate::context::StopCause::User);
+                running.cancel.cancel();
+            }
+        }
+        if delete_files {
+            for execution in &deleted {
+                worker::remove_output(&self.ctx, execution);
+            }
+        }
+        let _ = std::fs::remove_file(self.ctx.snapshot_path(&schedule.id));
+        self.ctx.wake.notify_one();
+        Ok(())
+    }
+}

@@ -1,0 +1,254 @@
+//! [`SchedulerHandle`]: what the API calls. Executions here; schedules in `schedules.rs`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::context::{Ctx, Draft, StopCause, execution_name, output_path};
+use crate::error::{Result, SchedulerError, ValidationError};
+use crate::events::Subscription;
+use crate::model::{
+    DEFAULT_OUTPUT_DIR, Environment, Execution, ExecutionFilter, ExecutionStatus, NewExecution,
+    NotebookParameters, Page, RunConfig,
+};
+use crate::{paths, validate, worker};
+
+/// Largest page of a listing.
+pub const MAX_PAGE: usize = 1000;
+
+/// A cheap, cloneable handle on a running scheduler.
+#[derive(Clone)]
+pub struct SchedulerHandle {
+    pub(crate) ctx: Arc<Ctx>,
+}
+
+pub(crate) fn not_found(kind: &'static str, id: &str) -> SchedulerError {
+    SchedulerError::NotFound {
+        kind,
+        id: id.into(),
+    }
+}
+
+impl SchedulerHandle {
+    /// Queues an ad-hoc run of a notebook (output under `<output_dir>/<notebook stem>/`).
+    pub async fn create_execution(&self, request: NewExecution) -> Result<Execution> {
+        let ctx = &self.ctx;
+        let (_, notebook) = self.read_notebook(&request.notebook).await?;
+        validate::check_parameters(
+            &notebook,
+            &request.parameters,
+            request.allow_undeclared_parameters,
+        )?;
+        validate::check_kernel(ctx.runner.specs(), request.kernel.as_deref(), &notebook)?;
+        let output_dir = request.output_dir.as_deref().unwrap_or(DEFAULT_OUTPUT_DIR);
+        paths::output_dir(&ctx.root, output_dir)?;
+        let now = ctx.now();
+        let stem = paths::name_from_stem(&request.notebook);
+        let name = ctx
+            .unique_name(execution_name(&stem, now, chrono_tz::UTC), &[])
+            .await?;
+        let execution = Draft {
+            output_path: output_path(output_dir, &stem, &name),
+            name,
+            schedule_id: None,
+            notebook: request.notebook,
+            parameters: request.parameters,
+            kernel: request.kernel,
+            max_attempts: request.retries.saturating_add(1),
+            fire_time: None,
+            run: RunConfig {
+                timeout: request.timeout,
+                cell_timeout: request.cell_timeout,
+                retry_delay: request
+                    .retry_delay
+                    .unwrap_or(std::time::Duration::from_secs(60)),
+                snapshot: false,
+            },
+        }
+        .queued(now);
+        self.insert_queued(execution).await
+    }
+
+    pub(crate) async fn insert_queued(&self, execution: Execution) -> Result<Execution> {
+        if self.ctx.shutdown.is_cancelled() {
+            return Err(SchedulerError::ShuttingDown);
+        }
+        let row = execution.clone();
+        self.ctx
+            .db
+            .call(move |store| store.insert_execution(&row))
+            .await?;
+        self.ctx
+            .events
+            .status(&execution.id, ExecutionStatus::Queued, None);
+        self.ctx.wake.notify_one();
+        Ok(execution)
+    }
+
+    /// Newest first; `cursor` is a `next_cursor` from the previous page.
+    pub async fn list_executions(
+        &self,
+        filter: ExecutionFilter,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Execution>> {
+        let before = cursor.map(decode_cursor).transpose()?;
+        let limit = limit.clamp(1, MAX_PAGE);
+        let mut rows = self
+            .ctx
+            .db
+            .call(move |store| store.list_executions(&filter, limit + 1, before))
+            .await?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next_cursor = more
+            .then(|| rows.last().map(|(seq, _)| encode_cursor(*seq)))
+            .flatten();
+        Ok(Page {
+            items: rows.into_iter().map(|(_, execution)| execution).collect(),
+            next_cursor,
+        })
+    }
+
+    pub async fn get_execution(&self, id: &str) -> Result<Execution> {
+        let key = id.to_owned();
+        self.ctx
+            .db
+            .call(move |store| store.get_execution(&key))
+            .await?
+            .ok_or_else(|| not_found("execution", id))
+    }
+
+    /// The output notebook's absolute path.
+    pub async fn output_file(&self, id: &str) -> Result<PathBuf> {
+        let execution = self.get_execution(id).await?;
+        Ok(paths::confine(&self.ctx.root, &execution.output_path)?)
+    }
+
+    /// Cancels a queued execution at once, or a running one (interrupt, then kernel shutdown and
+    /// kill); it ends `cancelled` with its partial output. Answers the execution as it stands.
+    pub async fn cancel_execution(&self, id: &str) -> Result<Execution> {
+        let execution = self.get_execution(id).await?;
+        match execution.status {
+            ExecutionStatus::Queued => {
+                let mut cancelled = execution.clone();
+                cancelled.status = ExecutionStatus::Cancelled;
+                cancelled.reason = Some("cancelled before it started".into());
+                cancelled.ended_at = Some(self.ctx.now());
+                let row = cancelled.clone();
+                let done = self
+                    .ctx
+                    .db
+                    .call(move |store| store.update_execution_if(&row, ExecutionStatus::Queued))
+                    .await?;
+                if done {
+                    let reason = cancelled.reason.as_deref();
+                    self.ctx.events.status(id, cancelled.status, reason);
+                    return Ok(cancelled);
+                }
+                // It started meanwhile: cancel the run.
+                Box::pin(self.cancel_execution(id)).await
+            }
+            ExecutionStatus::Running => {
+                if let Some(running) = self.ctx.running().get_mut(id) {
+                    running.cause.get_or_insert(StopCause::User);
+                    running.cancel.cancel();
+                }
+                Ok(execution)
+            }
+            status => Err(SchedulerError::WrongState {
+                id: id.into(),
+                status: status.to_string(),
+                action: "cancel",
+            }),
+        }
+    }
+
+    /// Deletes a finished or queued execution, and its output notebook when `delete_file`.
+    pub async fn delete_execution(&self, id: &str, delete_file: bool) -> Result<()> {
+        let execution = self.get_execution(id).await?;
+        if execution.status == ExecutionStatus::Running {
+            return Err(SchedulerError::WrongState {
+                id: id.into(),
+                status: execution.status.to_string(),
+                action: "delete (cancel it first)",
+            });
+        }
+        let key = id.to_owned();
+        self.ctx
+            .db
+            .call(move |store| store.delete_execution(&key))
+            .await?;
+        if delete_file {
+            worker::remove_output(&self.ctx, &execution);
+        }
+        self.ctx.wake.notify_one();
+        Ok(())
+    }
+
+    /// Events of one execution, or of all with `None`.
+    pub fn subscribe(&self, execution_id: Option<&str>) -> Subscription {
+        self.ctx.events.subscribe(execution_id.map(str::to_owned))
+    }
+
+    /// The kernelspecs, as choices.
+    pub fn environments(&self) -> Vec<Environment> {
+        let mut list: Vec<Environment> = self
+            .ctx
+            .runner
+            .specs()
+            .list()
+            .into_iter()
+            .map(|spec| Environment {
+                name: spec.name,
+                display_name: spec.display_name,
+                language: spec.language,
+            })
+            .collect();
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        list
+    }
+
+    /// The parameters cell of a notebook under the root, for forms.
+    pub async fn notebook_parameters(&self, path: &str) -> Result<NotebookParameters> {
+        let (_, notebook) = self.read_notebook(path).await?;
+        Ok(NotebookParameters {
+            language: notebook.language().map(str::to_owned),
+            kernel: notebook.kernel_name().map(str::to_owned),
+            parameters: validate::parameter_infos(&notebook),
+        })
+    }
+
+    /// Reads and parses a notebook under the root: its bytes and the notebook.
+    pub(crate) async fn read_notebook(
+        &self,
+        path: &str,
+    ) -> Result<(Vec<u8>, nbgate_executor::Notebook)> {
+        let file = paths::existing_file(&self.ctx.root, path)?;
+        let bytes = tokio::fs::read(&file)
+            .await
+            .map_err(|error| SchedulerError::io("read", &file, error))?;
+        let notebook = validate::parse_notebook(path, &bytes)?;
+        Ok((bytes, notebook))
+    }
+
+    /// Waits until every task of the scheduler has ended (after the shutdown token is cancelled).
+    pub async fn stopped(&self) {
+        self.ctx.tasks.wait().await;
+    }
+}
+
+fn encode_cursor(seq: i64) -> String {
+    format!("e{seq:x}")
+}
+
+fn decode_cursor(cursor: &str) -> Result<i64> {
+    cursor
+        .strip_prefix('e')
+        .and_then(|hex| i64::from_str_radix(hex, 16).ok())
+        .ok_or_else(|| {
+            ValidationError::InvalidCursor {
+                cursor: cursor.into(),
+            }
+            .into()
+        })
+}

@@ -1,0 +1,81 @@
+//! Schema versions, embedded and applied in order at start, each in its own transaction.
+
+use rusqlite::Connection;
+
+use crate::error::StoreError;
+
+/// `(version, SQL)`, oldest first. Never edit a released step: add one.
+pub(crate) const MIGRATIONS: &[(u32, &str)] = &[(
+    1,
+    "CREATE TABLE schedules (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        spec TEXT NOT NULL,
+        paused INTEGER NOT NULL,
+        next_fire BIGINT,
+        last_fire BIGINT,
+        snapshot_hash TEXT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
+    CREATE INDEX schedules_next_fire ON schedules (paused, next_fire);
+    CREATE TABLE executions (
+        id TEXT PRIMARY KEY,
+        seq BIGINT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        schedule_id TEXT,
+        notebook TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT,
+        parameters TEXT NOT NULL,
+        kernel TEXT,
+        input_hash TEXT,
+        attempt INTEGER NOT NULL,
+        max_attempts INTEGER NOT NULL,
+        first_attempt_id TEXT,
+        fire_time BIGINT,
+        created_at BIGINT NOT NULL,
+        ready_at BIGINT NOT NULL,
+        started_at BIGINT,
+        ended_at BIGINT,
+        progress_cell INTEGER,
+        progress_total INTEGER,
+        error TEXT,
+        output_path TEXT NOT NULL,
+        notify_error TEXT,
+        run TEXT NOT NULL
+    );
+    CREATE INDEX executions_schedule ON executions (schedule_id, seq);
+    CREATE INDEX executions_status ON executions (status, ready_at);
+    CREATE INDEX executions_name ON executions (name);",
+)];
+
+/// Applies the steps not yet applied; returns the schema version.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY,
+            applied_at BIGINT NOT NULL
+        );",
+    )?;
+    let current: u32 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |row| row.get(0),
+    )?;
+    for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > current) {
+        let failed = |error: rusqlite::Error| StoreError::Migration {
+            version: *version,
+            reason: error.to_string(),
+        };
+        let tx = conn.transaction().map_err(failed)?;
+        tx.execute_batch(sql).map_err(failed)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            (version, chrono::Utc::now().timestamp_millis()),
+        )
+        .map_err(failed)?;
+        tx.commit().map_err(failed)?;
+    }
+    Ok(MIGRATIONS.last().map(|(version, _)| *version).unwrap_or(0))
+}

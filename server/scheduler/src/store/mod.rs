@@ -1,0 +1,107 @@
+//! The store: the source of truth for schedules and executions. [`Store`] is the crate's own interface
+//! (synchronous, one call = one transaction); [`SqliteStore`] implements it on an embedded SQLite
+//! database in WAL mode. The SQL sticks to what PostgreSQL also accepts (integers for times in
+//! milliseconds, TEXT for JSON, no AUTOINCREMENT, no upserts), so a PostgreSQL store can follow.
+//! [`Db`] runs calls on tokio's blocking pool so no SQLite call blocks the runtime.
+
+mod migrations;
+mod rows;
+mod sqlite;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+pub use self::sqlite::SqliteStore;
+use crate::error::StoreError;
+use crate::model::{CellProgress, Execution, ExecutionFilter, ExecutionStatus, Schedule};
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What the scheduler needs from a store. Every method is atomic.
+pub trait Store: Send + Sync + 'static {
+    /// Inserts a schedule; [`StoreError::NameTaken`] if its name is used.
+    fn insert_schedule(&self, schedule: &Schedule) -> StoreResult<()>;
+    /// Replaces a schedule's spec and state; false if it is gone.
+    fn update_schedule(&self, schedule: &Schedule) -> StoreResult<bool>;
+    fn get_schedule(&self, id: &str) -> StoreResult<Option<Schedule>>;
+    fn get_schedule_by_name(&self, name: &str) -> StoreResult<Option<Schedule>>;
+    /// All schedules by name.
+    fn list_schedules(&self) -> StoreResult<Vec<Schedule>>;
+    /// Deletes a schedule and its executions, returning the executions deleted.
+    fn delete_schedule(&self, id: &str) -> StoreResult<Option<Vec<Execution>>>;
+    /// The earliest next fire of an active schedule.
+    fn next_fire(&self) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Active schedules whose next fire is at or before `now`, earliest first.
+    fn due_schedules(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Schedule>>;
+    /// Records the fires of a schedule in one transaction: if its next fire is still `expected`,
+    /// inserts `executions`, sets `next_fire` and `last_fire`. False (nothing written) otherwise, so a
+    /// fire time is never handled twice.
+    fn record_fires(
+        &self,
+        schedule_id: &str,
+        expected: DateTime<Utc>,
+        next_fire: Option<DateTime<Utc>>,
+        last_fire: Option<DateTime<Utc>>,
+        executions: &[Execution],
+    ) -> StoreResult<bool>;
+
+    /// Inserts an execution (its listing position comes after every existing one).
+    fn insert_execution(&self, execution: &Execution) -> StoreResult<()>;
+    fn get_execution(&self, id: &str) -> StoreResult<Option<Execution>>;
+    /// Newest first, strictly before the position `before` when given, with each one's position.
+    fn list_executions(
+        &self,
+        filter: &ExecutionFilter,
+        limit: usize,
+        before: Option<i64>,
+    ) -> StoreResult<Vec<(i64, Execution)>>;
+    /// Queued executions ready at `now`, oldest first.
+    fn ready_executions(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Execution>>;
+    /// The earliest `ready_at` after `now` of a queued execution (a retry waiting for its back-off).
+    fn next_ready_after(&self, now: DateTime<Utc>) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Executions of a schedule that are queued or running.
+    fn active_count(&self, schedule_id: &str) -> StoreResult<u32>;
+    fn executions_with_status(&self, status: ExecutionStatus) -> StoreResult<Vec<Execution>>;
+    /// Executions of a schedule, newest first.
+    fn schedule_executions(&self, schedule_id: &str) -> StoreResult<Vec<Execution>>;
+    /// Writes `execution` if its stored status is still `expected`.
+    fn update_execution_if(
+        &self,
+        execution: &Execution,
+        expected: ExecutionStatus,
+    ) -> StoreResult<bool>;
+    /// Writes `execution` and inserts `retry` in one transaction, if the stored status is `expected`.
+    fn finish_execution(
+        &self,
+        execution: &Execution,
+        expected: ExecutionStatus,
+        retry: Option<&Execution>,
+    ) -> StoreResult<bool>;
+    fn set_progress(&self, id: &str, progress: CellProgress) -> StoreResult<()>;
+    fn set_notify_error(&self, id: &str, error: Option<&str>) -> StoreResult<()>;
+    fn delete_execution(&self, id: &str) -> StoreResult<bool>;
+    /// Whether an execution has this name.
+    fn execution_name_exists(&self, name: &str) -> StoreResult<bool>;
+}
+
+/// A cheap handle that runs store calls on the blocking pool.
+#[derive(Clone)]
+pub struct Db(Arc<dyn Store>);
+
+impl Db {
+    pub fn new(store: Arc<dyn Store>) -> Db {
+        Db(store)
+    }
+
+    pub async fn call<R, F>(&self, call: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Store) -> StoreResult<R> + Send + 'static,
+    {
+        let store = self.0.clone();
+        tokio::task::spawn_blocking(move || call(&*store))
+            .await
+            .map_err(|_| StoreError::Task)?
+    }
+}

@@ -1,0 +1,400 @@
+//! [`Store`] on an embedded SQLite database (WAL, one connection behind a mutex, called from the
+//! blocking pool through [`super::Db`]).
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::Value as V;
+use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
+
+use super::rows::{self, EXECUTION_COLUMNS, SCHEDULE_COLUMNS, millis, opt_millis, to_json};
+use super::{Store, StoreResult, migrations};
+use crate::error::StoreError;
+use crate::model::{CellProgress, Execution, ExecutionFilter, ExecutionStatus, Schedule};
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating) the database at `path`, in WAL mode, and applies the migrations.
+    pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+        Self::setup(Connection::open(path)?)
+    }
+
+    /// A private in-memory database (tests).
+    pub fn in_memory() -> StoreResult<SqliteStore> {
+        Self::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(mut conn: Connection) -> StoreResult<SqliteStore> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrations::migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The schema version applied.
+    pub fn schema_version(&self) -> StoreResult<u32> {
+        Ok(self.conn().query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |row| row.get(0),
+        )?)
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (transactions roll back on drop).
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn query_schedules(&self, sql: &str, values: Vec<V>) -> StoreResult<Vec<Schedule>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(sql)?;
+        let mut rows = stmt.query(params_from_iter(values))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(rows::schedule(row)?);
+        }
+        Ok(out)
+    }
+
+    fn query_executions(&self, sql: &str, values: Vec<V>) -> StoreResult<Vec<(i64, Execution)>> {
+        let conn = self.conn();
+        query_executions(&conn, sql, values)
+    }
+}
+
+fn query_executions(
+    conn: &Connection,
+    sql: &str,
+    values: Vec<V>,
+) -> StoreResult<Vec<(i64, Execution)>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params_from_iter(values))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(rows::execution(row)?);
+    }
+    Ok(out)
+}
+
+fn insert_execution(tx: &Transaction<'_>, execution: &Execution) -> StoreResult<()> {
+    let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM executions", [], |row| {
+        row.get(0)
+    })?;
+    let mut values = rows::execution_values(execution);
+    values.push(V::Integer(seq));
+    let placeholders: Vec<String> = (1..=values.len()).map(|i| format!("?{i}")).collect();
+    tx.execute(
+        &format!(
+            "INSERT INTO executions ({EXECUTION_COLUMNS}) VALUES ({})",
+            placeholders.join(", ")
+        ),
+        params_from_iter(values),
+    )?;
+    Ok(())
+}
+
+fn update_execution_if(
+    tx: &Transaction<'_>,
+    execution: &Execution,
+    expected: ExecutionStatus,
+) -> StoreResult<bool> {
+    let values = rows::execution_values(execution);
+    let columns: Vec<&str> = EXECUTION_COLUMNS.split(", ").map(str::trim).collect();
+    // Every column but id (1) and seq (last) is set.
+    let sets: Vec<String> = columns[1..values.len()]
+        .iter()
+        .enumerate()
+        .map(|(i, column)| format!("{column} = ?{}", i + 2))
+        .collect();
+    let expected_at = values.len() + 1;
+    let mut all = values;
+    all.push(V::Text(expected.as_str().into()));
+    let changed = tx.execute(
+        &format!(
+            "UPDATE executions SET {} WHERE id = ?1 AND status = ?{expected_at}",
+            sets.join(", ")
+        ),
+        params_from_iter(all),
+    )?;
+    Ok(changed == 1)
+}
+
+fn schedule_values(schedule: &Schedule) -> Vec<V> {
+    vec![
+        V::Text(schedule.id.clone()),
+        V::Text(schedule.spec.name.clone()),
+        V::Text(to_json(&schedule.spec)),
+        V::Integer(schedule.spec.paused.into()),
+        opt_millis(schedule.next_run).map_or(V::Null, V::Integer),
+        opt_millis(schedule.last_fire).map_or(V::Null, V::Integer),
+        schedule.snapshot_hash.clone().map_or(V::Null, V::Text),
+        V::Integer(millis(schedule.created_at)),
+        V::Integer(millis(schedule.updated_at)),
+    ]
+}
+
+fn name_taken(error: rusqlite::Error, name: &str) -> StoreError {
+    match error {
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::NameTaken { name: name.into() }
+        }
+        other => other.into(),
+    }
+}
+
+impl Store for SqliteStore {
+    fn insert_schedule(&self, schedule: &Schedule) -> StoreResult<()> {
+        self.conn()
+            .execute(
+                &format!(
+                    "INSERT INTO schedules ({SCHEDULE_COLUMNS}) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                ),
+                params_from_iter(schedule_values(schedule)),
+            )
+            .map_err(|error| name_taken(error, &schedule.spec.name))?;
+        Ok(())
+    }
+
+    fn update_schedule(&self, schedule: &Schedule) -> StoreResult<bool> {
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE schedules SET name = ?2, spec = ?3, paused = ?4, next_fire = ?5, \
+                 last_fire = ?6, snapshot_hash = ?7, created_at = ?8, updated_at = ?9 WHERE id = ?1",
+                params_from_iter(schedule_values(schedule)),
+            )
+            .map_err(|error| name_taken(error, &schedule.spec.name))?;
+        Ok(changed == 1)
+    }
+
+    fn get_schedule(&self, id: &str) -> StoreResult<Option<Schedule>> {
+        let sql = format!("SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE id = ?1");
+        Ok(self.query_schedules(&sql, vec![V::Text(id.into())])?.pop())
+    }
+
+    fn get_schedule_by_name(&self, name: &str) -> StoreResult<Option<Schedule>> {
+        let sql = format!("SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE name = ?1");
+        Ok(self.query_schedules(&sql, vec![V::Text(name.into())])?.pop())
+    }
+
+    fn list_schedules(&self) -> StoreResult<Vec<Schedule>> {
+        let sql = format!("SELECT {SCHEDULE_COLUMNS} FROM schedules ORDER BY name");
+        self.query_schedules(&sql, Vec::new())
+    }
+
+    fn delete_schedule(&self, id: &str) -> StoreResult<Option<Vec<Execution>>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let executions = query_executions(
+            &tx,
+            &format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE schedule_id = ?1"),
+            vec![V::Text(id.into())],
+        )?;
+        tx.execute("DELETE FROM executions WHERE schedule_id = ?1", [id])?;
+        let deleted = tx.execute("DELETE FROM schedules WHERE id = ?1", [id])?;
+        tx.commit()?;
+        Ok((deleted == 1).then(|| executions.into_iter().map(|(_, e)| e).collect()))
+    }
+
+    fn next_fire(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        let next: Option<i64> = self.conn().query_row(
+            "SELECT MIN(next_fire) FROM schedules WHERE paused = 0",
+            [],
+            |row| row.get(0),
+        )?;
+        Ok(next.and_then(|ms| chrono::TimeZone::timestamp_millis_opt(&Utc, ms).single()))
+    }
+
+    fn due_schedules(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Schedule>> {
+        let sql = format!(
+            "SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE paused = 0 AND next_fire <= ?1 \
+             ORDER BY next_fire LIMIT ?2"
+        );
+        self.query_schedules(&sql, vec![V::Integer(millis(now)), V::Integer(limit as i64)])
+    }
+
+    fn record_fires(
+        &self,
+        schedule_id: &str,
+        expected: DateTime<Utc>,
+        next_fire: Option<DateTime<Utc>>,
+        last_fire: Option<DateTime<Utc>>,
+        executions: &[Execution],
+    ) -> StoreResult<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let changed = tx.execute(
+            "UPDATE schedules SET next_fire = ?1, last_fire = COALESCE(?2, last_fire) \
+             WHERE id = ?3 AND next_fire = ?4 AND paused = 0",
+            params![
+                opt_millis(next_fire),
+                opt_millis(last_fire),
+                schedule_id,
+                millis(expected)
+            ],
+        )?;
+        if changed != 1 {
+            return Ok(false);
+        }
+        for execution in executions {
+            insert_execution(&tx, execution)?;
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn insert_execution(&self, execution: &Execution) -> StoreResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        insert_execution(&tx, execution)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn get_execution(&self, id: &str) -> StoreResult<Option<Execution>> {
+        let sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?1");
+        let found = self.query_executions(&sql, vec![V::Text(id.into())])?;
+        Ok(found.into_iter().next().map(|(_, e)| e))
+    }
+
+    fn list_executions(
+        &self,
+        filter: &ExecutionFilter,
+        limit: usize,
+        before: Option<i64>,
+    ) -> StoreResult<Vec<(i64, Execution)>> {
+        let mut conditions = Vec::new();
+        let mut values = Vec::new();
+        let mut add = |condition: &str, value: V| {
+            values.push(value);
+            conditions.push(format!("{condition} ?{}", values.len()));
+        };
+        if let Some(schedule) = &filter.schedule {
+            add("schedule_id =", V::Text(schedule.clone()));
+        }
+        if let Some(status) = filter.status {
+            add("status =", V::Text(status.as_str().into()));
+        }
+        if let Some(before) = before {
+            add("seq <", V::Integer(before));
+        }
+        let clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        values.push(V::Integer(limit as i64));
+        let sql = format!(
+            "SELECT {EXECUTION_COLUMNS} FROM executions {clause} ORDER BY seq DESC LIMIT ?{}",
+            values.len()
+        );
+        self.query_executions(&sql, values)
+    }
+
+    fn ready_executions(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Execution>> {
+        let sql = format!(
+            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE status = 'queued' AND ready_at <= ?1 \
+             ORDER BY seq LIMIT ?2"
+        );
+        let found =
+            self.query_executions(&sql, vec![V::Integer(millis(now)), V::Integer(limit as i64)])?;
+        Ok(found.into_iter().map(|(_, e)| e).collect())
+    }
+
+    fn next_ready_after(&self, now: DateTime<Utc>) -> StoreResult<Option<DateTime<Utc>>> {
+        let next: Option<i64> = self.conn().query_row(
+            "SELECT MIN(ready_at) FROM executions WHERE status = 'queued' AND ready_at > ?1",
+            [millis(now)],
+            |row| row.get(0),
+        )?;
+        Ok(next.and_then(|ms| chrono::TimeZone::timestamp_millis_opt(&Utc, ms).single()))
+    }
+
+    fn active_count(&self, schedule_id: &str) -> StoreResult<u32> {
+        Ok(self.conn().query_row(
+            "SELECT COUNT(*) FROM executions WHERE schedule_id = ?1 \
+             AND status IN ('queued', 'running')",
+            [schedule_id],
+            |row| row.get(0),
+        )?)
+    }
+
+    fn executions_with_status(&self, status: ExecutionStatus) -> StoreResult<Vec<Execution>> {
+        let sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE status = ?1 ORDER BY seq");
+        let found = self.query_executions(&sql, vec![V::Text(status.as_str().into())])?;
+        Ok(found.into_iter().map(|(_, e)| e).collect())
+    }
+
+    fn schedule_executions(&self, schedule_id: &str) -> StoreResult<Vec<Execution>> {
+        let sql = format!(
+            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE schedule_id = ?1 ORDER BY seq DESC"
+        );
+        let found = self.query_executions(&sql, vec![V::Text(schedule_id.into())])?;
+        Ok(found.into_iter().map(|(_, e)| e).collect())
+    }
+
+    fn update_execution_if(
+        &self,
+        execution: &Execution,
+        expected: ExecutionStatus,
+    ) -> StoreResult<bool> {
+        self.finish_execution(execution, expected, None)
+    }
+
+    fn finish_execution(
+        &self,
+        execution: &Execution,
+        expected: ExecutionStatus,
+        retry: Option<&Execution>,
+    ) -> StoreResult<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        if !update_execution_if(&tx, execution, expected)? {
+            return Ok(false);
+        }
+        if let Some(retry) = retry {
+            insert_execution(&tx, retry)?;
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn set_progress(&self, id: &str, progress: CellProgress) -> StoreResult<()> {
+        self.conn().execute(
+            "UPDATE executions SET progress_cell = ?1, progress_total = ?2 WHERE id = ?3",
+            params![progress.cell as i64, progress.total as i64, id],
+        )?;
+        Ok(())
+    }
+
+    fn set_notify_error(&self, id: &str, error: Option<&str>) -> StoreResult<()> {
+        self.conn().execute(
+            "UPDATE executions SET notify_error = ?1 WHERE id = ?2",
+            params![error, id],
+        )?;
+        Ok(())
+    }
+
+    fn delete_execution(&self, id: &str) -> StoreResult<bool> {
+        Ok(self.conn().execute("DELETE FROM executions WHERE id = ?1", [id])? == 1)
+    }
+
+    fn execution_name_exists(&self, name: &str) -> StoreResult<bool> {
+        Ok(self
+            .conn()
+            .query_row("SELECT 1 FROM executions WHERE name = ?1", [name], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+}

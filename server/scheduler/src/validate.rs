@@ -1,0 +1,176 @@
+//! Checks on what users submit: parameters against the notebook's `parameters` cell, kernels against
+//! the kernelspecs, policies' ranges, webhook URLs. Every error says what is wrong and what is valid.
+
+use nbgate_executor::Notebook;
+use nbgate_executor::parameters::{ParamKind, ParameterSpec, discover_parameters};
+use nbgate_kernel::KernelSpecs;
+use serde_json::Value;
+
+use crate::error::ValidationError;
+use crate::model::{ParameterInfo, ParameterValues};
+
+/// Parses a notebook read from disk.
+pub fn parse_notebook(path: &str, bytes: &[u8]) -> Result<Notebook, ValidationError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| ValidationError::UnreadableNotebook {
+        path: path.into(),
+        reason: "it is not UTF-8".into(),
+    })?;
+    Notebook::parse(text).map_err(|error| ValidationError::UnreadableNotebook {
+        path: path.into(),
+        reason: error.to_string(),
+    })
+}
+
+/// Checks `values` against the notebook's parameters cell.
+pub fn check_parameters(
+    notebook: &Notebook,
+    values: &ParameterValues,
+    allow_undeclared: bool,
+) -> Result<(), ValidationError> {
+    let Some(declared) = discover_parameters(notebook) else {
+        if values.is_empty() || allow_undeclared {
+            return Ok(());
+        }
+        return Err(ValidationError::NoParametersCell {
+            given: values.keys().cloned().collect(),
+        });
+    };
+    let unknown: Vec<String> = values
+        .keys()
+        .filter(|name| !declared.iter().any(|spec| &spec.name == *name))
+        .cloned()
+        .collect();
+    if !unknown.is_empty() && !allow_undeclared {
+        return Err(ValidationError::UnknownParameters {
+            unknown,
+            known: declared.iter().map(|spec| spec.name.clone()).collect(),
+        });
+    }
+    for spec in &declared {
+        if let Some(value) = values.get(&spec.name) {
+            check_type(spec, value)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_type(spec: &ParameterSpec, value: &Value) -> Result<(), ValidationError> {
+    let fits = match spec.kind {
+        ParamKind::Int => value.is_i64() || value.is_u64(),
+        ParamKind::Float => value.is_number(),
+        ParamKind::Bool => value.is_boolean(),
+        ParamKind::Str => value.is_string(),
+        ParamKind::List => value.is_array(),
+        ParamKind::Dict => value.is_object(),
+        // A `None` default or an expression: any value.
+        ParamKind::Null | ParamKind::Unknown => true,
+    };
+    // null stands for Python's None, accepted everywhere as papermill does.
+    if fits || value.is_null() {
+        return Ok(());
+    }
+    Err(ValidationError::WrongParameterType {
+        name: spec.name.clone(),
+        expected: expected(spec.kind).into(),
+        default: spec.default.clone(),
+        got: json_type(value).into(),
+    })
+}
+
+fn expected(kind: ParamKind) -> &'static str {
+    match kind {
+        ParamKind::Int => "an integer",
+        ParamKind::Float => "a number",
+        ParamKind::Bool => "a boolean",
+        ParamKind::Str => "a string",
+        ParamKind::List => "a list",
+        ParamKind::Dict => "an object",
+        ParamKind::Null | ParamKind::Unknown => "any value",
+    }
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(number) if number.is_f64() => "a float",
+        Value::Number(_) => "an integer",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The parameters of a notebook, for forms.
+pub fn parameter_infos(notebook: &Notebook) -> Option<Vec<ParameterInfo>> {
+    discover_parameters(notebook).map(|specs| {
+        specs
+            .into_iter()
+            .map(|spec| ParameterInfo {
+                name: spec.name,
+                kind: spec.kind.as_str().into(),
+                default: spec.default,
+                default_value: spec.default_value.map(|value| value.to_json()),
+                help: spec.help,
+            })
+            .collect()
+    })
+}
+
+/// Checks the kernel to run: the one given, else the notebook's, must exist.
+pub fn check_kernel(
+    specs: &KernelSpecs,
+    kernel: Option<&str>,
+    notebook: &Notebook,
+) -> Result<(), ValidationError> {
+    let available = || {
+        let mut names: Vec<String> = specs.list().into_iter().map(|spec| spec.name).collect();
+        names.sort();
+        names
+    };
+    let name = match kernel.or_else(|| notebook.kernel_name()) {
+        Some("python") => "python3",
+        Some(name) if !name.is_empty() => name,
+        _ => {
+            return Err(ValidationError::NoKernel {
+                available: available(),
+            });
+        }
+    };
+    if specs.find(name).is_err() {
+        return Err(ValidationError::KernelNotFound {
+            name: name.into(),
+            available: available(),
+        });
+    }
+    Ok(())
+}
+
+/// A webhook URL the notifier can call: `http://host[:port][/path]`.
+pub fn check_webhook(url: &str) -> Result<(), ValidationError> {
+    crate::notify::parse_http_url(url)
+        .map(|_| ())
+        .map_err(|reason| ValidationError::InvalidWebhook {
+            url: url.into(),
+            reason,
+        })
+}
+
+/// `value` must be within `min..=max`.
+pub fn check_range(
+    field: &'static str,
+    value: u32,
+    min: u32,
+    max: u32,
+    constraint: &'static str,
+) -> Result<(), ValidationError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(ValidationError::OutOfRange {
+            field,
+            constraint,
+            value: value.to_string(),
+        })
+    }
+}

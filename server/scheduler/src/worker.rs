@@ -1,0 +1,336 @@
+//! One execution from `running` to its terminal status: read the input (recording its hash), run it
+//! with the runner (output saved after every cell), enforce the run timeout, map the outcome, retry
+//! with back-off, apply retention, hand the webhook to the notifier.
+
+use std::sync::Arc;
+
+use nbgate_executor::Parameters;
+use nbgate_executor::run::{CellOptions, Outcome, Progress, RunRequest};
+use nbgate_kernel::LaunchOptions;
+use serde_json::json;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::context::{Ctx, STOPPED_DURING_RUN, StopCause, content_hash, retry_of};
+use crate::events::EventKind;
+use crate::model::{CellProgress, Execution, ExecutionError, ExecutionStatus};
+use crate::notify::Delivery;
+use crate::paths;
+use crate::runner::RunJob;
+
+/// How a run ended, before it is written.
+struct End {
+    status: ExecutionStatus,
+    reason: Option<String>,
+    error: Option<ExecutionError>,
+}
+
+impl End {
+    fn failed(reason: impl Into<String>) -> End {
+        End {
+            status: ExecutionStatus::Failed,
+            reason: Some(reason.into()),
+            error: None,
+        }
+    }
+}
+
+pub(crate) async fn run_execution(ctx: Arc<Ctx>, mut execution: Execution, cancel: CancellationToken) {
+    let (progress_tx, progress_rx) = watch::channel(None::<CellProgress>);
+    let writer = ctx
+        .tasks
+        .spawn(write_progress(ctx.clone(), execution.id.clone(), progress_rx));
+    let (end, timed_out) = execute(&ctx, &mut execution, cancel.clone(), progress_tx).await;
+    let _ = writer.await;
+    let cause = ctx
+        .running()
+        .get(&execution.id)
+        .and_then(|r| r.cause)
+        .or_else(|| ctx.shutdown.is_cancelled().then_some(StopCause::Shutdown));
+    let end = match (end.status, cause, timed_out) {
+        (ExecutionStatus::Cancelled, _, Some(timeout)) => End {
+            status: ExecutionStatus::TimedOut,
+            reason: Some(format!("the run exceeded its timeout of {timeout:?}")),
+            error: None,
+        },
+        (ExecutionStatus::Cancelled, Some(StopCause::Shutdown), _) => End::failed(STOPPED_DURING_RUN),
+        (ExecutionStatus::Cancelled, _, _) => End {
+            status: ExecutionStatus::Cancelled,
+            reason: Some("cancelled by request".into()),
+            error: None,
+        },
+        _ => end,
+    };
+    let now = ctx.now();
+    execution.status = end.status;
+    execution.reason = end.reason;
+    execution.error = end.error;
+    execution.ended_at = Some(now);
+    let retryable = matches!(end.status, ExecutionStatus::Failed | ExecutionStatus::TimedOut)
+        && cause != Some(StopCause::User)
+        && execution.attempt < execution.max_attempts;
+    let retry = retryable.then(|| retry_of(&execution, now));
+    let (row, next) = (execution.clone(), retry.clone());
+    let written = ctx
+        .db
+        .call(move |store| store.finish_execution(&row, ExecutionStatus::Running, next.as_ref()))
+        .await;
+    ctx.running().remove(&execution.id);
+    match written {
+        Ok(true) => {
+            ctx.events
+                .status(&execution.id, execution.status, execution.reason.as_deref());
+            if let Some(retry) = &retry {
+                ctx.events.status(&retry.id, retry.status, None);
+            }
+            if let Some(schedule_id) = &execution.schedule_id {
+                notify(&ctx, schedule_id, &execution).await;
+                apply_retention(&ctx, schedule_id).await;
+            }
+        }
+        Ok(false) => tracing::info!(execution = %execution.id, "deleted while running"),
+        Err(error) => tracing::error!(execution = %execution.id, %error, "cannot record the end"),
+    }
+    ctx.wake.notify_one();
+}
+
+/// Runs it; the second value is the run timeout when that is what stopped it.
+async fn execute(
+    ctx: &Ctx,
+    execution: &mut Execution,
+    cancel: CancellationToken,
+    progress: watch::Sender<Option<CellProgress>>,
+) -> (End, Option<std::time::Duration>) {
+    let input = match &execution.schedule_id {
+        Some(id) if execution.run.snapshot => Ok(ctx.snapshot_path(id)),
+        _ => paths::existing_file(&ctx.root, &execution.notebook).map_err(|e| e.to_string()),
+    };
+    let bytes = match input.and_then(|path| {
+        std::fs::read(&path).map_err(|error| format!("cannot read {}: {error}", path.display()))
+    }) {
+        Ok(bytes) => bytes,
+        Err(reason) => return (End::failed(reason), None),
+    };
+    execution.input_hash = Some(content_hash(&bytes));
+    let row = execution.clone();
+    if let Err(error) = ctx
+        .db
+        .call(move |store| store.update_execution_if(&row, ExecutionStatus::Running))
+        .await
+    {
+        tracing::error!(%error, "cannot record the input hash");
+    }
+    let notebook = match crate::validate::parse_notebook(&execution.notebook, &bytes) {
+        Ok(notebook) => notebook,
+        Err(error) => return (End::failed(error.to_string()), None),
+    };
+    let save_to = match paths::output_dir(&ctx.root, &execution.output_path) {
+        Ok(path) => path,
+        Err(error) => return (End::failed(error.to_string()), None),
+    };
+    if let Some(parent) = save_to.parent()
+        && let Err(error) = std::fs::create_dir_all(parent)
+    {
+        return (End::failed(format!("cannot create {}: {error}", parent.display())), None);
+    }
+    let cwd = ctx
+        .root
+        .join(&execution.notebook)
+        .parent()
+        .map(|dir| dir.to_path_buf());
+    let request = RunRequest {
+        parameters: Parameters::from_json_object(&execution.parameters),
+        kernel_name: execution.kernel.clone(),
+        input_label: execution.notebook.clone(),
+        output_label: execution.output_path.clone(),
+        save_to: Some(save_to),
+        cells: CellOptions {
+            cell_timeout: execution.run.cell_timeout,
+            ..CellOptions::default()
+        },
+        launch: LaunchOptions {
+            env: ctx.kernel_env.clone(),
+            cwd,
+            ..LaunchOptions::default()
+        },
+        ..RunRequest::default()
+    };
+    let events = ctx.events.clone();
+    let id = execution.id.clone();
+    let sink = Box::new(move |step: Progress| match step {
+        Progress::CellStarted { index, total } => {
+            progress.send_replace(Some(CellProgress { cell: index, total }));
+            events.send(&id, EventKind::Progress { cell: index, total });
+        }
+        Progress::Output { index, output } => {
+            events.send(&id, EventKind::Output { cell: index, output });
+        }
+        _ => {}
+    });
+    let run_cancel = cancel.child_token();
+    let run = ctx
+        .runner
+        .run(RunJob { notebook, request }, sink, run_cancel.clone());
+    tokio::pin!(run);
+    let mut timed_out = None;
+    let result = match execution.run.timeout {
+        Some(timeout) => tokio::select! {
+            result = &mut run => result,
+            () = tokio::time::sleep(timeout) => {
+                timed_out = Some(timeout);
+                run_cancel.cancel();
+                run.await
+            }
+        },
+        None => run.await,
+    };
+    let end = match result {
+        Ok(outcome) => outcome_end(outcome),
+        Err(_) if run_cancel.is_cancelled() => outcome_end(Outcome::Cancelled { cell_index: 0 }),
+        Err(reason) => End::failed(reason),
+    };
+    (end, timed_out)
+}
+
+fn outcome_end(outcome: Outcome) -> End {
+    let error = |cell_index, ename: &str, evalue: String| ExecutionError {
+        cell_index: Some(cell_index),
+        ename: ename.into(),
+        evalue,
+        traceback: Vec::new(),
+    };
+    match outcome {
+        Outcome::Succeeded | Outcome::Prepared => End {
+            status: ExecutionStatus::Succeeded,
+            reason: None,
+            error: None,
+        },
+        Outcome::Failed(failure) => End {
+            status: ExecutionStatus::Failed,
+            reason: Some(format!("cell {} raised {}", failure.cell_index, failure.ename)),
+            error: Some(ExecutionError {
+                cell_index: Some(failure.cell_index),
+                ename: failure.ename,
+                evalue: failure.evalue,
+                traceback: failure.traceback,
+            }),
+        },
+        Outcome::TimedOut {
+            cell_index,
+            message,
+        } => End {
+            status: ExecutionStatus::TimedOut,
+            reason: Some(message.clone()),
+            error: Some(error(cell_index, "CellTimeoutError", message)),
+        },
+        Outcome::KernelDied { cell_index, reason } => End {
+            status: ExecutionStatus::Failed,
+            reason: Some(format!("the kernel died: {reason}")),
+            error: Some(error(cell_index, "DeadKernelError", reason)),
+        },
+        Outcome::Cancelled { .. } => End {
+            status: ExecutionStatus::Cancelled,
+            reason: None,
+            error: None,
+        },
+    }
+}
+
+/// Writes the latest progress (cell n of m) to the store, coalescing bursts.
+async fn write_progress(
+    ctx: Arc<Ctx>,
+    id: String,
+    mut progress: watch::Receiver<Option<CellProgress>>,
+) {
+    while progress.changed().await.is_ok() {
+        let Some(current) = *progress.borrow_and_update() else {
+            continue;
+        };
+        let id = id.clone();
+        if let Err(error) = ctx
+            .db
+            .call(move |store| store.set_progress(&id, current))
+            .await
+        {
+            tracing::error!(%error, "cannot record progress");
+        }
+    }
+}
+
+async fn notify(ctx: &Ctx, schedule_id: &str, execution: &Execution) {
+    let id = schedule_id.to_owned();
+    let Ok(Some(schedule)) = ctx.db.call(move |store| store.get_schedule(&id)).await else {
+        return;
+    };
+    let Some(notify) = &schedule.spec.notify else {
+        return;
+    };
+    let wanted = match execution.status {
+        ExecutionStatus::Succeeded => notify.on_success,
+        ExecutionStatus::Failed | ExecutionStatus::TimedOut => notify.on_failure,
+        _ => false,
+    };
+    if !wanted {
+        return;
+    }
+    let payload = json!({
+        "schedule": {"id": schedule.id, "name": schedule.spec.name},
+        "execution": {
+            "id": execution.id,
+            "name": execution.name,
+            "attempt": execution.attempt,
+            "fire_time": execution.fire_time,
+        },
+        "status": execution.status,
+        "reason": execution.reason,
+        "error": execution.error,
+        "output_path": execution.output_path,
+    });
+    let _ = ctx.notifier.send(Delivery {
+        execution_id: execution.id.clone(),
+        url: notify.url.clone(),
+        payload,
+    });
+}
+
+/// Keeps the newest `retention` executions of the schedule, deleting older finished ones and their
+/// output files.
+pub(crate) async fn apply_retention(ctx: &Ctx, schedule_id: &str) {
+    let id = schedule_id.to_owned();
+    let result = ctx
+        .db
+        .call(move |store| {
+            let Some(schedule) = store.get_schedule(&id)? else {
+                return Ok(Vec::new());
+            };
+            let Some(keep) = schedule.spec.retention else {
+                return Ok(Vec::new());
+            };
+            let mut deleted = Vec::new();
+            for old in store.schedule_executions(&id)?.into_iter().skip(keep as usize) {
+                if old.status.is_terminal() && store.delete_execution(&old.id)? {
+                    deleted.push(old);
+                }
+            }
+            Ok(deleted)
+        })
+        .await;
+    match result {
+        Ok(deleted) => {
+            for old in deleted {
+                remove_output(ctx, &old);
+            }
+        }
+        Err(error) => tracing::error!(%error, "retention failed"),
+    }
+}
+
+/// Deletes an execution's output notebook (a missing file is fine).
+pub(crate) fn remove_output(ctx: &Ctx, execution: &Execution) {
+    if let Ok(path) = paths::confine(&ctx.root, &execution.output_path)
+        && let Err(error) = std::fs::remove_file(&path)
+        && error.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(path = %path.display(), %error, "cannot delete an output notebook");
+    }
+}
