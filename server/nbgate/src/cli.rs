@@ -24,6 +24,8 @@ pub enum Command {
     Run(RunArgs),
     /// Show the parameters a notebook declares in its `parameters` cell.
     Params(ParamsArgs),
+    /// Serve the Jupyter Kernel Gateway API (REST + WebSocket) on real kernels.
+    Serve(crate::serve_cmd::ServeArgs),
 }
 
 #[derive(Debug, Args)]

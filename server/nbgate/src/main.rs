@@ -4,6 +4,7 @@
 //! - `cli`: the arguments (papermill's spellings for `run`).
 //! - `run_cmd`: `nbgate run`: parameters, the run, the output, the exit code.
 //! - `params_cmd`: `nbgate params`: the parameters a notebook declares.
+//! - `serve_cmd`: `nbgate serve`: the Kernel Gateway API until SIGINT/SIGTERM.
 //! - `terminal`: the progress bar and `--log-output` / `--stdout-file` forwarding.
 //!
 //! Exit codes: 0 success; 1 a cell failed or timed out, or the kernel could not start; 2 bad input
@@ -13,6 +14,7 @@
 mod cli;
 mod params_cmd;
 mod run_cmd;
+mod serve_cmd;
 mod terminal;
 
 use std::process::ExitCode;
@@ -94,6 +96,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run_cmd::run(args).await,
             Command::Params(args) => params_cmd::params(args),
+            Command::Serve(args) => serve_cmd::serve(args).await,
         }
     });
     match result {

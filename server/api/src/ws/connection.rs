@@ -1,0 +1,102 @@
+//! One WebSocket connection: attaches to its session, writes what the session delivers in the
+//! connection's format, forwards the client's frames (signed with the kernel key), pings.
+
+use std::sync::Arc;
+
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::{SinkExt as _, StreamExt as _};
+use nbgate_kernel::Channel;
+use nbgate_kernel::RawMessage;
+
+use super::Format;
+use super::frames::{self, Frame, FrameError};
+use super::session::Sessions;
+use crate::Config;
+use crate::registry::KernelEntry;
+
+pub(crate) async fn serve(
+    socket: WebSocket,
+    entry: Arc<KernelEntry>,
+    session_id: String,
+    format: Format,
+    config: Arc<Config>,
+) {
+    let _counted = entry.connect();
+    let (mut sink, mut stream) = socket.split();
+    let mut attached = match Sessions::attach(&entry, &session_id, config.session_linger).await {
+        Ok(attached) => attached,
+        Err(error) => {
+            tracing::warn!(kernel = %entry.id(), session = %session_id, %error, "cannot connect to the kernel");
+            let _ = sink.send(Message::Close(None)).await;
+            return;
+        }
+    };
+    let signer = entry.kernel.signer().clone();
+    let mut ping = config
+        .ws_ping_interval
+        .map(|period| tokio::time::interval_at(tokio::time::Instant::now() + period, period));
+    loop {
+        tokio::select! {
+            outbound = attached.outbound.recv() => {
+                let Some(outbound) = outbound else {
+                    // Replaced by a newer connection of the same session, or the kernel is gone.
+                    let _ = sink.send(Message::Close(None)).await;
+                    break;
+                };
+                match encode(format, outbound.channel, &outbound.message) {
+                    Ok(message) => {
+                        if sink.send(message).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(error) => tracing::warn!(kernel = %entry.id(), %error, "cannot forward a kernel message"),
+                }
+            }
+            frame = stream.next() => {
+                let decoded = match frame {
+                    Some(Ok(Message::Text(text))) => frames::decode_legacy_text(text.as_str()),
+                    Some(Ok(Message::Binary(bytes))) => match format {
+                        Format::V1 => frames::decode_v1(&bytes),
+                        Format::Legacy => frames::decode_legacy_binary(&bytes),
+                    },
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                };
+                match decoded {
+                    Ok((channel, mut message)) => {
+                        message.sign(&signer);
+                        attached.send(channel, message);
+                    }
+                    Err(FrameError::Channel(channel)) => {
+                        tracing::debug!(%channel, "dropping a client message for a non-request channel");
+                    }
+                    Err(error) => tracing::warn!(kernel = %entry.id(), %error, "dropping a client frame"),
+                }
+            }
+            () = tick(&mut ping) => {
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn tick(ping: &mut Option<tokio::time::Interval>) {
+    match ping {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+fn encode(format: Format, channel: Channel, message: &RawMessage) -> Result<Message, FrameError> {
+    Ok(match format {
+        Format::V1 => Message::Binary(frames::encode_v1(channel, message)),
+        Format::Legacy => match frames::encode_legacy(channel, message)? {
+            Frame::Text(text) => Message::Text(text.into()),
+            Frame::Binary(bytes) => Message::Binary(bytes),
+        },
+    })
+}

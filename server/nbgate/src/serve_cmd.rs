@@ -1,0 +1,238 @@
+//! `nbgate serve`: the Kernel Gateway API (and, later, the executor API) on one port.
+//!
+//! Prints `nbgate serve listening on http://IP:PORT/?token=T` once bound (tests start it with `--port 0`
+//! and read the port from that line), then serves until SIGINT or SIGTERM, and stops every kernel.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use nbgate_api::{AppState, Config, CorsConfig, CullPolicy};
+
+use crate::Failure;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to bind (loopback unless told otherwise).
+    #[arg(long, env = "NBGATE_IP", default_value = "127.0.0.1")]
+    pub ip: IpAddr,
+    /// Port to bind (0: any free port).
+    #[arg(long, env = "NBGATE_PORT", default_value_t = 8888)]
+    pub port: u16,
+    /// The token clients must send (`Authorization: token T` or `?token=T`); generated if not given.
+    #[arg(long, env = "NBGATE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Kernels' working directories stay inside this directory (default: the current one).
+    #[arg(long = "root-dir", env = "NBGATE_ROOT_DIR", value_name = "DIR")]
+    pub root_dir: Option<PathBuf>,
+    /// Where nbgate keeps its state.
+    #[arg(long = "data-dir", env = "NBGATE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// At most this many kernels (kernels still starting count); more → 403.
+    #[arg(long = "max-kernels", env = "NBGATE_MAX_KERNELS", value_name = "N")]
+    pub max_kernels: Option<usize>,
+    /// Shut down kernels idle for longer than this many seconds (0: never).
+    #[arg(
+        long = "cull-idle-timeout",
+        env = "NBGATE_CULL_IDLE_TIMEOUT",
+        value_name = "S",
+        default_value_t = 0.0
+    )]
+    pub cull_idle_timeout: f64,
+    /// How often to look for idle kernels, in seconds.
+    #[arg(
+        long = "cull-interval",
+        env = "NBGATE_CULL_INTERVAL",
+        value_name = "S",
+        default_value_t = 300.0
+    )]
+    pub cull_interval: f64,
+    /// Cull kernels that have WebSocket connections too.
+    #[arg(long = "cull-connected", env = "NBGATE_CULL_CONNECTED")]
+    pub cull_connected: bool,
+    /// Cull busy kernels too.
+    #[arg(long = "cull-busy", env = "NBGATE_CULL_BUSY")]
+    pub cull_busy: bool,
+    /// Keep this many warm kernels of each prespawned kernelspec to serve new kernel requests.
+    #[arg(long, env = "NBGATE_PRESPAWN", value_name = "N", default_value_t = 0)]
+    pub prespawn: usize,
+    /// Kernelspecs to prespawn (default: the default kernel).
+    #[arg(
+        long = "prespawn-kernel",
+        env = "NBGATE_PRESPAWN_KERNELS",
+        value_delimiter = ',',
+        value_name = "NAME"
+    )]
+    pub prespawn_kernels: Vec<String>,
+    /// The kernelspec for requests that name none (default: python3).
+    #[arg(
+        long = "default-kernel",
+        env = "NBGATE_DEFAULT_KERNEL",
+        value_name = "NAME"
+    )]
+    pub default_kernel: Option<String>,
+    /// CORS: allowed origin(s), comma-separated, or `*`. No CORS headers without it.
+    #[arg(
+        long = "allow-origin",
+        env = "NBGATE_ALLOW_ORIGIN",
+        value_name = "ORIGIN"
+    )]
+    pub allow_origin: Option<String>,
+    /// CORS: allowed methods (default: as requested).
+    #[arg(long = "allow-methods", env = "NBGATE_ALLOW_METHODS")]
+    pub allow_methods: Option<String>,
+    /// CORS: allowed headers (default: as requested).
+    #[arg(long = "allow-headers", env = "NBGATE_ALLOW_HEADERS")]
+    pub allow_headers: Option<String>,
+    /// CORS: allow credentials.
+    #[arg(long = "allow-credentials", env = "NBGATE_ALLOW_CREDENTIALS")]
+    pub allow_credentials: bool,
+    /// CORS: headers exposed to scripts.
+    #[arg(long = "expose-headers", env = "NBGATE_EXPOSE_HEADERS")]
+    pub expose_headers: Option<String>,
+    /// CORS: preflight cache time in seconds.
+    #[arg(long = "max-age", env = "NBGATE_MAX_AGE", value_name = "S")]
+    pub max_age: Option<u64>,
+    /// Client `env` names passed to kernels besides KERNEL_* (comma-separated).
+    #[arg(
+        long = "env-whitelist",
+        env = "NBGATE_ENV_WHITELIST",
+        value_delimiter = ','
+    )]
+    pub env_whitelist: Vec<String>,
+    /// nbgate's own variables passed to kernels when the client sends `env` (comma-separated).
+    #[arg(
+        long = "env-process-whitelist",
+        env = "NBGATE_ENV_PROCESS_WHITELIST",
+        value_delimiter = ','
+    )]
+    pub env_process_whitelist: Vec<String>,
+    /// WebSocket ping period in seconds (0: no pings).
+    #[arg(
+        long = "ws-ping-interval",
+        env = "NBGATE_WS_PING_INTERVAL",
+        value_name = "S",
+        default_value_t = 30.0
+    )]
+    pub ws_ping_interval: f64,
+    /// Give up on a kernel that is not ready after this many seconds.
+    #[arg(
+        long = "start-timeout",
+        env = "NBGATE_START_TIMEOUT",
+        value_name = "S",
+        default_value_t = 60.0
+    )]
+    pub start_timeout: f64,
+}
+
+fn seconds(name: &str, value: f64) -> Result<Duration, Failure> {
+    Duration::try_from_secs_f64(value).map_err(|_| {
+        Failure::usage(format!(
+            "--{name} must be a number of seconds ≥ 0, not {value}"
+        ))
+    })
+}
+
+fn config(args: ServeArgs, token: String) -> Result<Config, Failure> {
+    let root_dir = match args.root_dir {
+        Some(dir) => dir,
+        None => std::env::current_dir().map_err(|error| {
+            Failure::usage(format!("cannot read the current directory: {error}"))
+        })?,
+    };
+    let root_dir = root_dir
+        .canonicalize()
+        .map_err(|error| Failure::usage(format!("--root-dir {}: {error}", root_dir.display())))?;
+    if let Some(dir) = &args.data_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|error| Failure::usage(format!("--data-dir {}: {error}", dir.display())))?;
+    }
+    let mut config = Config::new(token, root_dir);
+    let idle = seconds("cull-idle-timeout", args.cull_idle_timeout)?;
+    config.cull = CullPolicy {
+        idle_timeout: (!idle.is_zero()).then_some(idle),
+        interval: seconds("cull-interval", args.cull_interval)?.max(Duration::from_millis(100)),
+        connected: args.cull_connected,
+        busy: args.cull_busy,
+    };
+    config.max_kernels = args.max_kernels;
+    config.prespawn = args.prespawn;
+    config.prespawn_kernels = args.prespawn_kernels;
+    config.default_kernel = args.default_kernel;
+    config.env_whitelist = args.env_whitelist;
+    config.env_process_whitelist = args.env_process_whitelist;
+    config.cors = CorsConfig {
+        allow_origin: args.allow_origin,
+        allow_methods: args.allow_methods,
+        allow_headers: args.allow_headers,
+        allow_credentials: args.allow_credentials,
+        expose_headers: args.expose_headers,
+        max_age: args.max_age.map(Duration::from_secs),
+    };
+    let ping = seconds("ws-ping-interval", args.ws_ping_interval)?;
+    config.ws_ping_interval = (!ping.is_zero()).then_some(ping);
+    config.start_timeout = seconds("start-timeout", args.start_timeout)?;
+    if let Some(name) = &config.default_kernel {
+        config
+            .specs
+            .find(name)
+            .map_err(|error| Failure::usage(format!("--default-kernel: {error}")))?;
+    }
+    Ok(config)
+}
+
+fn generated_token() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// Resolves on the first SIGINT or SIGTERM.
+async fn terminated() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch SIGTERM; stopping on SIGINT only");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
+    let token = args
+        .token
+        .clone()
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(generated_token);
+    let (ip, port) = (args.ip, args.port);
+    let config = config(args, token.clone())?;
+    let listener = tokio::net::TcpListener::bind((ip, port))
+        .await
+        .map_err(|error| Failure::run(format!("cannot listen on {ip}:{port}: {error}")))?;
+    let address = listener
+        .local_addr()
+        .map_err(|error| Failure::run(format!("cannot read the bound address: {error}")))?;
+    let host = match address.ip() {
+        IpAddr::V6(ip) => format!("[{ip}]"),
+        IpAddr::V4(ip) => ip.to_string(),
+    };
+    println!(
+        "nbgate serve listening on http://{host}:{}/?token={token}",
+        address.port()
+    );
+    let state = AppState::new(config);
+    nbgate_api::run(listener, state, terminated())
+        .await
+        .map_err(|error| Failure::run(format!("server failed: {error}")))?;
+    eprintln!("nbgate serve: stopped");
+    Ok(())
+}
