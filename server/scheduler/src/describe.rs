@@ -18,8 +18,8 @@ pub(crate) fn describe_cron(fields: &[String]) -> Option<String> {
         6 => (fields[0].as_str(), &fields[1..]),
         _ => ("0", fields),
     };
-    let [minute, hour, dom, month, dow] = [&rest[0], &rest[1], &rest[2], &rest[3], &rest[4]]
-        .map(String::as_str);
+    let [minute, hour, dom, month, dow] =
+        [&rest[0], &rest[1], &rest[2], &rest[3], &rest[4]].map(String::as_str);
     if second != "0" || month != "*" {
         return None;
     }

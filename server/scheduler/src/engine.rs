@@ -9,7 +9,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::clock::until;
-use crate::context::{Ctx, Draft, Running, STOPPED_DURING_RUN, execution_name, output_path, retry_of};
+use crate::context::{
+    Ctx, Draft, Running, STOPPED_DURING_RUN, execution_name, output_path, retry_of,
+};
 use crate::error::StoreError;
 use crate::model::{Execution, ExecutionStatus, Overlap, RunConfig, Schedule};
 use crate::timing::Timing;
@@ -77,7 +79,11 @@ async fn fire_due(ctx: &Ctx, now: DateTime<Utc>) -> Result<(), StoreError> {
 }
 
 /// Handles every fire time of `schedule` due at `now`, in one store transaction.
-async fn fire_schedule(ctx: &Ctx, schedule: Schedule, now: DateTime<Utc>) -> Result<(), StoreError> {
+async fn fire_schedule(
+    ctx: &Ctx,
+    schedule: Schedule,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let Some(expected) = schedule.next_run else {
         return Ok(());
     };
@@ -97,8 +103,11 @@ async fn fire_schedule(ctx: &Ctx, schedule: Schedule, now: DateTime<Utc>) -> Res
     let fires = timing.fires_due(expected, now, spec.catchup);
     let next = timing.next_after(now);
     let id = schedule.id.clone();
-    let mut active = ctx.db.call(move |store| store.active_count(&id)).await?;
+    let active = ctx.db.call(move |store| store.active_count(&id)).await?;
     let tz = crate::timing::parse_timezone(&spec.timezone).unwrap_or(chrono_tz::UTC);
+    // The overlap policy applies to the fire (or catch-up batch) as a whole: a batch that may run
+    // is queued entirely and runs `max_concurrent` at a time.
+    let skip = spec.overlap == Overlap::Skip && active >= spec.max_concurrent;
     let mut executions: Vec<Execution> = Vec::new();
     for fire in &fires {
         let taken: Vec<String> = executions.iter().map(|e| e.name.clone()).collect();
@@ -106,7 +115,7 @@ async fn fire_schedule(ctx: &Ctx, schedule: Schedule, now: DateTime<Utc>) -> Res
             .unique_name(execution_name(&spec.name, *fire, tz), &taken)
             .await?;
         let mut execution = scheduled_draft(&schedule, name, Some(*fire)).queued(now);
-        if spec.overlap == Overlap::Skip && active >= spec.max_concurrent {
+        if skip {
             execution.status = ExecutionStatus::Skipped;
             execution.ended_at = Some(now);
             execution.reason = Some(format!(
@@ -114,8 +123,6 @@ async fn fire_schedule(ctx: &Ctx, schedule: Schedule, now: DateTime<Utc>) -> Res
                  (max_concurrent {}, overlap skip)",
                 spec.max_concurrent
             ));
-        } else {
-            active += 1;
         }
         executions.push(execution);
     }
@@ -134,7 +141,10 @@ async fn fire_schedule(ctx: &Ctx, schedule: Schedule, now: DateTime<Utc>) -> Res
             let reason = execution.reason.as_deref();
             ctx.events.status(&execution.id, execution.status, reason);
         }
-        if executions.iter().any(|e| e.status == ExecutionStatus::Skipped) {
+        if executions
+            .iter()
+            .any(|e| e.status == ExecutionStatus::Skipped)
+        {
             worker::apply_retention(ctx, &schedule.id).await;
         }
     }

@@ -34,7 +34,9 @@ pub enum ValidationError {
          set allow_undeclared_parameters"
     )]
     NoParametersCell { given: Vec<String> },
-    #[error("parameter {name:?} must be {expected} (its default in the notebook is {default}), got {got}")]
+    #[error(
+        "parameter {name:?} must be {expected} (its default in the notebook is {default}), got {got}"
+    )]
     WrongParameterType {
         name: String,
         expected: String,
@@ -102,7 +104,11 @@ pub enum StoreError {
 }
 
 impl SchedulerError {
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
         SchedulerError::Io {
             action,
             path: path.into(),

@@ -38,7 +38,9 @@ pub enum EventKind {
 pub enum Received {
     Event(ExecutionEvent),
     /// `missed` events were dropped because the subscriber was slow; re-read the execution.
-    Lagged { missed: u64 },
+    Lagged {
+        missed: u64,
+    },
     /// The scheduler stopped.
     Closed,
 }

@@ -36,10 +36,10 @@ pub mod paths;
 pub mod runner;
 mod schedules;
 mod service;
-mod worker;
 pub mod store;
 pub mod timing;
 pub mod validate;
+mod worker;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -98,10 +98,9 @@ impl Scheduler {
         config: SchedulerConfig,
         shutdown: CancellationToken,
     ) -> Result<SchedulerHandle> {
-        let root = config
-            .root_dir
-            .canonicalize()
-            .map_err(|error| SchedulerError::io("open the root directory", &config.root_dir, error))?;
+        let root = config.root_dir.canonicalize().map_err(|error| {
+            SchedulerError::io("open the root directory", &config.root_dir, error)
+        })?;
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|error| SchedulerError::io("create", &config.data_dir, error))?;
         let path = config.data_dir.join(DATABASE_FILE);
@@ -123,7 +122,10 @@ impl Scheduler {
         ));
         let recovered = engine::recover(&ctx).await?;
         if recovered > 0 {
-            tracing::warn!(recovered, "executions left running by a previous process marked failed");
+            tracing::warn!(
+                recovered,
+                "executions left running by a previous process marked failed"
+            );
         }
         ctx.tasks
             .spawn(notify::run_notifier(queue, db, shutdown.clone()));

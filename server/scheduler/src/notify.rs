@@ -33,9 +33,11 @@ pub(crate) struct Delivery {
 /// `(host, port, path)` of an `http://` URL.
 pub fn parse_http_url(url: &str) -> Result<(String, u16, String), String> {
     if url.starts_with("https://") {
-        return Err("https is not supported by the built-in client: point the webhook at a \
+        return Err(
+            "https is not supported by the built-in client: point the webhook at a \
                     local forwarding proxy over http"
-            .into());
+                .into(),
+        );
     }
     let rest = url
         .strip_prefix("http://")
@@ -55,7 +57,11 @@ pub fn parse_http_url(url: &str) -> Result<(String, u16, String), String> {
         ),
         _ => (authority, 80),
     };
-    Ok((host.trim_matches(['[', ']']).to_owned(), port, path.to_owned()))
+    Ok((
+        host.trim_matches(['[', ']']).to_owned(),
+        port,
+        path.to_owned(),
+    ))
 }
 
 /// POSTs `body` as JSON; `Ok` for a 2xx answer.
@@ -89,7 +95,11 @@ pub async fn post_json(url: &str, body: &[u8]) -> Result<(), String> {
         }
         let line = String::from_utf8_lossy(&answer);
         let line = line.lines().next().unwrap_or("").to_owned();
-        match line.split_whitespace().nth(1).and_then(|code| code.parse::<u16>().ok()) {
+        match line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse::<u16>().ok())
+        {
             Some(code) if (200..300).contains(&code) => Ok(()),
             Some(_) => Err(format!("the receiver answered {line:?}")),
             None => Err(format!("not an HTTP answer from {host}:{port}: {line:?}")),
@@ -122,7 +132,12 @@ pub(crate) async fn run_notifier(
     }
     queue.close();
     while let Ok(delivery) = queue.try_recv() {
-        record(&db, &delivery, Err("not delivered: nbgate shut down".into())).await;
+        record(
+            &db,
+            &delivery,
+            Err("not delivered: nbgate shut down".into()),
+        )
+        .await;
     }
 }
 
@@ -174,7 +189,13 @@ mod tests {
             parse_http_url("http://example.org").expect("ok"),
             ("example.org".into(), 80, "/".into())
         );
-        for bad in ["https://x/", "ftp://x", "http://", "http://u:p@x/", "http://x:99999/"] {
+        for bad in [
+            "https://x/",
+            "ftp://x",
+            "http://",
+            "http://u:p@x/",
+            "http://x:99999/",
+        ] {
             assert!(parse_http_url(bad).is_err(), "{bad}");
         }
     }

@@ -7,9 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::context::{content_hash, execution_name};
 use crate::engine::scheduled_draft;
 use crate::error::{Result, SchedulerError, StoreError, ValidationError};
-use crate::model::{
-    Execution, InputMode, ParameterValues, Schedule, SchedulePatch, ScheduleSpec,
-};
+use crate::model::{Execution, InputMode, ParameterValues, Schedule, SchedulePatch, ScheduleSpec};
 use crate::service::{SchedulerHandle, not_found};
 use crate::timing::{Timing, parse_timezone};
 use crate::{paths, validate, worker};
@@ -121,9 +119,25 @@ impl SchedulerHandle {
             ($($field:ident),*) => {$(if let Some(value) = patch.$field { spec.$field = value; })*};
         }
         apply!(
-            name, notebook, parameters, allow_undeclared_parameters, kernel, recurrence, timezone,
-            paused, input, max_concurrent, overlap, catchup, retries, retry_delay, timeout,
-            cell_timeout, notify, output_dir, retention
+            name,
+            notebook,
+            parameters,
+            allow_undeclared_parameters,
+            kernel,
+            recurrence,
+            timezone,
+            paused,
+            input,
+            max_concurrent,
+            overlap,
+            catchup,
+            retries,
+            retry_delay,
+            timeout,
+            cell_timeout,
+            notify,
+            output_dir,
+            retention
         );
         let bytes = self.check_spec(&schedule.spec).await?;
         let spec = &schedule.spec;

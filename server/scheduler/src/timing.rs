@@ -89,7 +89,10 @@ impl Timing {
         now: DateTime<Utc>,
         policy: Catchup,
     ) -> Vec<DateTime<Utc>> {
-        let Some(latest) = self.latest_at_or_before(now).filter(|latest| *latest >= first) else {
+        let Some(latest) = self
+            .latest_at_or_before(now)
+            .filter(|latest| *latest >= first)
+        else {
             return Vec::new();
         };
         let grace = chrono::Duration::from_std(CATCHUP_GRACE).unwrap_or_default();
@@ -175,7 +178,9 @@ pub fn parse_interval(text: &str) -> Result<Duration, ValidationError> {
     };
     let total = count.saturating_mul(seconds);
     if total == 0 || total > 24 * 3600 {
-        return Err(invalid("the interval must be between 1 second and 24 hours"));
+        return Err(invalid(
+            "the interval must be between 1 second and 24 hours",
+        ));
     }
     Ok(Duration::from_secs(total))
 }
@@ -195,3 +200,7 @@ fn describe_interval(interval: Duration) -> String {
         format!("Every {count} {unit}s")
     }
 }
+
+#[cfg(test)]
+#[path = "timing_tests.rs"]
+mod tests;

@@ -35,13 +35,19 @@ impl End {
     }
 }
 
-pub(crate) async fn run_execution(ctx: Arc<Ctx>, mut execution: Execution, cancel: CancellationToken) {
+pub(crate) async fn run_execution(
+    ctx: Arc<Ctx>,
+    mut execution: Execution,
+    cancel: CancellationToken,
+) {
     let (progress_tx, progress_rx) = watch::channel(None::<CellProgress>);
-    let writer = ctx
-        .tasks
-        .spawn(write_progress(ctx.clone(), execution.id.clone(), progress_rx));
+    let writer = ctx.tasks.spawn(write_progress(
+        ctx.clone(),
+        execution.id.clone(),
+        progress_rx,
+    ));
     let (end, timed_out) = execute(&ctx, &mut execution, cancel.clone(), progress_tx).await;
-    let _ = writer.await;
+    execution.progress = writer.await.unwrap_or(None);
     let cause = ctx
         .running()
         .get(&execution.id)
@@ -53,7 +59,9 @@ pub(crate) async fn run_execution(ctx: Arc<Ctx>, mut execution: Execution, cance
             reason: Some(format!("the run exceeded its timeout of {timeout:?}")),
             error: None,
         },
-        (ExecutionStatus::Cancelled, Some(StopCause::Shutdown), _) => End::failed(STOPPED_DURING_RUN),
+        (ExecutionStatus::Cancelled, Some(StopCause::Shutdown), _) => {
+            End::failed(STOPPED_DURING_RUN)
+        }
         (ExecutionStatus::Cancelled, _, _) => End {
             status: ExecutionStatus::Cancelled,
             reason: Some("cancelled by request".into()),
@@ -66,8 +74,10 @@ pub(crate) async fn run_execution(ctx: Arc<Ctx>, mut execution: Execution, cance
     execution.reason = end.reason;
     execution.error = end.error;
     execution.ended_at = Some(now);
-    let retryable = matches!(end.status, ExecutionStatus::Failed | ExecutionStatus::TimedOut)
-        && cause != Some(StopCause::User)
+    let retryable = matches!(
+        end.status,
+        ExecutionStatus::Failed | ExecutionStatus::TimedOut
+    ) && cause != Some(StopCause::User)
         && execution.attempt < execution.max_attempts;
     let retry = retryable.then(|| retry_of(&execution, now));
     let (row, next) = (execution.clone(), retry.clone());
@@ -131,7 +141,10 @@ async fn execute(
     if let Some(parent) = save_to.parent()
         && let Err(error) = std::fs::create_dir_all(parent)
     {
-        return (End::failed(format!("cannot create {}: {error}", parent.display())), None);
+        return (
+            End::failed(format!("cannot create {}: {error}", parent.display())),
+            None,
+        );
     }
     let cwd = ctx
         .root
@@ -163,7 +176,13 @@ async fn execute(
             events.send(&id, EventKind::Progress { cell: index, total });
         }
         Progress::Output { index, output } => {
-            events.send(&id, EventKind::Output { cell: index, output });
+            events.send(
+                &id,
+                EventKind::Output {
+                    cell: index,
+                    output,
+                },
+            );
         }
         _ => {}
     });
@@ -207,7 +226,10 @@ fn outcome_end(outcome: Outcome) -> End {
         },
         Outcome::Failed(failure) => End {
             status: ExecutionStatus::Failed,
-            reason: Some(format!("cell {} raised {}", failure.cell_index, failure.ename)),
+            reason: Some(format!(
+                "cell {} raised {}",
+                failure.cell_index, failure.ename
+            )),
             error: Some(ExecutionError {
                 cell_index: Some(failure.cell_index),
                 ename: failure.ename,
@@ -241,11 +263,13 @@ async fn write_progress(
     ctx: Arc<Ctx>,
     id: String,
     mut progress: watch::Receiver<Option<CellProgress>>,
-) {
+) -> Option<CellProgress> {
+    let mut last = None;
     while progress.changed().await.is_ok() {
         let Some(current) = *progress.borrow_and_update() else {
             continue;
         };
+        last = Some(current);
         let id = id.clone();
         if let Err(error) = ctx
             .db
@@ -255,6 +279,7 @@ async fn write_progress(
             tracing::error!(%error, "cannot record progress");
         }
     }
+    last.or(*progress.borrow())
 }
 
 async fn notify(ctx: &Ctx, schedule_id: &str, execution: &Execution) {
@@ -307,7 +332,11 @@ pub(crate) async fn apply_retention(ctx: &Ctx, schedule_id: &str) {
                 return Ok(Vec::new());
             };
             let mut deleted = Vec::new();
-            for old in store.schedule_executions(&id)?.into_iter().skip(keep as usize) {
+            for old in store
+                .schedule_executions(&id)?
+                .into_iter()
+                .skip(keep as usize)
+            {
                 if old.status.is_terminal() && store.delete_execution(&old.id)? {
                     deleted.push(old);
                 }

@@ -66,7 +66,10 @@ pub(crate) fn execution(row: &Row<'_>) -> Result<(i64, Execution), StoreError> {
     let status: String = row.get(4)?;
     let status = ExecutionStatus::parse(&status)
         .ok_or_else(|| corrupt("executions", format!("unknown status {status:?}")))?;
-    let progress = match (row.get::<_, Option<i64>>(17)?, row.get::<_, Option<i64>>(18)?) {
+    let progress = match (
+        row.get::<_, Option<i64>>(17)?,
+        row.get::<_, Option<i64>>(18)?,
+    ) {
         (Some(cell), Some(total)) => Some(CellProgress {
             cell: cell as usize,
             total: total as usize,

@@ -50,7 +50,9 @@ impl SqliteStore {
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (transactions roll back on drop).
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn query_schedules(&self, sql: &str, values: Vec<V>) -> StoreResult<Vec<Schedule>> {
@@ -85,9 +87,11 @@ fn query_executions(
 }
 
 fn insert_execution(tx: &Transaction<'_>, execution: &Execution) -> StoreResult<()> {
-    let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM executions", [], |row| {
-        row.get(0)
-    })?;
+    let seq: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM executions",
+        [],
+        |row| row.get(0),
+    )?;
     let mut values = rows::execution_values(execution);
     values.push(V::Integer(seq));
     let placeholders: Vec<String> = (1..=values.len()).map(|i| format!("?{i}")).collect();
@@ -185,7 +189,9 @@ impl Store for SqliteStore {
 
     fn get_schedule_by_name(&self, name: &str) -> StoreResult<Option<Schedule>> {
         let sql = format!("SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE name = ?1");
-        Ok(self.query_schedules(&sql, vec![V::Text(name.into())])?.pop())
+        Ok(self
+            .query_schedules(&sql, vec![V::Text(name.into())])?
+            .pop())
     }
 
     fn list_schedules(&self) -> StoreResult<Vec<Schedule>> {
@@ -221,7 +227,10 @@ impl Store for SqliteStore {
             "SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE paused = 0 AND next_fire <= ?1 \
              ORDER BY next_fire LIMIT ?2"
         );
-        self.query_schedules(&sql, vec![V::Integer(millis(now)), V::Integer(limit as i64)])
+        self.query_schedules(
+            &sql,
+            vec![V::Integer(millis(now)), V::Integer(limit as i64)],
+        )
     }
 
     fn record_fires(
@@ -307,8 +316,10 @@ impl Store for SqliteStore {
             "SELECT {EXECUTION_COLUMNS} FROM executions WHERE status = 'queued' AND ready_at <= ?1 \
              ORDER BY seq LIMIT ?2"
         );
-        let found =
-            self.query_executions(&sql, vec![V::Integer(millis(now)), V::Integer(limit as i64)])?;
+        let found = self.query_executions(
+            &sql,
+            vec![V::Integer(millis(now)), V::Integer(limit as i64)],
+        )?;
         Ok(found.into_iter().map(|(_, e)| e).collect())
     }
 
@@ -331,7 +342,8 @@ impl Store for SqliteStore {
     }
 
     fn executions_with_status(&self, status: ExecutionStatus) -> StoreResult<Vec<Execution>> {
-        let sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE status = ?1 ORDER BY seq");
+        let sql =
+            format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE status = ?1 ORDER BY seq");
         let found = self.query_executions(&sql, vec![V::Text(status.as_str().into())])?;
         Ok(found.into_iter().map(|(_, e)| e).collect())
     }
@@ -387,13 +399,18 @@ impl Store for SqliteStore {
     }
 
     fn delete_execution(&self, id: &str) -> StoreResult<bool> {
-        Ok(self.conn().execute("DELETE FROM executions WHERE id = ?1", [id])? == 1)
+        Ok(self
+            .conn()
+            .execute("DELETE FROM executions WHERE id = ?1", [id])?
+            == 1)
     }
 
     fn execution_name_exists(&self, name: &str) -> StoreResult<bool> {
         Ok(self
             .conn()
-            .query_row("SELECT 1 FROM executions WHERE name = ?1", [name], |_| Ok(()))
+            .query_row("SELECT 1 FROM executions WHERE name = ?1", [name], |_| {
+                Ok(())
+            })
             .optional()?
             .is_some())
     }
