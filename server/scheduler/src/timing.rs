@@ -27,7 +27,10 @@ pub struct Timing {
 
 #[derive(Debug, Clone)]
 enum Kind {
-    Cron { cron: Cron, fields: Vec<String> },
+    Cron {
+        cron: Box<Cron>,
+        fields: Vec<String>,
+    },
     Every(Duration),
 }
 
@@ -144,7 +147,10 @@ fn parse_cron(expression: &str) -> Result<Kind, ValidationError> {
     // A pattern that never matches (31 February) is refused now rather than never firing.
     cron.find_next_occurrence(&Utc::now(), false)
         .map_err(|_| invalid("it never matches a real date".into()))?;
-    Ok(Kind::Cron { cron, fields })
+    Ok(Kind::Cron {
+        cron: Box::new(cron),
+        fields,
+    })
 }
 
 /// "15m", "90 seconds", "every 2 hours", "1h": seconds, minutes or hours, from 1 second to 24 hours.
@@ -187,9 +193,9 @@ pub fn parse_interval(text: &str) -> Result<Duration, ValidationError> {
 
 fn describe_interval(interval: Duration) -> String {
     let seconds = interval.as_secs();
-    let (count, unit) = if seconds % 3600 == 0 {
+    let (count, unit) = if seconds.is_multiple_of(3600) {
         (seconds / 3600, "hour")
-    } else if seconds % 60 == 0 {
+    } else if seconds.is_multiple_of(60) {
         (seconds / 60, "minute")
     } else {
         (seconds, "second")

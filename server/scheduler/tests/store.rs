@@ -1,0 +1,214 @@
+//! The SQLite store: migrations, round trips, listing order and cursors, the fire transaction.
+
+mod support;
+
+use std::time::Duration;
+
+use nbgate_scheduler::store::Store;
+use nbgate_scheduler::{
+    CellProgress, Execution, ExecutionError, ExecutionFilter, ExecutionStatus, Recurrence,
+    RunConfig, Schedule, ScheduleSpec, SqliteStore, StoreError,
+};
+use serde_json::json;
+use support::utc;
+
+fn schedule(name: &str) -> Schedule {
+    let mut spec = ScheduleSpec::new(
+        name,
+        "dir/report.ipynb",
+        Recurrence::Cron("0 10 * * *".into()),
+        "Asia/Tokyo",
+    );
+    spec.parameters = json!({"days": 60, "label": "x"})
+        .as_object()
+        .cloned()
+        .expect("object");
+    spec.timeout = Some(Duration::from_secs(600));
+    Schedule {
+        id: format!("id-{name}"),
+        spec,
+        next_run: Some(utc("2026-01-01T01:00:00Z")),
+        last_fire: None,
+        description: "Every day at 10:00 (Asia/Tokyo)".into(),
+        snapshot_hash: Some("sha256:ab".into()),
+        created_at: utc("2025-12-31T00:00:00Z"),
+        updated_at: utc("2025-12-31T00:00:00Z"),
+    }
+}
+
+fn execution(id: &str, schedule_id: Option<&str>, status: ExecutionStatus) -> Execution {
+    Execution {
+        id: id.into(),
+        name: format!("n_{id}"),
+        schedule_id: schedule_id.map(str::to_owned),
+        notebook: "dir/report.ipynb".into(),
+        status,
+        reason: None,
+        parameters: json!({"days": 1.5}).as_object().cloned().expect("object"),
+        kernel: Some("python3".into()),
+        input_hash: Some("sha256:cd".into()),
+        attempt: 1,
+        max_attempts: 3,
+        first_attempt_id: None,
+        fire_time: Some(utc("2026-01-01T01:00:00Z")),
+        created_at: utc("2026-01-01T01:00:00Z"),
+        ready_at: utc("2026-01-01T01:00:00Z"),
+        started_at: Some(utc("2026-01-01T01:00:00.010Z")),
+        ended_at: None,
+        progress: Some(CellProgress { cell: 2, total: 5 }),
+        error: Some(ExecutionError {
+            cell_index: Some(2),
+            ename: "ValueError".into(),
+            evalue: "bad".into(),
+            traceback: vec!["line 1".into()],
+        }),
+        output_path: format!("executions/x/n_{id}.ipynb"),
+        notify_error: None,
+        run: RunConfig {
+            timeout: Some(Duration::from_millis(1500)),
+            cell_timeout: None,
+            retry_delay: Duration::from_secs(60),
+            snapshot: true,
+        },
+    }
+}
+
+#[test]
+fn migrations_are_applied_once_and_reopen_keeps_data() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("db.sqlite3");
+    {
+        let store = SqliteStore::open(&path).expect("open");
+        assert_eq!(store.schema_version().expect("version"), 1);
+        store.insert_schedule(&schedule("a")).expect("insert");
+    }
+    let store = SqliteStore::open(&path).expect("reopen");
+    assert_eq!(store.schema_version().expect("version"), 1);
+    assert_eq!(store.list_schedules().expect("list").len(), 1);
+    let mode: String = rusqlite::Connection::open(&path)
+        .expect("open")
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .expect("pragma");
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn schedules_round_trip_and_names_are_unique() {
+    let store = SqliteStore::in_memory().expect("store");
+    let original = schedule("daily");
+    store.insert_schedule(&original).expect("insert");
+    assert_eq!(
+        store.get_schedule("id-daily").expect("get"),
+        Some(original.clone())
+    );
+    assert_eq!(
+        store.get_schedule_by_name("daily").expect("get"),
+        Some(original.clone())
+    );
+    let mut twin = schedule("daily");
+    twin.id = "other".into();
+    assert!(
+        matches!(store.insert_schedule(&twin), Err(StoreError::NameTaken { name }) if name == "daily")
+    );
+    let mut edited = original.clone();
+    edited.spec.paused = true;
+    edited.next_run = None;
+    assert!(store.update_schedule(&edited).expect("update"));
+    assert_eq!(store.get_schedule("id-daily").expect("get"), Some(edited));
+    assert_eq!(
+        store.next_fire().expect("next"),
+        None,
+        "paused schedules do not fire"
+    );
+}
+
+#[test]
+fn executions_round_trip_and_list_newest_first_with_cursors() {
+    let store = SqliteStore::in_memory().expect("store");
+    let first = execution("e1", Some("s"), ExecutionStatus::Failed);
+    store.insert_execution(&first).expect("insert");
+    assert_eq!(store.get_execution("e1").expect("get"), Some(first));
+    for i in 2..=5 {
+        let status = if i % 2 == 0 {
+            ExecutionStatus::Queued
+        } else {
+            ExecutionStatus::Succeeded
+        };
+        store
+            .insert_execution(&execution(&format!("e{i}"), None, status))
+            .expect("insert");
+    }
+    let all = ExecutionFilter::default();
+    let page = store.list_executions(&all, 2, None).expect("list");
+    let ids: Vec<&str> = page.iter().map(|(_, e)| e.id.as_str()).collect();
+    assert_eq!(ids, ["e5", "e4"]);
+    let next = store
+        .list_executions(&all, 2, Some(page[1].0))
+        .expect("list");
+    let ids: Vec<&str> = next.iter().map(|(_, e)| e.id.as_str()).collect();
+    assert_eq!(ids, ["e3", "e2"]);
+    let queued = ExecutionFilter {
+        status: Some(ExecutionStatus::Queued),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .list_executions(&queued, 10, None)
+            .expect("list")
+            .len(),
+        2
+    );
+    let of_s = ExecutionFilter {
+        schedule: Some("s".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.list_executions(&of_s, 10, None).expect("list").len(),
+        1
+    );
+    // Compare-and-set on the status.
+    let mut running = execution("e2", None, ExecutionStatus::Running);
+    assert!(
+        store
+            .update_execution_if(&running, ExecutionStatus::Queued)
+            .expect("cas")
+    );
+    running.status = ExecutionStatus::Succeeded;
+    assert!(
+        !store
+            .update_execution_if(&running, ExecutionStatus::Queued)
+            .expect("cas")
+    );
+}
+
+#[test]
+fn a_fire_time_is_recorded_once() {
+    let store = SqliteStore::in_memory().expect("store");
+    store.insert_schedule(&schedule("daily")).expect("insert");
+    let due = utc("2026-01-01T01:00:00Z");
+    let next = Some(utc("2026-01-02T01:00:00Z"));
+    let rows = [execution("f1", Some("id-daily"), ExecutionStatus::Queued)];
+    assert!(
+        store
+            .record_fires("id-daily", due, next, Some(due), &rows)
+            .expect("fire")
+    );
+    // The same fire again (a second loop, a retry of the step) changes nothing.
+    let again = [execution("f2", Some("id-daily"), ExecutionStatus::Queued)];
+    assert!(
+        !store
+            .record_fires("id-daily", due, next, Some(due), &again)
+            .expect("fire")
+    );
+    assert_eq!(store.active_count("id-daily").expect("count"), 1);
+    let saved = store.get_schedule("id-daily").expect("get").expect("some");
+    assert_eq!((saved.next_run, saved.last_fire), (next, Some(due)));
+    assert_eq!(
+        store
+            .delete_schedule("id-daily")
+            .expect("delete")
+            .map(|e| e.len()),
+        Some(1)
+    );
+    assert_eq!(store.get_execution("f1").expect("get"), None);
+}
