@@ -228,7 +228,11 @@ impl Notebook {
     /// Replaces `path` atomically (temporary file and rename), syncing to disk or not: an unsynced
     /// replacement still never leaves a half-written file after a crash of nbgate, only after a crash
     /// of the machine. Runs use it between cells and sync the final write.
-    pub fn write_replacing(&self, path: &Path, durability: Durability) -> Result<(), NotebookError> {
+    pub fn write_replacing(
+        &self,
+        path: &Path,
+        durability: Durability,
+    ) -> Result<(), NotebookError> {
         let synced = durability == Durability::Synced;
         let error = |source| NotebookError::Write {
             path: path.to_owned(),

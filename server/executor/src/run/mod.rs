@@ -7,6 +7,7 @@
 
 mod cell;
 mod events;
+mod save;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,8 +22,9 @@ pub use self::cell::{
     should_execute, timeout_message,
 };
 pub use self::events::{Progress, ProgressSink, ignore};
+use self::save::Saver;
 use crate::error::{InjectError, NotebookError};
-use crate::notebook::{Durability, Notebook};
+use crate::notebook::Notebook;
 use crate::papermill::{self, PapermillExecutionError};
 use crate::parameters::{Parameters, inject_parameters};
 
@@ -101,23 +103,24 @@ pub async fn run_notebook_with_clock(
     now: Clock,
 ) -> Result<Outcome, RunError> {
     prepare(notebook, request, sink)?;
-    // Saves between steps are atomic but not synced (hundreds per run); the last one is synced.
-    let save_with = |notebook: &Notebook, durability: Durability| -> Result<(), RunError> {
-        match &request.save_to {
-            Some(path) => Ok(notebook.write_replacing(path, durability)?),
-            None => Ok(()),
-        }
-    };
-    let save = |notebook: &Notebook| save_with(notebook, Durability::Cached);
-    let save_final = |notebook: &Notebook| save_with(notebook, Durability::Synced);
     if request.prepare_only {
-        save_final(notebook)?;
+        if let Some(path) = &request.save_to {
+            notebook.write_atomic(path)?;
+        }
         return Ok(Outcome::Prepared);
     }
     let kernel_name = kernel_name(notebook, request)?;
     // Find the kernelspec before touching the output: an unknown kernel is a usage error.
     let spec = specs.find(&kernel_name)?;
 
+    // Saves between steps go to a background writer; the last one is synchronous and synced.
+    let saver = request.save_to.as_deref().map(Saver::new);
+    let save = |notebook: &Notebook| -> Result<(), RunError> {
+        match &saver {
+            Some(saver) => Ok(saver.offer(notebook)?),
+            None => Ok(()),
+        }
+    };
     papermill::notebook_start(notebook, now());
     save(notebook)?;
     sink.report(Progress::Started {
@@ -137,6 +140,12 @@ pub async fn run_notebook_with_clock(
         Err(error) => Err(RunError::Kernel(error)),
     };
     papermill::notebook_complete(notebook, now());
+    let save_final = |notebook: &Notebook| -> Result<(), RunError> {
+        match saver {
+            Some(saver) => Ok(saver.finish(notebook)?),
+            None => Ok(()),
+        }
+    };
     let outcome = match executed {
         Ok(outcome) => outcome,
         Err(error) => {
