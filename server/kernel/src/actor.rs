@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use jupyter_protocol::ConnectionInfo;
 use nbgate_protocol::{Channel, RawMessage, Signer};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{Duration, Instant};
 
@@ -244,10 +244,9 @@ impl Actor {
                 Ok(())
             }
             InterruptMode::Message => {
-                let request = RawMessage::new_signed(
-                    "interrupt_request",
+                let request = RawMessage::new_typed(
+                    jupyter_protocol::InterruptRequest {},
                     &self.config.session,
-                    &json!({}),
                     None,
                     &self.config.signer,
                 );
@@ -311,10 +310,9 @@ impl Actor {
         if running.process.exit_status().is_none()
             && let Some(main) = running.dealers.get_mut(&MAIN)
         {
-            let request = RawMessage::new_signed(
-                "shutdown_request",
+            let request = RawMessage::new_typed(
+                jupyter_protocol::ShutdownRequest { restart },
                 &self.config.session,
-                &json!({"restart": restart}),
                 None,
                 &self.config.signer,
             );

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use jupyter_protocol::ConnectionInfo;
 use nbgate_protocol::{Channel, RawMessage};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio::time::{Duration, Instant};
 
@@ -162,10 +162,9 @@ async fn wait_ready(
     let mut iopub_seen = false;
     let mut reply: Option<Value> = None;
     loop {
-        let request = RawMessage::new_signed(
-            "kernel_info_request",
+        let request = RawMessage::new_typed(
+            jupyter_protocol::KernelInfoRequest {},
             &config.session,
-            &json!({}),
             None,
             &config.signer,
         );

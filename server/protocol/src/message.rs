@@ -1,6 +1,7 @@
 //! Headers nbgate creates, and the routing fields it reads from messages it does not create.
 
 use bytes::Bytes;
+use jupyter_protocol::JupyterMessageContent;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -53,6 +54,22 @@ impl RawMessage {
         );
         message.sign(signer);
         message
+    }
+}
+
+impl RawMessage {
+    /// A new signed message whose content is one of `jupyter-protocol`'s typed messages (what nbgate
+    /// itself sends: execute, kernel_info, interrupt and shutdown requests).
+    pub fn new_typed(
+        content: impl Into<JupyterMessageContent>,
+        session: &str,
+        parent: Option<&Bytes>,
+        signer: &Signer,
+    ) -> Self {
+        let content = content.into();
+        // The typed contents are plain structs of strings, numbers and maps: serialising cannot fail.
+        let value = serde_json::to_value(&content).unwrap_or_else(|_| json!({}));
+        Self::new_signed(content.message_type(), session, &value, parent, signer)
     }
 }
 
@@ -159,6 +176,42 @@ mod tests {
         assert_eq!(routing.msg_type, "input_reply");
         assert_eq!(routing.session, "session-1");
         assert_eq!(routing.parent_msg_id.as_deref(), Some("p"));
+    }
+
+    #[test]
+    fn typed_requests_carry_their_type_and_fields() {
+        let request = jupyter_protocol::ExecuteRequest {
+            code: "print(1)".into(),
+            silent: false,
+            store_history: true,
+            user_expressions: None,
+            allow_stdin: false,
+            stop_on_error: true,
+        };
+        let message = RawMessage::new_typed(request, "s", None, &Signer::unsigned());
+        assert_eq!(
+            message.routing().expect("routing").msg_type,
+            "execute_request"
+        );
+        assert_eq!(
+            message.content_json().expect("json"),
+            json!({"code": "print(1)", "silent": false, "store_history": true,
+                   "user_expressions": {}, "allow_stdin": false, "stop_on_error": true})
+        );
+        let shutdown = RawMessage::new_typed(
+            jupyter_protocol::ShutdownRequest { restart: false },
+            "s",
+            None,
+            &Signer::unsigned(),
+        );
+        assert_eq!(
+            shutdown.routing().expect("routing").msg_type,
+            "shutdown_request"
+        );
+        assert_eq!(
+            shutdown.content_json().expect("json"),
+            json!({"restart": false})
+        );
     }
 
     #[test]

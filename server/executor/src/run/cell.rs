@@ -8,8 +8,9 @@
 
 use std::time::Duration;
 
-use nbgate_kernel::{Channel, Kernel, KernelEvent, KernelEvents};
-use serde_json::{Value, json};
+use jupyter_protocol::ExecuteRequest;
+use nbgate_kernel::{Channel, Kernel, KernelEvent, KernelEvents, RawMessage};
+use serde_json::Value;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
@@ -118,18 +119,24 @@ impl<'a> CellRunner<'a> {
         cell.outputs_mut().clear();
         self.collector.start_cell();
 
-        let content = json!({
-            "code": code,
-            "silent": false,
-            "store_history": true,
-            "user_expressions": {},
-            "allow_stdin": false,
-            "stop_on_error": !allows_errors,
-        });
+        let request = RawMessage::new_typed(
+            ExecuteRequest {
+                code: code.clone(),
+                silent: false,
+                store_history: true,
+                user_expressions: None,
+                allow_stdin: false,
+                stop_on_error: !allows_errors,
+            },
+            self.kernel.session(),
+            None,
+            self.kernel.signer(),
+        );
         let request = match self
             .kernel
-            .request(Channel::Shell, "execute_request", content)
+            .send(Channel::Shell, request.clone())
             .await
+            .map(|()| request)
         {
             Ok(request) => request,
             Err(error) => {
@@ -362,6 +369,7 @@ pub fn timeout_message(seconds: f64, source: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn timeout_message_matches_nbclient() {
