@@ -26,6 +26,9 @@ pub const RAISES_EXCEPTION_TAG: &str = "raises-exception";
 /// Tag that skips a cell.
 pub const SKIP_EXECUTION_TAG: &str = "skip-execution";
 
+/// After the kernel died, how long messages it sent before dying may still trickle in from the sockets.
+pub const DEATH_DRAIN: Duration = Duration::from_millis(250);
+
 /// How long an interrupted cell gets to deliver its reply and last outputs before the run gives up on it.
 pub const INTERRUPT_GRACE: Duration = Duration::from_secs(1);
 
@@ -160,9 +163,14 @@ impl<'a> CellRunner<'a> {
         let mut iopub_deadline = None;
         let mut timed_out: Option<String> = None;
         let mut cancelled = false;
+        // Set when the kernel died: keep reading what it sent before, until `drain_deadline`.
+        let mut died: Option<CellEnd> = None;
+        let mut drain_deadline = None;
 
         while pending.reply.is_none() || !pending.idle {
-            let deadline = if timed_out.is_some() || cancelled {
+            let deadline = if died.is_some() {
+                drain_deadline
+            } else if timed_out.is_some() || cancelled {
                 iopub_deadline
             } else if pending.reply.is_none() {
                 cell_deadline
@@ -172,16 +180,22 @@ impl<'a> CellRunner<'a> {
             tokio::select! {
                 event = self.events.recv() => {
                     let Some(event) = event else {
-                        return CellEnd::KernelDied { reason: "the kernel is gone".into() };
+                        return died.unwrap_or(CellEnd::KernelDied { reason: "the kernel is gone".into() });
                     };
                     if let Some(end) = self.handle_event(event, notebook, index, &msg_id, &mut pending, sink) {
-                        return end;
+                        if died.is_none() {
+                            died = Some(end);
+                            drain_deadline = Some(Instant::now() + DEATH_DRAIN);
+                        }
                     }
                     if pending.reply.is_some() && iopub_deadline.is_none() {
                         iopub_deadline = Some(Instant::now() + self.options.iopub_timeout);
                     }
                 }
                 () = wait_until(deadline) => {
+                    if let Some(end) = died {
+                        return end;
+                    }
                     if let Some(message) = timed_out {
                         return CellEnd::TimedOut { message };
                     }
@@ -203,6 +217,9 @@ impl<'a> CellRunner<'a> {
                     iopub_deadline = Some(Instant::now() + INTERRUPT_GRACE);
                 }
             }
+        }
+        if let Some(end) = died {
+            return end;
         }
         if let Some(message) = timed_out {
             return CellEnd::TimedOut { message };
