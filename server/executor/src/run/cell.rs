@@ -182,11 +182,10 @@ impl<'a> CellRunner<'a> {
                     let Some(event) = event else {
                         return died.unwrap_or(CellEnd::KernelDied { reason: "the kernel is gone".into() });
                     };
-                    if let Some(end) = self.handle_event(event, notebook, index, &msg_id, &mut pending, sink) {
-                        if died.is_none() {
-                            died = Some(end);
-                            drain_deadline = Some(Instant::now() + DEATH_DRAIN);
-                        }
+                    let end = self.handle_event(event, notebook, index, &msg_id, &mut pending, sink);
+                    if let Some(end) = end && died.is_none() {
+                        died = Some(end);
+                        drain_deadline = Some(Instant::now() + DEATH_DRAIN);
                     }
                     if pending.reply.is_some() && iopub_deadline.is_none() {
                         iopub_deadline = Some(Instant::now() + self.options.iopub_timeout);
