@@ -1,0 +1,94 @@
+/**
+ * The executor API's calls, typed (DESIGN.md §3). All go through `requestAPI`.
+ */
+import { requestAPI } from './handler';
+import {
+  CreateExecution,
+  CreateSchedule,
+  Environment,
+  Execution,
+  ExecutionStatus,
+  NotebookParameters,
+  Page,
+  ParameterValues,
+  Schedule
+} from './tokens';
+
+const post = (body?: unknown): RequestInit => ({
+  method: 'POST',
+  body: body === undefined ? undefined : JSON.stringify(body)
+});
+
+export function listEnvironments(): Promise<Environment[]> {
+  return requestAPI<Environment[]>('environments');
+}
+
+export function notebookParameters(path: string): Promise<NotebookParameters> {
+  return requestAPI<NotebookParameters>('notebooks/parameters', post({ path }));
+}
+
+export function createExecution(request: CreateExecution): Promise<Execution> {
+  return requestAPI<Execution>('executions', post(request));
+}
+
+export async function listExecutions(
+  filter: { schedule?: string; status?: ExecutionStatus; limit?: number } = {}
+): Promise<Execution[]> {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(filter)) {
+    if (value !== undefined && value !== '') {
+      query.set(key, String(value));
+    }
+  }
+  const suffix = query.toString() ? `?${query}` : '';
+  const page = await requestAPI<Page<Execution> | Execution[]>(`executions${suffix}`);
+  return Array.isArray(page) ? page : page.items;
+}
+
+export function getExecution(id: string): Promise<Execution> {
+  return requestAPI<Execution>(`executions/${encodeURIComponent(id)}`);
+}
+
+export function cancelExecution(id: string): Promise<Execution> {
+  return requestAPI<Execution>(`executions/${encodeURIComponent(id)}/cancel`, post());
+}
+
+export function deleteExecution(id: string): Promise<void> {
+  return requestAPI<void>(`executions/${encodeURIComponent(id)}`, { method: 'DELETE' });
+}
+
+export function createSchedule(request: CreateSchedule): Promise<Schedule> {
+  return requestAPI<Schedule>('schedules', post(request));
+}
+
+export function updateSchedule(id: string, patch: Partial<CreateSchedule>): Promise<Schedule> {
+  return requestAPI<Schedule>(`schedules/${encodeURIComponent(id)}`, {
+    method: 'PATCH',
+    body: JSON.stringify(patch)
+  });
+}
+
+export async function listSchedules(): Promise<Schedule[]> {
+  const page = await requestAPI<Page<Schedule> | Schedule[]>('schedules');
+  return Array.isArray(page) ? page : page.items;
+}
+
+export function deleteSchedule(id: string): Promise<void> {
+  return requestAPI<void>(`schedules/${encodeURIComponent(id)}`, { method: 'DELETE' });
+}
+
+/** Runs a schedule now; `parameters` override its own for this run. */
+export function runSchedule(id: string, parameters?: ParameterValues): Promise<Execution> {
+  return requestAPI<Execution>(
+    `schedules/${encodeURIComponent(id)}/run`,
+    post(parameters ? { parameters } : {})
+  );
+}
+
+export function pauseSchedule(id: string): Promise<Schedule> {
+  return requestAPI<Schedule>(`schedules/${encodeURIComponent(id)}/pause`, post());
+}
+
+export function resumeSchedule(id: string): Promise<Schedule> {
+  return requestAPI<Schedule>(`schedules/${encodeURIComponent(id)}/resume`, post());
+}

@@ -1,0 +1,237 @@
+/**
+ * nbgate in JupyterLab: three small plugins.
+ * - `model`: the executions and schedules, kept fresh (provides INbgateModel).
+ * - `plugin`: the Execute command (toolbar button and file-browser menu item declared in
+ *   schema/plugin.json, and the command palette) and its dialog.
+ * - `sidebar`: the left panel with the Schedules and Executions tabs.
+ */
+import {
+  ILabShell,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { Dialog, ICommandPalette, Notification, showDialog } from '@jupyterlab/apputils';
+import { IDocumentManager } from '@jupyterlab/docmanager';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { listIcon, runIcon } from '@jupyterlab/ui-components';
+
+import * as api from './api';
+import { SubmitResult } from './components/ExecuteDialog';
+import { openExecuteDialog, SidebarWidget } from './components/SidebarWidget';
+import { NbgateModel } from './model';
+import { CommandIDs, EXTENSION_ID, Execution, INbgateModel, Schedule } from './tokens';
+
+const modelPlugin: JupyterFrontEndPlugin<INbgateModel> = {
+  id: `${EXTENSION_ID}:model`,
+  description: 'Keeps the executions and schedules of nbgate fresh.',
+  autoStart: true,
+  provides: INbgateModel,
+  activate: (): INbgateModel => {
+    const model = new NbgateModel();
+    model.start();
+    return model;
+  }
+};
+
+/** Where the sidebar is, for the Execute plugin to reveal it after a submit. */
+let sidebar: SidebarWidget | null = null;
+
+function reveal(app: JupyterFrontEnd, model: INbgateModel, result: SubmitResult): void {
+  if (result.kind === 'execution') {
+    model.focus = result.execution.id;
+  }
+  void model.refresh();
+  if (sidebar) {
+    sidebar.tab = result.kind === 'execution' ? 'executions' : 'schedules';
+    app.shell.activateById(sidebar.id);
+  }
+}
+
+function notify(app: JupyterFrontEnd, model: INbgateModel, result: SubmitResult): void {
+  const message =
+    result.kind === 'execution'
+      ? `Execution ${result.execution.name} queued.`
+      : `Schedule ${result.schedule.name} ${result.created ? 'created' : 'saved'}${
+          result.schedule.description ? `: ${result.schedule.description}` : ''
+        }.`;
+  Notification.success(message, {
+    autoClose: 5000,
+    actions: [
+      {
+        label: result.kind === 'execution' ? 'Show execution' : 'Show schedule',
+        callback: () => reveal(app, model, result)
+      }
+    ]
+  });
+}
+
+/** The run uses the file on disk: offer to save unsaved changes first. false: the user cancelled. */
+async function saveFirst(panel: NotebookPanel | undefined): Promise<boolean> {
+  if (!panel || !panel.context.model.dirty) {
+    return true;
+  }
+  const answer = await showDialog({
+    title: 'Save changes first?',
+    body: 'The notebook has unsaved changes. nbgate runs the file as it is saved on disk.',
+    buttons: [
+      Dialog.cancelButton(),
+      Dialog.okButton({ label: 'Run saved version', displayType: 'default' }),
+      Dialog.okButton({ label: 'Save and continue' })
+    ]
+  });
+  if (!answer.button.accept) {
+    return false;
+  }
+  if (answer.button.label === 'Save and continue') {
+    await panel.context.save();
+  }
+  return true;
+}
+
+const executePlugin: JupyterFrontEndPlugin<void> = {
+  id: `${EXTENSION_ID}:plugin`,
+  description: 'The Execute button, menu item and command, and the Execute dialog.',
+  autoStart: true,
+  requires: [INbgateModel, INotebookTracker, IDocumentManager],
+  optional: [IDefaultFileBrowser, ICommandPalette],
+  activate: (
+    app: JupyterFrontEnd,
+    model: INbgateModel,
+    notebooks: INotebookTracker,
+    docManager: IDocumentManager,
+    fileBrowser: IDefaultFileBrowser | null,
+    palette: ICommandPalette | null
+  ): void => {
+    const target = (args: { source?: string }): string | null => {
+      if (args.source === 'filebrowser' && fileBrowser) {
+        for (const item of fileBrowser.selectedItems()) {
+          if (item.type === 'notebook') {
+            return item.path;
+          }
+        }
+        return null;
+      }
+      return notebooks.currentWidget?.context.path ?? null;
+    };
+    app.commands.addCommand(CommandIDs.execute, {
+      label: args => (args.source === 'filebrowser' ? 'Execute with nbgate…' : 'Execute'),
+      caption: 'Run this notebook with parameters, once now or on a schedule (nbgate)',
+      icon: args => (args.source === 'palette' ? undefined : runIcon),
+      isEnabled: args => target(args as { source?: string }) !== null,
+      execute: async args => {
+        const path = target(args as { source?: string });
+        if (!path) {
+          return;
+        }
+        const panel =
+          notebooks.currentWidget?.context.path === path
+            ? notebooks.currentWidget
+            : (docManager.findWidget(path) as NotebookPanel | undefined);
+        if (!(await saveFirst(panel instanceof NotebookPanel ? panel : undefined))) {
+          return;
+        }
+        const kernelspec = panel?.context.model.getMetadata('kernelspec') as
+          | { name?: string }
+          | undefined;
+        openExecuteDialog({
+          path,
+          kernel: kernelspec?.name,
+          onDone: result => {
+            notify(app, model, result);
+            reveal(app, model, result);
+          }
+        });
+      }
+    });
+    palette?.addItem({
+      command: CommandIDs.execute,
+      category: 'nbgate',
+      args: { source: 'palette' }
+    });
+  }
+};
+
+async function confirm(title: string, body: string, label: string): Promise<boolean> {
+  const answer = await showDialog({
+    title,
+    body,
+    buttons: [Dialog.cancelButton(), Dialog.warnButton({ label })]
+  });
+  return answer.button.accept;
+}
+
+const sidebarPlugin: JupyterFrontEndPlugin<void> = {
+  id: `${EXTENSION_ID}:sidebar`,
+  description: 'The left sidebar panel: schedules and executions.',
+  autoStart: true,
+  requires: [INbgateModel],
+  optional: [ILabShell, ICommandPalette],
+  activate: (
+    app: JupyterFrontEnd,
+    model: INbgateModel,
+    labShell: ILabShell | null,
+    palette: ICommandPalette | null
+  ): void => {
+    const act = async (what: () => Promise<unknown>): Promise<void> => {
+      try {
+        await what();
+      } catch (error) {
+        Notification.error((error as Error).message, { autoClose: 8000 });
+      }
+      await model.refresh();
+    };
+    const widget = new SidebarWidget(model as NbgateModel, {
+      openResult: (execution: Execution) => {
+        void app.commands.execute('docmanager:open', { path: execution.output_path });
+      },
+      editSchedule: (schedule: Schedule) =>
+        openExecuteDialog({
+          path: schedule.notebook,
+          schedule,
+          onDone: result => {
+            notify(app, model, result);
+            void model.refresh();
+          }
+        }),
+      runSchedule: schedule =>
+        act(async () => {
+          const execution = await api.runSchedule(schedule.id);
+          model.focus = execution.id;
+          widget.tab = 'executions';
+        }),
+      pauseSchedule: schedule => act(() => api.pauseSchedule(schedule.id)),
+      resumeSchedule: schedule => act(() => api.resumeSchedule(schedule.id)),
+      deleteSchedule: async schedule => {
+        if (
+          await confirm(
+            'Delete schedule?',
+            `Delete the schedule ${schedule.name}? It stops running; its executions' output notebooks stay on disk.`,
+            'Delete'
+          )
+        ) {
+          await act(() => api.deleteSchedule(schedule.id));
+        }
+      },
+      cancelExecution: execution => act(() => api.cancelExecution(execution.id)),
+      deleteExecution: async execution => {
+        if (
+          await confirm('Delete execution?', `Delete the execution ${execution.name} from the list?`, 'Delete')
+        ) {
+          await act(() => api.deleteExecution(execution.id));
+        }
+      }
+    });
+    widget.title.icon = listIcon;
+    widget.title.caption = 'nbgate: schedules and executions';
+    sidebar = widget;
+    (labShell ?? app.shell).add(widget, 'left', { rank: 600 });
+    app.commands.addCommand(CommandIDs.openSidebar, {
+      label: 'Show nbgate schedules and executions',
+      execute: () => app.shell.activateById(widget.id)
+    });
+    palette?.addItem({ command: CommandIDs.openSidebar, category: 'nbgate' });
+  }
+};
+
+export default [modelPlugin, executePlugin, sidebarPlugin];

@@ -1,0 +1,176 @@
+/**
+ * The sidebar's state: executions and schedules, kept fresh by polling (every 2 s while someone looks
+ * or something runs) and, for running executions, by their server-sent events (cell n of m as it
+ * happens). Views listen to `changed`; nothing here touches the DOM.
+ */
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { listExecutions, listSchedules } from './api';
+import { apiURL, NbgateRequestError } from './handler';
+import { Execution, INbgateModel, isTerminal, Schedule } from './tokens';
+
+/** Poll period while the sidebar is visible or an execution is active. */
+export const FAST_POLL_MS = 2000;
+/** Poll period otherwise. */
+export const SLOW_POLL_MS = 15000;
+
+export class NbgateModel implements INbgateModel {
+  constructor(options: { fastPollMs?: number; slowPollMs?: number; useEvents?: boolean } = {}) {
+    this._fast = options.fastPollMs ?? FAST_POLL_MS;
+    this._slow = options.slowPollMs ?? SLOW_POLL_MS;
+    this._useEvents = options.useEvents ?? typeof EventSource !== 'undefined';
+  }
+
+  get executions(): Execution[] {
+    return this._executions;
+  }
+
+  get schedules(): Schedule[] {
+    return this._schedules;
+  }
+
+  get unavailable(): string | null {
+    return this._unavailable;
+  }
+
+  get changed(): ISignal<INbgateModel, void> {
+    return this._changed;
+  }
+
+  focus: string | null = null;
+
+  /** Whether someone is looking (the sidebar is visible): polls fast when true. */
+  set watching(value: boolean) {
+    const wasSlow = !this._isFast();
+    this._watching = value;
+    if (value && wasSlow) {
+      void this.refresh();
+    }
+  }
+
+  /** The latest execution of a schedule, from the loaded list. */
+  latestExecution(scheduleId: string): Execution | undefined {
+    return this._executions.find(e => e.schedule_id === scheduleId);
+  }
+
+  /** Starts polling. */
+  start(): void {
+    if (!this._disposed && this._timer === null) {
+      void this.refresh();
+    }
+  }
+
+  async refresh(): Promise<void> {
+    if (this._disposed) {
+      return;
+    }
+    if (this._timer !== null) {
+      clearTimeout(this._timer);
+      this._timer = null;
+    }
+    try {
+      const [executions, schedules] = await Promise.all([
+        listExecutions({ limit: 200 }),
+        listSchedules()
+      ]);
+      this._executions = executions;
+      this._schedules = schedules;
+      this._unavailable = null;
+      this._syncStreams();
+    } catch (error) {
+      this._unavailable =
+        error instanceof NbgateRequestError ? error.message : String(error);
+    }
+    if (!this._disposed) {
+      this._changed.emit();
+      this._timer = setTimeout(() => void this.refresh(), this._isFast() ? this._fast : this._slow);
+    }
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  dispose(): void {
+    this._disposed = true;
+    if (this._timer !== null) {
+      clearTimeout(this._timer);
+    }
+    for (const source of this._streams.values()) {
+      source.close();
+    }
+    this._streams.clear();
+    Signal.clearData(this);
+  }
+
+  private _isFast(): boolean {
+    return this._watching || this._executions.some(e => !isTerminal(e.status));
+  }
+
+  /** One events stream per running execution; closed when it ends. */
+  private _syncStreams(): void {
+    if (!this._useEvents) {
+      return;
+    }
+    const running = new Set(this._executions.filter(e => e.status === 'running').map(e => e.id));
+    for (const [id, source] of this._streams) {
+      if (!running.has(id)) {
+        source.close();
+        this._streams.delete(id);
+      }
+    }
+    for (const id of running) {
+      if (!this._streams.has(id)) {
+        const source = new EventSource(apiURL(`executions/${encodeURIComponent(id)}/events`), {
+          withCredentials: true
+        });
+        const onEvent = (message: MessageEvent) => this._onEvent(id, message.data);
+        for (const name of ['message', 'status', 'progress']) {
+          source.addEventListener(name, onEvent as EventListener);
+        }
+        source.onerror = () => {
+          source.close();
+          this._streams.delete(id);
+        };
+        this._streams.set(id, source);
+      }
+    }
+  }
+
+  private _onEvent(id: string, data: string): void {
+    let event: { event?: string; status?: Execution['status']; cell?: number; total?: number };
+    try {
+      event = JSON.parse(data);
+    } catch {
+      return;
+    }
+    const execution = this._executions.find(e => e.id === id);
+    if (!execution) {
+      return;
+    }
+    if (event.event === 'progress' && event.cell !== undefined && event.total !== undefined) {
+      execution.progress = { cell: event.cell, total: event.total };
+      this._executions = [...this._executions];
+      this._changed.emit();
+    } else if (event.event === 'status' && event.status) {
+      execution.status = event.status;
+      this._executions = [...this._executions];
+      this._changed.emit();
+      if (isTerminal(event.status)) {
+        void this.refresh();
+      }
+    }
+  }
+
+  private _executions: Execution[] = [];
+  private _schedules: Schedule[] = [];
+  private _unavailable: string | null = null;
+  private _changed = new Signal<INbgateModel, void>(this);
+  private _timer: ReturnType<typeof setTimeout> | null = null;
+  private _watching = false;
+  private _disposed = false;
+  private _streams = new Map<string, EventSource>();
+  private _fast: number;
+  private _slow: number;
+  private _useEvents: boolean;
+}

@@ -1,0 +1,205 @@
+/**
+ * IDs, the executor API's types (DESIGN.md §3; names as the server spells them) and the model's token.
+ */
+import { Token } from '@lumino/coreutils';
+import { ISignal } from '@lumino/signaling';
+
+/** The labextension's name; plugin ids start with it. */
+export const EXTENSION_ID = 'nbgate-jupyter';
+
+/** Under the Jupyter server, the server extension proxies the gateway's `/api/*` here. */
+export const API_NAMESPACE = 'nbgate';
+
+export namespace CommandIDs {
+  /** Opens the Execute dialog for the current notebook, or the one selected in the file browser. */
+  export const execute = 'nbgate:execute';
+  /** Shows the sidebar. */
+  export const openSidebar = 'nbgate:open-sidebar';
+}
+
+/** The sidebar's widget id (its tab is `[data-id="nbgate-sidebar"]`). */
+export const SIDEBAR_ID = 'nbgate-sidebar';
+
+export type ExecutionStatus =
+  | 'queued'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'cancelled'
+  | 'timed_out'
+  | 'skipped';
+
+export const EXECUTION_STATUSES: ExecutionStatus[] = [
+  'queued',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'timed_out',
+  'skipped'
+];
+
+export function isTerminal(status: ExecutionStatus): boolean {
+  return status !== 'queued' && status !== 'running';
+}
+
+/** Parameter values by name, as typed JSON. */
+export type ParameterValues = { [name: string]: unknown };
+
+/** A kernelspec offered as a choice. */
+export interface Environment {
+  name: string;
+  display_name: string;
+  language: string;
+}
+
+/** int, float, bool, str, list, dict, null or unknown (an expression). */
+export type ParameterType =
+  | 'int'
+  | 'float'
+  | 'bool'
+  | 'str'
+  | 'list'
+  | 'dict'
+  | 'null'
+  | 'unknown';
+
+export interface ParameterInfo {
+  name: string;
+  type: ParameterType | string;
+  /** The default as written in the cell. */
+  default: string;
+  /** The default as JSON, when it is a literal. */
+  default_value?: unknown;
+  /** The comment beside it. */
+  help: string;
+}
+
+export interface NotebookParameters {
+  language?: string | null;
+  kernel?: string | null;
+  /** null when the notebook has no `parameters` cell. */
+  parameters: ParameterInfo[] | null;
+}
+
+export interface ExecutionError {
+  cell_index?: number | null;
+  ename: string;
+  evalue: string;
+  traceback?: string[];
+}
+
+export interface Execution {
+  id: string;
+  /** `<schedule>_at_YYYY_MM_DD_HH_MM_SS`. */
+  name: string;
+  schedule_id?: string | null;
+  notebook: string;
+  status: ExecutionStatus;
+  reason?: string | null;
+  parameters: ParameterValues;
+  kernel?: string | null;
+  attempt?: number;
+  max_attempts?: number;
+  created_at: string;
+  started_at?: string | null;
+  ended_at?: string | null;
+  progress?: { cell: number; total: number } | null;
+  error?: ExecutionError | null;
+  /** The output notebook, relative to the Jupyter root. */
+  output_path: string;
+}
+
+export type Overlap = 'skip' | 'queue';
+export type Catchup = 'skip' | 'once' | 'all';
+
+export interface Notify {
+  url: string;
+  on_failure: boolean;
+  on_success: boolean;
+}
+
+/** What the dialog submits for a run now (`POST /api/executions`). Times are in seconds. */
+export interface CreateExecution {
+  notebook: string;
+  parameters?: ParameterValues;
+  kernel?: string;
+  timeout?: number;
+  cell_timeout?: number;
+  output_dir?: string;
+  retries?: number;
+}
+
+/** What the dialog submits for a schedule (`POST /api/schedules`, `PATCH` for an edit). */
+export interface CreateSchedule {
+  name: string;
+  notebook: string;
+  parameters: ParameterValues;
+  kernel?: string;
+  cron: string;
+  timezone: string;
+  paused?: boolean;
+  overlap?: Overlap;
+  catchup?: Catchup;
+  retries?: number;
+  timeout?: number;
+  cell_timeout?: number;
+  output_dir?: string;
+  notify?: Notify | null;
+}
+
+export interface Schedule {
+  id: string;
+  name: string;
+  notebook: string;
+  parameters: ParameterValues;
+  kernel?: string | null;
+  cron?: string | null;
+  every?: string | null;
+  /** The store's shape, should the API pass it through. */
+  recurrence?: { cron?: string; every?: string };
+  timezone: string;
+  paused: boolean;
+  overlap?: Overlap;
+  catchup?: Catchup;
+  retries?: number;
+  timeout?: number | null;
+  cell_timeout?: number | null;
+  output_dir?: string;
+  notify?: Notify | null;
+  next_run?: string | null;
+  /** "Every day at 10:00 (Asia/Tokyo)". */
+  description?: string;
+  /** The newest execution, when the server includes it. */
+  last_execution?: Execution | null;
+}
+
+/** One page of a newest-first listing. */
+export interface Page<T> {
+  items: T[];
+  next_cursor?: string | null;
+}
+
+/** A schedule's cron expression, whichever shape the server sends. */
+export function scheduleCron(schedule: Schedule): string | null {
+  return schedule.cron ?? schedule.recurrence?.cron ?? null;
+}
+
+/** The executions and schedules the sidebar shows, kept fresh. */
+export interface INbgateModel {
+  readonly executions: Execution[];
+  readonly schedules: Schedule[];
+  /** Set when the API is unreachable (e.g. the gateway could not start): the server's message. */
+  readonly unavailable: string | null;
+  /** Emitted whenever executions, schedules or `unavailable` change. */
+  readonly changed: ISignal<INbgateModel, void>;
+  /** Reloads now (after an action); resolves when the lists are fresh. */
+  refresh(): Promise<void>;
+  /** The execution to highlight in the sidebar (set after a submit). */
+  focus: string | null;
+}
+
+export const INbgateModel = new Token<INbgateModel>(
+  `${EXTENSION_ID}:model`,
+  'The executions and schedules of nbgate, kept fresh.'
+);
