@@ -41,6 +41,9 @@ pub enum KernelEvent {
 pub struct KernelEvents {
     shared: Option<broadcast::Receiver<KernelEvent>>,
     replies: Option<broadcast::Receiver<KernelEvent>>,
+    /// A final event (`ShutDown`) held back until the replies already queued are delivered, so that it is
+    /// the last thing a subscriber sees.
+    held: Option<KernelEvent>,
 }
 
 impl KernelEvents {
@@ -51,12 +54,30 @@ impl KernelEvents {
         Self {
             shared: Some(shared),
             replies: Some(replies),
+            held: None,
         }
     }
 
     /// The next event; `None` once the kernel's actor has ended (after shut-down, or when every handle
     /// is gone) and everything sent before was received. Cancel-safe.
     pub async fn recv(&mut self) -> Option<KernelEvent> {
+        if let Some(held) = self.held.take() {
+            // Replies queued before the final event come first.
+            if let Some(replies) = &mut self.replies {
+                match replies.try_recv() {
+                    Ok(event) => {
+                        self.held = Some(held);
+                        return Some(event);
+                    }
+                    Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+                        self.held = Some(held);
+                        return Some(KernelEvent::Lagged(missed));
+                    }
+                    Err(_) => {}
+                }
+            }
+            return Some(held);
+        }
         loop {
             // Both receivers are cancel-safe, so the branch that loses the race loses nothing.
             let (result, from_shared) = match (&mut self.shared, &mut self.replies) {
@@ -69,6 +90,10 @@ impl KernelEvents {
                 },
             };
             match result {
+                Ok(KernelEvent::ShutDown) if from_shared => {
+                    self.held = Some(KernelEvent::ShutDown);
+                    return Box::pin(self.recv()).await;
+                }
                 Ok(event) => return Some(event),
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     return Some(KernelEvent::Lagged(missed));
@@ -99,6 +124,24 @@ mod tests {
         for _ in 0..4 {
             assert!(matches!(events.recv().await, Some(KernelEvent::Restarting)));
         }
+    }
+
+    #[tokio::test]
+    async fn shut_down_comes_after_the_replies_already_queued() {
+        let (shared, _) = broadcast::channel(4);
+        let (replies, _) = broadcast::channel(4);
+        let mut events = KernelEvents::new(shared.subscribe(), replies.subscribe());
+        shared
+            .send(KernelEvent::ShutDown)
+            .expect("a receiver exists");
+        replies
+            .send(KernelEvent::Heartbeat { responsive: true })
+            .expect("a receiver exists");
+        assert!(matches!(
+            events.recv().await,
+            Some(KernelEvent::Heartbeat { .. })
+        ));
+        assert!(matches!(events.recv().await, Some(KernelEvent::ShutDown)));
     }
 
     #[tokio::test]
