@@ -67,3 +67,5 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) $(CACHE) target
+
+-include frontend/frontend.mk

@@ -1,0 +1,58 @@
+# The JupyterLab extension (frontend/): included by the root Makefile (`-include frontend/frontend.mk`),
+# which defines ROOT, VENV, CACHE, the Jupyter state variables and the `venv`, `build`, `build-release`
+# targets used here.
+#
+#   make frontend-build   npm ci, tsc + jupyter-builder, pip install the package into the venv
+#   make frontend-test    jest, and pytest for the server extension (real nbgate binary)
+#   make frontend-e2e     a real JupyterLab in Debian's Chromium (playwright-core), screenshots saved
+#   make lab              JupyterLab on examples/ with the extension and a managed gateway
+
+FRONTEND      := $(ROOT)/frontend
+NPM           ?= npm
+CHROMIUM      ?= /usr/bin/chromium
+LAB_PORT      ?= 8888
+LAB_TOKEN     ?= $(shell $(PYTHON) -c 'import secrets; print(secrets.token_hex(16))')
+FRONTEND_PATH := $(VENV)/bin:$(PATH)
+
+.PHONY: frontend-build frontend-test frontend-e2e lab
+
+# node_modules is reinstalled only when the lock file changes.
+$(FRONTEND)/node_modules/.installed: $(FRONTEND)/package-lock.json
+	cd $(FRONTEND) && $(NPM) ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+frontend-build: venv $(FRONTEND)/node_modules/.installed
+	cd $(FRONTEND) && PATH=$(FRONTEND_PATH) $(NPM) run --silent build
+	@test -f $(FRONTEND)/nbgate_jupyter/labextension/package.json \
+	    || { echo "frontend: the labextension was not built"; exit 1; }
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
+	    --force-reinstall $(FRONTEND)
+
+frontend-test: frontend-build build
+	@mkdir -p $(CACHE)/tmp $(JUPYTER_RUNTIME_DIR)
+	cd $(FRONTEND) && $(NPM) test --silent
+	cd $(FRONTEND) && TMPDIR=$(CACHE)/tmp NBGATE_TEST_BINARY=$(ROOT)/target/debug/nbgate \
+	    $(VENV)/bin/python -m pytest -q -p no:cacheprovider nbgate_jupyter/tests
+
+frontend-e2e: frontend-build build
+	@test -x $(CHROMIUM) || { \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    else echo "frontend-e2e needs $(CHROMIUM): apt-get install chromium (as root)"; exit 1; fi; }
+	cd $(FRONTEND) && PATH=$(FRONTEND_PATH) CHROMIUM=$(CHROMIUM) \
+	    NBGATE_BINARY=$(ROOT)/target/debug/nbgate node ui-tests/run.js
+
+# JupyterLab on examples/, the gateway started and stopped by the server extension.
+lab: frontend-build build-release
+	@mkdir -p $(JUPYTER_RUNTIME_DIR)
+	@echo
+	@echo "JupyterLab with nbgate: http://127.0.0.1:$(LAB_PORT)/lab/tree/loyal_customer.ipynb?token=$(LAB_TOKEN)"
+	@echo "(open loyal_customer.ipynb, press Execute; Ctrl-C stops Lab and the gateway)"
+	@echo
+	cd $(ROOT)/examples && PATH=$(FRONTEND_PATH) NBGATE_BINARY=$(ROOT)/target/release/nbgate \
+	    $(VENV)/bin/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) \
+	    $$([ "$$(id -u)" = 0 ] && echo --allow-root) \
+	    --IdentityProvider.token=$(LAB_TOKEN) \
+	    --LabApp.news_url=None \
+	    --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
+	    --LabApp.extension_manager=readonly

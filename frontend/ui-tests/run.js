@@ -1,0 +1,247 @@
+#!/usr/bin/env node
+/**
+ * End to end: a real JupyterLab (with this extension and the real nbgate gateway it manages) on a temp
+ * copy of examples/, driven in Debian's Chromium with playwright-core. Each step saves a screenshot to
+ * ui-tests/screenshots/. Prints "N passed, M failed" and exits non-zero on any failure.
+ *
+ *   node ui-tests/run.js                  (environment: see ui-tests/lab.js)
+ *   E2E_ONLY=schedule node ui-tests/run.js
+ */
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+const { startLab, stopLab } = require('./lab');
+
+const SHOTS = path.join(__dirname, 'screenshots');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const RUN_TIMEOUT = 180_000;
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+}
+
+/** Opens a notebook in a fresh layout and waits for the Execute button. */
+async function openNotebook(page, lab, notebook) {
+  await page.goto(`${lab.url}/lab/tree/${notebook}?reset&token=${lab.token}`);
+  const button = page.locator(
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar [data-jp-item-name="nbgate-execute"] button'
+  );
+  await button.waitFor({ timeout: 60_000 });
+  return button;
+}
+
+async function openDialog(page, lab, notebook) {
+  const button = await openNotebook(page, lab, notebook);
+  await button.click();
+  const dialog = page.locator('.nbgate-ExecuteDialog');
+  await dialog.waitFor();
+  await dialog.locator('.nbgate-ExecuteDialog-body').waitFor({ timeout: 30_000 });
+  return dialog;
+}
+
+/** The sidebar's execution row for a name prefix, once it exists. */
+function executionRow(page, namePrefix) {
+  return page.locator(`#nbgate-sidebar .nbgate-Execution[data-name^="${namePrefix}"]`).first();
+}
+
+async function waitForStatus(row, statuses, timeout = RUN_TIMEOUT) {
+  const wanted = Array.isArray(statuses) ? statuses : [statuses];
+  const deadline = Date.now() + timeout;
+  let status = null;
+  while (Date.now() < deadline) {
+    status = await row.getAttribute('data-status').catch(() => null);
+    if (wanted.includes(status)) {
+      return status;
+    }
+    await row.page().waitForTimeout(200);
+  }
+  throw new Error(`execution stayed ${status}, expected ${wanted.join(' or ')}`);
+}
+
+const tests = {
+  /** Execute → fill parameters → run once → appears, progresses, succeeds → View result. */
+  async runOnce(page, lab) {
+    const dialog = await openDialog(page, lab, 'loyal_customer.ipynb');
+    const days = dialog.locator('#nbgate-param_DATA_DAY_RANGE');
+    await days.waitFor();
+    if ((await days.inputValue()) !== '60') {
+      throw new Error(`DATA_DAY_RANGE is not prefilled with 60: ${await days.inputValue()}`);
+    }
+    await days.fill('90');
+    await dialog.locator('#nbgate-param_LABEL_BUY_COUNT').fill('2');
+    await dialog.locator('#nbgate-param_OUTPUT_DIR').fill('e2e_output');
+    await shot(page, '01-execute-dialog-parameters');
+    await dialog.locator('.nbgate-ExecuteDialog-submit').click();
+    await dialog.waitFor({ state: 'detached' });
+
+    const row = executionRow(page, 'loyal_customer_at_');
+    await row.waitFor({ timeout: 15_000 });
+    // It progresses: running with cell n of m (or already done on a fast machine).
+    const seen = await waitForStatus(row, ['running', 'succeeded', 'failed']);
+    if (seen === 'running') {
+      await row.locator('.nbgate-Progress').waitFor({ timeout: 30_000 }).catch(() => undefined);
+      await shot(page, '02-execution-running');
+    }
+    const status = await waitForStatus(row, ['succeeded', 'failed', 'timed_out', 'cancelled']);
+    await shot(page, '03-execution-succeeded');
+    if (status !== 'succeeded') {
+      throw new Error(`the execution ended ${status}: ${await row.innerText()}`);
+    }
+    const title = await row.getAttribute('title');
+    if (!title.includes('DATA_DAY_RANGE = 90')) {
+      throw new Error(`the row's hover does not show the parameters: ${title}`);
+    }
+
+    await row.locator('.nbgate-Execution-view').click();
+    const result = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden)');
+    await page.waitForFunction(
+      () => {
+        const tab = document.querySelector('.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current');
+        return tab && /loyal_customer_at_.*\.ipynb/.test(tab.textContent || '');
+      },
+      null,
+      { timeout: 30_000 }
+    );
+    await result.locator('.jp-Cell', { hasText: 'DATA_DAY_RANGE = 90' }).first().waitFor({ timeout: 30_000 });
+    await result.locator('.jp-Cell', { hasText: 'LABEL_BUY_COUNT = 2' }).first().waitFor();
+    const images = result.locator('.jp-OutputArea-output img');
+    await images.nth(1).waitFor({ timeout: 30_000 });
+    const count = await images.count();
+    if (count < 2) {
+      throw new Error(`the result shows ${count} plots, expected 2`);
+    }
+    await result.locator('.jp-Cell', { hasText: 'DATA_DAY_RANGE = 90' }).first().scrollIntoViewIfNeeded();
+    await shot(page, '04-result-injected-parameters');
+    await images.nth(1).scrollIntoViewIfNeeded();
+    await shot(page, '05-result-plots');
+  },
+
+  /** A recurring schedule: created, shown, run now, paused. */
+  async schedule(page, lab) {
+    const dialog = await openDialog(page, lab, 'loyal_customer.ipynb');
+    await dialog.locator('.nbgate-ExecuteDialog-recurring').check();
+    const name = dialog.locator('.nbgate-ExecuteDialog-name');
+    if ((await name.inputValue()) !== 'loyal_customer') {
+      throw new Error(`the schedule name is not prefilled: ${await name.inputValue()}`);
+    }
+    await name.fill('Bad Name');
+    await dialog.locator('.nbgate-FieldError', { hasText: 'invalid name "Bad Name"' }).waitFor();
+    await name.fill('e2e_weekly');
+    await dialog.locator('.nbgate-FrequencyPicker-kind').selectOption('weekly');
+    await dialog.locator('.nbgate-FrequencyPicker-days input[value="3"]').check();
+    await dialog.locator('.nbgate-FrequencyPicker-time').fill('07:45');
+    await dialog.locator('.nbgate-ExecuteDialog-timezone').fill('Europe/Paris');
+    await dialog.locator('.nbgate-Preview-description', { hasText: 'Every Monday and Wednesday at 07:45 (Europe/Paris)' }).waitFor();
+    const runs = await dialog.locator('.nbgate-Preview-runs li').count();
+    if (runs !== 3) {
+      throw new Error(`the preview shows ${runs} next runs, expected 3`);
+    }
+    await dialog.locator('#nbgate-param_DATA_DAY_RANGE').fill('75');
+    await shot(page, '06-schedule-dialog');
+    await dialog.locator('.nbgate-ExecuteDialog-submit').click();
+    await dialog.waitFor({ state: 'detached' });
+
+    const item = page.locator('#nbgate-sidebar .nbgate-Schedule[data-name="e2e_weekly"]');
+    await item.waitFor({ timeout: 15_000 });
+    await item.locator('.nbgate-Schedule-frequency', { hasText: 'Monday and Wednesday' }).waitFor();
+    await item.getByText('Next run').waitFor();
+    await shot(page, '07-schedule-created');
+
+    await item.locator('.nbgate-Schedule-run').click();
+    const row = executionRow(page, 'e2e_weekly_at_');
+    await row.waitFor({ timeout: 15_000 });
+    await shot(page, '08-schedule-run-now');
+    const status = await waitForStatus(row, ['succeeded', 'failed', 'timed_out', 'cancelled']);
+    if (status !== 'succeeded') {
+      throw new Error(`the scheduled run ended ${status}: ${await row.innerText()}`);
+    }
+    if (!(await row.getAttribute('title')).includes('DATA_DAY_RANGE = 75')) {
+      throw new Error('the scheduled run did not use the schedule\'s parameters');
+    }
+
+    await page.locator('#nbgate-sidebar .nbgate-Tab-schedules').click();
+    await item.locator('.nbgate-Item-detail', { hasText: 'Latest:' }).waitFor();
+    await item.locator('.nbgate-Schedule-pause').click();
+    await item.locator('.nbgate-Schedule-paused').waitFor({ timeout: 15_000 });
+    await item.locator('.nbgate-Schedule-resume').waitFor();
+    await shot(page, '09-schedule-paused');
+  },
+
+  /** A notebook that raises (and has no parameters cell) shows failed with its error. */
+  async failure(page, lab) {
+    const dialog = await openDialog(page, lab, 'raises.ipynb');
+    await dialog.locator('.nbgate-ExecuteDialog-noParameters').waitFor();
+    await shot(page, '10-no-parameters-cell');
+    await dialog.locator('.nbgate-ExecuteDialog-submit').click();
+    await dialog.waitFor({ state: 'detached' });
+    const row = executionRow(page, 'raises_at_');
+    await row.waitFor({ timeout: 15_000 });
+    const status = await waitForStatus(row, ['succeeded', 'failed', 'timed_out', 'cancelled']);
+    await row.locator('.nbgate-Execution-error').waitFor().catch(() => undefined);
+    await shot(page, '11-execution-failed');
+    if (status !== 'failed') {
+      throw new Error(`the raising notebook ended ${status}`);
+    }
+    const error = await row.locator('.nbgate-Execution-error').innerText();
+    if (!error.includes('ValueError: the input table is empty') || !error.includes('cell 3')) {
+      throw new Error(`the error shown is ${JSON.stringify(error)}`);
+    }
+  }
+};
+
+async function main() {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const only = process.env.E2E_ONLY ? process.env.E2E_ONLY.split(',') : Object.keys(tests);
+  const lab = await startLab();
+  let browser;
+  let passed = 0;
+  let failed = 0;
+  try {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync'
+      ]
+    });
+    for (const name of only) {
+      const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+      const page = await context.newPage();
+      page.setDefaultTimeout(20_000);
+      const started = Date.now();
+      try {
+        await tests[name](page, lab);
+        passed += 1;
+        console.log(`ok   ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      } catch (error) {
+        failed += 1;
+        await shot(page, `FAILED-${name}`).catch(() => undefined);
+        console.log(`FAIL ${name}: ${error.message.split('\n')[0]}`);
+        console.log(`     lab log: ${lab.log}`);
+      }
+      await context.close();
+    }
+  } finally {
+    if (browser) {
+      await browser.close();
+    }
+    await stopLab(lab);
+  }
+  console.log(`e2e: ${passed} passed, ${failed} failed`);
+  process.exit(failed === 0 && passed > 0 ? 0 : 1);
+}
+
+main().catch(error => {
+  console.error(error);
+  process.exit(1);
+});
