@@ -31,6 +31,10 @@ pub enum EventKind {
     Progress { cell: usize, total: usize },
     /// Cell `cell` produced an output (nbformat JSON).
     Output { cell: usize, output: Value },
+    /// The webhook was delivered (`error` `None`) or given up on.
+    Notified { error: Option<String> },
+    /// The execution was deleted (by request, retention or its schedule's deletion).
+    Deleted,
 }
 
 /// What a subscription yields.

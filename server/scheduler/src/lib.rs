@@ -127,8 +127,12 @@ impl Scheduler {
                 "executions left running by a previous process marked failed"
             );
         }
-        ctx.tasks
-            .spawn(notify::run_notifier(queue, db, shutdown.clone()));
+        ctx.tasks.spawn(notify::run_notifier(
+            queue,
+            db,
+            ctx.events.clone(),
+            shutdown.clone(),
+        ));
         ctx.tasks.spawn(engine::run_loop(ctx.clone()));
         ctx.tasks.close();
         Ok(SchedulerHandle { ctx })

@@ -14,11 +14,14 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::events::{EventKind, Events};
 use crate::store::Db;
 
 /// Attempts per delivery, with exponential delays between them from [`FIRST_RETRY_DELAY`].
 pub const ATTEMPTS: u32 = 4;
 pub const FIRST_RETRY_DELAY: Duration = Duration::from_secs(1);
+/// How long a delivery in flight may go on after shutdown.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Connect, send and read the status line within this.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -114,6 +117,7 @@ pub async fn post_json(url: &str, body: &[u8]) -> Result<(), String> {
 pub(crate) async fn run_notifier(
     mut queue: mpsc::UnboundedReceiver<Delivery>,
     db: Db,
+    events: Events,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -124,20 +128,21 @@ pub(crate) async fn run_notifier(
             },
             () = shutdown.cancelled() => break,
         };
+        // At shutdown, the delivery in flight gets a short grace to finish.
+        let grace = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
         let outcome = tokio::select! {
             outcome = deliver(&delivery) => outcome,
-            () = shutdown.cancelled() => Err("not delivered: nbgate shut down".into()),
+            () = grace => Err("not delivered: nbgate shut down".into()),
         };
-        record(&db, &delivery, outcome).await;
+        record(&db, &events, &delivery, outcome).await;
     }
     queue.close();
     while let Ok(delivery) = queue.try_recv() {
-        record(
-            &db,
-            &delivery,
-            Err("not delivered: nbgate shut down".into()),
-        )
-        .await;
+        let outcome = Err("not delivered: nbgate shut down".into());
+        record(&db, &events, &delivery, outcome).await;
     }
 }
 
@@ -161,18 +166,20 @@ async fn deliver(delivery: &Delivery) -> Result<(), String> {
     }
 }
 
-async fn record(db: &Db, delivery: &Delivery, outcome: Result<(), String>) {
+async fn record(db: &Db, events: &Events, delivery: &Delivery, outcome: Result<(), String>) {
     let id = delivery.execution_id.clone();
     if let Err(error) = &outcome {
         tracing::warn!(execution = %id, url = %delivery.url, %error, "webhook not delivered");
     }
     let error = outcome.err();
+    let recorded = error.clone();
     if let Err(store_error) = db
-        .call(move |store| store.set_notify_error(&id, error.as_deref()))
+        .call(move |store| store.set_notify_error(&id, recorded.as_deref()))
         .await
     {
         tracing::error!(%store_error, "cannot record a webhook delivery");
     }
+    events.send(&delivery.execution_id, EventKind::Notified { error });
 }
 
 #[cfg(test)]

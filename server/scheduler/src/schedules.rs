@@ -262,10 +262,13 @@ impl SchedulerHandle {
                 running.cancel.cancel();
             }
         }
-        if delete_files {
-            for execution in &deleted {
+        for execution in &deleted {
+            if delete_files {
                 worker::remove_output(&self.ctx, execution);
             }
+            self.ctx
+                .events
+                .send(&execution.id, crate::events::EventKind::Deleted);
         }
         let _ = std::fs::remove_file(self.ctx.snapshot_path(&schedule.id));
         self.ctx.wake.notify_one();

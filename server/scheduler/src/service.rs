@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::context::{Ctx, Draft, StopCause, execution_name, output_path};
 use crate::error::{Result, SchedulerError, ValidationError};
-use crate::events::Subscription;
+use crate::events::{EventKind, Subscription};
 use crate::model::{
     DEFAULT_OUTPUT_DIR, Environment, Execution, ExecutionFilter, ExecutionStatus, NewExecution,
     NotebookParameters, Page, RunConfig,
@@ -181,6 +181,7 @@ impl SchedulerHandle {
         if delete_file {
             worker::remove_output(&self.ctx, &execution);
         }
+        self.ctx.events.send(id, EventKind::Deleted);
         self.ctx.wake.notify_one();
         Ok(())
     }

@@ -348,6 +348,7 @@ pub(crate) async fn apply_retention(ctx: &Ctx, schedule_id: &str) {
         Ok(deleted) => {
             for old in deleted {
                 remove_output(ctx, &old);
+                ctx.events.send(&old.id, EventKind::Deleted);
             }
         }
         Err(error) => tracing::error!(%error, "retention failed"),
