@@ -41,10 +41,10 @@ $(VENV)/.installed: requirements.txt
 venv: $(VENV)/.installed
 
 build-release:
-	$(CARGO) build --release --locked -p nbgate
+	$(CARGO) build --release -p nbgate
 
 build:
-	$(CARGO) build --locked --workspace --bins --examples
+	$(CARGO) build --workspace --bins --examples
 
 run: venv build-release
 	@mkdir -p $(JUPYTER_RUNTIME_DIR)
@@ -56,11 +56,11 @@ run: venv build-release
 
 test: venv build
 	@mkdir -p $(JUPYTER_RUNTIME_DIR)
-	$(CARGO) test --locked --workspace
+	$(CARGO) test --workspace
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 bench: venv
 	bench/run.sh
