@@ -436,3 +436,28 @@ fn kill_9_of_nbgate_takes_its_kernel_along() {
     child.wait().expect("reaped");
     env.assert_no_survivors(Duration::from_secs(5));
 }
+
+#[test]
+fn allow_errors_records_the_error_and_runs_on() {
+    let env = JupyterEnv::new();
+    let input = write(
+        &env,
+        "errors.ipynb",
+        &notebook("python3", "python", &["1/0", "print('after')"]),
+    );
+    let output = nbgate(
+        &env,
+        &[
+            "run",
+            input.to_str().unwrap_or_default(),
+            "out.ipynb",
+            "--allow-errors",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let executed = read(&env.work().join("out.ipynb"));
+    assert_eq!(outputs(&executed, 0)[0]["ename"], "ZeroDivisionError");
+    assert_eq!(outputs(&executed, 1)[0]["text"], json!(["after\n"]));
+    // No papermill error markers: the errors were allowed.
+    assert_eq!(executed["cells"].as_array().map(Vec::len), Some(2));
+}
