@@ -30,7 +30,7 @@ frontend-build: venv $(FRONTEND)/node_modules/.installed
 
 frontend-test: frontend-build build
 	@mkdir -p $(CACHE)/tmp $(JUPYTER_RUNTIME_DIR)
-	cd $(FRONTEND) && $(NPM) test --silent
+	cd $(FRONTEND) && $(NPM) run --silent lint && $(NPM) test --silent
 	cd $(FRONTEND) && TMPDIR=$(CACHE)/tmp NBGATE_TEST_BINARY=$(ROOT)/target/debug/nbgate \
 	    $(VENV)/bin/python -m pytest -q -p no:cacheprovider nbgate_jupyter/tests
 

@@ -74,9 +74,7 @@ export function fromCron(expression: string): Frequency {
   }
   const hourStep = stepOf(hour);
   if (hourStep !== null && dom === '*' && dow === '*') {
-    return HOUR_STEPS.includes(hourStep)
-      ? { kind: 'hours', every: hourStep, minute: m }
-      : raw;
+    return HOUR_STEPS.includes(hourStep) ? { kind: 'hours', every: hourStep, minute: m } : raw;
   }
   const h = numberIn(hour, 0, 23);
   if (h === null) {
@@ -157,7 +155,10 @@ const DAYS3 = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
 
 /** Parses a 5-field cron expression; throws an Error saying what is wrong. */
 export function parseCron(expression: string): CronSpec {
-  const fields = expression.trim().split(/\s+/).filter(f => f.length > 0);
+  const fields = expression
+    .trim()
+    .split(/\s+/)
+    .filter(f => f.length > 0);
   if (fields.length !== 5) {
     throw new Error(
       `a cron expression has 5 fields (minute hour day-of-month month day-of-week), this one has ${fields.length}`
@@ -287,12 +288,7 @@ const MINUTE = 60_000;
  * The next `count` fire times of `expression` in `timeZone`, strictly after `from`. Walks real instants
  * and skips whole days and hours that cannot match, so a year ahead costs a few hundred steps.
  */
-export function nextRuns(
-  expression: string,
-  timeZone: string,
-  from: Date,
-  count = 3
-): Date[] {
+export function nextRuns(expression: string, timeZone: string, from: Date, count = 3): Date[] {
   const spec = parseCron(expression);
   const runs: Date[] = [];
   let t = Math.floor(from.getTime() / MINUTE) * MINUTE + MINUTE;
@@ -329,9 +325,8 @@ export function browserTimeZone(): string {
 
 /** Every IANA time zone the browser knows (UTC first). */
 export function timeZones(): string[] {
-  const supported = (
-    Intl as unknown as { supportedValuesOf?: (key: string) => string[] }
-  ).supportedValuesOf;
+  const supported = (Intl as unknown as { supportedValuesOf?: (key: string) => string[] })
+    .supportedValuesOf;
   const zones = supported ? supported('timeZone') : [];
   return ['UTC', ...zones.filter(zone => zone !== 'UTC')];
 }

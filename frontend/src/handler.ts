@@ -67,8 +67,14 @@ export async function requestAPI<T>(
 ): Promise<T> {
   const serverSettings = settings ?? ServerConnection.makeSettings();
   const url = apiURL(endPoint, serverSettings);
-  if (init.body !== undefined && !(init.headers as Record<string, string> | undefined)?.['Content-Type']) {
-    init = { ...init, headers: { ...(init.headers as object), 'Content-Type': 'application/json' } };
+  if (
+    init.body !== undefined &&
+    !(init.headers as Record<string, string> | undefined)?.['Content-Type']
+  ) {
+    init = {
+      ...init,
+      headers: { ...(init.headers as object), 'Content-Type': 'application/json' }
+    };
   }
   let response: Response;
   try {
@@ -89,6 +95,9 @@ export async function requestAPI<T>(
   try {
     return JSON.parse(body) as T;
   } catch {
-    throw new NbgateRequestError(response.status, `The nbgate API answered with invalid JSON: ${body.slice(0, 200)}`);
+    throw new NbgateRequestError(
+      response.status,
+      `The nbgate API answered with invalid JSON: ${body.slice(0, 200)}`
+    );
   }
 }

@@ -5,19 +5,15 @@
  *   schema/plugin.json, and the command palette) and its dialog.
  * - `sidebar`: the left panel with the Schedules and Executions tabs.
  */
-import {
-  ILabShell,
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
+import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Dialog, ICommandPalette, Notification, showDialog } from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
-import { listIcon, runIcon } from '@jupyterlab/ui-components';
 
 import * as api from './api';
 import { SubmitResult } from './components/ExecuteDialog';
+import { executeIcon } from './icons';
 import { openExecuteDialog, SidebarWidget } from './components/SidebarWidget';
 import { NbgateModel } from './model';
 import { CommandIDs, EXTENSION_ID, Execution, INbgateModel, Schedule } from './tokens';
@@ -117,7 +113,7 @@ const executePlugin: JupyterFrontEndPlugin<void> = {
     app.commands.addCommand(CommandIDs.execute, {
       label: args => (args.source === 'filebrowser' ? 'Execute with nbgate…' : 'Execute'),
       caption: 'Run this notebook with parameters, once now or on a schedule (nbgate)',
-      icon: args => (args.source === 'palette' ? undefined : runIcon),
+      icon: args => (args.source === 'palette' ? undefined : executeIcon),
       isEnabled: args => target(args as { source?: string }) !== null,
       execute: async args => {
         const path = target(args as { source?: string });
@@ -132,8 +128,7 @@ const executePlugin: JupyterFrontEndPlugin<void> = {
           return;
         }
         const kernelspec = panel?.context.model.getMetadata('kernelspec') as
-          | { name?: string }
-          | undefined;
+          { name?: string } | undefined;
         openExecuteDialog({
           path,
           kernel: kernelspec?.name,
@@ -216,13 +211,17 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       cancelExecution: execution => act(() => api.cancelExecution(execution.id)),
       deleteExecution: async execution => {
         if (
-          await confirm('Delete execution?', `Delete the execution ${execution.name} from the list?`, 'Delete')
+          await confirm(
+            'Delete execution?',
+            `Delete the execution ${execution.name} from the list?`,
+            'Delete'
+          )
         ) {
           await act(() => api.deleteExecution(execution.id));
         }
       }
     });
-    widget.title.icon = listIcon;
+    widget.title.icon = executeIcon;
     widget.title.caption = 'nbgate: schedules and executions';
     sidebar = widget;
     (labShell ?? app.shell).add(widget, 'left', { rank: 600 });

@@ -78,8 +78,7 @@ export class NbgateModel implements INbgateModel {
       this._unavailable = null;
       this._syncStreams();
     } catch (error) {
-      this._unavailable =
-        error instanceof NbgateRequestError ? error.message : String(error);
+      this._unavailable = error instanceof NbgateRequestError ? error.message : String(error);
     }
     if (!this._disposed) {
       this._changed.emit();

@@ -90,7 +90,8 @@ export function formDataFor(parameters: ParameterInfo[], values: ParameterValues
     if (parameter.name in values) {
       const value = values[parameter.name];
       data[parameter.name] =
-        JSON_TYPES.includes(parameter.type) || FREE_TYPES.includes(parameter.type) ||
+        JSON_TYPES.includes(parameter.type) ||
+        FREE_TYPES.includes(parameter.type) ||
         (value === null && parameter.type !== 'str')
           ? JSON.stringify(value)
           : value;
@@ -158,7 +159,10 @@ function typed(parameter: ParameterInfo, raw: unknown): { value: unknown } | { e
         return parsed;
       }
       return {
-        error: parameter.type === 'list' ? 'must be a JSON list, e.g. [1, 2]' : 'must be a JSON object, e.g. {"a": 1}'
+        error:
+          parameter.type === 'list'
+            ? 'must be a JSON list, e.g. [1, 2]'
+            : 'must be a JSON object, e.g. {"a": 1}'
       };
     }
     default:

@@ -21,13 +21,7 @@ export namespace CommandIDs {
 export const SIDEBAR_ID = 'nbgate-sidebar';
 
 export type ExecutionStatus =
-  | 'queued'
-  | 'running'
-  | 'succeeded'
-  | 'failed'
-  | 'cancelled'
-  | 'timed_out'
-  | 'skipped';
+  'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out' | 'skipped';
 
 export const EXECUTION_STATUSES: ExecutionStatus[] = [
   'queued',
@@ -54,15 +48,7 @@ export interface Environment {
 }
 
 /** int, float, bool, str, list, dict, null or unknown (an expression). */
-export type ParameterType =
-  | 'int'
-  | 'float'
-  | 'bool'
-  | 'str'
-  | 'list'
-  | 'dict'
-  | 'null'
-  | 'unknown';
+export type ParameterType = 'int' | 'float' | 'bool' | 'str' | 'list' | 'dict' | 'null' | 'unknown';
 
 export interface ParameterInfo {
   name: string;

@@ -28,7 +28,13 @@ function freePort() {
 
 /** A notebook without a parameters cell whose third cell raises. */
 function raisingNotebook() {
-  const code = source => ({ cell_type: 'code', execution_count: null, metadata: {}, outputs: [], source });
+  const code = source => ({
+    cell_type: 'code',
+    execution_count: null,
+    metadata: {},
+    outputs: [],
+    source
+  });
   return {
     cells: [
       { cell_type: 'markdown', metadata: {}, source: '# A notebook that fails' },
@@ -113,7 +119,9 @@ async function startLab() {
       throw new Error(`jupyter lab exited with ${lab.exitCode}; see ${log}`);
     }
     try {
-      const response = await fetch(`${url}/api/status`, { headers: { Authorization: `token ${token}` } });
+      const response = await fetch(`${url}/api/status`, {
+        headers: { Authorization: `token ${token}` }
+      });
       if (response.ok) {
         break;
       }

@@ -52,15 +52,14 @@ async function openDialog(page, lab, notebook) {
 async function showInViewport(page, locator) {
   const handle = await locator.elementHandle();
   await handle.evaluate(element => element.scrollIntoView({ block: 'center' }));
-  await page.waitForFunction(
-    element => {
-      const box = element.getBoundingClientRect();
-      const loaded = element.tagName !== 'IMG' || (element.complete && element.naturalWidth > 0);
-      return loaded && box.height > 0 && box.top >= 0 && box.bottom <= window.innerHeight;
-    },
-    handle
+  await page.waitForFunction(element => {
+    const box = element.getBoundingClientRect();
+    const loaded = element.tagName !== 'IMG' || (element.complete && element.naturalWidth > 0);
+    return loaded && box.height > 0 && box.top >= 0 && box.bottom <= window.innerHeight;
+  }, handle);
+  await page.evaluate(
+    () => new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve)))
   );
-  await page.evaluate(() => new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve))));
 }
 
 /** The sidebar's execution row for a name prefix, once it exists. */
@@ -103,7 +102,10 @@ const tests = {
     // It progresses: running with cell n of m (or already done on a fast machine).
     const seen = await waitForStatus(row, ['running', 'succeeded', 'failed']);
     if (seen === 'running') {
-      await row.locator('.nbgate-Progress').waitFor({ timeout: 30_000 }).catch(() => undefined);
+      await row
+        .locator('.nbgate-Progress')
+        .waitFor({ timeout: 30_000 })
+        .catch(() => undefined);
       await shot(page, '02-execution-running');
     }
     const status = await waitForStatus(row, ['succeeded', 'failed', 'timed_out', 'cancelled']);
@@ -126,7 +128,10 @@ const tests = {
       null,
       { timeout: 30_000 }
     );
-    await result.locator('.jp-Cell', { hasText: 'DATA_DAY_RANGE = 90' }).first().waitFor({ timeout: 30_000 });
+    await result
+      .locator('.jp-Cell', { hasText: 'DATA_DAY_RANGE = 90' })
+      .first()
+      .waitFor({ timeout: 30_000 });
     await result.locator('.jp-Cell', { hasText: 'LABEL_BUY_COUNT = 2' }).first().waitFor();
     const images = result.locator('.jp-OutputArea-output img');
     await images.nth(1).waitFor({ timeout: 30_000 });
@@ -134,7 +139,10 @@ const tests = {
     if (count < 2) {
       throw new Error(`the result shows ${count} plots, expected 2`);
     }
-    await showInViewport(page, result.locator('.jp-Cell', { hasText: 'DATA_DAY_RANGE = 90' }).first());
+    await showInViewport(
+      page,
+      result.locator('.jp-Cell', { hasText: 'DATA_DAY_RANGE = 90' }).first()
+    );
     await shot(page, '04-result-injected-parameters');
     await showInViewport(page, images.nth(1));
     await shot(page, '05-result-plots');
@@ -155,7 +163,11 @@ const tests = {
     await dialog.locator('.nbgate-FrequencyPicker-days input[value="3"]').check();
     await dialog.locator('.nbgate-FrequencyPicker-time').fill('07:45');
     await dialog.locator('.nbgate-ExecuteDialog-timezone').fill('Europe/Paris');
-    await dialog.locator('.nbgate-Preview-description', { hasText: 'Every Monday and Wednesday at 07:45 (Europe/Paris)' }).waitFor();
+    await dialog
+      .locator('.nbgate-Preview-description', {
+        hasText: 'Every Monday and Wednesday at 07:45 (Europe/Paris)'
+      })
+      .waitFor();
     const runs = await dialog.locator('.nbgate-Preview-runs li').count();
     if (runs !== 3) {
       throw new Error(`the preview shows ${runs} next runs, expected 3`);
@@ -180,7 +192,7 @@ const tests = {
       throw new Error(`the scheduled run ended ${status}: ${await row.innerText()}`);
     }
     if (!(await row.getAttribute('title')).includes('DATA_DAY_RANGE = 75')) {
-      throw new Error('the scheduled run did not use the schedule\'s parameters');
+      throw new Error("the scheduled run did not use the schedule's parameters");
     }
 
     await page.locator('#nbgate-sidebar .nbgate-Tab-schedules').click();
@@ -201,7 +213,10 @@ const tests = {
     const row = executionRow(page, 'raises_at_');
     await row.waitFor({ timeout: 15_000 });
     const status = await waitForStatus(row, ['succeeded', 'failed', 'timed_out', 'cancelled']);
-    await row.locator('.nbgate-Execution-error').waitFor().catch(() => undefined);
+    await row
+      .locator('.nbgate-Execution-error')
+      .waitFor()
+      .catch(() => undefined);
     await shot(page, '11-execution-failed');
     if (status !== 'failed') {
       throw new Error(`the raising notebook ended ${status}`);

@@ -1,11 +1,4 @@
-import {
-  cronError,
-  describeCron,
-  Frequency,
-  fromCron,
-  nextRuns,
-  toCron
-} from '../cron';
+import { cronError, describeCron, Frequency, fromCron, nextRuns, toCron } from '../cron';
 
 describe('friendly picker ↔ cron', () => {
   const table: [Frequency, string, string][] = [
@@ -24,7 +17,11 @@ describe('friendly picker ↔ cron', () => {
       '59 23 * * 0,3,6',
       'Every Sunday, Wednesday and Saturday at 23:59'
     ],
-    [{ kind: 'monthly', day: 1, hour: 0, minute: 0 }, '0 0 1 * *', 'On day 1 of every month at 00:00']
+    [
+      { kind: 'monthly', day: 1, hour: 0, minute: 0 },
+      '0 0 1 * *',
+      'On day 1 of every month at 00:00'
+    ]
   ];
 
   it.each(table)('%j → %s → back, described as %s', (frequency, cron, words) => {
@@ -64,7 +61,10 @@ describe('friendly picker ↔ cron', () => {
 
 describe('cron validation', () => {
   it.each([
-    ['0 9 * *', 'a cron expression has 5 fields (minute hour day-of-month month day-of-week), this one has 4'],
+    [
+      '0 9 * *',
+      'a cron expression has 5 fields (minute hour day-of-month month day-of-week), this one has 4'
+    ],
     ['60 9 * * *', 'minute 60 is out of range (0-59)'],
     ['0 24 * * *', 'hour 24 is out of range (0-23)'],
     ['0 9 0 * *', 'day of month 0 is out of range (1-31)'],
@@ -76,9 +76,12 @@ describe('cron validation', () => {
     expect(cronError(cron)).toBe(message);
   });
 
-  it.each(['0 9 * * MON-FRI', '0 9 * JAN-MAR sun', '0 0 * * 7', '15,45 8-18/2 * * *'])('%s is valid', cron => {
-    expect(cronError(cron)).toBeNull();
-  });
+  it.each(['0 9 * * MON-FRI', '0 9 * JAN-MAR sun', '0 0 * * 7', '15,45 8-18/2 * * *'])(
+    '%s is valid',
+    cron => {
+      expect(cronError(cron)).toBeNull();
+    }
+  );
 });
 
 describe('next runs', () => {
@@ -102,9 +105,7 @@ describe('next runs', () => {
 
   it('weekly in a time zone, across its DST change', () => {
     // New York moves to UTC-4 on Sunday 8 March 2026.
-    expect(
-      nextRuns('30 9 * * 1,5', 'America/New_York', from).map(d => d.toISOString())
-    ).toEqual([
+    expect(nextRuns('30 9 * * 1,5', 'America/New_York', from).map(d => d.toISOString())).toEqual([
       '2026-03-06T14:30:00.000Z', // 09:30 EST
       '2026-03-09T13:30:00.000Z', // 09:30 EDT
       '2026-03-13T13:30:00.000Z'

@@ -11,7 +11,10 @@ jest.mock('@jupyterlab/services', () => ({
   }
 }));
 jest.mock('@jupyterlab/coreutils', () => ({
-  URLExt: { join: (...parts: string[]) => parts.map((p, i) => (i ? p.replace(/^\/+/, '') : p.replace(/\/+$/, ''))).join('/') }
+  URLExt: {
+    join: (...parts: string[]) =>
+      parts.map((p, i) => (i ? p.replace(/^\/+/, '') : p.replace(/\/+$/, ''))).join('/')
+  }
 }));
 
 import { createSchedule, listExecutions } from '../api';
@@ -27,14 +30,49 @@ function respond(status: number, body: string): void {
 
 describe('API error mapping', () => {
   const table: [string, number, string, string][] = [
-    ['server validation error', 422, '{"message": "invalid name \\"Bad\\": use 1 to 128 characters among a-z, 0-9 and _"}', 'invalid name "Bad": use 1 to 128 characters among a-z, 0-9 and _'],
-    ['unknown kernel', 400, '{"message": "unknown kernel \\"r\\"; available: [\\"python3\\"]"}', 'unknown kernel "r"; available: ["python3"]'],
-    ['conflict', 409, '{"message": "a schedule named \\"daily\\" already exists"}', 'a schedule named "daily" already exists'],
-    ['gateway missing (proxy)', 503, '{"message": "nbgate is not installed: the binary \'nbgate\' was not found."}', "nbgate is not installed: the binary 'nbgate' was not found."],
-    ['Jupyter-style error', 500, '{"reason": "Internal Server Error", "message": ""}', 'Internal Server Error'],
-    ['no server extension', 404, '<html>Not Found</html>', 'The nbgate server extension is not available: install nbgate-jupyter (pip install) and restart JupyterLab.'],
+    [
+      'server validation error',
+      422,
+      '{"message": "invalid name \\"Bad\\": use 1 to 128 characters among a-z, 0-9 and _"}',
+      'invalid name "Bad": use 1 to 128 characters among a-z, 0-9 and _'
+    ],
+    [
+      'unknown kernel',
+      400,
+      '{"message": "unknown kernel \\"r\\"; available: [\\"python3\\"]"}',
+      'unknown kernel "r"; available: ["python3"]'
+    ],
+    [
+      'conflict',
+      409,
+      '{"message": "a schedule named \\"daily\\" already exists"}',
+      'a schedule named "daily" already exists'
+    ],
+    [
+      'gateway missing (proxy)',
+      503,
+      '{"message": "nbgate is not installed: the binary \'nbgate\' was not found."}',
+      "nbgate is not installed: the binary 'nbgate' was not found."
+    ],
+    [
+      'Jupyter-style error',
+      500,
+      '{"reason": "Internal Server Error", "message": ""}',
+      'Internal Server Error'
+    ],
+    [
+      'no server extension',
+      404,
+      '<html>Not Found</html>',
+      'The nbgate server extension is not available: install nbgate-jupyter (pip install) and restart JupyterLab.'
+    ],
     ['logged out', 403, '', 'Not authorized: reload JupyterLab and log in again.'],
-    ['gateway down, no body', 502, '', 'The nbgate gateway is not reachable: restart JupyterLab; see its log for why.'],
+    [
+      'gateway down, no body',
+      502,
+      '',
+      'The nbgate gateway is not reachable: restart JupyterLab; see its log for why.'
+    ],
     ['other text', 500, 'boom', 'The nbgate API answered 500: boom']
   ];
 

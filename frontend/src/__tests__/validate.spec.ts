@@ -11,11 +11,14 @@ describe('schedule names, as the server validates them', () => {
     expect(scheduleNameError(name)).toBeNull();
   });
 
-  it.each(['', 'Daily', 'a-b', 'a b', 'x'.repeat(129), 'é', 'a.b'])('%j is refused in the server\'s words', name => {
-    expect(scheduleNameError(name)).toBe(
-      `invalid name ${JSON.stringify(name)}: use 1 to 128 characters among a-z, 0-9 and _`
-    );
-  });
+  it.each(['', 'Daily', 'a-b', 'a b', 'x'.repeat(129), 'é', 'a.b'])(
+    "%j is refused in the server's words",
+    name => {
+      expect(scheduleNameError(name)).toBe(
+        `invalid name ${JSON.stringify(name)}: use 1 to 128 characters among a-z, 0-9 and _`
+      );
+    }
+  );
 
   it.each([
     ['dir/My Report-1.ipynb', 'my_report_1'],
@@ -53,7 +56,10 @@ describe('advanced options', () => {
     ['', null],
     ['http://localhost:9000/hook', null],
     ['http://hooks.internal/x', null],
-    ['https://example.com', 'invalid webhook URL "https://example.com": use http://host[:port]/path'],
+    [
+      'https://example.com',
+      'invalid webhook URL "https://example.com": use http://host[:port]/path'
+    ],
     ['ftp://x', 'invalid webhook URL "ftp://x": use http://host[:port]/path']
   ])('webhook %j', (url, error) => {
     expect(webhookError(url)).toBe(error);

@@ -11,18 +11,14 @@ import * as api from '../api';
 import {
   browserTimeZone,
   cronError,
-  DAY_NAMES,
   DEFAULT_FREQUENCY,
-  describeCron,
   Frequency,
   fromCron,
-  HOUR_STEPS,
   isTimeZone,
-  MINUTE_STEPS,
-  nextRuns,
   timeZones,
   toCron
 } from '../cron';
+import { FrequencyPicker, Preview } from './FrequencyPicker';
 import { NbgateRequestError } from '../handler';
 import { FormData, formDataFor, formSchema, valuesFromForm } from '../schema';
 import {
@@ -203,15 +199,17 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
         <span className="nbgate-ExecuteDialog-path">{props.path}</span>
       </h2>
       {loadError && <div className="nbgate-Error nbgate-ExecuteDialog-loadError">{loadError}</div>}
-      {!info && !loadError && <div className="nbgate-Loading">Reading the notebook's parameters…</div>}
+      {!info && !loadError && (
+        <div className="nbgate-Loading">Reading the notebook's parameters…</div>
+      )}
       {info && (
         <div className="nbgate-ExecuteDialog-body">
           <section className="nbgate-Section nbgate-ExecuteDialog-parameters">
             <h3>Parameters</h3>
             {info.parameters === null ? (
               <p className="nbgate-Hint nbgate-ExecuteDialog-noParameters">
-                This notebook has no cell tagged <code>parameters</code>: it will run as it is. Tag a
-                cell <code>parameters</code> to set values here.
+                This notebook has no cell tagged <code>parameters</code>: it will run as it is. Tag
+                a cell <code>parameters</code> to set values here.
               </p>
             ) : parameters.length === 0 ? (
               <p className="nbgate-Hint">The parameters cell assigns no variables.</p>
@@ -329,32 +327,68 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
             </button>
             {showAdvanced && (
               <div className="nbgate-ExecuteDialog-advanced">
-                <TextField label="Run timeout (seconds)" value={advanced.timeout} placeholder="none" className="nbgate-ExecuteDialog-timeout" onChange={v => setAdv({ timeout: v })} />
+                <TextField
+                  label="Run timeout (seconds)"
+                  value={advanced.timeout}
+                  placeholder="none"
+                  className="nbgate-ExecuteDialog-timeout"
+                  onChange={v => setAdv({ timeout: v })}
+                />
                 {show('timeout')}
-                <TextField label="Cell timeout (seconds)" value={advanced.cellTimeout} placeholder="none" className="nbgate-ExecuteDialog-cellTimeout" onChange={v => setAdv({ cellTimeout: v })} />
+                <TextField
+                  label="Cell timeout (seconds)"
+                  value={advanced.cellTimeout}
+                  placeholder="none"
+                  className="nbgate-ExecuteDialog-cellTimeout"
+                  onChange={v => setAdv({ cellTimeout: v })}
+                />
                 {show('cellTimeout')}
-                <TextField label="Retries" value={advanced.retries} placeholder="0" className="nbgate-ExecuteDialog-retries" onChange={v => setAdv({ retries: v })} />
+                <TextField
+                  label="Retries"
+                  value={advanced.retries}
+                  placeholder="0"
+                  className="nbgate-ExecuteDialog-retries"
+                  onChange={v => setAdv({ retries: v })}
+                />
                 {show('retries')}
-                <TextField label="Output folder" value={advanced.outputDir} placeholder="executions" className="nbgate-ExecuteDialog-outputDir" onChange={v => setAdv({ outputDir: v })} />
+                <TextField
+                  label="Output folder"
+                  value={advanced.outputDir}
+                  placeholder="executions"
+                  className="nbgate-ExecuteDialog-outputDir"
+                  onChange={v => setAdv({ outputDir: v })}
+                />
                 {show('outputDir')}
                 {mode === 'recurring' && (
                   <>
                     <label className="nbgate-Field">
                       <span>If the previous run is still going</span>
-                      <select value={advanced.overlap} onChange={e => setAdv({ overlap: e.target.value as Overlap })}>
+                      <select
+                        value={advanced.overlap}
+                        onChange={e => setAdv({ overlap: e.target.value as Overlap })}
+                      >
                         <option value="skip">skip this run</option>
                         <option value="queue">queue it</option>
                       </select>
                     </label>
                     <label className="nbgate-Field">
                       <span>Runs missed while nbgate was down</span>
-                      <select value={advanced.catchup} onChange={e => setAdv({ catchup: e.target.value as Catchup })}>
+                      <select
+                        value={advanced.catchup}
+                        onChange={e => setAdv({ catchup: e.target.value as Catchup })}
+                      >
                         <option value="once">run once</option>
                         <option value="all">run each</option>
                         <option value="skip">skip them</option>
                       </select>
                     </label>
-                    <TextField label="Webhook on failure" value={advanced.webhook} placeholder="http://host:port/path" className="nbgate-ExecuteDialog-webhook" onChange={v => setAdv({ webhook: v })} />
+                    <TextField
+                      label="Webhook on failure"
+                      value={advanced.webhook}
+                      placeholder="http://host:port/path"
+                      className="nbgate-ExecuteDialog-webhook"
+                      onChange={v => setAdv({ webhook: v })}
+                    />
                     {show('webhook')}
                   </>
                 )}
@@ -363,9 +397,15 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
           </section>
         </div>
       )}
-      {serverError && <div className="nbgate-Error nbgate-ExecuteDialog-serverError">{serverError}</div>}
+      {serverError && (
+        <div className="nbgate-Error nbgate-ExecuteDialog-serverError">{serverError}</div>
+      )}
       <div className="nbgate-ExecuteDialog-buttons">
-        <button type="button" className="jp-Dialog-button jp-mod-reject jp-mod-styled" onClick={props.onCancel}>
+        <button
+          type="button"
+          className="jp-Dialog-button jp-mod-reject jp-mod-styled"
+          onClick={props.onCancel}
+        >
           Cancel
         </button>
         <button
@@ -374,7 +414,13 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
           disabled={!info || submitting || (submitted && !valid)}
           onClick={() => void submit()}
         >
-          {submitting ? 'Submitting…' : editing ? 'Save' : mode === 'once' ? 'Run now' : 'Create schedule'}
+          {submitting
+            ? 'Submitting…'
+            : editing
+              ? 'Save'
+              : mode === 'once'
+                ? 'Run now'
+                : 'Create schedule'}
         </button>
       </div>
     </div>
@@ -403,205 +449,4 @@ function TextField(props: {
       />
     </label>
   );
-}
-
-const KINDS: { kind: Frequency['kind']; label: string }[] = [
-  { kind: 'minutes', label: 'Every N minutes' },
-  { kind: 'hours', label: 'Every N hours' },
-  { kind: 'daily', label: 'Daily' },
-  { kind: 'weekly', label: 'Weekly' },
-  { kind: 'monthly', label: 'Monthly' },
-  { kind: 'cron', label: 'Cron expression' }
-];
-
-/** Switching kinds keeps the time of day where it can. */
-function switchKind(current: Frequency, kind: Frequency['kind']): Frequency {
-  const hour = 'hour' in current ? current.hour : 9;
-  const minute = 'minute' in current ? current.minute : 0;
-  switch (kind) {
-    case 'minutes':
-      return { kind, every: 15 };
-    case 'hours':
-      return { kind, every: 1, minute };
-    case 'daily':
-      return { kind, hour, minute };
-    case 'weekly':
-      return { kind, days: [1], hour, minute };
-    case 'monthly':
-      return { kind, day: 1, hour, minute };
-    case 'cron':
-      return { kind, expression: toCron(current) };
-  }
-}
-
-function FrequencyPicker(props: {
-  frequency: Frequency;
-  onChange: (frequency: Frequency) => void;
-}): JSX.Element {
-  const f = props.frequency;
-  const timeValue = 'hour' in f ? `${pad(f.hour)}:${pad(f.minute)}` : '';
-  const setTime = (text: string) => {
-    const [h, m] = text.split(':').map(Number);
-    if ('hour' in f && Number.isInteger(h) && Number.isInteger(m)) {
-      props.onChange({ ...f, hour: h, minute: m } as Frequency);
-    }
-  };
-  return (
-    <div className="nbgate-FrequencyPicker">
-      <label className="nbgate-Field">
-        <span>Repeat</span>
-        <select
-          className="nbgate-FrequencyPicker-kind"
-          value={f.kind}
-          onChange={e => props.onChange(switchKind(f, e.target.value as Frequency['kind']))}
-        >
-          {KINDS.map(k => (
-            <option key={k.kind} value={k.kind}>
-              {k.label}
-            </option>
-          ))}
-        </select>
-      </label>
-      {f.kind === 'minutes' && (
-        <StepSelect label="Every" unit="minutes" steps={MINUTE_STEPS} value={f.every} onChange={every => props.onChange({ ...f, every })} />
-      )}
-      {f.kind === 'hours' && (
-        <>
-          <StepSelect label="Every" unit="hours" steps={HOUR_STEPS} value={f.every} onChange={every => props.onChange({ ...f, every })} />
-          <label className="nbgate-Field">
-            <span>At minute</span>
-            <input
-              type="number"
-              min={0}
-              max={59}
-              className="nbgate-FrequencyPicker-minute"
-              value={f.minute}
-              onChange={e => props.onChange({ ...f, minute: clamp(Number(e.target.value), 0, 59) })}
-            />
-          </label>
-        </>
-      )}
-      {f.kind === 'weekly' && (
-        <div className="nbgate-FrequencyPicker-days">
-          {DAY_NAMES.map((day, index) => (
-            <label key={day} title={day}>
-              <input
-                type="checkbox"
-                value={index}
-                checked={f.days.includes(index)}
-                onChange={e =>
-                  props.onChange({
-                    ...f,
-                    days: e.target.checked ? [...f.days, index] : f.days.filter(d => d !== index)
-                  })
-                }
-              />
-              {day.slice(0, 3)}
-            </label>
-          ))}
-        </div>
-      )}
-      {f.kind === 'monthly' && (
-        <label className="nbgate-Field">
-          <span>On day</span>
-          <input
-            type="number"
-            min={1}
-            max={31}
-            className="nbgate-FrequencyPicker-day"
-            value={f.day}
-            onChange={e => props.onChange({ ...f, day: clamp(Number(e.target.value), 1, 31) })}
-          />
-        </label>
-      )}
-      {(f.kind === 'daily' || f.kind === 'weekly' || f.kind === 'monthly') && (
-        <label className="nbgate-Field">
-          <span>At</span>
-          <input
-            type="time"
-            className="nbgate-FrequencyPicker-time"
-            value={timeValue}
-            onChange={e => setTime(e.target.value)}
-          />
-        </label>
-      )}
-      {f.kind === 'cron' && (
-        <label className="nbgate-Field">
-          <span>Cron</span>
-          <input
-            className="nbgate-FrequencyPicker-cron"
-            value={f.expression}
-            placeholder="minute hour day-of-month month day-of-week"
-            onChange={e => props.onChange({ kind: 'cron', expression: e.target.value })}
-          />
-        </label>
-      )}
-      {f.kind === 'weekly' && f.days.length === 0 && (
-        <div className="nbgate-FieldError">choose at least one day</div>
-      )}
-    </div>
-  );
-}
-
-function StepSelect(props: {
-  label: string;
-  unit: string;
-  steps: number[];
-  value: number;
-  onChange: (value: number) => void;
-}): JSX.Element {
-  return (
-    <label className="nbgate-Field">
-      <span>{props.label}</span>
-      <select
-        className="nbgate-FrequencyPicker-every"
-        value={props.value}
-        onChange={e => props.onChange(Number(e.target.value))}
-      >
-        {props.steps.map(step => (
-          <option key={step} value={step}>
-            {step} {props.unit}
-          </option>
-        ))}
-      </select>
-    </label>
-  );
-}
-
-/** The frequency in words and the next three runs, in the chosen time zone. */
-function Preview(props: { cron: string; timezone: string }): JSX.Element {
-  const runs = nextRuns(props.cron, props.timezone, new Date(), 3);
-  const format = new Intl.DateTimeFormat(undefined, {
-    timeZone: props.timezone,
-    weekday: 'short',
-    year: 'numeric',
-    month: 'short',
-    day: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit'
-  });
-  return (
-    <div className="nbgate-Preview">
-      <div className="nbgate-Preview-description">
-        {describeCron(props.cron) ?? `Cron ${props.cron}`} ({props.timezone})
-      </div>
-      <div className="nbgate-Preview-cron">
-        cron: <code>{props.cron}</code>
-      </div>
-      <ol className="nbgate-Preview-runs">
-        {runs.map(run => (
-          <li key={run.getTime()}>{format.format(run)}</li>
-        ))}
-        {runs.length === 0 && <li>never runs</li>}
-      </ol>
-    </div>
-  );
-}
-
-function pad(n: number): string {
-  return String(n).padStart(2, '0');
-}
-
-function clamp(n: number, min: number, max: number): number {
-  return Number.isFinite(n) ? Math.min(max, Math.max(min, Math.round(n))) : min;
 }

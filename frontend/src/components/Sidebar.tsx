@@ -66,7 +66,9 @@ export function Sidebar(props: {
           </button>
         </div>
       </header>
-      {model.unavailable && <div className="nbgate-Error nbgate-Sidebar-unavailable">{model.unavailable}</div>}
+      {model.unavailable && (
+        <div className="nbgate-Error nbgate-Sidebar-unavailable">{model.unavailable}</div>
+      )}
       {tab === 'schedules' ? (
         <Schedules model={model} actions={props.actions} />
       ) : (
@@ -81,8 +83,8 @@ function Schedules(props: { model: NbgateModel; actions: ISidebarActions }): JSX
   if (model.schedules.length === 0) {
     return (
       <p className="nbgate-Empty">
-        No schedules yet. Open a notebook, press <b>Execute</b> and choose <i>Recurring</i> to run it
-        on a schedule.
+        No schedules yet. Open a notebook, press <b>Execute</b> and choose <i>Recurring</i> to run
+        it on a schedule.
       </p>
     );
   }
@@ -97,7 +99,9 @@ function Schedules(props: { model: NbgateModel; actions: ISidebarActions }): JSX
           <li key={schedule.id} className="nbgate-Item nbgate-Schedule" data-name={schedule.name}>
             <div className="nbgate-Item-title">
               <span className="nbgate-Item-name">{schedule.name}</span>
-              {schedule.paused && <span className="nbgate-Badge nbgate-Schedule-paused">paused</span>}
+              {schedule.paused && (
+                <span className="nbgate-Badge nbgate-Schedule-paused">paused</span>
+              )}
             </div>
             <div className="nbgate-Item-detail nbgate-Schedule-frequency">{words}</div>
             <div className="nbgate-Item-detail">
@@ -118,14 +122,34 @@ function Schedules(props: { model: NbgateModel; actions: ISidebarActions }): JSX
               )}
             </div>
             <div className="nbgate-Actions">
-              <ActionButton className="nbgate-Schedule-run" label="Run now" run={() => actions.runSchedule(schedule)} />
+              <ActionButton
+                className="nbgate-Schedule-run"
+                label="Run now"
+                run={() => actions.runSchedule(schedule)}
+              />
               {schedule.paused ? (
-                <ActionButton className="nbgate-Schedule-resume" label="Resume" run={() => actions.resumeSchedule(schedule)} />
+                <ActionButton
+                  className="nbgate-Schedule-resume"
+                  label="Resume"
+                  run={() => actions.resumeSchedule(schedule)}
+                />
               ) : (
-                <ActionButton className="nbgate-Schedule-pause" label="Pause" run={() => actions.pauseSchedule(schedule)} />
+                <ActionButton
+                  className="nbgate-Schedule-pause"
+                  label="Pause"
+                  run={() => actions.pauseSchedule(schedule)}
+                />
               )}
-              <ActionButton className="nbgate-Schedule-edit" label="Edit" run={async () => actions.editSchedule(schedule)} />
-              <ActionButton className="nbgate-Schedule-delete" label="Delete" run={() => actions.deleteSchedule(schedule)} />
+              <ActionButton
+                className="nbgate-Schedule-edit"
+                label="Edit"
+                run={async () => actions.editSchedule(schedule)}
+              />
+              <ActionButton
+                className="nbgate-Schedule-delete"
+                label="Delete"
+                run={() => actions.deleteSchedule(schedule)}
+              />
             </div>
           </li>
         );
@@ -222,13 +246,17 @@ function ExecutionItem(props: {
         {' · '}
         {e.started_at ? formatTime(e.started_at) : `queued ${formatTime(e.created_at)}`}
         {e.started_at && ` · ${formatDuration(e.started_at, e.ended_at)}`}
-        {e.attempt && e.max_attempts && e.max_attempts > 1 ? ` · attempt ${e.attempt}/${e.max_attempts}` : ''}
+        {e.attempt && e.max_attempts && e.max_attempts > 1
+          ? ` · attempt ${e.attempt}/${e.max_attempts}`
+          : ''}
       </div>
       {e.status === 'running' && progress && (
         <div className="nbgate-Progress" title={`cell ${progress.cell + 1} of ${progress.total}`}>
           <div
             className="nbgate-Progress-bar"
-            style={{ width: `${Math.round(((progress.cell + 1) / Math.max(progress.total, 1)) * 100)}%` }}
+            style={{
+              width: `${Math.round(((progress.cell + 1) / Math.max(progress.total, 1)) * 100)}%`
+            }}
           />
           <span className="nbgate-Progress-label">
             cell {progress.cell + 1} of {progress.total}
@@ -238,7 +266,9 @@ function ExecutionItem(props: {
       {e.error && (
         <div className="nbgate-Error nbgate-Execution-error">
           {e.error.ename}: {e.error.evalue}
-          {e.error.cell_index !== undefined && e.error.cell_index !== null && ` (cell ${e.error.cell_index + 1})`}
+          {e.error.cell_index !== undefined &&
+            e.error.cell_index !== null &&
+            ` (cell ${e.error.cell_index + 1})`}
         </div>
       )}
       {!e.error && e.reason && isTerminal(e.status) && e.status !== 'succeeded' && (
@@ -246,20 +276,36 @@ function ExecutionItem(props: {
       )}
       <div className="nbgate-Actions">
         {e.status !== 'skipped' && e.status !== 'queued' && (
-          <ActionButton className="nbgate-Execution-view" label="View result" run={async () => actions.openResult(e)} />
+          <ActionButton
+            className="nbgate-Execution-view"
+            label="View result"
+            run={async () => actions.openResult(e)}
+          />
         )}
         {!isTerminal(e.status) && (
-          <ActionButton className="nbgate-Execution-cancel" label="Cancel" run={() => actions.cancelExecution(e)} />
+          <ActionButton
+            className="nbgate-Execution-cancel"
+            label="Cancel"
+            run={() => actions.cancelExecution(e)}
+          />
         )}
         {isTerminal(e.status) && (
-          <ActionButton className="nbgate-Execution-delete" label="Delete" run={() => actions.deleteExecution(e)} />
+          <ActionButton
+            className="nbgate-Execution-delete"
+            label="Delete"
+            run={() => actions.deleteExecution(e)}
+          />
         )}
       </div>
     </li>
   );
 }
 
-function ActionButton(props: { label: string; className: string; run: () => Promise<void> }): JSX.Element {
+function ActionButton(props: {
+  label: string;
+  className: string;
+  run: () => Promise<void>;
+}): JSX.Element {
   const [busy, setBusy] = React.useState(false);
   return (
     <button
@@ -315,5 +361,7 @@ export function formatDuration(startIso: string, endIso?: string | null): string
     return `${seconds} s`;
   }
   const minutes = Math.floor(seconds / 60);
-  return minutes < 60 ? `${minutes} min ${seconds % 60} s` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+  return minutes < 60
+    ? `${minutes} min ${seconds % 60} s`
+    : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }

@@ -12,7 +12,10 @@ import { ExecuteDialog, IExecuteDialogProps } from './ExecuteDialog';
 import { ISidebarActions, Sidebar, Tab } from './Sidebar';
 
 export class SidebarWidget extends ReactWidget {
-  constructor(private _model: NbgateModel, private _actions: ISidebarActions) {
+  constructor(
+    private _model: NbgateModel,
+    private _actions: ISidebarActions
+  ) {
     super();
     this.id = SIDEBAR_ID;
     this.addClass('nbgate-SidebarWidget');
