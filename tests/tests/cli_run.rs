@@ -461,3 +461,34 @@ fn allow_errors_records_the_error_and_runs_on() {
     // No papermill error markers: the errors were allowed.
     assert_eq!(executed["cells"].as_array().map(Vec::len), Some(2));
 }
+
+#[test]
+fn an_output_flood_is_capped_with_a_visible_note() {
+    let env = JupyterEnv::new();
+    let input = test_kernel_notebook(&env, "flood", &[], &["flood 20000000", "echo after"]);
+    let output = nbgate(
+        &env,
+        &[
+            "run",
+            input.to_str().unwrap_or_default(),
+            "out.ipynb",
+            "--max-output-bytes",
+            "1000000",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let executed = read(&env.work().join("out.ipynb"));
+    let flood = outputs(&executed, 0);
+    let kept: usize = flood
+        .iter()
+        .filter(|o| o["name"] == "stdout")
+        .flat_map(|o| o["text"].as_array().cloned().unwrap_or_default())
+        .filter_map(|line| line.as_str().map(str::len))
+        .sum();
+    assert!(kept <= 1_000_000, "kept {kept} bytes");
+    assert!(kept >= 900_000, "kept only {kept} bytes");
+    let note = flood.last().expect("a note");
+    assert_eq!(note["name"], "stderr");
+    assert!(note.to_string().contains("--max-output-bytes"), "{note}");
+    assert_eq!(outputs(&executed, 1)[0]["text"], json!(["after\n"]));
+}

@@ -32,16 +32,33 @@ pub struct OutputCollector {
     displays: HashMap<String, HashMap<usize, Vec<usize>>>,
     /// `clear_output(wait=True)` seen: clear before the next output is added.
     clear_pending: bool,
+    /// Most bytes of output one cell keeps (`None`: no limit). Memory stays bounded during a flood.
+    limit: Option<usize>,
+    /// Bytes of output the current cell holds.
+    cell_bytes: usize,
+    /// The current cell passed the limit: its further outputs are dropped (errors excepted).
+    truncated: bool,
 }
 
 impl OutputCollector {
+    /// A collector without an output limit.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A collector that keeps at most `limit` bytes of output per cell, then one note saying so.
+    pub fn with_limit(limit: Option<usize>) -> Self {
+        Self {
+            limit,
+            ..Self::default()
+        }
     }
 
     /// Starts a new cell (a pending wait-clear never carries over).
     pub fn start_cell(&mut self) {
         self.clear_pending = false;
+        self.cell_bytes = 0;
+        self.truncated = false;
     }
 
     /// Applies one iopub message of `msg_type` with `content` to cell `index` of `cells`.
@@ -77,6 +94,8 @@ impl OutputCollector {
                 }
                 cell.outputs_mut().clear();
                 self.forget_cell(index);
+                self.cell_bytes = 0;
+                self.truncated = false;
                 return Effect::Changed;
             }
             _ => {}
@@ -113,8 +132,25 @@ impl OutputCollector {
             outputs.clear();
             self.clear_pending = false;
             self.forget_cell(index);
+            self.cell_bytes = 0;
+            self.truncated = false;
         }
         let position = outputs.len();
+        // Errors are always kept: they say why the cell failed.
+        if msg_type != "error"
+            && let Some(limit) = self.limit
+        {
+            if self.truncated {
+                return Effect::None;
+            }
+            let size = output_size(&output);
+            if self.cell_bytes + size > limit {
+                self.truncated = true;
+                outputs.push(truncation_note(limit));
+                return Effect::Appended(position);
+            }
+            self.cell_bytes += size;
+        }
         if let Some(id) = display_id {
             self.displays
                 .entry(id)
@@ -158,6 +194,35 @@ impl OutputCollector {
             places.remove(&index);
         }
     }
+}
+
+/// Bytes of payload an output holds (stream text, display data): what the limit counts.
+fn output_size(output: &Value) -> usize {
+    fn strings(value: &Value) -> usize {
+        match value {
+            Value::String(text) => text.len(),
+            Value::Array(items) => items.iter().map(strings).sum(),
+            Value::Object(fields) => fields.values().map(strings).sum(),
+            _ => 0,
+        }
+    }
+    ["text", "data"]
+        .iter()
+        .filter_map(|field| output.get(field))
+        .map(strings)
+        .sum()
+}
+
+/// The stderr note a truncated cell ends with.
+fn truncation_note(limit: usize) -> Value {
+    json!({
+        "output_type": "stream",
+        "name": "stderr",
+        "text": format!(
+            "[nbgate] This cell's output passed {limit} bytes; the rest was not kept. \
+             Raise the limit with --max-output-bytes (0 keeps everything).\n"
+        ),
+    })
 }
 
 /// nbformat's `output_from_msg`: the output a message creates, if it creates one.
@@ -336,6 +401,44 @@ mod tests {
             texts(&cells[0]),
             ["s"],
             "the stream at index 0 is not the old display"
+        );
+    }
+
+    #[test]
+    fn a_flood_is_cut_at_the_limit_with_a_note_and_errors_still_recorded() {
+        let mut cells = cells(2);
+        let mut collector = OutputCollector::with_limit(Some(10));
+        let stream = |text: &str| json!({"name": "stdout", "text": text});
+        assert_eq!(
+            collector.apply(&mut cells, 0, "stream", &stream("12345")),
+            Effect::Appended(0)
+        );
+        assert_eq!(
+            collector.apply(&mut cells, 0, "stream", &stream("678")),
+            Effect::Appended(1)
+        );
+        // Crossing the limit appends the note once; later output is dropped.
+        assert_eq!(
+            collector.apply(&mut cells, 0, "stream", &stream("90abc")),
+            Effect::Appended(2)
+        );
+        assert_eq!(
+            collector.apply(&mut cells, 0, "stream", &stream("more")),
+            Effect::None
+        );
+        let error = json!({"ename": "E", "evalue": "v", "traceback": []});
+        assert_eq!(
+            collector.apply(&mut cells, 0, "error", &error),
+            Effect::Appended(3)
+        );
+        let texts = texts(&cells[0]);
+        assert_eq!(texts[..2], ["12345", "678"]);
+        assert!(texts[2].contains("passed 10 bytes"), "{texts:?}");
+        // The next cell starts with a fresh budget.
+        collector.start_cell();
+        assert_eq!(
+            collector.apply(&mut cells, 1, "stream", &stream("new")),
+            Effect::Appended(0)
         );
     }
 

@@ -94,6 +94,9 @@ pub struct RunArgs {
     /// Write the parameterised notebook without executing it.
     #[arg(long = "prepare-only")]
     pub prepare_only: bool,
+    /// Keep at most this many bytes of output per cell, then a note (0 keeps everything).
+    #[arg(long = "max-output-bytes", value_name = "BYTES", default_value_t = nbgate_executor::run::DEFAULT_MAX_OUTPUT_BYTES)]
+    pub max_output_bytes: usize,
     /// Record cell errors and keep executing.
     #[arg(long = "allow-errors")]
     pub allow_errors: bool,

@@ -56,6 +56,7 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
         cells: CellOptions {
             cell_timeout: cell_timeout_from_seconds(args.cell_timeout),
             allow_errors: args.allow_errors,
+            max_output_bytes: (args.max_output_bytes > 0).then_some(args.max_output_bytes),
             ..CellOptions::default()
         },
         launch: LaunchOptions {

@@ -1,14 +1,21 @@
-//! `nbgate serve`: the Kernel Gateway API (and, later, the executor API) on one port.
+//! `nbgate serve`: the Kernel Gateway API and the executor API (with its scheduler) on one port.
 //!
-//! Prints `nbgate serve listening on http://IP:PORT/?token=T` once bound (tests start it with `--port 0`
-//! and read the port from that line), then serves until SIGINT or SIGTERM, and stops every kernel.
+//! Prints `nbgate serve listening on http://IP:PORT/?token=T` once bound and once the scheduler has
+//! started (tests start it with `--port 0` and read the port from that line), then serves until SIGINT
+//! or SIGTERM. Shutdown order: event streams end and the HTTP server drains (stopping every gateway
+//! kernel), then the scheduler stops (running executions are interrupted, keep their partial output and
+//! end `failed`, to be retried at the next start if attempts remain) and is waited for.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use clap::Args;
 use nbgate_api::{AppState, Config, CorsConfig, CullPolicy};
+use nbgate_scheduler::{ExecutorRunner, Scheduler, SchedulerConfig};
+use tokio_util::sync::CancellationToken;
 
 use crate::Failure;
 
@@ -26,9 +33,18 @@ pub struct ServeArgs {
     /// Kernels' working directories stay inside this directory (default: the current one).
     #[arg(long = "root-dir", env = "NBGATE_ROOT_DIR", value_name = "DIR")]
     pub root_dir: Option<PathBuf>,
-    /// Where nbgate keeps its state.
+    /// Where nbgate keeps its state: the executions store (SQLite) and schedule snapshots
+    /// (default: `<root-dir>/.nbgate`, so the state travels with the notebooks).
     #[arg(long = "data-dir", env = "NBGATE_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Executions running at once (default: the number of cores); more wait `queued`.
+    #[arg(
+        long = "max-concurrent-executions",
+        env = "NBGATE_MAX_CONCURRENT_EXECUTIONS",
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_concurrent_executions: Option<u32>,
     /// At most this many kernels (kernels still starting count); more → 403.
     #[arg(long = "max-kernels", env = "NBGATE_MAX_KERNELS", value_name = "N")]
     pub max_kernels: Option<usize>,
@@ -214,7 +230,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
         .filter(|t| !t.is_empty())
         .unwrap_or_else(generated_token);
     let (ip, port) = (args.ip, args.port);
+    let (data_dir, concurrency) = (args.data_dir.clone(), args.max_concurrent_executions);
     let config = config(args, token.clone())?;
+    let data_dir = data_dir.unwrap_or_else(|| config.root_dir.join(".nbgate"));
     let listener = tokio::net::TcpListener::bind((ip, port))
         .await
         .map_err(|error| Failure::run(format!("cannot listen on {ip}:{port}: {error}")))?;
@@ -225,14 +243,31 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
         IpAddr::V6(ip) => format!("[{ip}]"),
         IpAddr::V4(ip) => ip.to_string(),
     };
+    let mut scheduler_config = SchedulerConfig::new(&config.root_dir, &data_dir);
+    scheduler_config.runner = Arc::new(ExecutorRunner::new(config.specs.clone()));
+    if let Some(n) = concurrency {
+        scheduler_config.concurrency = n as usize;
+    }
+    let scheduler_shutdown = CancellationToken::new();
+    let scheduler = Scheduler::start(scheduler_config, scheduler_shutdown.clone())
+        .await
+        .map_err(|error| Failure::run(format!("cannot start the scheduler: {error}")))?;
     println!(
         "nbgate serve listening on http://{host}:{}/?token={token}",
         address.port()
     );
-    let state = AppState::new(config);
-    nbgate_api::run(listener, state, terminated())
-        .await
-        .map_err(|error| Failure::run(format!("server failed: {error}")))?;
+    let stopping = CancellationToken::new();
+    let state = AppState::new(config).with_scheduler(scheduler.clone(), stopping.clone());
+    let shutdown = async move {
+        terminated().await;
+        // Open event streams end, so the drain does not wait for executions to finish.
+        stopping.cancel();
+    };
+    let served = nbgate_api::run(listener, state, shutdown).await;
+    tracing::info!("stopping the scheduler");
+    scheduler_shutdown.cancel();
+    scheduler.stopped().await;
+    served.map_err(|error| Failure::run(format!("server failed: {error}")))?;
     eprintln!("nbgate serve: stopped");
     Ok(())
 }

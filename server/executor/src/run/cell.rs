@@ -41,7 +41,12 @@ pub struct CellOptions {
     pub iopub_timeout: Duration,
     /// Record errors and keep going (nbclient's `allow_errors`).
     pub allow_errors: bool,
+    /// Most bytes of output one cell keeps (`None`: everything).
+    pub max_output_bytes: Option<usize>,
 }
+
+/// The default per-cell output limit: generous for plots and tables, bounded for floods.
+pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 32 * 1024 * 1024;
 
 impl Default for CellOptions {
     fn default() -> Self {
@@ -49,6 +54,7 @@ impl Default for CellOptions {
             cell_timeout: None,
             iopub_timeout: Duration::from_secs(4),
             allow_errors: false,
+            max_output_bytes: Some(DEFAULT_MAX_OUTPUT_BYTES),
         }
     }
 }
@@ -97,7 +103,7 @@ impl<'a> CellRunner<'a> {
         Self {
             events: kernel.subscribe(),
             kernel,
-            collector: OutputCollector::new(),
+            collector: OutputCollector::with_limit(options.max_output_bytes),
             options,
             cancel,
         }
