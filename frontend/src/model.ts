@@ -123,7 +123,7 @@ export class NbgateModel implements INbgateModel {
         const source = new EventSource(apiURL(`executions/${encodeURIComponent(id)}/events`), {
           withCredentials: true
         });
-        const onEvent = (message: MessageEvent) => this._onEvent(id, message.data);
+        const onEvent = (message: MessageEvent) => this._onEvent(id, message.type, message.data);
         for (const name of ['message', 'status', 'progress']) {
           source.addEventListener(name, onEvent as EventListener);
         }
@@ -136,13 +136,15 @@ export class NbgateModel implements INbgateModel {
     }
   }
 
-  private _onEvent(id: string, data: string): void {
+  /** An event of the stream: its kind is the SSE event name, or the `event` field of its JSON data. */
+  private _onEvent(id: string, type: string, data: string): void {
     let event: { event?: string; status?: Execution['status']; cell?: number; total?: number };
     try {
       event = JSON.parse(data);
     } catch {
       return;
     }
+    event.event = event.event ?? (type !== 'message' ? type : undefined);
     const execution = this._executions.find(e => e.id === id);
     if (!execution) {
       return;
