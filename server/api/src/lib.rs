@@ -32,6 +32,7 @@
 
 mod auth;
 mod error;
+pub mod executor;
 mod kernels;
 mod kernelspecs;
 mod meta;
@@ -129,6 +130,8 @@ impl Config {
 pub struct AppState {
     pub config: Arc<Config>,
     pub kernels: Arc<KernelRegistry>,
+    /// The executor API's scheduler (`None`: the Kernel Gateway alone; see [`AppState::with_scheduler`]).
+    pub executor: Option<executor::Executor>,
     pub(crate) sessions: Arc<sessions::SessionStore>,
 }
 
@@ -138,6 +141,7 @@ impl AppState {
         Self {
             kernels: KernelRegistry::new(config.clone()),
             sessions: Arc::default(),
+            executor: None,
             config,
         }
     }
@@ -151,7 +155,7 @@ pub fn route_table() -> Vec<Route> {
         kernels::routes(),
         ws::routes(),
         sessions::routes(),
-        // The executor API's routes go here.
+        executor::routes(),
     ]
     .into_iter()
     .flatten()

@@ -1,0 +1,158 @@
+//! The executor API (DESIGN.md §3): executions, schedules, environments, notebook parameters, live
+//! progress as server-sent events, the OpenAPI document and Prometheus metrics, over the scheduler.
+//!
+//! # Map
+//! - [`routes`]: this API's rows of the route table (the token, CORS and tracing come with the table).
+//! - [`Executor`]: what the handlers need besides [`AppState`]'s gateway parts — the
+//!   [`SchedulerHandle`], a token that ends event streams when the server stops, the metrics.
+//! - `dto`: request and response bodies; `error`: [`SchedulerError`](nbgate_scheduler::SchedulerError)
+//!   → `{"message"}` + status.
+//! - `executions`, `schedules`, `environments`: the handlers; `events`: SSE; `metrics`: `/metrics`;
+//!   `openapi`: `/api/openapi.json` (a test keeps it and the table in step).
+//!
+//! Without a scheduler (the Kernel Gateway alone) every route here answers 503.
+
+mod dto;
+mod environments;
+mod error;
+mod events;
+mod executions;
+mod metrics;
+mod openapi;
+mod schedules;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use nbgate_scheduler::SchedulerHandle;
+use serde::de::DeserializeOwned;
+use tokio_util::sync::CancellationToken;
+
+use crate::AppState;
+use crate::routes::Route;
+use error::ExecutorError;
+
+/// The executor API's rows of the route table.
+pub fn routes() -> Vec<Route> {
+    [
+        environments::routes(),
+        executions::routes(),
+        events::routes(),
+        schedules::routes(),
+        openapi::routes(),
+        metrics::routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The scheduler and what the executor API keeps beside it. Cheap to clone.
+#[derive(Clone)]
+pub struct Executor {
+    pub scheduler: SchedulerHandle,
+    /// Cancelled when the server stops: open event streams end so the HTTP drain can finish.
+    stopping: CancellationToken,
+    metrics: Arc<metrics::Metrics>,
+}
+
+impl AppState {
+    /// Serves the executor API from `scheduler`. Event streams (and the metrics' event reader) end
+    /// when `stopping` is cancelled: cancel it when the server starts to drain. Call inside a runtime.
+    pub fn with_scheduler(
+        mut self,
+        scheduler: SchedulerHandle,
+        stopping: CancellationToken,
+    ) -> Self {
+        let metrics = metrics::Metrics::start(scheduler.clone(), stopping.clone());
+        self.executor = Some(Executor {
+            scheduler,
+            stopping,
+            metrics,
+        });
+        self
+    }
+
+    pub(crate) fn executor(&self) -> Result<&Executor, ExecutorError> {
+        self.executor.as_ref().ok_or(ExecutorError::Disabled)
+    }
+
+    pub(crate) fn scheduler(&self) -> Result<&SchedulerHandle, ExecutorError> {
+        Ok(&self.executor()?.scheduler)
+    }
+}
+
+/// A JSON body with the executor API's errors: 415 without `Content-Type: application/json`, 400 for
+/// bad JSON, 422 for JSON of the wrong shape (unknown field, wrong type), 413 when too large.
+pub(crate) struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ExecutorError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(JsonBody(value)),
+            Err(rejection) => Err(ExecutorError::Body {
+                status: rejection.status(),
+                message: rejection.body_text(),
+            }),
+        }
+    }
+}
+
+/// A body that may be empty (then `T::default()`); when present it must be JSON of `T`'s shape.
+pub(crate) struct OptionalJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ExecutorError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| ExecutorError::Body {
+                status: rejection.status(),
+                message: rejection.body_text(),
+            })?;
+        if bytes.trim_ascii().is_empty() {
+            return Ok(OptionalJson(T::default()));
+        }
+        serde_json::from_slice(&bytes)
+            .map(OptionalJson)
+            .map_err(|error| ExecutorError::Body {
+                status: if error.is_data() {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                } else {
+                    StatusCode::BAD_REQUEST
+                },
+                message: format!("invalid JSON body: {error}"),
+            })
+    }
+}
+
+/// A query string with the executor API's errors (400 with serde's words).
+pub(crate) struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ExecutorError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(QueryParams(value)),
+            Err(rejection) => Err(ExecutorError::BadRequest(rejection.body_text())),
+        }
+    }
+}
+
+/// 201 with `Location` and the JSON body.
+pub(crate) fn created(location: String, body: impl serde::Serialize) -> Response {
+    (
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        axum::Json(body),
+    )
+        .into_response()
+}

@@ -1,0 +1,139 @@
+//! Schedules: create, list, get (by id or name), edit, delete, run now, pause, resume, re-snapshot.
+//! Every schedule carries `next_run`, `description` and its newest execution.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use nbgate_scheduler::{ExecutionFilter, Schedule, SchedulerHandle};
+
+use super::dto::{
+    CreateSchedule, DeleteQuery, ExecutionDto, PageDto, PatchSchedule, RunNow, ScheduleDto,
+};
+use super::executions::location as execution_location;
+use super::{ExecutorError, JsonBody, OptionalJson, QueryParams, created};
+use crate::AppState;
+use crate::routes::Route;
+
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        Route::new(Method::POST, "/api/schedules", create),
+        Route::new(Method::GET, "/api/schedules", list),
+        Route::new(Method::GET, "/api/schedules/{id}", get),
+        Route::new(Method::PATCH, "/api/schedules/{id}", update),
+        Route::new(Method::DELETE, "/api/schedules/{id}", delete),
+        Route::new(Method::POST, "/api/schedules/{id}/run", run),
+        Route::new(Method::POST, "/api/schedules/{id}/pause", pause),
+        Route::new(Method::POST, "/api/schedules/{id}/resume", resume),
+        Route::new(Method::POST, "/api/schedules/{id}/snapshot", snapshot),
+    ]
+}
+
+/// The schedule with its newest execution.
+async fn dto(
+    scheduler: &SchedulerHandle,
+    schedule: Schedule,
+) -> Result<ScheduleDto, ExecutorError> {
+    let filter = ExecutionFilter {
+        schedule: Some(schedule.id.clone()),
+        status: None,
+    };
+    let latest = scheduler.list_executions(filter, 1, None).await?;
+    Ok(ScheduleDto::new(schedule, latest.items.into_iter().next()))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<CreateSchedule>,
+) -> Result<Response, ExecutorError> {
+    let scheduler = state.scheduler()?;
+    let schedule = scheduler.create_schedule(request.into_domain()?).await?;
+    let location = format!("/api/schedules/{}", schedule.id);
+    Ok(created(location, ScheduleDto::new(schedule, None)))
+}
+
+async fn list(State(state): State<AppState>) -> Result<Json<PageDto<ScheduleDto>>, ExecutorError> {
+    let scheduler = state.scheduler()?;
+    let mut items = Vec::new();
+    for schedule in scheduler.list_schedules().await? {
+        items.push(dto(scheduler, schedule).await?);
+    }
+    Ok(Json(PageDto {
+        items,
+        next_cursor: None,
+    }))
+}
+
+async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ScheduleDto>, ExecutorError> {
+    let scheduler = state.scheduler()?;
+    let schedule = scheduler.get_schedule(&id).await?;
+    Ok(Json(dto(scheduler, schedule).await?))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(patch): JsonBody<PatchSchedule>,
+) -> Result<Json<ScheduleDto>, ExecutorError> {
+    let scheduler = state.scheduler()?;
+    let schedule = scheduler.update_schedule(&id, patch.into_domain()?).await?;
+    Ok(Json(dto(scheduler, schedule).await?))
+}
+
+/// Deletes the schedule and its executions (their output files too with `?delete_files=true`).
+async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    QueryParams(query): QueryParams<DeleteQuery>,
+) -> Result<StatusCode, ExecutorError> {
+    state
+        .scheduler()?
+        .delete_schedule(&id, query.delete_file)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Queues a run now; `{"parameters": {…}}` overrides the schedule's own for this run. 201 + the
+/// execution.
+async fn run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    OptionalJson(request): OptionalJson<RunNow>,
+) -> Result<Response, ExecutorError> {
+    let execution = state.scheduler()?.run_now(&id, request.parameters).await?;
+    Ok(created(
+        execution_location(&execution.id),
+        ExecutionDto::from(execution),
+    ))
+}
+
+async fn pause(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ScheduleDto>, ExecutorError> {
+    let scheduler = state.scheduler()?;
+    let schedule = scheduler.pause_schedule(&id).await?;
+    Ok(Json(dto(scheduler, schedule).await?))
+}
+
+async fn resume(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ScheduleDto>, ExecutorError> {
+    let scheduler = state.scheduler()?;
+    let schedule = scheduler.resume_schedule(&id).await?;
+    Ok(Json(dto(scheduler, schedule).await?))
+}
+
+/// Copies the notebook again into the schedule's snapshot (input `snapshot`).
+async fn snapshot(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ScheduleDto>, ExecutorError> {
+    let scheduler = state.scheduler()?;
+    let schedule = scheduler.snapshot_schedule(&id).await?;
+    Ok(Json(dto(scheduler, schedule).await?))
+}

@@ -1,0 +1,1014 @@
+//! The executor API through `app(state).oneshot`: every route's happy path and its user mistakes (each a
+//! precise 4xx with `{"message"}`), on a real scheduler running the test kernel; the OpenAPI document
+//! against the route table; the API without a scheduler.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use futures_util::StreamExt as _;
+use nbgate_api::{AppState, Config, app, route_table};
+use nbgate_kernel::KernelSpecs;
+use nbgate_scheduler::{ExecutorRunner, Scheduler, SchedulerConfig};
+use nbgate_tests::JupyterEnv;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt as _;
+
+const TOKEN: &str = "t0ken";
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Api {
+    env: JupyterEnv,
+    _data: tempfile::TempDir,
+    shutdown: CancellationToken,
+    state: AppState,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    json: Value,
+    text: String,
+}
+
+/// A notebook for the test kernel (`testk`), or for `language` with a parameters cell.
+fn notebook(language: &str, parameters: Option<&str>, cells: &[&str]) -> String {
+    let mut all = Vec::new();
+    if let Some(source) = parameters {
+        all.push(
+            json!({"cell_type": "code", "id": "params", "metadata": {"tags": ["parameters"]},
+                        "source": source, "outputs": [], "execution_count": null}),
+        );
+    }
+    for (i, source) in cells.iter().enumerate() {
+        all.push(
+            json!({"cell_type": "code", "id": format!("c{i}"), "metadata": {},
+                        "source": source, "outputs": [], "execution_count": null}),
+        );
+    }
+    json!({"nbformat": 4, "nbformat_minor": 5, "cells": all,
+           "metadata": {"kernelspec": {"name": "testk", "display_name": "testk", "language": language}}})
+    .to_string()
+}
+
+impl Api {
+    async fn start() -> Api {
+        let env = JupyterEnv::new();
+        env.add_test_kernel("testk", &[]);
+        let specs = KernelSpecs::with_dirs(vec![env.specs.join("kernels")]);
+        let data = tempfile::tempdir().expect("data dir");
+        let mut scheduler_config = SchedulerConfig::new(env.work(), data.path());
+        scheduler_config.runner = Arc::new(ExecutorRunner::new(specs.clone()));
+        scheduler_config.kernel_env = env.vars();
+        scheduler_config.concurrency = 2;
+        let shutdown = CancellationToken::new();
+        let scheduler = Scheduler::start(scheduler_config, shutdown.clone())
+            .await
+            .expect("scheduler starts");
+        let mut config = Config::new(TOKEN, env.work());
+        config.specs = specs;
+        let state = AppState::new(config).with_scheduler(scheduler, shutdown.clone());
+        let api = Api {
+            env,
+            _data: data,
+            shutdown,
+            state,
+        };
+        api.write(
+            "ok.ipynb",
+            &notebook("testlang", None, &["echo hello", "echo world"]),
+        );
+        api.write(
+            "fail.ipynb",
+            &notebook(
+                "testlang",
+                None,
+                &["echo one", "error ValueError bad value"],
+            ),
+        );
+        api.write(
+            "hang.ipynb",
+            &notebook("testlang", None, &["echo before", "hang"]),
+        );
+        api.write(
+            "params.ipynb",
+            &notebook("python", Some("days = 60  # history\nlabel = 'x'"), &["ok"]),
+        );
+        api
+    }
+
+    fn write(&self, path: &str, text: &str) {
+        std::fs::write(self.env.work().join(path), text).expect("write notebook");
+    }
+
+    async fn send(&self, request: Request<Body>) -> axum::response::Response {
+        app(self.state.clone())
+            .oneshot(request)
+            .await
+            .expect("infallible")
+    }
+
+    fn request(method: Method, uri: &str, body: Option<&Value>) -> Request<Body> {
+        let builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("token {TOKEN}"));
+        match body {
+            Some(body) => builder
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string())),
+            None => builder.body(Body::empty()),
+        }
+        .expect("request")
+    }
+
+    async fn call(&self, method: Method, uri: &str, body: Option<&Value>) -> Reply {
+        reply(self.send(Self::request(method, uri, body)).await).await
+    }
+
+    async fn raw(
+        &self,
+        method: Method,
+        uri: &str,
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> Reply {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("token {TOKEN}"));
+        if let Some(content_type) = content_type {
+            builder = builder.header(header::CONTENT_TYPE, content_type);
+        }
+        reply(self.send(builder.body(body.into()).expect("request")).await).await
+    }
+
+    /// Creates an execution of `notebook`; returns its id.
+    async fn run(&self, notebook: &str) -> String {
+        let reply = self
+            .call(
+                Method::POST,
+                "/api/executions",
+                Some(&json!({"notebook": notebook})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.json);
+        let id = reply.json["id"].as_str().expect("id").to_owned();
+        assert_eq!(
+            reply.headers[header::LOCATION],
+            format!("/api/executions/{id}").as_str()
+        );
+        id
+    }
+
+    /// The whole event stream of an execution (it ends when the execution does), as (event, data).
+    async fn events(&self, id: &str) -> Vec<(String, Value)> {
+        let reply = tokio::time::timeout(
+            WAIT,
+            self.call(Method::GET, &format!("/api/executions/{id}/events"), None),
+        )
+        .await
+        .expect("the stream ends with the execution");
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        assert_eq!(reply.headers[header::CONTENT_TYPE], "text/event-stream");
+        parse_sse(&reply.text)
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.state
+            .executor
+            .as_ref()
+            .expect("scheduler")
+            .scheduler
+            .stopped()
+            .await;
+        self.env.assert_no_survivors(Duration::from_secs(10));
+    }
+}
+
+async fn reply(response: axum::response::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24)
+        .await
+        .expect("body");
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        json,
+        text,
+    }
+}
+
+fn parse_sse(text: &str) -> Vec<(String, Value)> {
+    text.split("\n\n")
+        .filter_map(|block| {
+            let mut name = None;
+            let mut data = None;
+            for line in block.lines() {
+                if let Some(value) = line.strip_prefix("event: ") {
+                    name = Some(value.to_owned());
+                } else if let Some(value) = line.strip_prefix("data: ") {
+                    data = Some(serde_json::from_str(value).expect("event data is JSON"));
+                }
+            }
+            Some((name?, data?))
+        })
+        .collect()
+}
+
+/// Asserts a 4xx with `{"message"}` containing `needle`.
+fn assert_mistake(reply: &Reply, status: u16, needle: &str) {
+    assert_eq!(reply.status.as_u16(), status, "{}", reply.text);
+    let message = reply.json["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no message: {}", reply.text));
+    assert!(
+        message.contains(needle),
+        "{message:?} should contain {needle:?}"
+    );
+    assert_eq!(
+        reply.json.as_object().map(|o| o.len()),
+        Some(1),
+        "{}",
+        reply.json
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn environments_and_notebook_parameters() {
+    let api = Api::start().await;
+    let reply = api.call(Method::GET, "/api/environments", None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.json,
+        json!([{"name": "testk", "display_name": "Test kernel (testk)", "language": "testlang"}])
+    );
+
+    let reply = api
+        .call(
+            Method::POST,
+            "/api/notebooks/parameters",
+            Some(&json!({"path": "params.ipynb"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json["language"], "python");
+    assert_eq!(reply.json["parameters"][0]["name"], "days");
+    assert_eq!(reply.json["parameters"][0]["type"], "int");
+    assert_eq!(reply.json["parameters"][0]["default"], "60");
+    assert_eq!(reply.json["parameters"][0]["help"], "history");
+    let reply = api
+        .call(
+            Method::POST,
+            "/api/notebooks/parameters",
+            Some(&json!({"path": "ok.ipynb"})),
+        )
+        .await;
+    assert_eq!(reply.json["parameters"], Value::Null);
+
+    let path = "/api/notebooks/parameters";
+    for (body, needle) in [
+        (
+            json!({"path": "../outside.ipynb"}),
+            "invalid path \"../outside.ipynb\"",
+        ),
+        (
+            json!({"path": "/etc/passwd"}),
+            "invalid path \"/etc/passwd\"",
+        ),
+        (
+            json!({"path": "missing.ipynb"}),
+            "notebook \"missing.ipynb\" not found",
+        ),
+        (
+            json!({"path": 3}),
+            "invalid type: integer `3`, expected a string",
+        ),
+        (
+            json!({"path": "ok.ipynb", "extra": 1}),
+            "unknown field `extra`",
+        ),
+        (json!({}), "missing field `path`"),
+    ] {
+        assert_mistake(
+            &api.call(Method::POST, path, Some(&body)).await,
+            422,
+            needle,
+        );
+    }
+    assert_mistake(
+        &api.raw(Method::POST, path, Some("application/json"), "{\"path\": ")
+            .await,
+        400,
+        "EOF",
+    );
+    assert_mistake(
+        &api.raw(Method::POST, path, None, "{}").await,
+        415,
+        "Content-Type: application/json",
+    );
+    assert_mistake(
+        &api.raw(Method::POST, path, Some("text/plain"), "{}").await,
+        415,
+        "Content-Type",
+    );
+    let huge = format!("{{\"path\": \"{}\"}}", "x".repeat(3 << 20));
+    assert_mistake(
+        &api.raw(Method::POST, path, Some("application/json"), huge)
+            .await,
+        413,
+        "length limit",
+    );
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_execution_runs_is_listed_downloaded_and_deleted() {
+    let api = Api::start().await;
+    let id = api.run("ok.ipynb").await;
+    let events = api.events(&id).await;
+    let names: Vec<&str> = events.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names.first(), Some(&"status"), "{events:?}");
+    assert!(
+        names.contains(&"progress") && names.contains(&"output"),
+        "{events:?}"
+    );
+    let (last, data) = events.last().expect("events");
+    assert_eq!(
+        (last.as_str(), data["status"].as_str()),
+        ("status", Some("succeeded"))
+    );
+    let progress: Vec<(u64, u64)> = events
+        .iter()
+        .filter(|(name, _)| name == "progress")
+        .map(|(_, data)| {
+            (
+                data["cell"].as_u64().expect("cell"),
+                data["total"].as_u64().expect("total"),
+            )
+        })
+        .collect();
+    assert_eq!(progress, [(0, 2), (1, 2)]);
+
+    let reply = api
+        .call(Method::GET, &format!("/api/executions/{id}"), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let execution = reply.json;
+    assert_eq!(execution["status"], "succeeded");
+    assert_eq!(execution["notebook"], "ok.ipynb");
+    assert!(
+        execution["name"]
+            .as_str()
+            .expect("name")
+            .starts_with("ok_at_"),
+        "{execution}"
+    );
+    assert!(execution["duration"].as_f64().expect("duration") >= 0.0);
+    assert!(
+        execution["ended_at"]
+            .as_str()
+            .expect("ended")
+            .ends_with('Z')
+    );
+    let output_path = execution["output_path"].as_str().expect("output path");
+    assert!(output_path.starts_with("executions/ok/"), "{output_path}");
+    assert!(api.env.work().join(output_path).is_file());
+
+    let reply = api
+        .call(Method::GET, &format!("/api/executions/{id}/notebook"), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.headers[header::CONTENT_TYPE],
+        "application/x-ipynb+json"
+    );
+    assert!(
+        reply.headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .expect("ascii")
+            .contains(".ipynb")
+    );
+    assert_eq!(
+        reply.json["cells"][0]["outputs"][0]["text"],
+        json!(["hello\n"])
+    );
+
+    // Listing: filters, limits, cursors; a second execution is newer.
+    let second = api.run("ok.ipynb").await;
+    api.events(&second).await;
+    let reply = api.call(Method::GET, "/api/executions?limit=1", None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.json["items"][0]["id"], second.as_str());
+    let cursor = reply.json["next_cursor"].as_str().expect("more").to_owned();
+    let reply = api
+        .call(
+            Method::GET,
+            &format!("/api/executions?limit=1&cursor={cursor}"),
+            None,
+        )
+        .await;
+    assert_eq!(reply.json["items"][0]["id"], id.as_str());
+    assert_eq!(reply.json["next_cursor"], Value::Null);
+    let reply = api
+        .call(Method::GET, "/api/executions?status=succeeded", None)
+        .await;
+    assert_eq!(reply.json["items"].as_array().map(Vec::len), Some(2));
+    let reply = api
+        .call(Method::GET, "/api/executions?status=failed", None)
+        .await;
+    assert_eq!(reply.json["items"], json!([]));
+    assert_mistake(
+        &api.call(Method::GET, "/api/executions?status=done", None)
+            .await,
+        400,
+        "unknown status \"done\"; use one of queued, running",
+    );
+    assert_mistake(
+        &api.call(Method::GET, "/api/executions?limit=0", None).await,
+        400,
+        "limit must be 1 to 1000, got 0",
+    );
+    assert_mistake(
+        &api.call(Method::GET, "/api/executions?limit=ten", None)
+            .await,
+        400,
+        "limit",
+    );
+    assert_mistake(
+        &api.call(Method::GET, "/api/executions?cursor=zzz", None)
+            .await,
+        400,
+        "invalid cursor \"zzz\"",
+    );
+    assert_mistake(
+        &api.call(Method::GET, "/api/executions?schedule=nope", None)
+            .await,
+        404,
+        "schedule \"nope\" not found",
+    );
+
+    // Wrong state, unknown ids, delete with the file.
+    assert_mistake(
+        &api.call(Method::POST, &format!("/api/executions/{id}/cancel"), None)
+            .await,
+        409,
+        "is succeeded: cancel is not possible",
+    );
+    for (method, suffix) in [
+        (Method::GET, ""),
+        (Method::DELETE, ""),
+        (Method::POST, "/cancel"),
+        (Method::GET, "/notebook"),
+        (Method::GET, "/events"),
+    ] {
+        let reply = api
+            .call(
+                method.clone(),
+                &format!("/api/executions/unknown{suffix}"),
+                None,
+            )
+            .await;
+        assert_mistake(&reply, 404, "execution \"unknown\" not found");
+    }
+    let reply = api
+        .call(
+            Method::DELETE,
+            &format!("/api/executions/{id}?delete_file=true"),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert!(!api.env.work().join(output_path).exists());
+    assert_mistake(
+        &api.call(Method::GET, &format!("/api/executions/{id}"), None)
+            .await,
+        404,
+        "not found",
+    );
+    assert_mistake(
+        &api.call(
+            Method::DELETE,
+            &format!("/api/executions/{second}?delete_file=maybe"),
+            None,
+        )
+        .await,
+        400,
+        "delete_file",
+    );
+
+    let metrics = api.call(Method::GET, "/metrics", None).await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    for family in [
+        "nbgate_executions{status=\"queued\"}",
+        "nbgate_execution_queue_depth",
+        "nbgate_executions_finished_total{status=\"succeeded\"}",
+        "nbgate_execution_duration_seconds_count",
+        "nbgate_kernels_running{owner=\"gateway\"} 0",
+        "nbgate_kernels_running{owner=\"executions\"}",
+    ] {
+        assert!(
+            metrics.text.contains(family),
+            "{family} in\n{}",
+            metrics.text
+        );
+    }
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_cancel_and_parameter_mistakes() {
+    let api = Api::start().await;
+    let failed = api.run("fail.ipynb").await;
+    api.events(&failed).await;
+    let reply = api
+        .call(Method::GET, &format!("/api/executions/{failed}"), None)
+        .await;
+    assert_eq!(reply.json["status"], "failed");
+    assert_eq!(reply.json["error"]["cell_index"], 1);
+    assert_eq!(reply.json["error"]["ename"], "ValueError");
+    assert_eq!(reply.json["error"]["evalue"], "bad value");
+
+    // Cancel a running execution once its hanging cell has started.
+    let hang = api.run("hang.ipynb").await;
+    let response = api
+        .send(Api::request(
+            Method::GET,
+            &format!("/api/executions/{hang}/events"),
+            None,
+        ))
+        .await;
+    let mut stream = response.into_body().into_data_stream();
+    let mut seen = String::new();
+    while !seen.contains("\"cell\":1") {
+        let chunk = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .expect("progress in time");
+        seen.push_str(&String::from_utf8_lossy(
+            &chunk.expect("stream open").expect("chunk"),
+        ));
+    }
+    assert_mistake(
+        &api.call(Method::DELETE, &format!("/api/executions/{hang}"), None)
+            .await,
+        409,
+        "cancel it first",
+    );
+    let reply = api
+        .call(
+            Method::POST,
+            &format!("/api/executions/{hang}/cancel"),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    while let Some(chunk) = tokio::time::timeout(WAIT, stream.next())
+        .await
+        .expect("ends in time")
+    {
+        seen.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
+    }
+    let (_, last) = parse_sse(&seen).pop().expect("events");
+    assert_eq!(last["status"], "cancelled", "{seen}");
+    let reply = api
+        .call(
+            Method::GET,
+            &format!("/api/executions/{hang}/notebook"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        reply.json["cells"][0]["outputs"][0]["text"],
+        json!(["before\n"]),
+        "partial output kept"
+    );
+
+    // Parameters are checked against the parameters cell.
+    let api_ref = &api;
+    let create = |body: Value| async move {
+        api_ref
+            .call(Method::POST, "/api/executions", Some(&body))
+            .await
+    };
+    assert_mistake(
+        &create(json!({"notebook": "params.ipynb", "parameters": {"dayz": 3}})).await,
+        422,
+        "unknown parameters [\"dayz\"]; the notebook's parameters cell declares [\"days\", \"label\"]",
+    );
+    assert_mistake(
+        &create(json!({"notebook": "params.ipynb", "parameters": {"days": "many"}})).await,
+        422,
+        "parameter \"days\" must be",
+    );
+    assert_mistake(
+        &create(json!({"notebook": "ok.ipynb", "parameters": {"x": 1}})).await,
+        422,
+        "no cell tagged `parameters`",
+    );
+    assert_mistake(
+        &create(json!({"notebook": "ok.ipynb", "kernel": "nope"})).await,
+        422,
+        "unknown kernel \"nope\"; available: [\"testk\"]",
+    );
+    assert_mistake(
+        &create(json!({"notebook": "../ok.ipynb"})).await,
+        422,
+        "invalid path",
+    );
+    assert_mistake(
+        &create(json!({"notebook": "ok.ipynb", "timeout": -1})).await,
+        422,
+        "timeout must be a positive number of seconds, got -1",
+    );
+    assert_mistake(
+        &create(json!({"notebook": "ok.ipynb", "output_dir": "/tmp"})).await,
+        422,
+        "invalid path \"/tmp\"",
+    );
+    assert_mistake(
+        &create(json!({"notebook": "ok.ipynb", "parameters": [1]})).await,
+        422,
+        "invalid type: sequence, expected a map",
+    );
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_are_created_edited_run_paused_and_deleted() {
+    let api = Api::start().await;
+    let api_ref = &api;
+    let create = |body: Value| async move {
+        api_ref
+            .call(Method::POST, "/api/schedules", Some(&body))
+            .await
+    };
+    let base = json!({"name": "daily_report", "notebook": "ok.ipynb", "every": "1h", "timezone": "Asia/Tokyo"});
+    let with = |extra: Value| {
+        let mut body = base.clone();
+        for (key, value) in extra.as_object().expect("object") {
+            body[key] = value.clone();
+        }
+        body
+    };
+    let mut neither = base.clone();
+    neither.as_object_mut().expect("object").remove("every");
+    assert_mistake(
+        &create(with(json!({"every": null, "cron": "61 * * * *"}))).await,
+        422,
+        "invalid cron expression \"61 * * * *\"",
+    );
+    assert_mistake(
+        &create(with(json!({"cron": "0 10 * * *"}))).await,
+        422,
+        "give exactly one of `cron` and `every`",
+    );
+    assert_mistake(
+        &create(neither).await,
+        422,
+        "give exactly one of `cron` and `every`",
+    );
+    assert_mistake(
+        &create(with(json!({"timezone": "Mars/Base"}))).await,
+        422,
+        "unknown time zone \"Mars/Base\"",
+    );
+    assert_mistake(
+        &create(with(json!({"name": "Daily Report"}))).await,
+        422,
+        "invalid name \"Daily Report\"",
+    );
+    assert_mistake(
+        &create(with(json!({"every": "sometimes"}))).await,
+        422,
+        "invalid interval \"sometimes\"",
+    );
+    assert_mistake(
+        &create(with(json!({"overlap": "maybe"}))).await,
+        422,
+        "unknown variant `maybe`, expected `skip` or `queue`",
+    );
+    assert_mistake(
+        &create(with(
+            json!({"notebook": "params.ipynb", "parameters": {"nope": 1}}),
+        ))
+        .await,
+        422,
+        "declares [\"days\", \"label\"]",
+    );
+    assert_mistake(
+        &create(with(json!({"frequency": "daily"}))).await,
+        422,
+        "unknown field `frequency`",
+    );
+
+    let reply = create(with(
+        json!({"retries": 2, "timeout": 30, "notify": {"url": "http://127.0.0.1:9/hook"}}),
+    ))
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let schedule = reply.json;
+    let id = schedule["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        reply.headers[header::LOCATION],
+        format!("/api/schedules/{id}").as_str()
+    );
+    assert_eq!(schedule["description"], "Every hour (Asia/Tokyo)");
+    assert!(
+        schedule["next_run"]
+            .as_str()
+            .expect("next run")
+            .ends_with('Z')
+    );
+    assert_eq!(
+        (schedule["every"].as_str(), &schedule["cron"]),
+        (Some("1h"), &Value::Null)
+    );
+    assert_eq!(
+        (
+            schedule["input"].as_str(),
+            schedule["overlap"].as_str(),
+            schedule["catchup"].as_str()
+        ),
+        (Some("snapshot"), Some("skip"), Some("once"))
+    );
+    assert_eq!(
+        (schedule["timeout"].as_f64(), schedule["retries"].as_u64()),
+        (Some(30.0), Some(2))
+    );
+    assert_eq!(
+        schedule["notify"],
+        json!({"url": "http://127.0.0.1:9/hook", "on_failure": true, "on_success": false})
+    );
+    assert_mistake(
+        &create(base.clone()).await,
+        422,
+        "a schedule named \"daily_report\" already exists",
+    );
+
+    // By id and by name; listed.
+    for key in [id.as_str(), "daily_report"] {
+        let reply = api
+            .call(Method::GET, &format!("/api/schedules/{key}"), None)
+            .await;
+        assert_eq!(
+            (reply.status, reply.json["id"].as_str()),
+            (StatusCode::OK, Some(id.as_str()))
+        );
+    }
+    let reply = api.call(Method::GET, "/api/schedules", None).await;
+    assert_eq!(reply.json["items"][0]["id"], id.as_str());
+
+    // Edit: cron replaces every, null clears.
+    let id_ref = &id;
+    let patch = |body: Value| async move {
+        api_ref
+            .call(
+                Method::PATCH,
+                &format!("/api/schedules/{id_ref}"),
+                Some(&body),
+            )
+            .await
+    };
+    let reply = patch(json!({"cron": "0 10 * * *", "timeout": null})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json["description"], "Every day at 10:00 (Asia/Tokyo)");
+    assert_eq!(
+        (&reply.json["timeout"], reply.json["cron"].as_str()),
+        (&Value::Null, Some("0 10 * * *"))
+    );
+    assert_mistake(
+        &patch(json!({"cron": "* * *"})).await,
+        422,
+        "invalid cron expression",
+    );
+    assert_mistake(
+        &patch(json!({"cron": "0 1 * * *", "every": "1h"})).await,
+        422,
+        "exactly one",
+    );
+    assert_mistake(
+        &patch(json!({"retries": -1})).await,
+        422,
+        "invalid value: integer `-1`",
+    );
+    assert_mistake(
+        &api.raw(
+            Method::PATCH,
+            &format!("/api/schedules/{id}"),
+            Some("application/json"),
+            "{oops}",
+        )
+        .await,
+        400,
+        "key must be a string",
+    );
+
+    // Pause, resume, snapshot.
+    let action = |name: &'static str| async move {
+        api_ref
+            .call(
+                Method::POST,
+                &format!("/api/schedules/{id_ref}/{name}"),
+                None,
+            )
+            .await
+    };
+    let reply = action("pause").await;
+    assert_eq!(
+        (reply.json["paused"].as_bool(), &reply.json["next_run"]),
+        (Some(true), &Value::Null)
+    );
+    let reply = action("resume").await;
+    assert!(reply.json["next_run"].is_string(), "{}", reply.json);
+    let reply = action("snapshot").await;
+    assert!(
+        reply.json["snapshot_hash"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("sha256:")),
+        "{}",
+        reply.json
+    );
+
+    // Run now: an execution of the schedule, which the schedule then shows as its latest.
+    let run = api
+        .call(Method::POST, &format!("/api/schedules/{id}/run"), None)
+        .await;
+    assert_eq!(run.status, StatusCode::CREATED, "{}", run.text);
+    let execution = run.json["id"].as_str().expect("id").to_owned();
+    assert_eq!(run.json["schedule_id"], id.as_str());
+    assert!(
+        run.json["name"]
+            .as_str()
+            .expect("name")
+            .starts_with("daily_report_at_")
+    );
+    api.events(&execution).await;
+    let reply = api
+        .call(Method::GET, "/api/schedules/daily_report", None)
+        .await;
+    assert_eq!(reply.json["last_execution"]["id"], execution.as_str());
+    assert_eq!(reply.json["last_execution"]["status"], "succeeded");
+    let reply = api
+        .call(Method::GET, "/api/executions?schedule=daily_report", None)
+        .await;
+    assert_eq!(reply.json["items"][0]["id"], execution.as_str());
+    let reply = api
+        .call(
+            Method::POST,
+            &format!("/api/schedules/{id}/run"),
+            Some(&json!({"parameters": {"x": 1}})),
+        )
+        .await;
+    assert_mistake(&reply, 422, "no cell tagged `parameters`");
+    let reply = api
+        .raw(
+            Method::POST,
+            &format!("/api/schedules/{id}/run"),
+            Some("application/json"),
+            "[",
+        )
+        .await;
+    assert_mistake(&reply, 400, "invalid JSON body");
+
+    for (method, suffix) in [
+        (Method::GET, ""),
+        (Method::PATCH, ""),
+        (Method::DELETE, ""),
+        (Method::POST, "/run"),
+        (Method::POST, "/pause"),
+        (Method::POST, "/resume"),
+        (Method::POST, "/snapshot"),
+    ] {
+        let body = (method == Method::PATCH).then(|| json!({"paused": true}));
+        let reply = api
+            .call(
+                method.clone(),
+                &format!("/api/schedules/nope{suffix}"),
+                body.as_ref(),
+            )
+            .await;
+        assert_mistake(&reply, 404, "schedule \"nope\" not found");
+    }
+    let output = api.env.work().join(
+        api.call(Method::GET, &format!("/api/executions/{execution}"), None)
+            .await
+            .json["output_path"]
+            .as_str()
+            .expect("path"),
+    );
+    assert!(output.is_file());
+    let reply = api
+        .call(
+            Method::DELETE,
+            &format!("/api/schedules/{id}?delete_files=true"),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert!(!output.exists());
+    assert_mistake(
+        &api.call(Method::GET, &format!("/api/executions/{execution}"), None)
+            .await,
+        404,
+        "not found",
+    );
+    assert_eq!(
+        api.call(Method::GET, "/api/schedules", None).await.json["items"],
+        json!([])
+    );
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_and_the_route_table_agree() {
+    let dir = tempfile::tempdir().expect("dir");
+    let state = AppState::new(Config::new(TOKEN, dir.path().to_path_buf()));
+    let response = app(state)
+        .oneshot(Api::request(Method::GET, "/api/openapi.json", None))
+        .await
+        .expect("infallible");
+    let document = reply(response).await.json;
+    assert_eq!(document["openapi"], "3.0.3");
+    let paths = document["paths"].as_object().expect("paths");
+    let executor: Vec<(String, String)> = nbgate_api::executor::routes()
+        .iter()
+        .map(|route| {
+            (
+                route.path.to_owned(),
+                route.method.as_str().to_ascii_lowercase(),
+            )
+        })
+        .collect();
+    for (path, method) in &executor {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} is not documented"
+        );
+    }
+    let table: Vec<(String, String)> = route_table()
+        .iter()
+        .map(|route| {
+            (
+                route.path.to_owned(),
+                route.method.as_str().to_ascii_lowercase(),
+            )
+        })
+        .collect();
+    for (path, operations) in paths {
+        for method in operations.as_object().expect("operations").keys() {
+            let pair = (path.clone(), method.clone());
+            assert!(
+                executor.contains(&pair),
+                "{method} {path} is documented but not an executor route"
+            );
+            assert!(
+                table.contains(&pair),
+                "{method} {path} is documented but not served"
+            );
+        }
+    }
+    // Every reference resolves.
+    let schemas = document["components"]["schemas"]
+        .as_object()
+        .expect("schemas");
+    let text = document.to_string();
+    for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().expect("name");
+        assert!(schemas.contains_key(name), "dangling $ref {name}");
+    }
+}
+
+#[tokio::test]
+async fn without_a_scheduler_the_executor_routes_answer_503() {
+    let dir = tempfile::tempdir().expect("dir");
+    let state = AppState::new(Config::new(TOKEN, dir.path().to_path_buf()));
+    let response = app(state.clone())
+        .oneshot(Api::request(Method::GET, "/api/executions", None))
+        .await
+        .expect("infallible");
+    let reply = reply(response).await;
+    assert_mistake(
+        &reply,
+        503,
+        "the executor API is not enabled on this server",
+    );
+    let response = app(state)
+        .oneshot(Api::request(Method::GET, "/metrics", None))
+        .await
+        .expect("infallible");
+    let metrics = reply_text(response).await;
+    assert!(
+        metrics.contains("nbgate_kernels_running{owner=\"gateway\"} 0"),
+        "{metrics}"
+    );
+}
+
+async fn reply_text(response: axum::response::Response) -> String {
+    reply(response).await.text
+}
