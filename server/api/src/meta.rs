@@ -26,5 +26,6 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
         "status": "ok",
         "version": VERSION,
         "kernels": state.kernels.len(),
+        "pooled": state.kernels.pooled(),
     }))
 }

@@ -18,12 +18,15 @@ pub(crate) async fn serve(
     socket: WebSocket,
     entry: Arc<KernelEntry>,
     session_id: String,
+    ticket: u64,
     format: Format,
     config: Arc<Config>,
 ) {
     let _counted = entry.connect();
     let (mut sink, mut stream) = socket.split();
-    let mut attached = match Sessions::attach(&entry, &session_id, config.session_linger).await {
+    let mut attached = match Sessions::attach(&entry, &session_id, ticket, config.session_linger)
+        .await
+    {
         Ok(attached) => attached,
         Err(error) => {
             tracing::warn!(kernel = %entry.id(), session = %session_id, %error, "cannot connect to the kernel");

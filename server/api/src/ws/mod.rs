@@ -87,8 +87,11 @@ async fn channels(
         }
     };
     let config = state.config.clone();
+    let ticket = entry.sessions.ticket();
     Ok(upgrade
         .on_failed_upgrade(|error| tracing::warn!(%error, "WebSocket upgrade failed"))
-        .on_upgrade(move |socket| connection::serve(socket, entry, session_id, format, config))
+        .on_upgrade(move |socket| {
+            connection::serve(socket, entry, session_id, ticket, format, config)
+        })
         .into_response())
 }

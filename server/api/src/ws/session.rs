@@ -78,9 +78,16 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Sessions {
     /// Attaches a new connection to session `id`, creating the session (and its kernel client) if needed;
     /// the connection that held it before is closed.
+    /// A number for a new connection, taken when its request arrives: when two connections of one
+    /// session race to attach, the later request wins whatever order their attaches land in.
+    pub(crate) fn ticket(&self) -> u64 {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
     pub(crate) async fn attach(
         entry: &Arc<KernelEntry>,
         id: &str,
+        conn: u64,
         linger: Duration,
     ) -> Result<Attached, KernelError> {
         let sessions = &entry.sessions;
@@ -113,7 +120,6 @@ impl Sessions {
                     return Err(error);
                 }
             };
-            let conn = sessions.next_conn.fetch_add(1, Ordering::Relaxed);
             let (out, outbound) = mpsc::channel(OUTBOUND_CAPACITY);
             if commands.send(Command::Attach { conn, out }).is_ok() {
                 return Ok(Attached {
@@ -159,10 +165,19 @@ impl Pump {
                 command = self.inbox.recv() => match command {
                     None => break,
                     Some(Command::Attach { conn, out }) => {
-                        if let Some((old, _)) = current.take() {
-                            tracing::info!(session = %self.id, old, conn, "replacing stale connection");
+                        match current.as_ref().map(|(held, _)| *held) {
+                            // A newer connection already holds the session: this one is the stale one
+                            // (dropping `out` closes it).
+                            Some(held) if held > conn => {
+                                tracing::info!(session = %self.id, stale = conn, held, "closing stale connection");
+                            }
+                            held => {
+                                if let Some(old) = held {
+                                    tracing::info!(session = %self.id, old, conn, "replacing stale connection");
+                                }
+                                current = Some((conn, out));
+                            }
                         }
-                        current = Some((conn, out));
                         None
                     }
                     Some(Command::Detach { conn }) => {
