@@ -33,17 +33,26 @@ async function openNotebook(page, lab, notebook) {
   return button;
 }
 
-async function openDialog(page, lab, notebook) {
-  const button = await openNotebook(page, lab, notebook);
-  await button.click();
+/**
+ * The Execute dialog, once open. Lab marks a freshly opened notebook modified when its kernel reports
+ * its language_info, so we may be asked to save first: we save.
+ */
+async function executeDialog(page) {
   const dialog = page.locator('.nbgate-ExecuteDialog');
-  // Lab may mark a freshly opened notebook modified: then we are asked to save first.
   const save = page.locator('.jp-Dialog button', { hasText: 'Save and continue' });
-  await Promise.race([dialog.waitFor(), save.waitFor()]);
+  // Whichever shows first; the other wait's timeout is of no interest.
+  await Promise.race([dialog.waitFor(), save.waitFor()].map(wait => wait.catch(() => undefined)));
   if (await save.isVisible()) {
     await save.click();
   }
   await dialog.waitFor();
+  return dialog;
+}
+
+async function openDialog(page, lab, notebook) {
+  const button = await openNotebook(page, lab, notebook);
+  await button.click();
+  const dialog = await executeDialog(page);
   await dialog.locator('.nbgate-ExecuteDialog-body').waitFor({ timeout: 30_000 });
   return dialog;
 }
@@ -205,7 +214,14 @@ const tests = {
 
   /** A notebook that raises (and has no parameters cell) shows failed with its error. */
   async failure(page, lab) {
-    const dialog = await openDialog(page, lab, 'raises.ipynb');
+    // From the file browser's context menu this time.
+    await openNotebook(page, lab, 'raises.ipynb');
+    await page
+      .locator('.jp-DirListing-item', { hasText: 'raises.ipynb' })
+      .click({ button: 'right' });
+    await page.locator('.lm-Menu-item', { hasText: 'Execute with nbgate' }).click();
+    const dialog = await executeDialog(page);
+    await dialog.locator('.nbgate-ExecuteDialog-body').waitFor({ timeout: 30_000 });
     await dialog.locator('.nbgate-ExecuteDialog-noParameters').waitFor();
     await shot(page, '10-no-parameters-cell');
     await dialog.locator('.nbgate-ExecuteDialog-submit').click();
