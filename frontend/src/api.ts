@@ -61,7 +61,12 @@ export function createSchedule(request: CreateSchedule): Promise<Schedule> {
   return requestAPI<Schedule>('schedules', post(request));
 }
 
-export function updateSchedule(id: string, patch: Partial<CreateSchedule>): Promise<Schedule> {
+/** `null` clears an optional field. */
+export type SchedulePatch = {
+  [K in keyof CreateSchedule]?: CreateSchedule[K] | null;
+};
+
+export function updateSchedule(id: string, patch: SchedulePatch): Promise<Schedule> {
   return requestAPI<Schedule>(`schedules/${encodeURIComponent(id)}`, {
     method: 'PATCH',
     body: JSON.stringify(patch)

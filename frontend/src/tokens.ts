@@ -90,6 +90,8 @@ export interface Execution {
   created_at: string;
   started_at?: string | null;
   ended_at?: string | null;
+  /** Seconds, once ended. */
+  duration?: number | null;
   progress?: { cell: number; total: number } | null;
   error?: ExecutionError | null;
   /** The output notebook, relative to the Jupyter root. */

@@ -169,8 +169,13 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
             : null,
           ...common
         };
+        // An edit clears what was emptied; a creation leaves it to the server's defaults.
         const schedule = editing
-          ? await api.updateSchedule(editing.id, request)
+          ? await api.updateSchedule(editing.id, {
+              ...request,
+              timeout: request.timeout ?? null,
+              cell_timeout: request.cell_timeout ?? null
+            })
           : await api.createSchedule(request);
         props.onDone({ kind: 'schedule', schedule, created: !editing });
       }

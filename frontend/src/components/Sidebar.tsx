@@ -94,7 +94,7 @@ function Schedules(props: { model: NbgateModel; actions: ISidebarActions }): JSX
         const cron = scheduleCron(schedule);
         const words =
           schedule.description || (cron && describeCron(cron)) || cron || schedule.every || '';
-        const latest = model.latestExecution(schedule.id);
+        const latest = model.latestExecution(schedule.id) ?? schedule.last_execution ?? undefined;
         return (
           <li key={schedule.id} className="nbgate-Item nbgate-Schedule" data-name={schedule.name}>
             <div className="nbgate-Item-title">
