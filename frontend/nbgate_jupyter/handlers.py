@@ -91,8 +91,9 @@ class ProxyHandler(APIHandler):
             headers["Authorization"] = f"token {self.gateway.token}"
         method = self.request.method
         body = self.request.body if method in ("POST", "PATCH", "PUT") else None
-        if body is not None and not body:
-            body = b""
+        if body and "Content-Type" not in headers:
+            # The executor API speaks JSON only; spare curl users the header.
+            headers["Content-Type"] = "application/json"
         streaming = {"status": None, "headers": []}
 
         def on_header(line):

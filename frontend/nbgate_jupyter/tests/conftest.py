@@ -17,6 +17,21 @@ REPO = Path(__file__).resolve().parents[3]
 FAKE_TOKEN = "fake-gateway-token"
 
 
+@pytest.fixture(autouse=True)
+def fresh_singletons():
+    """Each test's server gets its own extension app and gateway client: both are process-wide singletons
+    that would otherwise carry the previous server's settings (its token among them)."""
+    from jupyter_server.gateway.gateway_client import GatewayClient
+
+    from nbgate_jupyter.app import NbgateApp
+
+    NbgateApp.clear_instance()
+    GatewayClient.clear_instance()
+    yield
+    NbgateApp.clear_instance()
+    GatewayClient.clear_instance()
+
+
 @pytest.fixture
 def nbgate_binary():
     """The real binary (built by `cargo build --workspace --bins`)."""
