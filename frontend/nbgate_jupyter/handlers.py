@@ -9,6 +9,7 @@ import json
 
 import tornado.web
 from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.iostream import StreamClosedError
 
@@ -158,6 +159,9 @@ class ProxyHandler(APIHandler):
         self.set_status(status)
         for name, value in headers:
             if name.title() in RESPONSE_HEADERS or name in RESPONSE_HEADERS:
+                if name.lower() == "location" and value.startswith("/api/"):
+                    # The gateway's path, as the browser reaches it through this proxy.
+                    value = url_path_join(self.base_url, "nbgate", value)
                 self.set_header(name, value)
         if any(name.lower() == "content-type" and "text/event-stream" in value for name, value in headers):
             self.set_header("X-Accel-Buffering", "no")

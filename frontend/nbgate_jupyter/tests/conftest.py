@@ -75,6 +75,7 @@ class EchoHandler(tornado.web.RequestHandler):
         self._echo()
 
     def post(self, _):
+        self.set_header("Location", "/api/echo/new-id")
         self._echo(201)
 
     def patch(self, _):

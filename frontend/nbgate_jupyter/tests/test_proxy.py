@@ -9,7 +9,9 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from .conftest import FAKE_TOKEN
 
 
-async def test_a_request_reaches_the_gateway_with_its_token_and_comes_back(jp_fetch, fake_gateway):
+async def test_a_request_reaches_the_gateway_with_its_token_and_comes_back(
+    jp_fetch, jp_base_url, fake_gateway
+):
     # When
     response = await jp_fetch(
         "nbgate", "api", "echo", "executions",
@@ -22,6 +24,7 @@ async def test_a_request_reaches_the_gateway_with_its_token_and_comes_back(jp_fe
     assert response.code == 201
     assert response.headers["Content-Type"] == "application/json"
     assert "X-Internal" not in response.headers
+    assert response.headers["Location"] == f"{jp_base_url}nbgate/api/echo/new-id"
     seen = json.loads(response.body)
     assert seen["method"] == "POST"
     assert seen["path"] == "/api/echo/executions"
