@@ -39,7 +39,9 @@ frontend-e2e: frontend-build build
 	    if [ "$$(id -u)" = 0 ]; then \
 	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	    else echo "frontend-e2e needs $(CHROMIUM): apt-get install chromium (as root)"; exit 1; fi; }
-	cd $(FRONTEND) && PATH=$(FRONTEND_PATH) CHROMIUM=$(CHROMIUM) \
+	@mkdir -p $(CACHE)/tmp $(CACHE)/xdg
+	cd $(FRONTEND) && PATH=$(FRONTEND_PATH) CHROMIUM=$(CHROMIUM) TMPDIR=$(CACHE)/tmp \
+	    XDG_CACHE_HOME=$(CACHE)/xdg/cache XDG_CONFIG_HOME=$(CACHE)/xdg/config \
 	    NBGATE_BINARY=$(ROOT)/target/debug/nbgate node ui-tests/run.js
 
 # JupyterLab on examples/, the gateway started and stopped by the server extension.
