@@ -11,8 +11,11 @@ FRONTEND      := $(ROOT)/frontend
 NPM           ?= npm
 CHROMIUM      ?= /usr/bin/chromium
 LAB_PORT      ?= 8888
-LAB_TOKEN     ?= $(shell $(PYTHON) -c 'import secrets; print(secrets.token_hex(16))')
 FRONTEND_PATH := $(VENV)/bin:$(PATH)
+# One token per make invocation (`:=`: a recursive variable would draw a new one at each use).
+ifndef LAB_TOKEN
+LAB_TOKEN := $(shell $(PYTHON) -c 'import secrets; print(secrets.token_hex(16))')
+endif
 
 .PHONY: frontend-build frontend-test frontend-e2e lab
 
