@@ -66,6 +66,18 @@ interface Advanced {
   webhook: string;
 }
 
+/** The advanced options typed as text (class `nbgate-ExecuteDialog-<key>`). */
+const TEXT_FIELDS: {
+  key: 'timeout' | 'cellTimeout' | 'retries' | 'outputDir';
+  label: string;
+  placeholder: string;
+}[] = [
+  { key: 'timeout', label: 'Run timeout (seconds)', placeholder: 'none' },
+  { key: 'cellTimeout', label: 'Cell timeout (seconds)', placeholder: 'none' },
+  { key: 'retries', label: 'Retries', placeholder: '0' },
+  { key: 'outputDir', label: 'Output folder', placeholder: 'executions' }
+];
+
 const toText = (seconds?: number | null): string =>
   seconds === undefined || seconds === null ? '' : String(seconds);
 const toSeconds = (text: string): number | undefined =>
@@ -332,38 +344,18 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
             </button>
             {showAdvanced && (
               <div className="nbgate-ExecuteDialog-advanced">
-                <TextField
-                  label="Run timeout (seconds)"
-                  value={advanced.timeout}
-                  placeholder="none"
-                  className="nbgate-ExecuteDialog-timeout"
-                  onChange={v => setAdv({ timeout: v })}
-                />
-                {show('timeout')}
-                <TextField
-                  label="Cell timeout (seconds)"
-                  value={advanced.cellTimeout}
-                  placeholder="none"
-                  className="nbgate-ExecuteDialog-cellTimeout"
-                  onChange={v => setAdv({ cellTimeout: v })}
-                />
-                {show('cellTimeout')}
-                <TextField
-                  label="Retries"
-                  value={advanced.retries}
-                  placeholder="0"
-                  className="nbgate-ExecuteDialog-retries"
-                  onChange={v => setAdv({ retries: v })}
-                />
-                {show('retries')}
-                <TextField
-                  label="Output folder"
-                  value={advanced.outputDir}
-                  placeholder="executions"
-                  className="nbgate-ExecuteDialog-outputDir"
-                  onChange={v => setAdv({ outputDir: v })}
-                />
-                {show('outputDir')}
+                {TEXT_FIELDS.map(field => (
+                  <React.Fragment key={field.key}>
+                    <TextField
+                      label={field.label}
+                      value={advanced[field.key]}
+                      placeholder={field.placeholder}
+                      className={`nbgate-ExecuteDialog-${field.key}`}
+                      onChange={value => setAdv({ [field.key]: value })}
+                    />
+                    {show(field.key)}
+                  </React.Fragment>
+                ))}
                 {mode === 'recurring' && (
                   <>
                     <label className="nbgate-Field">

@@ -89,17 +89,14 @@ export function FrequencyPicker(props: {
             value={f.every}
             onChange={every => props.onChange({ ...f, every })}
           />
-          <label className="nbgate-Field">
-            <span>At minute</span>
-            <input
-              type="number"
-              min={0}
-              max={59}
-              className="nbgate-FrequencyPicker-minute"
-              value={f.minute}
-              onChange={e => props.onChange({ ...f, minute: clamp(Number(e.target.value), 0, 59) })}
-            />
-          </label>
+          <NumberField
+            label="At minute"
+            className="nbgate-FrequencyPicker-minute"
+            min={0}
+            max={59}
+            value={f.minute}
+            onChange={minute => props.onChange({ ...f, minute })}
+          />
         </>
       )}
       {f.kind === 'weekly' && (
@@ -123,17 +120,14 @@ export function FrequencyPicker(props: {
         </div>
       )}
       {f.kind === 'monthly' && (
-        <label className="nbgate-Field">
-          <span>On day</span>
-          <input
-            type="number"
-            min={1}
-            max={31}
-            className="nbgate-FrequencyPicker-day"
-            value={f.day}
-            onChange={e => props.onChange({ ...f, day: clamp(Number(e.target.value), 1, 31) })}
-          />
-        </label>
+        <NumberField
+          label="On day"
+          className="nbgate-FrequencyPicker-day"
+          min={1}
+          max={31}
+          value={f.day}
+          onChange={day => props.onChange({ ...f, day })}
+        />
       )}
       {(f.kind === 'daily' || f.kind === 'weekly' || f.kind === 'monthly') && (
         <label className="nbgate-Field">
@@ -161,6 +155,30 @@ export function FrequencyPicker(props: {
         <div className="nbgate-FieldError">choose at least one day</div>
       )}
     </div>
+  );
+}
+
+/** A whole number within `min..=max`. */
+function NumberField(props: {
+  label: string;
+  className: string;
+  min: number;
+  max: number;
+  value: number;
+  onChange: (value: number) => void;
+}): JSX.Element {
+  return (
+    <label className="nbgate-Field">
+      <span>{props.label}</span>
+      <input
+        type="number"
+        min={props.min}
+        max={props.max}
+        className={props.className}
+        value={props.value}
+        onChange={e => props.onChange(clamp(Number(e.target.value), props.min, props.max))}
+      />
+    </label>
   );
 }
 
