@@ -210,6 +210,32 @@ const tests = {
     await item.locator('.nbgate-Schedule-paused').waitFor({ timeout: 15_000 });
     await item.locator('.nbgate-Schedule-resume').waitFor();
     await shot(page, '09-schedule-paused');
+
+    // Edit: the same dialog, prefilled; the parameters are editable.
+    await item.locator('.nbgate-Schedule-edit').click();
+    const edit = await executeDialog(page);
+    const days = edit.locator('#nbgate-param_DATA_DAY_RANGE');
+    await days.waitFor({ timeout: 30_000 });
+    const prefilled = [
+      await days.inputValue(),
+      await edit.locator('.nbgate-FrequencyPicker-kind').inputValue(),
+      await edit.locator('.nbgate-FrequencyPicker-time').inputValue(),
+      await edit.locator('.nbgate-ExecuteDialog-timezone').inputValue()
+    ];
+    if (prefilled.join(' ') !== '75 weekly 07:45 Europe/Paris') {
+      throw new Error(`the edit dialog is prefilled with ${prefilled.join(' ')}`);
+    }
+    await days.fill('80');
+    await shot(page, '10-schedule-edit');
+    await edit.locator('.nbgate-ExecuteDialog-submit').click();
+    await edit.waitFor({ state: 'detached' });
+    const schedules = await page.evaluate(async () =>
+      (await fetch('/nbgate/api/schedules')).json()
+    );
+    const saved = schedules.items.find(s => s.name === 'e2e_weekly');
+    if (saved.parameters.DATA_DAY_RANGE !== 80 || !saved.paused) {
+      throw new Error(`the edit saved ${JSON.stringify(saved)}`);
+    }
   },
 
   /** A notebook that raises (and has no parameters cell) shows failed with its error. */
@@ -223,7 +249,7 @@ const tests = {
     const dialog = await executeDialog(page);
     await dialog.locator('.nbgate-ExecuteDialog-body').waitFor({ timeout: 30_000 });
     await dialog.locator('.nbgate-ExecuteDialog-noParameters').waitFor();
-    await shot(page, '10-no-parameters-cell');
+    await shot(page, '11-no-parameters-cell');
     await dialog.locator('.nbgate-ExecuteDialog-submit').click();
     await dialog.waitFor({ state: 'detached' });
     const row = executionRow(page, 'raises_at_');
@@ -233,7 +259,7 @@ const tests = {
       .locator('.nbgate-Execution-error')
       .waitFor()
       .catch(() => undefined);
-    await shot(page, '11-execution-failed');
+    await shot(page, '12-execution-failed');
     if (status !== 'failed') {
       throw new Error(`the raising notebook ended ${status}`);
     }
