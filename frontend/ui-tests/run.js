@@ -271,6 +271,8 @@ const tests = {
 };
 
 async function main() {
+  // Each run's screenshots are its own.
+  fs.rmSync(SHOTS, { recursive: true, force: true });
   fs.mkdirSync(SHOTS, { recursive: true });
   const only = process.env.E2E_ONLY ? process.env.E2E_ONLY.split(',') : Object.keys(tests);
   const lab = await startLab();
