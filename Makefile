@@ -24,10 +24,10 @@ export MPLCONFIGDIR        := $(CACHE)/matplotlib
 export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help run test venv build build-release lint bench clean
+.PHONY: help run run-headless test venv build build-release lint bench clean
 
 help:
-	@echo "make run    build everything and run the example notebook with nbgate"
+	@echo "make run    build everything and start JupyterLab (with the nbgate extension) on examples/"
 	@echo "make test   build everything and run all tests"
 	@echo "make bench  compare nbgate with papermill and jupyter_client (not a test)"
 
@@ -46,7 +46,11 @@ build-release:
 build:
 	$(CARGO) build --workspace --bins --examples
 
-run: venv build-release
+# JupyterLab on examples/ with the extension; its server extension runs the gateway (frontend/frontend.mk).
+run: lab
+
+# The example notebook run headless with `nbgate run`.
+run-headless: venv build-release
 	@mkdir -p $(JUPYTER_RUNTIME_DIR)
 	$(ROOT)/target/release/nbgate run examples/loyal_customer.ipynb \
 	    examples/output/loyal_customer.ipynb --cwd examples
