@@ -38,6 +38,13 @@ fn nbgate(env: &JupyterEnv, args: &[&str]) -> Output {
         .expect("nbgate runs")
 }
 
+/// `nbgate run INPUT out.ipynb EXTRA…` in the environment's work directory.
+fn run(env: &JupyterEnv, input: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["run", input.to_str().unwrap_or_default(), "out.ipynb"];
+    args.extend_from_slice(extra);
+    nbgate(env, &args)
+}
+
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -91,17 +98,10 @@ fn stream_files_receive_exactly_the_notebook_streams() {
             &["import sys\nprint('<secret>')\nprint('oops', file=sys.stderr)"],
         ),
     );
-    let output = nbgate(
+    let output = run(
         &env,
-        &[
-            "run",
-            input.to_str().unwrap_or_default(),
-            "out.ipynb",
-            "--stdout-file",
-            "out.txt",
-            "--stderr-file",
-            "err.txt",
-        ],
+        &input,
+        &["--stdout-file", "out.txt", "--stderr-file", "err.txt"],
     );
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
@@ -121,17 +121,7 @@ fn a_hostile_string_parameter_stays_a_string() {
     input["cells"][0]["metadata"] = json!({"tags": ["parameters"]});
     let input = write(&env, "hostile.ipynb", &input);
     let hostile = "\"; print('PWNED'); x = \"\n'''\\é";
-    let output = nbgate(
-        &env,
-        &[
-            "run",
-            input.to_str().unwrap_or_default(),
-            "out.ipynb",
-            "-r",
-            "s",
-            hostile,
-        ],
-    );
+    let output = run(&env, &input, &["-r", "s", hostile]);
     assert!(output.status.success(), "{}", stderr(&output));
     let executed = read(&env.work().join("out.ipynb"));
     // Cell 1 is the injected one; cell 2 prints the value back as Python sees it.
@@ -210,10 +200,7 @@ fn failing_cell_exits_1_naming_the_cell_and_keeps_the_partial_output() {
             &["print('before')", "1/0", "print('never')"],
         ),
     );
-    let output = nbgate(
-        &env,
-        &["run", input.to_str().unwrap_or_default(), "out.ipynb"],
-    );
+    let output = run(&env, &input, &[]);
     let message = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{message}");
     assert!(
@@ -278,10 +265,7 @@ fn kernel_crash_mid_cell_exits_138_with_the_partial_output() {
         &[],
         &["echo first", "echo partial\ncrash", "echo never"],
     );
-    let output = nbgate(
-        &env,
-        &["run", input.to_str().unwrap_or_default(), "out.ipynb"],
-    );
+    let output = run(&env, &input, &[]);
     assert_eq!(output.status.code(), Some(138), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("kernel died during cell 1"),
@@ -305,16 +289,7 @@ fn a_hung_cell_times_out_within_the_timeout_plus_two_seconds() {
         &["echo started\nhang-hard", "echo never"],
     );
     let started = Instant::now();
-    let output = nbgate(
-        &env,
-        &[
-            "run",
-            input.to_str().unwrap_or_default(),
-            "out.ipynb",
-            "--cell-timeout",
-            "1",
-        ],
-    );
+    let output = run(&env, &input, &["--cell-timeout", "1"]);
     let took = started.elapsed();
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(
@@ -333,16 +308,7 @@ fn a_hung_cell_times_out_within_the_timeout_plus_two_seconds() {
 fn an_interruptible_cell_past_its_timeout_records_the_keyboard_interrupt() {
     let env = JupyterEnv::new();
     let input = test_kernel_notebook(&env, "soft", &[], &["hang"]);
-    let output = nbgate(
-        &env,
-        &[
-            "run",
-            input.to_str().unwrap_or_default(),
-            "out.ipynb",
-            "--cell-timeout",
-            "0.5",
-        ],
-    );
+    let output = run(&env, &input, &["--cell-timeout", "0.5"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let executed = read(&env.work().join("out.ipynb"));
     assert_eq!(outputs(&executed, 0)[0]["ename"], "KeyboardInterrupt");
@@ -354,16 +320,7 @@ fn slow_start_past_the_start_timeout_fails_cleanly() {
     let env = JupyterEnv::new();
     let input = test_kernel_notebook(&env, "slow", &["--start-delay-ms", "20000"], &["echo hi"]);
     let started = Instant::now();
-    let output = nbgate(
-        &env,
-        &[
-            "run",
-            input.to_str().unwrap_or_default(),
-            "out.ipynb",
-            "--start-timeout",
-            "1",
-        ],
-    );
+    let output = run(&env, &input, &["--start-timeout", "1"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("did not become ready"),
@@ -378,16 +335,7 @@ fn slow_start_past_the_start_timeout_fails_cleanly() {
 fn a_kernel_with_bad_signatures_is_never_trusted() {
     let env = JupyterEnv::new();
     let input = test_kernel_notebook(&env, "forger", &["--bad-signature"], &["echo hi"]);
-    let output = nbgate(
-        &env,
-        &[
-            "run",
-            input.to_str().unwrap_or_default(),
-            "out.ipynb",
-            "--start-timeout",
-            "2",
-        ],
-    );
+    let output = run(&env, &input, &["--start-timeout", "2"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("signatures do not verify"),
@@ -445,15 +393,7 @@ fn allow_errors_records_the_error_and_runs_on() {
         "errors.ipynb",
         &notebook("python3", "python", &["1/0", "print('after')"]),
     );
-    let output = nbgate(
-        &env,
-        &[
-            "run",
-            input.to_str().unwrap_or_default(),
-            "out.ipynb",
-            "--allow-errors",
-        ],
-    );
+    let output = run(&env, &input, &["--allow-errors"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let executed = read(&env.work().join("out.ipynb"));
     assert_eq!(outputs(&executed, 0)[0]["ename"], "ZeroDivisionError");
@@ -466,16 +406,7 @@ fn allow_errors_records_the_error_and_runs_on() {
 fn an_output_flood_is_capped_with_a_visible_note() {
     let env = JupyterEnv::new();
     let input = test_kernel_notebook(&env, "flood", &[], &["flood 20000000", "echo after"]);
-    let output = nbgate(
-        &env,
-        &[
-            "run",
-            input.to_str().unwrap_or_default(),
-            "out.ipynb",
-            "--max-output-bytes",
-            "1000000",
-        ],
-    );
+    let output = run(&env, &input, &["--max-output-bytes", "1000000"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let executed = read(&env.work().join("out.ipynb"));
     let flood = outputs(&executed, 0);

@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use nbgate_kernel::{Kernel, KernelError, KernelSpecs, LaunchOptions};
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 pub use self::cell::{
@@ -265,9 +264,4 @@ pub fn cell_timeout_from_seconds(seconds: Option<f64>) -> Option<Duration> {
     seconds
         .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
         .map(Duration::from_secs_f64)
-}
-
-/// `Value` of the kernel's `language_info`, for callers that need it without running.
-pub fn language_info(kernel: &Kernel) -> Option<Value> {
-    kernel.kernel_info().get("language_info").cloned()
 }
