@@ -95,8 +95,8 @@ fn drop_reply_timing(notebook: &mut Value) {
     }
 }
 
-/// The cell that killed its kernel: the one whose papermill status is `running`-then-`completed` without
-/// a reply; in the fixture it is the cell calling `os.kill`.
+/// Forgets the count and timing of the cell that kills its kernel (in the fixture, the cell calling
+/// `os.kill`).
 fn forget_dying_cell(notebook: &mut Value) {
     for cell in notebook["cells"].as_array_mut().into_iter().flatten() {
         let source = cell["source"].as_str().unwrap_or("");
