@@ -33,6 +33,8 @@
 mod auth;
 mod error;
 pub mod executor;
+#[cfg(test)]
+mod frame_props;
 mod kernels;
 mod kernelspecs;
 mod meta;
