@@ -58,9 +58,12 @@ run-headless: venv build-release
 	@echo "Executed notebook: $(ROOT)/examples/output/loyal_customer.ipynb"
 	@echo "Predictions:       $(ROOT)/examples/output/ (partitioned by generated_sync_date)"
 
+# The Rust workspace, then the JupyterLab extension: jest + pytest, and the browser tests (Chromium).
 test: venv build
 	@mkdir -p $(JUPYTER_RUNTIME_DIR)
 	$(CARGO) test --workspace
+	$(MAKE) --no-print-directory frontend-test
+	$(MAKE) --no-print-directory frontend-e2e
 
 lint:
 	$(CARGO) fmt --all -- --check

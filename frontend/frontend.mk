@@ -3,8 +3,11 @@
 # targets used here.
 #
 #   make frontend-build   npm ci, tsc + jupyter-builder, pip install the package into the venv
-#   make frontend-test    jest, and pytest for the server extension (real nbgate binary)
-#   make frontend-e2e     a real JupyterLab in Debian's Chromium (playwright-core), screenshots saved
+#   make frontend-test    prettier, jest, and pytest for the server extension (real nbgate binary)
+#   make frontend-e2e     a real JupyterLab in Debian's Chromium (playwright-core): the extension, and
+#                         Lab's own kernels on `nbgate serve` (10 of 10 runs); screenshots in
+#                         frontend/ui-tests/screenshots/ (git-ignored)
+# Both run in `make test`.
 #   make lab              JupyterLab on examples/ with the extension and a managed gateway
 
 FRONTEND      := $(ROOT)/frontend
@@ -12,6 +15,20 @@ NPM           ?= npm
 CHROMIUM      ?= /usr/bin/chromium
 LAB_PORT      ?= 8888
 FRONTEND_PATH := $(VENV)/bin:$(PATH)
+
+# Nothing here can hang a run: each step has a deadline in seconds. `timeout` signals the whole process
+# group (Lab, nbgate and Chromium started by the e2e runner with it), and kills it 30 s later.
+DEADLINE         := timeout --kill-after=30
+NPM_CI_TIMEOUT   ?= 900
+APT_TIMEOUT      ?= 900
+UNIT_TIMEOUT     ?= 600
+E2E_TIMEOUT      ?= 1500
+
+# npm keeps its cache in the project, installs exactly package-lock.json and asks nothing.
+export npm_config_cache           := $(CACHE)/npm
+export npm_config_update_notifier := false
+export npm_config_fund            := false
+export npm_config_audit           := false
 # One token per make invocation (`:=`: a recursive variable would draw a new one at each use).
 ifndef LAB_TOKEN
 LAB_TOKEN := $(shell $(PYTHON) -c 'import secrets; print(secrets.token_hex(16))')
@@ -21,7 +38,7 @@ endif
 
 # node_modules is reinstalled only when the lock file changes.
 $(FRONTEND)/node_modules/.installed: $(FRONTEND)/package-lock.json
-	cd $(FRONTEND) && $(NPM) ci --no-audit --no-fund --loglevel=error
+	cd $(FRONTEND) && $(DEADLINE) $(NPM_CI_TIMEOUT) $(NPM) ci --loglevel=error
 	@touch $@
 
 frontend-build: venv $(FRONTEND)/node_modules/.installed
@@ -33,19 +50,29 @@ frontend-build: venv $(FRONTEND)/node_modules/.installed
 
 frontend-test: frontend-build build
 	@mkdir -p $(CACHE)/tmp $(JUPYTER_RUNTIME_DIR)
-	cd $(FRONTEND) && $(NPM) run --silent lint && $(NPM) test --silent
+	cd $(FRONTEND) && $(NPM) run --silent lint
+	cd $(FRONTEND) && TMPDIR=$(CACHE)/tmp $(DEADLINE) $(UNIT_TIMEOUT) $(NPM) test --silent -- --ci --no-watchman
 	cd $(FRONTEND) && TMPDIR=$(CACHE)/tmp NBGATE_TEST_BINARY=$(ROOT)/target/debug/nbgate \
-	    $(VENV)/bin/python -m pytest -q -p no:cacheprovider nbgate_jupyter/tests
+	    $(DEADLINE) $(UNIT_TIMEOUT) $(VENV)/bin/python -m pytest -q -p no:cacheprovider nbgate_jupyter/tests
 
+# Debian's chromium, installed non-interactively when missing and we are root. The runner stops
+# everything it started by E2E_DEADLINE (less than E2E_TIMEOUT, which backs it up).
 frontend-e2e: frontend-build build
 	@test -x $(CHROMIUM) || { \
 	    if [ "$$(id -u)" = 0 ]; then \
-	        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	    else echo "frontend-e2e needs $(CHROMIUM): apt-get install chromium (as root)"; exit 1; fi; }
+	        echo "frontend-e2e: installing chromium (apt-get)"; \
+	        export DEBIAN_FRONTEND=noninteractive; \
+	        $(DEADLINE) $(APT_TIMEOUT) apt-get -qq -o DPkg::Lock::Timeout=300 update \
+	        && $(DEADLINE) $(APT_TIMEOUT) apt-get -y -qq -o DPkg::Lock::Timeout=300 \
+	            -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+	            install chromium >/dev/null; \
+	    fi; \
+	    test -x $(CHROMIUM) || { echo "frontend-e2e needs $(CHROMIUM): apt-get install chromium (as root)"; exit 1; }; }
 	@mkdir -p $(CACHE)/tmp $(CACHE)/xdg
 	cd $(FRONTEND) && PATH=$(FRONTEND_PATH) CHROMIUM=$(CHROMIUM) TMPDIR=$(CACHE)/tmp \
 	    XDG_CACHE_HOME=$(CACHE)/xdg/cache XDG_CONFIG_HOME=$(CACHE)/xdg/config \
-	    NBGATE_BINARY=$(ROOT)/target/debug/nbgate node ui-tests/run.js
+	    NBGATE_BINARY=$(ROOT)/target/debug/nbgate E2E_DEADLINE=$$(( $(E2E_TIMEOUT) - 60 )) \
+	    $(DEADLINE) $(E2E_TIMEOUT) node ui-tests/run.js
 
 # JupyterLab on examples/, the gateway started and stopped by the server extension.
 lab: frontend-build build-release

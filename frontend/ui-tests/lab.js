@@ -1,9 +1,11 @@
 /**
- * Starts a real JupyterLab for the end-to-end tests, on a temp copy of examples/ (plus a notebook that
- * raises), with this extension managing the real nbgate gateway; stops it by its PID.
+ * The processes of the end-to-end tests: a real JupyterLab on a temp copy of examples/ (plus a notebook
+ * that raises), either with this extension managing the real nbgate gateway, or with Lab's own kernels
+ * on an `nbgate serve` started here (`--gateway-url`). Each is stopped by its PID; `stopAll` stops
+ * whatever is still running (the runner calls it on a signal or at its deadline).
  *
- * Environment: PATH with the project venv (jupyter), NBGATE_BINARY (default target/debug/nbgate),
- * E2E_WORK (default ui-tests/.work). Jupyter state stays under the work directory.
+ * Environment: PATH with the project venv (jupyter), NBGATE_BINARY (default target/debug/nbgate).
+ * Jupyter state stays under each work directory.
  */
 'use strict';
 
@@ -14,6 +16,83 @@ const path = require('path');
 const { spawn } = require('child_process');
 
 const REPO = path.resolve(__dirname, '..', '..');
+const BINARY = process.env.NBGATE_BINARY || path.join(REPO, 'target', 'debug', 'nbgate');
+
+/** Children still running, stopped by `stopAll` if the runner has to give up. */
+const running = new Set();
+
+function spawnTracked(command, args, options) {
+  const child = spawn(command, args, options);
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  child.once('error', error => {
+    child.spawnError = error;
+    running.delete(child);
+  });
+  return child;
+}
+
+/** SIGTERM, then SIGKILL after `grace` ms; resolves with the exit code (or signal name). */
+async function stopProcess(child, grace = 15_000) {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return child.exitCode ?? child.signalCode;
+  }
+  const exited = new Promise(resolve =>
+    child.once('exit', (code, signal) => resolve(code ?? signal))
+  );
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), grace);
+  const status = await exited;
+  clearTimeout(timer);
+  return status;
+}
+
+/** Stops every child still running, Lab before the gateway (Lab shuts its kernels down through it). */
+async function stopAll() {
+  const children = [...running].reverse();
+  for (const child of children) {
+    await stopProcess(child, 10_000);
+  }
+}
+
+function token() {
+  return crypto.randomBytes(16).toString('hex');
+}
+
+/** A fresh work directory: the notebooks' root and Jupyter's state. */
+function workDirs(base) {
+  fs.rmSync(base, { recursive: true, force: true });
+  const root = path.join(base, 'root');
+  const state = path.join(base, 'jupyter');
+  for (const dir of ['config', 'data', 'runtime', 'ipython', 'cache', 'tmp', 'workspaces']) {
+    fs.mkdirSync(path.join(state, dir), { recursive: true });
+  }
+  fs.mkdirSync(root, { recursive: true });
+  return { root, state };
+}
+
+/** The environment of Lab and nbgate: Jupyter's and IPython's state under `state`. */
+function stateEnv(state) {
+  return {
+    ...process.env,
+    JUPYTER_CONFIG_DIR: path.join(state, 'config'),
+    JUPYTER_DATA_DIR: path.join(state, 'data'),
+    JUPYTER_RUNTIME_DIR: path.join(state, 'runtime'),
+    JUPYTERLAB_SETTINGS_DIR: path.join(state, 'lab-settings'),
+    JUPYTERLAB_WORKSPACES_DIR: path.join(state, 'workspaces'),
+    IPYTHONDIR: path.join(state, 'ipython'),
+    XDG_CACHE_HOME: path.join(state, 'cache'),
+    TMPDIR: path.join(state, 'tmp'),
+    MPLBACKEND: 'module://matplotlib_inline.backend_inline',
+    JUPYTER_PLATFORM_DIRS: '1'
+  };
+}
+
+function requireBinary() {
+  if (!fs.existsSync(BINARY)) {
+    throw new Error(`${BINARY} is missing: build nbgate first (make build)`);
+  }
+}
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -51,76 +130,130 @@ function raisingNotebook() {
   };
 }
 
-async function startLab() {
-  const base = process.env.E2E_WORK || path.join(__dirname, '.work');
-  fs.rmSync(base, { recursive: true, force: true });
-  const root = path.join(base, 'root');
-  const state = path.join(base, 'jupyter');
-  fs.mkdirSync(root, { recursive: true });
-  for (const file of fs.readdirSync(path.join(REPO, 'examples'))) {
-    if (file.endsWith('.ipynb')) {
-      fs.copyFileSync(path.join(REPO, 'examples', file), path.join(root, file));
-    }
+/**
+ * `nbgate serve` on a free port with a fresh token, its notebooks' root `root`. Its kernels get the
+ * test's Jupyter and IPython state directories, never the user's.
+ */
+async function startGateway({ base, root, state }) {
+  requireBinary();
+  const secret = token();
+  const log = path.join(base, 'nbgate.log');
+  // Append mode: stdout is copied in by this process, stderr written by the child, both at the end.
+  const out = fs.openSync(log, 'a');
+  const args = [
+    'serve',
+    '--port',
+    '0',
+    '--token',
+    secret,
+    '--root-dir',
+    root,
+    '--data-dir',
+    path.join(base, 'nbgate-data'),
+    '--env-process-whitelist',
+    'JUPYTER_RUNTIME_DIR,IPYTHONDIR,MPLCONFIGDIR,TMPDIR,JUPYTER_PLATFORM_DIRS'
+  ];
+  const child = spawnTracked(BINARY, args, {
+    cwd: root,
+    env: stateEnv(state),
+    stdio: ['ignore', 'pipe', out]
+  });
+  const url = await new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`nbgate serve did not listen within 30 s; see ${log}`));
+    }, 30_000);
+    child.stdout.on('data', chunk => {
+      fs.appendFileSync(log, chunk);
+      seen += chunk;
+      const match = /listening on (http:\/\/[^/?\s]+)/.exec(seen);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.once('exit', code => {
+      clearTimeout(timer);
+      reject(new Error(`nbgate serve exited with ${code} at start-up; see ${log}`));
+    });
+    child.once('error', error => {
+      clearTimeout(timer);
+      reject(new Error(`nbgate serve could not be started: ${error.message}`));
+    });
+  });
+  return { url, token: secret, log, process: child };
+}
+
+/** GET on the gateway's own API (not through Lab). */
+async function gatewayGet(gateway, route) {
+  const response = await fetch(`${gateway.url}${route}`, {
+    headers: { Authorization: `token ${gateway.token}` }
+  });
+  if (!response.ok) {
+    throw new Error(`GET ${route} on nbgate: ${response.status} ${await response.text()}`);
   }
-  fs.writeFileSync(path.join(root, 'raises.ipynb'), JSON.stringify(raisingNotebook(), null, 1));
+  return response.json();
+}
+
+/**
+ * JupyterLab in `base` with this extension. Without `gateway` the extension starts the real binary
+ * itself; with it, both Lab's kernels (`--gateway-url`) and the extension use that running gateway.
+ */
+async function startLab({ base, root, state, gateway }) {
   const settings = path.join(state, 'lab-settings', '@jupyterlab', 'apputils-extension');
   fs.mkdirSync(settings, { recursive: true });
   fs.writeFileSync(
     path.join(settings, 'notification.jupyterlab-settings'),
     JSON.stringify({ fetchNews: 'false', checkForUpdates: false })
   );
-  for (const dir of ['config', 'data', 'runtime', 'ipython', 'cache', 'tmp', 'workspaces']) {
-    fs.mkdirSync(path.join(state, dir), { recursive: true });
+  if (!gateway) {
+    requireBinary();
   }
-
   const port = await freePort();
-  const token = crypto.randomBytes(16).toString('hex');
-  const binary = process.env.NBGATE_BINARY || path.join(REPO, 'target', 'debug', 'nbgate');
-  if (!process.env.E2E_GATEWAY_URL && !fs.existsSync(binary)) {
-    throw new Error(`${binary} is missing: build nbgate first (make build)`);
-  }
+  const secret = token();
   const log = path.join(base, 'lab.log');
   const out = fs.openSync(log, 'w');
-  const env = {
-    ...process.env,
-    JUPYTER_CONFIG_DIR: path.join(state, 'config'),
-    JUPYTER_DATA_DIR: path.join(state, 'data'),
-    JUPYTER_RUNTIME_DIR: path.join(state, 'runtime'),
-    JUPYTERLAB_SETTINGS_DIR: path.join(state, 'lab-settings'),
-    JUPYTERLAB_WORKSPACES_DIR: path.join(state, 'workspaces'),
-    IPYTHONDIR: path.join(state, 'ipython'),
-    XDG_CACHE_HOME: path.join(state, 'cache'),
-    TMPDIR: path.join(state, 'tmp'),
-    MPLBACKEND: 'module://matplotlib_inline.backend_inline',
-    JUPYTER_PLATFORM_DIRS: '1'
-  };
   const args = [
     'lab',
     '--allow-root',
     '--no-browser',
     '--ip=127.0.0.1',
     `--port=${port}`,
-    `--IdentityProvider.token=${token}`,
+    `--IdentityProvider.token=${secret}`,
     `--ServerApp.root_dir=${root}`,
     '--LabApp.news_url=None',
     '--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate',
     '--LabApp.extension_manager=readonly',
     '--FileContentsManager.delete_to_trash=False',
-    // A gateway someone else runs (E2E_GATEWAY_URL), or the real binary started by the extension.
-    ...(process.env.E2E_GATEWAY_URL
-      ? [`--NbgateApp.url=${process.env.E2E_GATEWAY_URL}`, '--NbgateApp.token=e2e']
-      : [`--NbgateApp.binary=${binary}`])
+    ...(gateway
+      ? [
+          `--gateway-url=${gateway.url}`,
+          `--GatewayClient.auth_token=${gateway.token}`,
+          `--NbgateApp.url=${gateway.url}`,
+          `--NbgateApp.token=${gateway.token}`
+        ]
+      : [`--NbgateApp.binary=${BINARY}`])
   ];
-  const lab = spawn('jupyter', args, { cwd: root, env, stdio: ['ignore', out, out] });
+  const lab = spawnTracked('jupyter', args, {
+    cwd: root,
+    env: stateEnv(state),
+    stdio: ['ignore', out, out]
+  });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
+    if (lab.spawnError) {
+      throw new Error(
+        `jupyter could not be started (${lab.spawnError.message}): is the venv on PATH?`
+      );
+    }
     if (lab.exitCode !== null) {
       throw new Error(`jupyter lab exited with ${lab.exitCode}; see ${log}`);
     }
     try {
       const response = await fetch(`${url}/api/status`, {
-        headers: { Authorization: `token ${token}` }
+        headers: { Authorization: `token ${secret}` }
       });
       if (response.ok) {
         break;
@@ -134,18 +267,48 @@ async function startLab() {
     }
     await new Promise(resolve => setTimeout(resolve, 250));
   }
-  return { url, token, log, process: lab, root };
+  return { url, token: secret, log, process: lab, root };
+}
+
+/** Lab's REST API with its token. */
+async function labFetch(lab, route, init = {}) {
+  const response = await fetch(`${lab.url}${route}`, {
+    ...init,
+    headers: { Authorization: `token ${lab.token}`, ...(init.headers || {}) }
+  });
+  if (!response.ok) {
+    throw new Error(`${init.method || 'GET'} ${route} on Lab: ${response.status}`);
+  }
+  return response.status === 204 ? null : response.json();
+}
+
+/** The extension's Lab: examples/ and a raising notebook, the gateway managed by the extension. */
+async function startExtensionLab(base) {
+  const dirs = workDirs(base);
+  for (const file of fs.readdirSync(path.join(REPO, 'examples'))) {
+    if (file.endsWith('.ipynb')) {
+      fs.copyFileSync(path.join(REPO, 'examples', file), path.join(dirs.root, file));
+    }
+  }
+  fs.writeFileSync(
+    path.join(dirs.root, 'raises.ipynb'),
+    JSON.stringify(raisingNotebook(), null, 1)
+  );
+  return startLab({ base, ...dirs });
 }
 
 async function stopLab(lab) {
-  if (lab.process.exitCode !== null) {
-    return;
-  }
-  const exited = new Promise(resolve => lab.process.once('exit', resolve));
-  lab.process.kill('SIGTERM');
-  const timer = setTimeout(() => lab.process.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
+  return stopProcess(lab.process);
 }
 
-module.exports = { startLab, stopLab };
+module.exports = {
+  gatewayGet,
+  labFetch,
+  startExtensionLab,
+  startGateway,
+  startLab,
+  stopAll,
+  stopLab,
+  stopProcess,
+  workDirs
+};

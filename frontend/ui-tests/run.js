@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 /**
- * End to end: a real JupyterLab (with this extension and the real nbgate gateway it manages) on a temp
- * copy of examples/, driven in Debian's Chromium with playwright-core. Each step saves a screenshot to
- * ui-tests/screenshots/. Prints "N passed, M failed" and exits non-zero on any failure.
+ * End to end, driven in Debian's Chromium with playwright-core:
+ * - the extension: a real JupyterLab (with this extension and the real nbgate gateway it manages) on a
+ *   temp copy of examples/;
+ * - Lab's own kernels on nbgate (`--gateway-url`, ui-tests/gateway.js): a cell runs 10 times out of 10.
+ * Each step saves a screenshot to ui-tests/screenshots/. Prints "N passed, M failed" and exits non-zero
+ * on any failure. Everything stops by E2E_DEADLINE seconds (default 1200) or on SIGTERM/SIGINT, with
+ * the processes it started.
  *
  *   node ui-tests/run.js                  (environment: see ui-tests/lab.js)
- *   E2E_ONLY=schedule node ui-tests/run.js
+ *   E2E_ONLY=schedule,labOnNbgateKernels node ui-tests/run.js
  */
 'use strict';
 
@@ -13,9 +17,12 @@ const fs = require('fs');
 const path = require('path');
 const { chromium } = require('playwright-core');
 
-const { startLab, stopLab } = require('./lab');
+const { labOnNbgateKernels } = require('./gateway');
+const { startExtensionLab, stopAll, stopLab } = require('./lab');
 
 const SHOTS = path.join(__dirname, 'screenshots');
+const WORK = path.join(__dirname, '.work');
+const DEADLINE = Number(process.env.E2E_DEADLINE || 1200) * 1000;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const RUN_TIMEOUT = 180_000;
 
@@ -90,7 +97,7 @@ async function waitForStatus(row, statuses, timeout = RUN_TIMEOUT) {
   throw new Error(`execution stayed ${status}, expected ${wanted.join(' or ')}`);
 }
 
-const tests = {
+const extensionTests = {
   /** Execute → fill parameters → run once → appears, progresses, succeeds → View result. */
   async runOnce(page, lab) {
     const dialog = await openDialog(page, lab, 'loyal_customer.ipynb');
@@ -270,15 +277,55 @@ const tests = {
   }
 };
 
+/** Tests that start their own Lab and gateway. */
+const ownLabTests = { labOnNbgateKernels };
+
+/** Stops what was started and exits non-zero: at the deadline or on a signal. */
+function giveUp(why) {
+  console.log(`e2e: ${why}; stopping Lab and nbgate`);
+  stopAll().finally(() => process.exit(1));
+}
+
 async function main() {
-  // Each run's screenshots are its own.
+  setTimeout(() => giveUp(`not done within ${DEADLINE / 1000} s`), DEADLINE).unref();
+  for (const signal of ['SIGTERM', 'SIGINT']) {
+    process.once(signal, () => giveUp(`${signal} received`));
+  }
+  // Each run's screenshots and work directories are its own.
   fs.rmSync(SHOTS, { recursive: true, force: true });
   fs.mkdirSync(SHOTS, { recursive: true });
-  const only = process.env.E2E_ONLY ? process.env.E2E_ONLY.split(',') : Object.keys(tests);
-  const lab = await startLab();
+  fs.rmSync(WORK, { recursive: true, force: true });
+  const all = { ...extensionTests, ...ownLabTests };
+  const only = process.env.E2E_ONLY ? process.env.E2E_ONLY.split(',') : Object.keys(all);
+  const unknown = only.filter(name => !(name in all));
+  if (unknown.length > 0) {
+    throw new Error(`unknown test(s) ${unknown.join(', ')}; known: ${Object.keys(all).join(', ')}`);
+  }
   let browser;
+  let lab;
   let passed = 0;
   let failed = 0;
+
+  async function attempt(name, test) {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    const started = Date.now();
+    try {
+      await test(page);
+      passed += 1;
+      console.log(`ok   ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    } catch (error) {
+      failed += 1;
+      await shot(page, `FAILED-${name}`).catch(() => undefined);
+      console.log(`FAIL ${name}: ${error.message.split('\n')[0]}`);
+      if (lab) {
+        console.log(`     lab log: ${lab.log}`);
+      }
+    }
+    await context.close();
+  }
+
   try {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -294,28 +341,23 @@ async function main() {
         '--disable-sync'
       ]
     });
-    for (const name of only) {
-      const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-      const page = await context.newPage();
-      page.setDefaultTimeout(20_000);
-      const started = Date.now();
-      try {
-        await tests[name](page, lab);
-        passed += 1;
-        console.log(`ok   ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-      } catch (error) {
-        failed += 1;
-        await shot(page, `FAILED-${name}`).catch(() => undefined);
-        console.log(`FAIL ${name}: ${error.message.split('\n')[0]}`);
-        console.log(`     lab log: ${lab.log}`);
+    const extension = only.filter(name => name in extensionTests);
+    if (extension.length > 0) {
+      lab = await startExtensionLab(path.join(WORK, 'extension'));
+      for (const name of extension) {
+        await attempt(name, page => extensionTests[name](page, lab));
       }
-      await context.close();
+      await stopLab(lab);
+      lab = undefined;
+    }
+    for (const name of only.filter(n => n in ownLabTests)) {
+      await attempt(name, () => ownLabTests[name](browser, { base: path.join(WORK, name), shot }));
     }
   } finally {
     if (browser) {
       await browser.close();
     }
-    await stopLab(lab);
+    await stopAll();
   }
   console.log(`e2e: ${passed} passed, ${failed} failed`);
   process.exit(failed === 0 && passed > 0 ? 0 : 1);
@@ -323,5 +365,5 @@ async function main() {
 
 main().catch(error => {
   console.error(error);
-  process.exit(1);
+  stopAll().finally(() => process.exit(1));
 });
