@@ -8,13 +8,16 @@
 //!   inside the temporary directory; a unique marker variable that every process started from it
 //!   inherits, so a test can prove that no process outlived it).
 //!
+//! - [`start_serve`]: `nbgate serve --port 0` in a [`JupyterEnv`], with the port it bound.
 //! - [`normalize`]: executed notebooks made comparable (ids, times, paths), as `tests/fixtures/README.md`
 //!   describes.
 //!
 //! Missing prerequisites are failures with a message that says what to run, never silent skips.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 use std::{fs, thread};
 
@@ -198,4 +201,38 @@ impl Default for JupyterEnv {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Starts `nbgate serve --port 0 --token TOKEN --root-dir <env.work()> --data-dir DATA_DIR ARGS…` in
+/// `env` (`RUST_LOG=warn`, stderr inherited) and reads the port from the line it prints once it
+/// listens. Keep the returned stdout open while the server runs.
+pub fn start_serve(
+    env: &JupyterEnv,
+    token: &str,
+    data_dir: &Path,
+    args: &[&str],
+) -> (Child, BufReader<ChildStdout>, u16) {
+    let mut child = Command::new(workspace_bin("nbgate"))
+        .args(["serve", "--port", "0", "--token", token, "--root-dir"])
+        .arg(env.work())
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .envs(env.vars())
+        .env("RUST_LOG", "warn,zeromq=off")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("nbgate serve starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout
+        .read_line(&mut line)
+        .expect("nbgate serve prints its URL");
+    let port = line
+        .strip_prefix("nbgate serve listening on http://127.0.0.1:")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    (child, stdout, port)
 }

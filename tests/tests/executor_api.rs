@@ -5,10 +5,10 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout};
 use std::time::{Duration, Instant};
 
-use nbgate_tests::{JupyterEnv, workspace_bin};
+use nbgate_tests::{JupyterEnv, start_serve};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "t";
@@ -22,28 +22,8 @@ struct Server {
 
 impl Server {
     fn start(env: &JupyterEnv, data_dir: &Path) -> Server {
-        let mut child = Command::new(workspace_bin("nbgate"))
-            .args(["serve", "--port", "0", "--token", TOKEN, "--root-dir"])
-            .arg(env.work())
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(["--max-concurrent-executions", "2"])
-            .envs(env.vars())
-            .env("RUST_LOG", "warn,zeromq=off")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("nbgate serve starts");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        stdout
-            .read_line(&mut line)
-            .expect("nbgate serve prints its URL");
-        let port = line
-            .strip_prefix("nbgate serve listening on http://127.0.0.1:")
-            .and_then(|rest| rest.split('/').next())
-            .and_then(|port| port.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let (child, stdout, port) =
+            start_serve(env, TOKEN, data_dir, &["--max-concurrent-executions", "2"]);
         Server {
             child,
             _stdout: stdout,

@@ -26,6 +26,10 @@ pub enum Command {
     Params(ParamsArgs),
     /// Serve the Jupyter Kernel Gateway API (REST + WebSocket) on real kernels.
     Serve(crate::serve_cmd::ServeArgs),
+    /// Executions on a running `nbgate serve`: list, get, create, wait, cancel, delete, notebook.
+    Executions(crate::client_cmd::ExecutionsArgs),
+    /// Schedules on a running `nbgate serve`: list, get, create, update, pause, resume, run, delete.
+    Schedules(crate::client_cmd::SchedulesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -35,37 +39,8 @@ pub struct RunArgs {
     /// Where to write the executed notebook (`-` writes standard output; may be omitted when
     /// standard output is a pipe).
     pub output: Option<String>,
-    /// A parameter whose value's type is resolved like papermill (`True`, `None`, `7`, `1e3`, else text).
-    #[arg(short = 'p', long = "parameters", num_args = 2, allow_hyphen_values = true, value_names = ["NAME", "VALUE"], action = clap::ArgAction::Append)]
-    pub parameters: Vec<String>,
-    /// A parameter kept as a string.
-    #[arg(short = 'r', long = "parameters-raw", alias = "parameters_raw", num_args = 2, allow_hyphen_values = true, value_names = ["NAME", "VALUE"], action = clap::ArgAction::Append)]
-    pub parameters_raw: Vec<String>,
-    /// Parameters from a YAML or JSON file.
-    #[arg(
-        short = 'f',
-        long = "parameters-file",
-        alias = "parameters_file",
-        value_name = "FILE"
-    )]
-    pub parameters_file: Vec<PathBuf>,
-    /// Parameters as YAML text.
-    #[arg(
-        short = 'y',
-        long = "parameters-yaml",
-        alias = "parameters_yaml",
-        value_name = "YAML",
-        allow_hyphen_values = true
-    )]
-    pub parameters_yaml: Vec<String>,
-    /// Parameters as base64-encoded YAML text.
-    #[arg(
-        short = 'b',
-        long = "parameters-base64",
-        alias = "parameters_base64",
-        value_name = "B64"
-    )]
-    pub parameters_base64: Vec<String>,
+    #[command(flatten)]
+    pub parameters: ParameterArgs,
     /// Kernel (kernelspec name); default: the notebook's.
     #[arg(short = 'k', long = "kernel", value_name = "KERNEL")]
     pub kernel: Option<String>,
@@ -127,4 +102,40 @@ pub struct ParamsArgs {
     /// Print the parameters as JSON (name, type, default, help).
     #[arg(long)]
     pub json: bool,
+}
+
+/// Parameters as papermill takes them; merged in its order by [`ParameterArgs::collect`].
+#[derive(Debug, Args)]
+pub struct ParameterArgs {
+    /// A parameter whose value's type is resolved like papermill (`True`, `None`, `7`, `1e3`, else text).
+    #[arg(short = 'p', long = "parameters", num_args = 2, allow_hyphen_values = true, value_names = ["NAME", "VALUE"], action = clap::ArgAction::Append)]
+    pub parameters: Vec<String>,
+    /// A parameter kept as a string.
+    #[arg(short = 'r', long = "parameters-raw", alias = "parameters_raw", num_args = 2, allow_hyphen_values = true, value_names = ["NAME", "VALUE"], action = clap::ArgAction::Append)]
+    pub parameters_raw: Vec<String>,
+    /// Parameters from a YAML or JSON file.
+    #[arg(
+        short = 'f',
+        long = "parameters-file",
+        alias = "parameters_file",
+        value_name = "FILE"
+    )]
+    pub parameters_file: Vec<PathBuf>,
+    /// Parameters as YAML text.
+    #[arg(
+        short = 'y',
+        long = "parameters-yaml",
+        alias = "parameters_yaml",
+        value_name = "YAML",
+        allow_hyphen_values = true
+    )]
+    pub parameters_yaml: Vec<String>,
+    /// Parameters as base64-encoded YAML text.
+    #[arg(
+        short = 'b',
+        long = "parameters-base64",
+        alias = "parameters_base64",
+        value_name = "B64"
+    )]
+    pub parameters_base64: Vec<String>,
 }

@@ -5,13 +5,18 @@
 //! - `run_cmd`: `nbgate run`: parameters, the run, the output, the exit code.
 //! - `params_cmd`: `nbgate params`: the parameters a notebook declares.
 //! - `serve_cmd`: `nbgate serve`: the Kernel Gateway API until SIGINT/SIGTERM.
+//! - `client_cmd`: `nbgate executions …` / `nbgate schedules …`: the executor API of a running server
+//!   (blocking HTTP, no runtime).
 //! - `terminal`: the progress bar and `--log-output` / `--stdout-file` forwarding.
 //!
-//! Exit codes: 0 success; 1 a cell failed or timed out, or the kernel could not start; 2 bad input
-//! (arguments, notebook, parameters, unknown kernel); 130 interrupted; 138 the kernel died (papermill's
-//! code for `DeadKernelError`). Failures print one line `nbgate: <reason>` on stderr.
+//! Exit codes: 0 success; 1 a cell failed or timed out, or the kernel could not start (client
+//! commands: the server is unreachable or failed, or a waited-for execution did not succeed); 2 bad
+//! input (arguments, notebook, parameters, unknown kernel; a 4xx answer to a client command); 130
+//! interrupted; 138 the kernel died (papermill's code for `DeadKernelError`). Failures print one line
+//! `nbgate: <reason>` on stderr.
 
 mod cli;
+mod client_cmd;
 mod params_cmd;
 mod run_cmd;
 mod serve_cmd;
@@ -73,6 +78,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return usage_error(error),
     };
+    let command = match cli.command {
+        Command::Executions(args) => return exit(client_cmd::executions(args)),
+        Command::Schedules(args) => return exit(client_cmd::schedules(args)),
+        command => command,
+    };
     // Library warnings repeat what the command reports in its own words: show errors only unless asked.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -93,12 +103,17 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command {
+        match command {
             Command::Run(args) => run_cmd::run(args).await,
             Command::Params(args) => params_cmd::params(args),
             Command::Serve(args) => serve_cmd::serve(args).await,
+            Command::Executions(_) | Command::Schedules(_) => unreachable!("handled above"),
         }
     });
+    exit(result)
+}
+
+fn exit(result: Result<(), Failure>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {

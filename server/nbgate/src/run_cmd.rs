@@ -16,7 +16,7 @@ use nbgate_kernel::{KernelError, KernelSpecs, LaunchOptions};
 use tokio_util::sync::CancellationToken;
 
 use crate::Failure;
-use crate::cli::RunArgs;
+use crate::cli::{ParameterArgs, RunArgs};
 use crate::terminal::Terminal;
 
 /// Exit code of a dead kernel, as papermill's for `DeadKernelError`.
@@ -26,7 +26,7 @@ const INTERRUPTED: u8 = 130;
 
 pub async fn run(args: RunArgs) -> Result<(), Failure> {
     let output = output_target(&args)?;
-    let parameters = collect_parameters(&args)?;
+    let parameters = args.parameters.collect()?;
     let mut notebook = read_input(&args.input)?;
     if let Some(cwd) = &args.cwd
         && !cwd.is_dir()
@@ -173,38 +173,42 @@ fn read_input(input: &str) -> Result<Notebook, Failure> {
 
 /// Parameters merged in papermill's order: base64, files, YAML, `-p`, `-r` (a later source wins, the
 /// first insertion fixes the position).
-fn collect_parameters(args: &RunArgs) -> Result<Parameters, Failure> {
-    let mut parameters = Parameters::new();
-    for encoded in &args.parameters_base64 {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(encoded.trim())
-            .map_err(|error| Failure::usage(format!("-b: not base64: {error}")))?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| Failure::usage("-b: the decoded text is not UTF-8"))?;
-        parameters.extend(
-            parameters_from_yaml(&text).map_err(|error| Failure::usage(format!("-b: {error}")))?,
-        );
-    }
-    for file in &args.parameters_file {
-        parameters.extend(
-            parameters_from_file(file)
-                .map_err(|error| Failure::usage(format!("-f {}: {error}", file.display())))?,
-        );
-    }
-    for yaml in &args.parameters_yaml {
-        parameters.extend(
-            parameters_from_yaml(yaml).map_err(|error| Failure::usage(format!("-y: {error}")))?,
-        );
-    }
-    for pair in args.parameters.chunks(2) {
-        if let [name, value] = pair {
-            parameters.insert(name.clone(), resolve_cli_value(value));
+impl ParameterArgs {
+    pub fn collect(&self) -> Result<Parameters, Failure> {
+        let mut parameters = Parameters::new();
+        for encoded in &self.parameters_base64 {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .map_err(|error| Failure::usage(format!("-b: not base64: {error}")))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| Failure::usage("-b: the decoded text is not UTF-8"))?;
+            parameters.extend(
+                parameters_from_yaml(&text)
+                    .map_err(|error| Failure::usage(format!("-b: {error}")))?,
+            );
         }
-    }
-    for pair in args.parameters_raw.chunks(2) {
-        if let [name, value] = pair {
-            parameters.insert(name.clone(), ParamValue::Str(value.clone()));
+        for file in &self.parameters_file {
+            parameters.extend(
+                parameters_from_file(file)
+                    .map_err(|error| Failure::usage(format!("-f {}: {error}", file.display())))?,
+            );
         }
+        for yaml in &self.parameters_yaml {
+            parameters.extend(
+                parameters_from_yaml(yaml)
+                    .map_err(|error| Failure::usage(format!("-y: {error}")))?,
+            );
+        }
+        for pair in self.parameters.chunks(2) {
+            if let [name, value] = pair {
+                parameters.insert(name.clone(), resolve_cli_value(value));
+            }
+        }
+        for pair in self.parameters_raw.chunks(2) {
+            if let [name, value] = pair {
+                parameters.insert(name.clone(), ParamValue::Str(value.clone()));
+            }
+        }
+        Ok(parameters)
     }
-    Ok(parameters)
 }

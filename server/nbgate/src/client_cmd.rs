@@ -1,0 +1,511 @@
+//! `nbgate executions …` and `nbgate schedules …`: the executor API from scripts, against a running
+//! `nbgate serve` (`--url`, `--token`, or `NBGATE_URL` / `NBGATE_TOKEN`).
+//!
+//! Output: a table for lists, `field: value` lines for one resource; `--json` prints the server's JSON.
+//! A 4xx answer prints the server's message verbatim and exits 2 (like any bad input); an unreachable
+//! server, a 5xx, or an execution that `--wait` saw end other than `succeeded` exits 1.
+//!
+//! # Map
+//! - `args`: the subcommands and their options.
+//! - this file: each command's requests and output (tables, `field: value` lines, `--json`).
+//! - `http`: a small blocking HTTP/1.1 client (each command makes a few requests, so it needs neither
+//!   the async runtime nor another crate).
+
+mod args;
+mod http;
+
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+
+use clap::ValueEnum;
+use serde_json::{Map, Value, json};
+
+use crate::Failure;
+use args::{
+    ExecutionId, ExecutionsCommand, ListExecutionsArgs, NotifyOn, RunOptions, ScheduleKey,
+    ScheduleOptions, SchedulesCommand,
+};
+pub use args::{ExecutionsArgs, SchedulesArgs};
+use http::{Client, encode};
+
+pub fn executions(args: ExecutionsArgs) -> Result<(), Failure> {
+    let client = Client::new(&args.server)?;
+    let json_out = args.server.json;
+    match args.command {
+        ExecutionsCommand::List(list) => list_executions(&client, &list, json_out),
+        ExecutionsCommand::Get(ExecutionId { id }) => {
+            let execution = client.json("GET", &execution_path(&id, ""), None)?;
+            print_resource(&execution, json_out);
+            Ok(())
+        }
+        ExecutionsCommand::Create(create) => {
+            let mut body = Map::new();
+            body.insert("notebook".into(), json!(create.notebook));
+            create.run.fill(&mut body)?;
+            let execution = client.json("POST", "/api/executions", Some(&Value::Object(body)))?;
+            finish_started(&client, execution, create.wait, json_out)
+        }
+        ExecutionsCommand::Wait(ExecutionId { id }) => {
+            let execution = wait(&client, &id)?;
+            print_resource(&execution, json_out);
+            outcome(&execution)
+        }
+        ExecutionsCommand::Cancel(ExecutionId { id }) => {
+            let execution = client.json("POST", &execution_path(&id, "/cancel"), None)?;
+            print_resource(&execution, json_out);
+            Ok(())
+        }
+        ExecutionsCommand::Delete { id, delete_file } => {
+            let query = if delete_file { "?delete_file=true" } else { "" };
+            client.json(
+                "DELETE",
+                &format!("{}{query}", execution_path(&id, "")),
+                None,
+            )?;
+            if !json_out {
+                println!("deleted execution {id}");
+            }
+            Ok(())
+        }
+        ExecutionsCommand::Notebook { id, output } => {
+            let bytes = client.call("GET", &execution_path(&id, "/notebook"), None)?;
+            match &output {
+                Some(path) => std::fs::write(path, &bytes)
+                    .map_err(|error| Failure::run(format!("{}: {error}", path.display()))),
+                None => {
+                    let mut stdout = std::io::stdout().lock();
+                    stdout
+                        .write_all(&bytes)
+                        .and_then(|()| stdout.flush())
+                        .map_err(|error| Failure::run(format!("standard output: {error}")))
+                }
+            }
+        }
+    }
+}
+
+pub fn schedules(args: SchedulesArgs) -> Result<(), Failure> {
+    let client = Client::new(&args.server)?;
+    let json_out = args.server.json;
+    let action = |key: &str, verb: &str| -> Result<(), Failure> {
+        let schedule = client.json("POST", &schedule_path(key, verb), None)?;
+        print_resource(&schedule, json_out);
+        Ok(())
+    };
+    match args.command {
+        SchedulesCommand::List => {
+            let page = client.json("GET", "/api/schedules", None)?;
+            if json_out {
+                print_json(&page);
+            } else {
+                print_schedules(items(&page));
+            }
+            Ok(())
+        }
+        SchedulesCommand::Get(ScheduleKey { schedule }) => {
+            let schedule = client.json("GET", &schedule_path(&schedule, ""), None)?;
+            print_resource(&schedule, json_out);
+            Ok(())
+        }
+        SchedulesCommand::Create(create) => {
+            let mut body = create.options.body()?;
+            body.insert("name".into(), json!(create.name));
+            body.insert("notebook".into(), json!(create.notebook));
+            if create.paused {
+                body.insert("paused".into(), json!(true));
+            }
+            let schedule = client.json("POST", "/api/schedules", Some(&Value::Object(body)))?;
+            print_resource(&schedule, json_out);
+            Ok(())
+        }
+        SchedulesCommand::Update(update) => {
+            let mut body = update.options.body()?;
+            insert(&mut body, "name", update.name);
+            insert(&mut body, "notebook", update.notebook);
+            for field in update.clear {
+                let name = field
+                    .to_possible_value()
+                    .map(|v| v.get_name().replace('-', "_"));
+                body.insert(name.unwrap_or_default(), Value::Null);
+            }
+            let path = schedule_path(&update.schedule, "");
+            let schedule = client.json("PATCH", &path, Some(&Value::Object(body)))?;
+            print_resource(&schedule, json_out);
+            Ok(())
+        }
+        SchedulesCommand::Pause(ScheduleKey { schedule }) => action(&schedule, "/pause"),
+        SchedulesCommand::Resume(ScheduleKey { schedule }) => action(&schedule, "/resume"),
+        SchedulesCommand::Snapshot(ScheduleKey { schedule }) => action(&schedule, "/snapshot"),
+        SchedulesCommand::Run(run) => {
+            let parameters = run.parameters.collect()?;
+            let body =
+                (!parameters.is_empty()).then(|| json!({"parameters": parameters.to_json()}));
+            let path = schedule_path(&run.schedule, "/run");
+            let execution = client.json("POST", &path, body.as_ref())?;
+            finish_started(&client, execution, run.wait, json_out)
+        }
+        SchedulesCommand::Delete {
+            schedule,
+            delete_files,
+        } => {
+            let query = if delete_files {
+                "?delete_files=true"
+            } else {
+                ""
+            };
+            client.json(
+                "DELETE",
+                &format!("{}{query}", schedule_path(&schedule, "")),
+                None,
+            )?;
+            if !json_out {
+                println!("deleted schedule {schedule}");
+            }
+            Ok(())
+        }
+    }
+}
+
+impl RunOptions {
+    fn fill(&self, body: &mut Map<String, Value>) -> Result<(), Failure> {
+        let parameters = self.parameters.collect()?;
+        if !parameters.is_empty() {
+            body.insert("parameters".into(), Value::Object(parameters.to_json()));
+        }
+        if self.allow_undeclared_parameters {
+            body.insert("allow_undeclared_parameters".into(), json!(true));
+        }
+        insert(body, "kernel", self.kernel.clone());
+        insert(body, "timeout", self.timeout);
+        insert(body, "cell_timeout", self.cell_timeout);
+        insert(body, "output_dir", self.output_dir.clone());
+        insert(body, "retries", self.retries);
+        insert(body, "retry_delay", self.retry_delay);
+        Ok(())
+    }
+}
+
+impl ScheduleOptions {
+    /// The request body: `--body`'s object, then every option given.
+    fn body(&self) -> Result<Map<String, Value>, Failure> {
+        let mut body = match &self.body {
+            None => Map::new(),
+            Some(text) => read_body(text)?,
+        };
+        insert(&mut body, "cron", self.cron.clone());
+        insert(&mut body, "every", self.every.clone());
+        insert(&mut body, "timezone", self.timezone.clone());
+        self.run.fill(&mut body)?;
+        insert(&mut body, "input", self.input.clone());
+        insert(&mut body, "max_concurrent", self.max_concurrent);
+        insert(&mut body, "overlap", self.overlap.clone());
+        insert(&mut body, "catchup", self.catchup.clone());
+        if let Some(url) = &self.notify {
+            let on = |which| {
+                self.notify_on.is_empty() && which == NotifyOn::Failure
+                    || self.notify_on.contains(&which)
+            };
+            body.insert(
+                "notify".into(),
+                json!({"url": url, "on_failure": on(NotifyOn::Failure), "on_success": on(NotifyOn::Success)}),
+            );
+        }
+        insert(&mut body, "retention", self.retention);
+        Ok(body)
+    }
+}
+
+/// `--body`: JSON text, `@FILE`, or `@-` (standard input); it must be an object.
+fn read_body(text: &str) -> Result<Map<String, Value>, Failure> {
+    let text = match text.strip_prefix('@') {
+        None => text.to_owned(),
+        Some("-") => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|error| Failure::usage(format!("--body @-: {error}")))?;
+            text
+        }
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|error| Failure::usage(format!("--body @{path}: {error}")))?,
+    };
+    match serde_json::from_str(&text) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(Failure::usage("--body: give a JSON object")),
+        Err(error) => Err(Failure::usage(format!("--body: not JSON: {error}"))),
+    }
+}
+
+fn insert(body: &mut Map<String, Value>, field: &str, value: Option<impl Into<Value>>) {
+    if let Some(value) = value {
+        body.insert(field.into(), value.into());
+    }
+}
+
+fn execution_path(id: &str, suffix: &str) -> String {
+    format!("/api/executions/{}{suffix}", encode(id))
+}
+
+fn schedule_path(key: &str, suffix: &str) -> String {
+    format!("/api/schedules/{}{suffix}", encode(key))
+}
+
+fn list_executions(
+    client: &Client,
+    list: &ListExecutionsArgs,
+    json_out: bool,
+) -> Result<(), Failure> {
+    let mut query = Vec::new();
+    for (name, value) in [("schedule", &list.schedule), ("status", &list.status)] {
+        if let Some(value) = value {
+            query.push(format!("{name}={}", encode(value)));
+        }
+    }
+    if let Some(limit) = list.limit {
+        query.push(format!("limit={limit}"));
+    }
+    let mut cursor = list.cursor.clone();
+    let mut all = Vec::new();
+    loop {
+        let mut page_query = query.clone();
+        if let Some(cursor) = &cursor {
+            page_query.push(format!("cursor={}", encode(cursor)));
+        }
+        let path = match page_query.is_empty() {
+            true => "/api/executions".to_owned(),
+            false => format!("/api/executions?{}", page_query.join("&")),
+        };
+        let page = client.json("GET", &path, None)?;
+        cursor = page["next_cursor"].as_str().map(str::to_owned);
+        if !list.all {
+            if json_out {
+                print_json(&page);
+            } else {
+                print_executions(items(&page));
+                if let Some(cursor) = &cursor {
+                    eprintln!("(more: --cursor {cursor}, or --all)");
+                }
+            }
+            return Ok(());
+        }
+        all.extend(items(&page).iter().cloned());
+        if cursor.is_none() {
+            break;
+        }
+    }
+    if json_out {
+        print_json(&json!({"items": all, "next_cursor": null}));
+    } else {
+        print_executions(&all);
+    }
+    Ok(())
+}
+
+/// After `executions create` or `schedules run`: print the execution, or wait for it first.
+fn finish_started(
+    client: &Client,
+    execution: Value,
+    wait_for_it: bool,
+    json_out: bool,
+) -> Result<(), Failure> {
+    if !wait_for_it {
+        print_resource(&execution, json_out);
+        return Ok(());
+    }
+    let id = execution["id"].as_str().unwrap_or_default();
+    let execution = wait(client, id)?;
+    print_resource(&execution, json_out);
+    outcome(&execution)
+}
+
+/// Follows the execution's event stream to its end, then reads the execution as it ended.
+fn wait(client: &Client, id: &str) -> Result<Value, Failure> {
+    let response = client.send("GET", &execution_path(id, "/events"), None, None)?;
+    let response = response.success()?;
+    let mut lines = BufReader::new(response.body);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match lines.read_line(&mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(error) => return Err(client.io_error(error)),
+        }
+    }
+    let execution = client.json("GET", &execution_path(id, ""), None)?;
+    if !TERMINAL.contains(&status_of(&execution)) {
+        return Err(Failure::run(format!(
+            "the server closed the event stream before execution {id} ended (it is {})",
+            status_of(&execution)
+        )));
+    }
+    Ok(execution)
+}
+
+const TERMINAL: [&str; 5] = ["succeeded", "failed", "cancelled", "timed_out", "skipped"];
+
+fn status_of(execution: &Value) -> &str {
+    execution["status"].as_str().unwrap_or("unknown")
+}
+
+/// Exit 0 for a succeeded execution, 1 with what went wrong otherwise.
+fn outcome(execution: &Value) -> Result<(), Failure> {
+    let status = status_of(execution);
+    if status == "succeeded" {
+        return Ok(());
+    }
+    let name = execution["name"].as_str().unwrap_or_default();
+    let error = &execution["error"];
+    let why = match (error["ename"].as_str(), execution["reason"].as_str()) {
+        (Some(ename), _) => {
+            let cell = error["cell_index"]
+                .as_u64()
+                .map(|cell| format!("cell {cell} raised "))
+                .unwrap_or_default();
+            let evalue = error["evalue"].as_str().unwrap_or("");
+            format!(": {cell}{ename}: {}", evalue.lines().next().unwrap_or(""))
+        }
+        (None, Some(reason)) => format!(": {reason}"),
+        (None, None) => String::new(),
+    };
+    Err(Failure::run(format!("execution {name} {status}{why}")))
+}
+
+// ---- output ----
+
+fn print_json(value: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+fn items(page: &Value) -> &[Value] {
+    page["items"].as_array().map_or(&[], Vec::as_slice)
+}
+
+/// One resource: `field: value` lines (null fields left out), or the server's JSON.
+fn print_resource(value: &Value, json_out: bool) {
+    if json_out {
+        print_json(value);
+        return;
+    }
+    let Some(object) = value.as_object() else {
+        print_json(value);
+        return;
+    };
+    let width = object.keys().map(String::len).max().unwrap_or(0);
+    for (key, field) in object {
+        let text = match (key.as_str(), field) {
+            (_, Value::Null) => continue,
+            ("error", error) => format!(
+                "cell {} {}: {}",
+                error["cell_index"],
+                error["ename"].as_str().unwrap_or(""),
+                error["evalue"].as_str().unwrap_or("")
+            ),
+            ("last_execution", execution) => format!(
+                "{} {} ({})",
+                execution["id"].as_str().unwrap_or(""),
+                status_of(execution),
+                execution["name"].as_str().unwrap_or("")
+            ),
+            ("progress", progress) => format!(
+                "{}/{} cells",
+                progress["cell"].as_u64().map_or(0, |cell| cell + 1),
+                progress["total"]
+            ),
+            (_, Value::String(text)) => text.clone(),
+            (_, other) => other.to_string(),
+        };
+        println!("{key:width$}  {text}");
+    }
+}
+
+fn print_executions(executions: &[Value]) {
+    let rows = executions
+        .iter()
+        .map(|e| {
+            vec![
+                text(&e["id"]),
+                status_of(e).to_owned(),
+                when(&e["created_at"]),
+                e["duration"]
+                    .as_f64()
+                    .map_or_else(|| "-".to_owned(), |s| format!("{s:.1}s")),
+                text(&e["name"]),
+            ]
+        })
+        .collect();
+    print_table(&["ID", "STATUS", "CREATED (UTC)", "DURATION", "NAME"], rows);
+}
+
+fn print_schedules(schedules: &[Value]) {
+    let rows = schedules
+        .iter()
+        .map(|s| {
+            vec![
+                text(&s["id"]),
+                text(&s["name"]),
+                if s["paused"] == json!(true) {
+                    "paused"
+                } else {
+                    "active"
+                }
+                .to_owned(),
+                when(&s["next_run"]),
+                s["last_execution"].as_object().map_or_else(
+                    || "-".to_owned(),
+                    |_| status_of(&s["last_execution"]).to_owned(),
+                ),
+                text(&s["description"]),
+            ]
+        })
+        .collect();
+    print_table(
+        &["ID", "NAME", "STATE", "NEXT RUN (UTC)", "LAST", "WHEN"],
+        rows,
+    );
+}
+
+fn text(value: &Value) -> String {
+    value.as_str().unwrap_or("-").to_owned()
+}
+
+/// `2026-11-29T10:00:00.000Z` → `2026-11-29 10:00:00`.
+fn when(value: &Value) -> String {
+    match value.as_str() {
+        Some(time) if time.len() >= 19 => time[..19].replace('T', " "),
+        Some(time) => time.to_owned(),
+        None => "-".to_owned(),
+    }
+}
+
+fn print_table(headers: &[&str], rows: Vec<Vec<String>>) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                let pad = widths[i] - cell.chars().count();
+                out.push_str(cell);
+                out.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        out
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{}", line(headers.to_vec()));
+    for row in &rows {
+        let _ = writeln!(stdout, "{}", line(row.iter().map(String::as_str).collect()));
+    }
+    if rows.is_empty() && std::io::stderr().is_terminal() {
+        eprintln!("(none)");
+    }
+}

@@ -1,0 +1,269 @@
+//! The client commands' arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::cli::ParameterArgs;
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// The server, `http://HOST:PORT[/PREFIX]`; a `?token=T` in it is used as the token.
+    #[arg(
+        long,
+        env = "NBGATE_URL",
+        hide_env_values = true,
+        default_value = "http://127.0.0.1:8888",
+        global = true
+    )]
+    pub(super) url: String,
+    /// The server's token (`nbgate serve --token`).
+    #[arg(long, env = "NBGATE_TOKEN", hide_env_values = true, global = true)]
+    pub(super) token: Option<String>,
+    /// Print the server's JSON instead of a table.
+    #[arg(long, global = true)]
+    pub(super) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecutionsArgs {
+    #[command(flatten)]
+    pub(super) server: ServerArgs,
+    #[command(subcommand)]
+    pub(super) command: ExecutionsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum ExecutionsCommand {
+    /// Executions, newest first.
+    List(ListExecutionsArgs),
+    /// One execution.
+    Get(ExecutionId),
+    /// Run a notebook once.
+    Create(CreateExecutionArgs),
+    /// Wait until an execution ends; exit 0 if it succeeded, 1 otherwise.
+    Wait(ExecutionId),
+    /// Cancel a queued or running execution (its partial output is kept).
+    Cancel(ExecutionId),
+    /// Delete an execution's record.
+    Delete {
+        /// The execution's id.
+        id: String,
+        /// Delete its output notebook too.
+        #[arg(long, alias = "delete-files")]
+        delete_file: bool,
+    },
+    /// Write an execution's output notebook to standard output or a file.
+    Notebook {
+        /// The execution's id.
+        id: String,
+        /// Write to this file instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ExecutionId {
+    /// The execution's id.
+    pub(super) id: String,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ListExecutionsArgs {
+    /// Only this schedule's executions (id or name).
+    #[arg(long)]
+    pub(super) schedule: Option<String>,
+    /// Only executions with this status (queued, running, succeeded, failed, cancelled, timed_out,
+    /// skipped).
+    #[arg(long)]
+    pub(super) status: Option<String>,
+    /// Executions per page (server default 50, at most 1000).
+    #[arg(long)]
+    pub(super) limit: Option<usize>,
+    /// Start after this cursor (a page's `next_cursor`).
+    #[arg(long)]
+    pub(super) cursor: Option<String>,
+    /// Follow the cursors to the last page.
+    #[arg(long)]
+    pub(super) all: bool,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct CreateExecutionArgs {
+    /// The notebook, relative to the server's root directory.
+    pub(super) notebook: String,
+    #[command(flatten)]
+    pub(super) run: RunOptions,
+    /// Wait until the execution ends; exit 0 if it succeeded, 1 otherwise.
+    #[arg(long)]
+    pub(super) wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SchedulesArgs {
+    #[command(flatten)]
+    pub(super) server: ServerArgs,
+    #[command(subcommand)]
+    pub(super) command: SchedulesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum SchedulesCommand {
+    /// Every schedule, with its next run and latest execution.
+    List,
+    /// One schedule.
+    Get(ScheduleKey),
+    /// Create a schedule.
+    Create(CreateScheduleArgs),
+    /// Change a schedule: only the options given change (parameters, when given, replace them all).
+    Update(UpdateScheduleArgs),
+    /// Stop firing a schedule.
+    Pause(ScheduleKey),
+    /// Fire a paused schedule again.
+    Resume(ScheduleKey),
+    /// Run a schedule now.
+    Run(RunScheduleArgs),
+    /// Copy the notebook again into the schedule's snapshot.
+    Snapshot(ScheduleKey),
+    /// Delete a schedule and its executions' records.
+    Delete {
+        /// The schedule's id or name.
+        schedule: String,
+        /// Delete the executions' output notebooks too.
+        #[arg(long, alias = "delete-file")]
+        delete_files: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ScheduleKey {
+    /// The schedule's id or name.
+    pub(super) schedule: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, ValueEnum)]
+pub(super) enum NotifyOn {
+    Failure,
+    Success,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(super) enum Clearable {
+    Kernel,
+    Timeout,
+    CellTimeout,
+    Notify,
+    Retention,
+}
+
+/// How an execution runs, for ad-hoc executions and schedules alike; each option given becomes a
+/// field of the request body.
+#[derive(Debug, Args)]
+pub(super) struct RunOptions {
+    #[command(flatten)]
+    pub(super) parameters: ParameterArgs,
+    /// Accept parameters the notebook's parameters cell does not declare.
+    #[arg(long)]
+    pub(super) allow_undeclared_parameters: bool,
+    /// Kernel (kernelspec name); default: the notebook's.
+    #[arg(short = 'k', long)]
+    pub(super) kernel: Option<String>,
+    /// Fail a run after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub(super) timeout: Option<f64>,
+    /// Fail a cell that runs longer than this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub(super) cell_timeout: Option<f64>,
+    /// Output directory under the root (default `executions`).
+    #[arg(long, value_name = "DIR")]
+    pub(super) output_dir: Option<String>,
+    /// Attempts after a failure.
+    #[arg(long, value_name = "N")]
+    pub(super) retries: Option<u32>,
+    /// Seconds before the first retry (doubled at each attempt).
+    #[arg(long, value_name = "SECONDS")]
+    pub(super) retry_delay: Option<f64>,
+}
+
+/// The schedule options `create` and `update` share; each one given becomes a field of the body.
+#[derive(Debug, Args)]
+pub(super) struct ScheduleOptions {
+    /// Cron expression, 5 fields (minute precision) or 6 (seconds first).
+    #[arg(long, conflicts_with = "every")]
+    pub(super) cron: Option<String>,
+    /// A friendly interval instead of a cron expression (`15m`, `2h`, `1d`).
+    #[arg(long)]
+    pub(super) every: Option<String>,
+    /// IANA time zone of the cron expression (default UTC).
+    #[arg(long, alias = "tz")]
+    pub(super) timezone: Option<String>,
+    #[command(flatten)]
+    pub(super) run: RunOptions,
+    /// `snapshot` (copy the notebook now) or `live` (read it at each run).
+    #[arg(long)]
+    pub(super) input: Option<String>,
+    /// Executions of this schedule running at once.
+    #[arg(long, value_name = "N")]
+    pub(super) max_concurrent: Option<u32>,
+    /// When max_concurrent are active at a fire: `skip` (record it skipped) or `queue`.
+    #[arg(long)]
+    pub(super) overlap: Option<String>,
+    /// Fires missed while nbgate was down: `skip`, `once` or `all`.
+    #[arg(long)]
+    pub(super) catchup: Option<String>,
+    /// Webhook URL that receives a JSON notice when an execution ends.
+    #[arg(long, value_name = "URL")]
+    pub(super) notify: Option<String>,
+    /// Which endings the webhook hears about (default: failure).
+    #[arg(long, value_delimiter = ',', requires = "notify")]
+    pub(super) notify_on: Vec<NotifyOn>,
+    /// Keep only the newest N executions (and their files).
+    #[arg(long, value_name = "N")]
+    pub(super) retention: Option<u32>,
+    /// A JSON object (or `@FILE`, `@-` for standard input) with any request fields; options override it.
+    #[arg(long, value_name = "JSON")]
+    pub(super) body: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct CreateScheduleArgs {
+    /// The schedule's name: 1 to 128 of a-z, 0-9, _.
+    pub(super) name: String,
+    /// The notebook, relative to the server's root directory.
+    pub(super) notebook: String,
+    #[command(flatten)]
+    pub(super) options: ScheduleOptions,
+    /// Create it paused.
+    #[arg(long)]
+    pub(super) paused: bool,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct UpdateScheduleArgs {
+    /// The schedule's id or name.
+    pub(super) schedule: String,
+    /// Rename it.
+    #[arg(long)]
+    pub(super) name: Option<String>,
+    /// Run another notebook.
+    #[arg(long)]
+    pub(super) notebook: Option<String>,
+    #[command(flatten)]
+    pub(super) options: ScheduleOptions,
+    /// Reset options to their defaults.
+    #[arg(long, value_delimiter = ',')]
+    pub(super) clear: Vec<Clearable>,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct RunScheduleArgs {
+    /// The schedule's id or name.
+    pub(super) schedule: String,
+    /// Overrides of the schedule's parameters for this run.
+    #[command(flatten)]
+    pub(super) parameters: ParameterArgs,
+    /// Wait until the execution ends; exit 0 if it succeeded, 1 otherwise.
+    #[arg(long)]
+    pub(super) wait: bool,
+}
