@@ -62,8 +62,7 @@ run-headless: venv build-release
 test: venv build
 	@mkdir -p $(JUPYTER_RUNTIME_DIR)
 	$(CARGO) test --workspace
-	$(MAKE) --no-print-directory frontend-test
-	$(MAKE) --no-print-directory frontend-e2e
+	$(MAKE) --no-print-directory frontend-test frontend-e2e
 
 lint:
 	$(CARGO) fmt --all -- --check
