@@ -5,9 +5,10 @@ use rusqlite::Connection;
 use crate::error::StoreError;
 
 /// `(version, SQL)`, oldest first. Never edit a released step: add one.
-pub(crate) const MIGRATIONS: &[(u32, &str)] = &[(
-    1,
-    "CREATE TABLE schedules (
+pub(crate) const MIGRATIONS: &[(u32, &str)] = &[
+    (
+        1,
+        "CREATE TABLE schedules (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,
         spec TEXT NOT NULL,
@@ -48,7 +49,14 @@ pub(crate) const MIGRATIONS: &[(u32, &str)] = &[(
     CREATE INDEX executions_schedule ON executions (schedule_id, seq);
     CREATE INDEX executions_status ON executions (status, ready_at);
     CREATE INDEX executions_name ON executions (name);",
-)];
+    ),
+    // Listing by status, newest first, reads the index in order instead of sorting every row of that
+    // status (bench/scheduler_scale.py listing: 80 ms → a few ms per page over 100,000 executions).
+    (
+        2,
+        "CREATE INDEX executions_status_seq ON executions (status, seq);",
+    ),
+];
 
 /// Applies the steps not yet applied; returns the schema version.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {

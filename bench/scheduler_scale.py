@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""The scheduler at scale: listing 100,000 executions, and fire lateness with 10,000 schedules.
+
+    .venv/bin/python bench/scheduler_scale.py listing            # 100,000 rows, pages of 50
+    .venv/bin/python bench/scheduler_scale.py lateness           # 10,000 schedules for 120 s
+    .venv/bin/python bench/scheduler_scale.py lateness --schedules 2000 --seconds 60
+    NBGATE=target/debug/nbgate .venv/bin/python bench/scheduler_scale.py listing
+
+listing: one real execution is run through `nbgate serve`, the server is stopped, the store (SQLite) is
+seeded with N copies of that row in one INSERT … SELECT (ids, sequence numbers and times made unique; a
+status mix and one schedule's share), then the server is started on it again and every page is fetched
+by following `next_cursor` over one keep-alive connection: all rows, one status, one schedule, both.
+Prints p50/p99/max milliseconds per page request (client side: request → whole JSON body read).
+
+lateness: N schedules with 6-field crons `S * * * * *` (S = i mod 60: every schedule fires once a minute,
+N/60 of them in each second) on a test-kernel notebook (`input: live`), created through the API; after
+the window the server is stopped and lateness = `created_at - fire_time` of every execution row whose
+fire time lies in the window (fired or recorded skipped), p50/p99/max in milliseconds.
+
+Writes bench/out/scale/ (notebooks, nbgate's data dir) and prints one JSON line. Not a test.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scheduler_bench import ROOT, TERMINAL, TOKEN, jupyter_env, one_cell_notebook, start_nbgate  # noqa: E402
+
+OUT = ROOT / "bench/out/scale"
+
+
+def percentiles(values):
+    values = sorted(values)
+    if not values:
+        return {"n": 0}
+    return {
+        "n": len(values),
+        "p50": round(statistics.median(values), 2),
+        "p99": round(values[min(len(values) - 1, int(len(values) * 0.99))], 2),
+        "max": round(values[-1], 2),
+    }
+
+
+def stop(process):
+    process.terminate()
+    process.wait(timeout=120)
+
+
+def database(root: Path) -> Path:
+    return root / ".nbgate" / "nbgate.sqlite3"
+
+
+def wait_terminal(api, execution_id, deadline_s=120):
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        execution = api.call("GET", f"/api/executions/{execution_id}")
+        if execution["status"] in TERMINAL:
+            return execution
+        time.sleep(0.1)
+    sys.exit(f"execution {execution_id} did not end within {deadline_s} s")
+
+
+def seed_executions(db: Path, count: int, schedule_every: int):
+    """`count` copies of the one execution row: every `schedule_every`-th belongs to the schedule, the
+    others are ad hoc; statuses: failed for i % 7 == 3, cancelled for i % 97 == 5, else succeeded."""
+    conn = sqlite3.connect(db)
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(executions)")]
+    override = {
+        "id": "printf('seed-%08d', n.i)",
+        "seq": "t.seq + n.i",
+        "name": "t.name || '_' || n.i",
+        "schedule_id": f"CASE WHEN n.i % {schedule_every} = 0 THEN t.schedule_id ELSE NULL END",
+        "status": "CASE WHEN n.i % 7 = 3 THEN 'failed' WHEN n.i % 97 = 5 THEN 'cancelled' "
+                  "ELSE 'succeeded' END",
+        "first_attempt_id": "NULL",
+        "created_at": "t.created_at + n.i * 1000",
+        "ready_at": "t.ready_at + n.i * 1000",
+        "started_at": "t.started_at + n.i * 1000",
+        "ended_at": "t.ended_at + n.i * 1000",
+    }
+    select = ", ".join(override.get(c, f"t.{c}") for c in columns)
+    start = time.monotonic()
+    with conn:
+        conn.execute(
+            f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+            f"INSERT INTO executions ({', '.join(columns)}) "
+            f"SELECT {select} FROM n, (SELECT * FROM executions LIMIT 1) AS t",
+            (count,))
+    seeded = time.monotonic() - start
+    conn.close()
+    return seeded
+
+
+def walk(port, query, limit):
+    """Fetches every page of `GET /api/executions?{query}` over one connection; ms per request."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Authorization": f"token {TOKEN}"}
+    times, rows, cursor = [], 0, None
+    while True:
+        path = f"/api/executions?limit={limit}" + (f"&{query}" if query else "")
+        if cursor:
+            path += f"&cursor={cursor}"
+        start = time.perf_counter()
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+        times.append((time.perf_counter() - start) * 1e3)
+        if response.status != 200:
+            sys.exit(f"GET {path}: {response.status} {body[:200]!r}")
+        page = json.loads(body)
+        rows += len(page["items"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            conn.close()
+            return times, rows
+
+
+def bench_listing(args):
+    root = OUT / "listing"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    one_cell_notebook(root / "in1.ipynb")
+    env = jupyter_env()
+
+    process, api = start_nbgate(args.nbgate, root, 2, env)
+    try:
+        api.call("POST", "/api/schedules",
+                 {"name": "bench", "notebook": "in1.ipynb", "every": "1h", "paused": True})
+        template = api.call("POST", "/api/schedules/bench/run")
+        wait_terminal(api, template["id"])
+    finally:
+        stop(process)
+    seeded_s = seed_executions(database(root), args.rows, args.schedule_every)
+    print(f"seeded {args.rows} executions in {seeded_s:.2f} s", file=sys.stderr)
+
+    process, api = start_nbgate(args.nbgate, root, 2, env)
+    port = int(api.base.rsplit(":", 1)[1])
+    summary = {"bench": "listing", "rows": args.rows + 1, "limit": args.limit,
+               "seed_s": round(seeded_s, 2)}
+    try:
+        walk(port, "", args.limit)  # warm the page cache once
+        for label, query in [("all", ""), ("status=failed", "status=failed"),
+                             ("status=cancelled", "status=cancelled"),
+                             ("schedule", "schedule=bench"),
+                             ("schedule+status=failed", "schedule=bench&status=failed")]:
+            times, rows = walk(port, query, args.limit)
+            stats = percentiles(times)
+            stats["rows"] = rows
+            summary[label] = stats
+            print(f"{label:24} {rows:7} rows, {stats['n']:5} pages: p50 {stats['p50']} ms, "
+                  f"p99 {stats['p99']} ms, max {stats['max']} ms", file=sys.stderr)
+    finally:
+        stop(process)
+    print(json.dumps(summary))
+
+
+def test_kernel_spec(share: Path) -> str:
+    """A kernelspec `benchk` running the Rust test kernel (cheap to start: the bench measures firing)."""
+    binary = Path(os.environ.get("TESTKERNEL", ROOT / "target/release/nbgate-testkernel"))
+    if not binary.exists():
+        binary = ROOT / "target/debug/nbgate-testkernel"
+    if not binary.exists():
+        sys.exit("build the test kernel first: cargo build --release -p nbgate-testkernel")
+    spec = share / "kernels/benchk"
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [str(binary), "-f", "{connection_file}"],
+        "display_name": "bench test kernel", "language": "testlang"}))
+    return str(share)
+
+
+def bench_lateness(args):
+    root = OUT / "lateness"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    env = jupyter_env()
+    env["JUPYTER_PATH"] = test_kernel_spec(root / "share") + ":" + env["JUPYTER_PATH"]
+    (root / "tick.ipynb").write_text(json.dumps({
+        "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "benchk", "display_name": "bench", "language": "testlang"}},
+        "cells": [{"cell_type": "code", "id": "c0", "metadata": {}, "execution_count": None,
+                   "source": "echo tick", "outputs": []}]}))
+
+    process, api = start_nbgate(args.nbgate, root, args.concurrency, env)
+    summary = {"bench": "lateness", "schedules": args.schedules, "window_s": args.seconds,
+               "concurrency": args.concurrency, "cores": os.cpu_count()}
+    try:
+        start = time.monotonic()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda i: api.call("POST", "/api/schedules", {
+                "name": f"s{i:05d}", "notebook": "tick.ipynb", "cron": f"{i % 60} * * * * *",
+                "input": "live", "catchup": "skip"}), range(args.schedules)))
+        created_s = time.monotonic() - start
+        summary["create_s"] = round(created_s, 1)
+        print(f"created {args.schedules} schedules in {created_s:.1f} s", file=sys.stderr)
+        # The window opens on the next whole second, after every schedule exists.
+        window_start_ms = (int(time.time()) + 2) * 1000
+        time.sleep(window_start_ms / 1000 - time.time() + args.seconds)
+        window_end_ms = window_start_ms + args.seconds * 1000
+    finally:
+        stop(process)
+
+    conn = sqlite3.connect(database(root))
+    rows = conn.execute(
+        "SELECT created_at - fire_time, status FROM executions "
+        "WHERE fire_time >= ? AND fire_time < ?", (window_start_ms, window_end_ms)).fetchall()
+    conn.close()
+    expected = args.schedules * args.seconds // 60
+    lateness = percentiles([late for late, _ in rows])
+    statuses = {}
+    for _, status in rows:
+        statuses[status] = statuses.get(status, 0) + 1
+    summary.update(fires_expected=expected, fires_recorded=len(rows), lateness_ms=lateness,
+                   statuses=statuses)
+    print(f"{len(rows)} fires recorded of {expected} due in {args.seconds} s: lateness p50 "
+          f"{lateness.get('p50')} ms, p99 {lateness.get('p99')} ms, max {lateness.get('max')} ms; "
+          f"{statuses}", file=sys.stderr)
+    print(json.dumps(summary))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nbgate", default=os.environ.get("NBGATE", str(ROOT / "target/release/nbgate")))
+    sub = parser.add_subparsers(dest="bench", required=True)
+    listing = sub.add_parser("listing")
+    listing.add_argument("--rows", type=int, default=100_000)
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--schedule-every", type=int, default=10,
+                         help="every Nth seeded execution belongs to the schedule")
+    lateness = sub.add_parser("lateness")
+    lateness.add_argument("--schedules", type=int, default=10_000)
+    lateness.add_argument("--seconds", type=int, default=120)
+    lateness.add_argument("--concurrency", type=int, default=2,
+                          help="nbgate's --max-concurrent-executions")
+    args = parser.parse_args()
+    {"listing": bench_listing, "lateness": bench_lateness}[args.bench](args)
+
+
+if __name__ == "__main__":
+    main()
