@@ -25,6 +25,9 @@ pub enum ApiError {
     },
     #[error("{0}")]
     BadRequest(String),
+    /// A body that could not be read: too large (413), or cut off (400).
+    #[error("{message}")]
+    Body { status: StatusCode, message: String },
     /// `max_kernels` reached (counting kernels still starting).
     #[error("Resource Limit: at most {max} kernels may run")]
     ResourceLimit { max: usize },
@@ -41,6 +44,15 @@ pub enum ApiError {
     Kernel(#[from] nbgate_kernel::KernelError),
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<axum::extract::rejection::BytesRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::BytesRejection) -> Self {
+        ApiError::Body {
+            status: rejection.status(),
+            message: rejection.body_text(),
+        }
+    }
 }
 
 fn list(names: &[String]) -> String {
@@ -60,6 +72,7 @@ impl ApiError {
             | ApiError::SessionNotFound { .. }
             | ApiError::KernelSpecNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Body { status, .. } => *status,
             ApiError::ResourceLimit { .. } | ApiError::ForbiddenOrigin { .. } => {
                 StatusCode::FORBIDDEN
             }

@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -52,8 +53,11 @@ async fn list(State(state): State<AppState>) -> Json<Vec<Value>> {
     Json(state.kernels.list().iter().map(|k| k.model()).collect())
 }
 
-async fn start(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let body = object_body(&body)?;
+async fn start(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = object_body(&body?)?;
     let name = string_field(&body, "name")?.filter(|name| !name.is_empty());
     let entry = state
         .kernels

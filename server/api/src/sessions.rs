@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
@@ -92,8 +93,11 @@ fn path_of(body: &Map<String, Value>) -> Result<Option<String>, ApiError> {
     }
 }
 
-async fn create(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
-    let body = object_body(&body)?;
+async fn create(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = object_body(&body?)?;
     let path = path_of(&body)?.unwrap_or_default();
     let kernel = match body.get("kernel") {
         None | Some(Value::Null) => Map::new(),
@@ -122,9 +126,9 @@ async fn get(
 async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let body = object_body(&body)?;
+    let body = object_body(&body?)?;
     let (mut session, _) = find(&state, &id)?;
     if let Some(path) = path_of(&body)? {
         session.path = path;

@@ -22,6 +22,9 @@ pub enum ValidationError {
     InvalidInterval { interval: String, reason: String },
     #[error("give exactly one of `cron` and `every`")]
     RecurrenceRequired,
+    /// A parameter name that is not an identifier (it would be pasted into code).
+    #[error("{0}")]
+    InvalidParameterName(String),
     #[error("unknown time zone {timezone:?}: use an IANA name such as Europe/Paris or UTC")]
     InvalidTimezone { timezone: String },
     #[error("unknown parameters {unknown:?}; the notebook's parameters cell declares {known:?}")]

@@ -50,7 +50,7 @@ pub fn existing_file(root: &Path, path: &str) -> Result<PathBuf, ValidationError
 }
 
 /// [`confine`] for a folder that may not exist yet: the deepest existing ancestor must resolve
-/// inside `root`.
+/// inside `root` and be a folder.
 pub fn output_dir(root: &Path, path: &str) -> Result<PathBuf, ValidationError> {
     let joined = confine(root, path)?;
     let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
@@ -68,6 +68,13 @@ pub fn output_dir(root: &Path, path: &str) -> Result<PathBuf, ValidationError> {
                 reason: "it leads out of the root directory through a symbolic link".into(),
             })
         }
+        Ok(canonical) if !canonical.is_dir() => Err(ValidationError::InvalidPath {
+            path: path.into(),
+            reason: format!(
+                "{} is a file, not a folder",
+                existing.strip_prefix(root).unwrap_or(existing).display()
+            ),
+        }),
         _ => Ok(joined),
     }
 }
@@ -132,6 +139,16 @@ mod tests {
         ));
         assert!(output_dir(root.path(), "link/out").is_err());
         assert!(output_dir(root.path(), "new/out").is_ok());
+        // A file where a folder must be (the run would fail later): refused now, naming the file.
+        for under_a_file in ["in.ipynb", "in.ipynb/out"] {
+            let error = output_dir(root.path(), under_a_file).expect_err("a file");
+            assert!(
+                error
+                    .to_string()
+                    .contains("in.ipynb is a file, not a folder"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

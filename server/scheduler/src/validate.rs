@@ -2,7 +2,7 @@
 //! the kernelspecs, policies' ranges, webhook URLs. Every error says what is wrong and what is valid.
 
 use nbgate_executor::Notebook;
-use nbgate_executor::parameters::{ParamKind, ParameterSpec, discover_parameters};
+use nbgate_executor::parameters::{ParamKind, ParameterSpec, check_name, discover_parameters};
 use nbgate_kernel::KernelSpecs;
 use serde_json::Value;
 
@@ -29,7 +29,7 @@ pub fn check_parameters(
 ) -> Result<(), ValidationError> {
     let Some(declared) = discover_parameters(notebook) else {
         if values.is_empty() || allow_undeclared {
-            return Ok(());
+            return identifiers(values);
         }
         return Err(ValidationError::NoParametersCell {
             given: values.keys().cloned().collect(),
@@ -50,6 +50,15 @@ pub fn check_parameters(
         if let Some(value) = values.get(&spec.name) {
             check_type(spec, value)?;
         }
+    }
+    identifiers(values)
+}
+
+/// Names become code in every language: undeclared ones must be identifiers too (declared ones are).
+fn identifiers(values: &ParameterValues) -> Result<(), ValidationError> {
+    for name in values.keys() {
+        check_name(name)
+            .map_err(|error| ValidationError::InvalidParameterName(error.to_string()))?;
     }
     Ok(())
 }

@@ -87,20 +87,73 @@ impl AppState {
 }
 
 /// A JSON body with the executor API's errors: 415 without `Content-Type: application/json`, 400 for
-/// bad JSON, 422 for JSON of the wrong shape (unknown field, wrong type), 413 when too large.
+/// bad JSON, 422 for JSON of the wrong shape (unknown field, wrong type, an array where an object
+/// belongs), 413 when too large.
 pub(crate) struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ExecutorError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
+        if !json_content_type(request.headers()) {
+            return Err(ExecutorError::Body {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                message: "Expected request with `Content-Type: application/json`".into(),
+            });
+        }
+        let bytes = body_bytes(request, state).await?;
+        not_an_array(&bytes)?;
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(JsonBody(value)),
             Err(rejection) => Err(ExecutorError::Body {
                 status: rejection.status(),
                 message: rejection.body_text(),
             }),
         }
+    }
+}
+
+/// `application/json` or `application/<anything>+json`, parameters aside (as axum's `Json`).
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|subtype| subtype.ends_with("+json"))
+}
+
+async fn body_bytes<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ExecutorError> {
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| ExecutorError::Body {
+            status: rejection.status(),
+            message: rejection.body_text(),
+        })
+}
+
+/// serde reads a struct from a JSON array too (fields by position); the API takes objects only.
+/// (Broken JSON is left to the parser, which names the syntax error.)
+fn not_an_array(bytes: &[u8]) -> Result<(), ExecutorError> {
+    let array = bytes.trim_ascii_start().first() == Some(&b'[')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
+    if array {
+        Err(ExecutorError::Body {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: "the body must be a JSON object, not an array".into(),
+        })
+    } else {
+        Ok(())
     }
 }
 
@@ -111,15 +164,11 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
     type Rejection = ExecutorError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| ExecutorError::Body {
-                status: rejection.status(),
-                message: rejection.body_text(),
-            })?;
+        let bytes = body_bytes(request, state).await?;
         if bytes.trim_ascii().is_empty() {
             return Ok(OptionalJson(T::default()));
         }
+        not_an_array(&bytes)?;
         serde_json::from_slice(&bytes)
             .map(OptionalJson)
             .map_err(|error| ExecutorError::Body {

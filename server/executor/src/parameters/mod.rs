@@ -22,6 +22,6 @@ pub use inject::{
     INJECTED_PARAMETERS_TAG, InjectWarning, Injection, PARAMETERS_TAG, inject_parameters,
 };
 pub use literal::parse_python_literal;
-pub use translate::{Translator, render_parameters};
+pub use translate::{Translator, check_name, render_parameters};
 pub use values::{ParamValue, Parameters, python_float, python_int, resolve_cli_value};
 pub use yaml::{parameters_from_file, parameters_from_json, parameters_from_yaml};

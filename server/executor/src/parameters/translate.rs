@@ -336,7 +336,7 @@ impl Translator {
 
 /// Python's `str.isidentifier()`, close enough: a letter or `_`, then letters, digits or `_`.
 /// papermill does not check names; nbgate does, so a name can never carry code.
-fn check_name(name: &str) -> Result<(), TranslateError> {
+pub fn check_name(name: &str) -> Result<(), TranslateError> {
     let mut chars = name.chars();
     let valid = chars
         .next()
