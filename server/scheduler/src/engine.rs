@@ -108,16 +108,19 @@ async fn fire_schedule(
     // The overlap policy applies to the fire (or catch-up batch) as a whole: a batch that may run
     // is queued entirely and runs `max_concurrent` at a time.
     let skip = spec.overlap == Overlap::Skip && active >= spec.max_concurrent;
+    // When this fire is actually handled, not when the step began: with many schedules due at once,
+    // `created_at - fire_time` is then each fire's true lateness (bench/scheduler_scale.py lateness).
+    let at = ctx.now();
     let mut executions: Vec<Execution> = Vec::new();
     for fire in &fires {
         let taken: Vec<String> = executions.iter().map(|e| e.name.clone()).collect();
         let name = ctx
             .unique_name(execution_name(&spec.name, *fire, tz), &taken)
             .await?;
-        let mut execution = scheduled_draft(&schedule, name, Some(*fire)).queued(now);
+        let mut execution = scheduled_draft(&schedule, name, Some(*fire)).queued(at);
         if skip {
             execution.status = ExecutionStatus::Skipped;
-            execution.ended_at = Some(now);
+            execution.ended_at = Some(at);
             execution.reason = Some(format!(
                 "{active} execution(s) of this schedule already queued or running \
                  (max_concurrent {}, overlap skip)",
