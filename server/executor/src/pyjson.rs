@@ -17,6 +17,12 @@ pub fn to_python_json(value: &Value) -> String {
     out
 }
 
+/// Appends [`to_python_json`] of `value` as it is written nested `depth` levels deep (its inner lines
+/// indented accordingly).
+pub fn write_python_json(out: &mut String, value: &Value, depth: usize) {
+    write_value(out, value, depth);
+}
+
 fn write_value(out: &mut String, value: &Value, depth: usize) {
     match value {
         Value::Null => out.push_str("null"),

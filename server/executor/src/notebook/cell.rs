@@ -1,5 +1,7 @@
 //! One notebook cell: a JSON object whose known fields have been checked, unknown ones kept.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 /// The three nbformat 4 cell types.
@@ -31,14 +33,25 @@ impl CellType {
 
 /// A cell. `Notebook::parse` guarantees `cell_type` is known, `source` is a string, `metadata` is
 /// an object and code cells have an `outputs` array; the accessors still never panic.
+///
+/// The fields are shared copy-on-write: cloning a cell (or a whole notebook, as every save point of a
+/// run does) copies a pointer, and the first change after a clone copies that one cell. A cell whose
+/// fields are still the same allocation is unchanged, which lets the writer reuse its rendered text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cell {
-    fields: Map<String, Value>,
+    fields: Arc<Map<String, Value>>,
 }
 
 impl Cell {
     pub(crate) fn from_fields(fields: Map<String, Value>) -> Cell {
-        Cell { fields }
+        Cell {
+            fields: Arc::new(fields),
+        }
+    }
+
+    /// Whether `other` shares this cell's fields (and so certainly has the same content).
+    pub(crate) fn same_fields(&self, other: &Cell) -> bool {
+        Arc::ptr_eq(&self.fields, &other.fields)
     }
 
     /// `nbformat.v4.new_code_cell(source)`: a fresh id, no execution count, no outputs.
@@ -50,7 +63,7 @@ impl Cell {
         fields.insert("execution_count".into(), Value::Null);
         fields.insert("source".into(), source.into());
         fields.insert("outputs".into(), Value::Array(Vec::new()));
-        Cell { fields }
+        Cell::from_fields(fields)
     }
 
     /// `nbformat.v4.new_markdown_cell(source)`.
@@ -60,7 +73,7 @@ impl Cell {
         fields.insert("cell_type".into(), "markdown".into());
         fields.insert("source".into(), source.into());
         fields.insert("metadata".into(), Value::Object(Map::new()));
-        Cell { fields }
+        Cell::from_fields(fields)
     }
 
     pub fn cell_type(&self) -> CellType {
@@ -80,7 +93,7 @@ impl Cell {
     }
 
     pub fn set_id(&mut self, id: String) {
-        self.fields.insert("id".into(), Value::String(id));
+        self.fields_mut().insert("id".into(), Value::String(id));
     }
 
     /// The source as one string (lists were joined when the notebook was parsed).
@@ -92,7 +105,7 @@ impl Cell {
     }
 
     pub fn set_source(&mut self, source: &str) {
-        self.fields.insert("source".into(), source.into());
+        self.fields_mut().insert("source".into(), source.into());
     }
 
     pub fn metadata(&self) -> Option<&Map<String, Value>> {
@@ -101,7 +114,7 @@ impl Cell {
 
     /// The metadata object, created if missing.
     pub fn metadata_mut(&mut self) -> &mut Map<String, Value> {
-        object_entry(&mut self.fields, "metadata")
+        object_entry(self.fields_mut(), "metadata")
     }
 
     /// `metadata.tags`, ignoring entries that are not strings.
@@ -134,7 +147,7 @@ impl Cell {
 
     /// The outputs array, created if missing. Only meaningful on code cells.
     pub fn outputs_mut(&mut self) -> &mut Vec<Value> {
-        array_entry(&mut self.fields, "outputs")
+        array_entry(self.fields_mut(), "outputs")
     }
 
     /// All fields, for what the accessors above do not cover.
@@ -143,11 +156,11 @@ impl Cell {
     }
 
     pub fn fields_mut(&mut self) -> &mut Map<String, Value> {
-        &mut self.fields
+        Arc::make_mut(&mut self.fields)
     }
 
     pub fn into_value(self) -> Value {
-        Value::Object(self.fields)
+        Value::Object(Arc::unwrap_or_clone(self.fields))
     }
 }
 

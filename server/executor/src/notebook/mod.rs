@@ -14,7 +14,7 @@ pub(crate) use self::cell::object_entry;
 pub use self::cell::{Cell, CellType, random_cell_id};
 pub use self::lines::python_splitlines;
 use crate::error::{NotebookError, json_type_name};
-use crate::pyjson::to_python_json;
+use crate::pyjson::{push_json_string, write_python_json};
 
 /// The nbformat minor version nbgate writes.
 pub const NBFORMAT_MINOR: u64 = 5;
@@ -207,15 +207,75 @@ impl Notebook {
     /// `nbformat.writes(nb)`: multi-line text split into line lists, transient fields stripped,
     /// one-space indentation, sorted keys, no trailing newline.
     pub fn to_ipynb_string(&self) -> String {
-        let mut document = self.clone();
-        document.strip_transient();
-        let mut value = document.to_value();
-        if let Some(Value::Array(cells)) = value.get_mut("cells") {
-            for cell in cells.iter_mut().filter_map(Value::as_object_mut) {
-                lines::split_cell(cell);
+        self.render(&mut RenderCache::default())
+    }
+
+    /// [`Notebook::to_ipynb_string`], reusing the text of every cell that `cache` rendered before and
+    /// that has not changed since (see [`Cell`]: an unchanged cell shares its fields). A run saves
+    /// after every cell; without the cache each save would render every cell again.
+    pub fn render(&self, cache: &mut RenderCache) -> String {
+        let mut previous = std::mem::take(&mut cache.cells).into_iter();
+        cache.cells = self
+            .cells
+            .iter()
+            .map(|cell| match previous.next() {
+                Some((seen, text)) if seen.same_fields(cell) => (seen, text),
+                _ => (cell.clone(), render_cell(cell)),
+            })
+            .collect();
+
+        let mut metadata = self.metadata.clone();
+        for key in ["orig_nbformat", "orig_nbformat_minor", "signature"] {
+            metadata.remove(key);
+        }
+        let metadata = Value::Object(metadata);
+        let nbformat = Value::from(4);
+        let minor = Value::from(self.nbformat_minor);
+        let mut fields: Vec<(&str, Option<&Value>)> = self
+            .other
+            .iter()
+            .map(|(key, value)| (key.as_str(), Some(value)))
+            .collect();
+        fields.extend([
+            ("cells", None),
+            ("metadata", Some(&metadata)),
+            ("nbformat", Some(&nbformat)),
+            ("nbformat_minor", Some(&minor)),
+        ]);
+        fields.sort_by(|left, right| left.0.cmp(right.0));
+
+        let size = cache
+            .cells
+            .iter()
+            .map(|(_, text)| text.len() + 4)
+            .sum::<usize>();
+        let mut out = String::with_capacity(size + 1024);
+        out.push('{');
+        for (position, (key, value)) in fields.into_iter().enumerate() {
+            if position > 0 {
+                out.push(',');
+            }
+            out.push_str("\n ");
+            push_json_string(&mut out, key);
+            out.push_str(": ");
+            match value {
+                Some(value) => write_python_json(&mut out, value, 1),
+                None if cache.cells.is_empty() => out.push_str("[]"),
+                None => {
+                    out.push('[');
+                    for (position, (_, text)) in cache.cells.iter().enumerate() {
+                        if position > 0 {
+                            out.push(',');
+                        }
+                        out.push_str("\n  ");
+                        out.push_str(text);
+                    }
+                    out.push_str("\n ]");
+                }
             }
         }
-        to_python_json(&value)
+        out.push_str("\n}");
+        out
     }
 
     /// Writes the notebook so that a crash never leaves a half-written file: a temporary file in
@@ -233,36 +293,17 @@ impl Notebook {
         path: &Path,
         durability: Durability,
     ) -> Result<(), NotebookError> {
-        let synced = durability == Durability::Synced;
-        let error = |source| NotebookError::Write {
-            path: path.to_owned(),
-            source,
-        };
-        let directory = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        std::fs::create_dir_all(directory).map_err(error)?;
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(".nbgate-").suffix(".ipynb.tmp");
-        #[cfg(unix)]
-        {
-            // A notebook is an ordinary file (0644 less the umask), not a private temp file.
-            use std::os::unix::fs::PermissionsExt as _;
-            builder.permissions(std::fs::Permissions::from_mode(0o644));
-        }
-        let mut file = builder.tempfile_in(directory).map_err(error)?;
-        file.write_all(self.to_ipynb_string().as_bytes())
-            .map_err(error)?;
-        if synced {
-            file.as_file().sync_all().map_err(error)?;
-        }
-        file.persist(path).map_err(|persist| error(persist.error))?;
-        // Make the rename itself durable; not every platform can open a directory.
-        if synced && let Ok(handle) = std::fs::File::open(directory) {
-            let _ = handle.sync_all();
-        }
-        Ok(())
+        replace_file(path, &self.to_ipynb_string(), durability)
+    }
+
+    /// [`Notebook::write_replacing`] rendering with `cache` ([`Notebook::render`]).
+    pub fn write_rendered(
+        &self,
+        path: &Path,
+        durability: Durability,
+        cache: &mut RenderCache,
+    ) -> Result<(), NotebookError> {
+        replace_file(path, &self.render(cache), durability)
     }
 
     fn strip_transient(&mut self) {
@@ -275,6 +316,58 @@ impl Notebook {
             }
         }
     }
+}
+
+/// What [`Notebook::render`] keeps between renders: each cell as last rendered, with its text.
+#[derive(Default)]
+pub struct RenderCache {
+    cells: Vec<(Cell, String)>,
+}
+
+/// One cell as it appears in the file: lines split, `metadata.trusted` dropped, indented for its
+/// place in the `cells` list.
+fn render_cell(cell: &Cell) -> String {
+    let mut fields = cell.fields().clone();
+    if let Some(Value::Object(metadata)) = fields.get_mut("metadata") {
+        metadata.remove("trusted");
+    }
+    lines::split_cell(&mut fields);
+    let mut text = String::new();
+    write_python_json(&mut text, &Value::Object(fields), 2);
+    text
+}
+
+/// Replaces `path` with `text` atomically, synced or not (see [`Notebook::write_replacing`]).
+fn replace_file(path: &Path, text: &str, durability: Durability) -> Result<(), NotebookError> {
+    let synced = durability == Durability::Synced;
+    let error = |source| NotebookError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(directory).map_err(error)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".nbgate-").suffix(".ipynb.tmp");
+    #[cfg(unix)]
+    {
+        // A notebook is an ordinary file (0644 less the umask), not a private temp file.
+        use std::os::unix::fs::PermissionsExt as _;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let mut file = builder.tempfile_in(directory).map_err(error)?;
+    file.write_all(text.as_bytes()).map_err(error)?;
+    if synced {
+        file.as_file().sync_all().map_err(error)?;
+    }
+    file.persist(path).map_err(|persist| error(persist.error))?;
+    // Make the rename itself durable; not every platform can open a directory.
+    if synced && let Ok(handle) = std::fs::File::open(directory) {
+        let _ = handle.sync_all();
+    }
+    Ok(())
 }
 
 fn parse_cell(index: usize, cell: Value) -> Result<Cell, NotebookError> {

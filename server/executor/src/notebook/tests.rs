@@ -23,6 +23,44 @@ fn writes_exactly_like_nbformat() -> Result<(), NotebookError> {
 }
 
 #[test]
+fn a_cached_render_follows_every_change_of_a_run() -> Result<(), NotebookError> {
+    let mut notebook = Notebook::parse(SAMPLE)?;
+    let mut cache = RenderCache::default();
+    assert_eq!(notebook.render(&mut cache), SAMPLE_WRITTEN);
+
+    // As a run does: snapshot, then change an earlier cell (a display update), add outputs to a later
+    // one, insert a cell and remove one; each render must equal a fresh one.
+    let snapshot = notebook.clone();
+    let last = notebook.cells().len() - 1;
+    notebook
+        .cell_mut(0)
+        .expect("a first cell")
+        .set_source("changed = 1\nprint(changed)");
+    notebook
+        .cell_mut(last)
+        .expect("a last cell")
+        .metadata_mut()
+        .insert("tags".into(), json!(["x"]));
+    assert_eq!(notebook.render(&mut cache), notebook.to_ipynb_string());
+    assert_ne!(notebook.render(&mut cache), snapshot.to_ipynb_string());
+
+    notebook
+        .cells_mut()
+        .insert(1, Cell::new_markdown("inserted\ntext"));
+    assert_eq!(notebook.render(&mut cache), notebook.to_ipynb_string());
+    notebook.cells_mut().remove(0);
+    notebook
+        .metadata_mut()
+        .insert("papermill".into(), json!({"done": true}));
+    assert_eq!(notebook.render(&mut cache), notebook.to_ipynb_string());
+
+    // The snapshot taken before the changes still renders as it was.
+    assert_eq!(snapshot.render(&mut RenderCache::default()), SAMPLE_WRITTEN);
+    assert_eq!(snapshot.render(&mut cache), SAMPLE_WRITTEN);
+    Ok(())
+}
+
+#[test]
 fn sources_and_texts_are_joined_on_read() -> Result<(), NotebookError> {
     let notebook = Notebook::parse(SAMPLE)?;
     assert_eq!(notebook.cell_source(0), "# Title\nline é\r\nend");

@@ -5,13 +5,16 @@
 //! takes writes, intermediate snapshots are superseded by newer ones (the newest wins); the file on disk
 //! is always a complete notebook, at most one save point behind. The final save is synchronous and
 //! synced, after every earlier write has finished.
+//!
+//! A snapshot is cheap (cells are shared copy-on-write) and a write renders only the cells that changed
+//! since the previous one: saving after each of n cells costs O(n) in all, not O(n²).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use crate::error::NotebookError;
-use crate::notebook::{Durability, Notebook};
+use crate::notebook::{Durability, Notebook, RenderCache};
 
 /// What the run and the writer thread share.
 #[derive(Default)]
@@ -31,7 +34,9 @@ pub struct Saver {
     path: PathBuf,
     // A std mutex: held only to swap a snapshot in or out, never across I/O or `.await`.
     shared: Arc<(Mutex<Slot>, Condvar)>,
-    writer: Option<JoinHandle<()>>,
+    writer: Option<JoinHandle<RenderCache>>,
+    /// The writer's cache once it has ended, for the final write.
+    cache: RenderCache,
 }
 
 impl Saver {
@@ -49,6 +54,7 @@ impl Saver {
             path: path.to_owned(),
             shared,
             writer,
+            cache: RenderCache::default(),
         }
     }
 
@@ -71,7 +77,7 @@ impl Saver {
     /// Waits for the writer, then writes `notebook` synced. Consumes the saver.
     pub fn finish(mut self, notebook: &Notebook) -> Result<(), NotebookError> {
         let earlier = self.stop();
-        notebook.write_replacing(&self.path, Durability::Synced)?;
+        notebook.write_rendered(&self.path, Durability::Synced, &mut self.cache)?;
         earlier
     }
 
@@ -85,8 +91,10 @@ impl Saver {
             slot.closed = true;
             wake.notify_all();
         }
-        if let Some(writer) = self.writer.take() {
-            let _ = writer.join();
+        if let Some(writer) = self.writer.take()
+            && let Ok(cache) = writer.join()
+        {
+            self.cache = cache;
         }
         match lock(slot).failed.take() {
             Some(error) => Err(error),
@@ -106,8 +114,9 @@ fn lock(slot: &Mutex<Slot>) -> std::sync::MutexGuard<'_, Slot> {
     slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn write_loop(path: &Path, shared: &(Mutex<Slot>, Condvar)) {
+fn write_loop(path: &Path, shared: &(Mutex<Slot>, Condvar)) -> RenderCache {
     let (slot, wake) = shared;
+    let mut cache = RenderCache::default();
     loop {
         let snapshot = {
             let mut guard = lock(slot);
@@ -118,14 +127,14 @@ fn write_loop(path: &Path, shared: &(Mutex<Slot>, Condvar)) {
                     break snapshot;
                 }
                 if guard.closed {
-                    return;
+                    return cache;
                 }
                 guard = wake
                     .wait(guard)
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
             }
         };
-        if let Err(error) = snapshot.write_replacing(path, Durability::Cached) {
+        if let Err(error) = snapshot.write_rendered(path, Durability::Cached, &mut cache) {
             let mut guard = lock(slot);
             guard.failed.get_or_insert(error);
         }
