@@ -1,0 +1,197 @@
+//! No parameter string ever runs as code: hostile strings (every way out of a Python literal — quotes,
+//! backslashes, line breaks Python or nbformat may split on, NUL, format syntax, comments — each
+//! carrying a payload that would create a marker file) are injected with `nbgate run` into a notebook
+//! on a real ipykernel. The kernel must see every value exactly, and the marker must never appear.
+//! Prints its figure: `parameter injection: N strings, F mismatches, marker: absent`.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use nbgate_tests::{JupyterEnv, workspace_bin};
+use serde_json::{Map, Value, json};
+
+/// What each hostile string tries to run: create `PWNED` in the working directory.
+const PAYLOAD: &str = "__import__('pathlib').Path('PWNED').write_text('x')";
+
+/// Hostile strings: each breaker around the payload, in several arrangements.
+fn hostile_strings() -> Vec<String> {
+    let breakers = [
+        "'",
+        "\"",
+        "'''",
+        "\"\"\"",
+        "\\'",
+        "\\\"",
+        "\\",
+        "\\\\'",
+        "\n",
+        "\r",
+        "\r\n",
+        "\u{2028}",
+        "\u{2029}",
+        "\u{85}",
+        "\u{b}",
+        "\u{c}",
+        "\u{1c}",
+        "\u{1e}",
+        "\0",
+        "\t",
+        "#",
+        "\\n",
+        "\\x00",
+        "\\N{DIGIT ONE}",
+        "{",
+        "}",
+        "%s",
+        "${",
+        "`",
+        "\u{202e}",
+        "\u{feff}",
+        "\u{1F600}",
+        "é",
+        "\u{300}",
+    ];
+    let mut strings = Vec::new();
+    for breaker in breakers {
+        strings.push(format!("{breaker}; {PAYLOAD}; {breaker}"));
+        strings.push(format!("{breaker}\n{PAYLOAD}\n{breaker}"));
+        strings.push(format!("x{breaker})\n{PAYLOAD}  # "));
+        strings.push(format!("{breaker}"));
+    }
+    strings.extend(
+        [
+            "'\n__import__('pathlib').Path('PWNED').write_text('x')\n'",
+            "\"\"\"; __import__('pathlib').Path('PWNED').write_text('x'); \"\"\"",
+            "{__import__('pathlib').Path('PWNED').write_text('x')}",
+            "f'{__import__(\"pathlib\").Path(\"PWNED\").write_text(\"x\")}'",
+            "\\'; __import__('pathlib').Path('PWNED').write_text('x'); #",
+            "a\\",
+            "",
+            " ",
+            "None",
+            "True",
+            "1e3",
+            "[1, 2]",
+            "{'a': 1}",
+            "$(touch PWNED)",
+            "`touch PWNED`",
+        ]
+        .map(str::to_owned),
+    );
+    strings.push("x".repeat(100_000));
+    strings
+}
+
+fn notebook(names: &[String]) -> Value {
+    let declared: String = names.iter().map(|name| format!("{name} = ''\n")).collect();
+    let check = format!(
+        "import json, pathlib\npathlib.Path('seen.json').write_text(json.dumps(\
+         {{'strings': [{}], 'nested': nested}}))",
+        names.join(", ")
+    );
+    let cell = |source: &str, tags: &[&str]| {
+        json!({"cell_type": "code", "id": format!("c{}", source.len()), "execution_count": null,
+               "metadata": {"tags": tags}, "outputs": [], "source": source})
+    };
+    json!({"nbformat": 4, "nbformat_minor": 5,
+           "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+           "cells": [cell(&format!("{declared}nested = None\n"), &["parameters"]), cell(&check, &[])]})
+}
+
+#[test]
+fn hostile_parameter_strings_reach_the_kernel_as_values_and_never_run() {
+    let env = JupyterEnv::new();
+    let work = env.work();
+    let strings = hostile_strings();
+    let names: Vec<String> = (0..strings.len()).map(|i| format!("p{i}")).collect();
+    let mut parameters: Map<String, Value> = names
+        .iter()
+        .zip(&strings)
+        .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+        .collect();
+    // The same strings as list items and as dict keys and values.
+    let nested = json!({
+        "list": strings,
+        "dict": strings.iter().map(|s| (s.clone(), Value::String(s.clone()))).collect::<Map<_, _>>(),
+    });
+    parameters.insert("nested".into(), nested.clone());
+    std::fs::write(work.join("input.ipynb"), notebook(&names).to_string()).expect("write notebook");
+    std::fs::write(
+        work.join("params.json"),
+        Value::Object(parameters).to_string(),
+    )
+    .expect("write parameters");
+
+    let output = Command::new(workspace_bin("nbgate"))
+        .current_dir(&work)
+        .envs(env.vars())
+        .args([
+            "run",
+            "input.ipynb",
+            "out.ipynb",
+            "-f",
+            "params.json",
+            "--cwd",
+        ])
+        .arg(&work)
+        .stdin(Stdio::null())
+        .output()
+        .expect("nbgate runs");
+    assert!(
+        output.status.success(),
+        "nbgate run failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Value = serde_json::from_str(
+        &std::fs::read_to_string(work.join("seen.json")).expect("the check cell ran"),
+    )
+    .expect("JSON");
+    let seen_strings = seen["strings"].as_array().expect("strings");
+    let mismatches: Vec<String> = strings
+        .iter()
+        .zip(seen_strings)
+        .filter(|(sent, got)| got.as_str() != Some(sent.as_str()))
+        .map(|(sent, got)| format!("{sent:?} arrived as {got}"))
+        .collect();
+    let nested_ok = seen["nested"] == nested;
+    let marker = Path::new(&work).join("PWNED").exists();
+    println!(
+        "parameter injection (python, real kernel): {} strings (+ the same nested in a list and a dict), \
+         {} mismatches, nested {}, marker: {}",
+        strings.len(),
+        mismatches.len(),
+        if nested_ok { "exact" } else { "DIFFERENT" },
+        if marker { "CREATED" } else { "absent" }
+    );
+    assert_eq!(seen_strings.len(), strings.len());
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+    assert!(nested_ok, "nested values differ: {}", seen["nested"]);
+    assert!(!marker, "a parameter string ran as code");
+
+    // Raw CLI strings (`-r`, kept as strings) take the same path.
+    let output = Command::new(workspace_bin("nbgate"))
+        .current_dir(&work)
+        .envs(env.vars())
+        .args(["run", "input.ipynb", "out2.ipynb", "--cwd"])
+        .arg(&work)
+        .args([
+            "-r",
+            "p0",
+            "'; __import__('pathlib').Path('PWNED').write_text('x'); '",
+        ])
+        .args([
+            "-p",
+            "p1",
+            "\"\"\"\n__import__('pathlib').Path('PWNED').write_text('x')\n\"\"\"",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("nbgate runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!work.join("PWNED").exists(), "a CLI parameter ran as code");
+    env.assert_no_survivors(std::time::Duration::from_secs(10));
+}
