@@ -56,7 +56,7 @@ fn hostile_strings() -> Vec<String> {
         strings.push(format!("{breaker}; {PAYLOAD}; {breaker}"));
         strings.push(format!("{breaker}\n{PAYLOAD}\n{breaker}"));
         strings.push(format!("x{breaker})\n{PAYLOAD}  # "));
-        strings.push(format!("{breaker}"));
+        strings.push(breaker.to_owned());
     }
     strings.extend(
         [
