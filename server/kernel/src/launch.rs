@@ -49,6 +49,10 @@ pub struct LaunchOptions {
     /// Where connection files go. Default: `JUPYTER_RUNTIME_DIR` (from `env`, then nbgate's environment),
     /// else `$XDG_RUNTIME_DIR/nbgate`, else `<tmp>/nbgate-<uid>`.
     pub runtime_dir: Option<PathBuf>,
+    /// Start standard ipykernel kernels by forking a pre-imported Python (the `zygote` module) instead of
+    /// spawning an interpreter: ≈0.5 s less CPU per kernel. Default false; anything that cannot be forked
+    /// is spawned.
+    pub fork_server: bool,
 }
 
 impl Default for LaunchOptions {
@@ -61,6 +65,7 @@ impl Default for LaunchOptions {
             shutdown_step: DEFAULT_SHUTDOWN_STEP,
             heartbeat: DEFAULT_HEARTBEAT,
             runtime_dir: None,
+            fork_server: false,
         }
     }
 }
@@ -156,14 +161,22 @@ pub(crate) async fn launch(plan: &LaunchPlan<'_>) -> Result<Launched> {
 
     let command = kernel_command(spec, plan.options, plan.connection_file)?;
     let program = command.argv[0].clone();
-    tracing::debug!(kernel = %spec.name, argv = ?command.argv, "starting kernel");
-    let process = KernelProcess::spawn(command)
-        .await
-        .map_err(|source| KernelError::Spawn {
-            name: spec.name.clone(),
-            program,
-            source,
-        })?;
+    tracing::debug!(kernel = %spec.name, argv = ?command.argv, fork_server = plan.options.fork_server, "starting kernel");
+    let forked = if plan.options.fork_server {
+        crate::zygote::fork(&command, &plan.connection_file.with_extension("output")).await
+    } else {
+        None
+    };
+    let process = match forked {
+        Some(process) => process,
+        None => KernelProcess::spawn(command)
+            .await
+            .map_err(|source| KernelError::Spawn {
+                name: spec.name.clone(),
+                program,
+                source,
+            })?,
+    };
 
     let info = if own_ports {
         wait_for_ports(plan, &process).await?
@@ -171,6 +184,19 @@ pub(crate) async fn launch(plan: &LaunchPlan<'_>) -> Result<Launched> {
         info
     };
     Ok(Launched { process, info })
+}
+
+/// Starts, in the background, the fork server that kernels of `spec` started with `options` would use
+/// (when `options.fork_server` is set and the spec runs ipykernel), so that the first of them does not wait
+/// for it to import ipykernel.
+pub fn prestart_fork_server(spec: &KernelSpec, options: &LaunchOptions) {
+    if !options.fork_server {
+        return;
+    }
+    match kernel_command(spec, options, Path::new("kernel.json")) {
+        Ok(command) => crate::zygote::prestart(&command),
+        Err(error) => tracing::warn!(%error, "cannot prepare the kernel fork server"),
+    }
 }
 
 /// The kernel's command line and complete environment: nbgate's (unless not inherited), then the

@@ -8,10 +8,14 @@
 //!   it looked.
 //! - `launch`: connection file (0600, random key) in a private runtime dir, race-free ports (port 0 and the
 //!   kernel's rewrite, else listeners dropped before spawn), the kernel's environment (private IPython dir,
-//!   in-memory history for ipykernel), waiting for the ports. [`LaunchOptions`].
+//!   in-memory history for ipykernel), waiting for the ports, spawn or fork. [`LaunchOptions`].
 //! - `process`: the spawner thread (`PR_SET_PDEATHSIG` is tied to the spawning thread, so one thread that
-//!   never exits spawns every kernel), `setsid`, exit watching, stderr/stdout tails, group signals, and a
-//!   guard that SIGKILLs the group whenever a process is dropped.
+//!   never exits spawns every kernel and every fork server), `setsid`, exit watching, stderr/stdout tails,
+//!   group signals, and a guard that SIGKILLs the group whenever a process is dropped.
+//! - `zygote` (+ `zygote.py`, embedded): the ipykernel fork server behind [`LaunchOptions::fork_server`]:
+//!   one pre-imported Python per interpreter forks standard ipykernel kernels (`-m ipykernel_launcher`),
+//!   reports their exits, and hands nbgate the same [`KernelProcess`](process) as a spawn; anything else,
+//!   or a fork server that is down, is spawned.
 //! - `sockets`: connecting DEALER shell/control/stdin (one identity), SUB iopub (subscribed before
 //!   connecting), REQ heartbeat; reader tasks that verify and publish; the heartbeat task.
 //! - `boot`: launch + connect + readiness (iopub_welcome, else kernel_info until a reply and some iopub
@@ -37,7 +41,8 @@
 //! - One task owns a kernel's sockets and process; no lock is held across `.await` (the only locks are
 //!   the std mutexes of output tails, held to copy bytes).
 //! - No kernel outlives nbgate: `PR_SET_PDEATHSIG(SIGKILL)` from the long-lived spawner thread covers
-//!   `kill -9`; guards SIGKILL the process group on every other exit path.
+//!   `kill -9`; guards SIGKILL the process group on every other exit path. A forked kernel is tied the
+//!   same way to its fork server, which is tied to nbgate: nbgate dies → fork server dies → kernels die.
 //! - A message with a bad signature is never delivered: it is dropped and reported.
 //! - Time comes from tokio.
 
@@ -50,13 +55,17 @@ pub mod kernelspec;
 mod launch;
 mod process;
 mod sockets;
+mod zygote;
 
 pub use actor::KernelState;
 pub use error::{ExitInfo, KernelError, Result};
 pub use events::{KernelEvent, KernelEvents};
 pub use handle::{Kernel, KernelClient, shutdown_all, start};
 pub use kernelspec::{InterruptMode, KernelSpec, KernelSpecs};
-pub use launch::{DEFAULT_HEARTBEAT, DEFAULT_SHUTDOWN_STEP, DEFAULT_START_TIMEOUT, LaunchOptions};
+pub use launch::{
+    DEFAULT_HEARTBEAT, DEFAULT_SHUTDOWN_STEP, DEFAULT_START_TIMEOUT, LaunchOptions,
+    prestart_fork_server,
+};
 
 /// Re-exported so that callers build messages with the same types.
 pub use nbgate_protocol::{Channel, RawMessage, Signer};

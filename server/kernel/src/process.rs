@@ -1,5 +1,6 @@
 //! Kernel processes: spawned from one long-lived thread in their own session, tied to nbgate's life with
-//! `PR_SET_PDEATHSIG`, watched for exit, their output kept in bounded tails.
+//! `PR_SET_PDEATHSIG`, watched for exit, their output kept in bounded tails. Kernels forked by the fork
+//! server (`zygote`) are adopted: same handle, their exit reported by the fork server.
 //!
 //! Why a dedicated spawner thread: the kernel's parent-death signal fires when the *thread* that forked it
 //! exits, not the process. Tokio's blocking-pool and worker threads can exit (idle blocking threads do after
@@ -26,31 +27,76 @@ const TAIL_LINES: usize = 20;
 /// How long an exit report waits for stderr to be drained.
 const STDERR_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
 
-struct SpawnRequest {
-    command: tokio::process::Command,
-    runtime: tokio::runtime::Handle,
-    reply: oneshot::Sender<io::Result<tokio::process::Child>>,
-}
+/// Work for the spawner thread.
+pub(crate) type Job = Box<dyn FnOnce() + Send>;
 
 /// The spawner thread's inbox. The sender is never dropped, so the thread never exits.
-fn spawner() -> &'static std_mpsc::Sender<SpawnRequest> {
-    static SPAWNER: OnceLock<std_mpsc::Sender<SpawnRequest>> = OnceLock::new();
+fn spawner() -> &'static std_mpsc::Sender<Job> {
+    static SPAWNER: OnceLock<std_mpsc::Sender<Job>> = OnceLock::new();
     SPAWNER.get_or_init(|| {
-        let (sender, receiver) = std_mpsc::channel::<SpawnRequest>();
+        let (sender, receiver) = std_mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("nbgate-kernel-spawner".into())
             .spawn(move || {
-                for request in receiver {
-                    // Entering the caller's runtime registers the child with its process driver, so
-                    // `Child::wait` works from that runtime's tasks.
-                    let _runtime = request.runtime.enter();
-                    let mut command = request.command;
-                    let _ = request.reply.send(command.spawn());
+                for job in receiver {
+                    job();
                 }
             })
             .expect("cannot start the kernel spawner thread");
         sender
     })
+}
+
+/// Has the spawner thread run `job`, so that whatever it forks gets its parent-death signal tied to a
+/// thread that lives as long as nbgate. False if the thread is gone.
+pub(crate) fn run_on_spawner_thread(job: Job) -> bool {
+    spawner().send(job).is_ok()
+}
+
+/// Runs `spawn` on the spawner thread and returns its result.
+async fn on_spawner_thread<T: Send + 'static>(
+    spawn: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    let gone = || io::Error::other("the kernel spawner thread is gone");
+    let (reply, receive) = oneshot::channel();
+    if !run_on_spawner_thread(Box::new(move || {
+        let _ = reply.send(spawn());
+    })) {
+        return Err(gone());
+    }
+    receive.await.map_err(|_| gone())?
+}
+
+/// What runs in a child between fork and exec: its own session, SIGKILL when nbgate dies, SIGINT not
+/// ignored. `parent` is nbgate's pid.
+///
+/// Only async-signal-safe functions (setsid, prctl, getppid, signal); allocates only for the error path.
+pub(crate) fn tie_to_nbgate(parent: libc::pid_t) -> io::Result<()> {
+    // SAFETY: plain syscalls without memory arguments.
+    unsafe {
+        if libc::setsid() == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        ) == -1
+        {
+            return Err(io::Error::last_os_error());
+        }
+        // nbgate may have died between fork and prctl; then nobody would ever kill us.
+        if libc::getppid() != parent {
+            return Err(io::Error::other(
+                "nbgate exited while the kernel was starting",
+            ));
+        }
+        // An interrupt is SIGINT: make sure the kernel does not inherit it ignored.
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+    }
+    Ok(())
 }
 
 /// What to run: argv, the complete environment, the working directory.
@@ -69,7 +115,7 @@ pub(crate) struct OutputTail {
 }
 
 impl OutputTail {
-    fn push(&self, chunk: &[u8]) {
+    pub fn push(&self, chunk: &[u8]) {
         let mut bytes = self.bytes.lock().unwrap_or_else(|e| e.into_inner());
         bytes.extend(chunk);
         let excess = bytes.len().saturating_sub(TAIL_BYTES);
@@ -121,72 +167,32 @@ impl KernelProcess {
             command.current_dir(cwd);
         }
         let parent = std::process::id() as libc::pid_t;
-        // SAFETY: the closure runs between fork and exec and calls only async-signal-safe functions
-        // (setsid, prctl, getppid, signal); it allocates only for the error path.
+        // SAFETY: the closure runs between fork and exec and only calls `tie_to_nbgate`, which is
+        // async-signal-safe.
         unsafe {
-            command.pre_exec(move || {
-                if libc::setsid() == -1 {
-                    return Err(io::Error::last_os_error());
-                }
-                if libc::prctl(
-                    libc::PR_SET_PDEATHSIG,
-                    libc::SIGKILL as libc::c_ulong,
-                    0,
-                    0,
-                    0,
-                ) == -1
-                {
-                    return Err(io::Error::last_os_error());
-                }
-                // nbgate may have died between fork and prctl; then nobody would ever kill us.
-                if libc::getppid() != parent {
-                    return Err(io::Error::other(
-                        "nbgate exited while the kernel was starting",
-                    ));
-                }
-                // An interrupt is SIGINT: make sure the kernel does not inherit it ignored.
-                libc::signal(libc::SIGINT, libc::SIG_DFL);
-                Ok(())
-            });
+            command.pre_exec(move || tie_to_nbgate(parent));
         }
-        let (reply, receive) = oneshot::channel();
-        spawner()
-            .send(SpawnRequest {
-                command,
-                runtime: tokio::runtime::Handle::current(),
-                reply,
-            })
-            .map_err(|_| io::Error::other("the kernel spawner thread is gone"))?;
-        let mut child = receive
-            .await
-            .map_err(|_| io::Error::other("the kernel spawner thread is gone"))??;
+        let runtime = tokio::runtime::Handle::current();
+        let mut child = on_spawner_thread(move || {
+            // Entering the caller's runtime registers the child with its process driver, so
+            // `Child::wait` works from that runtime's tasks.
+            let _runtime = runtime.enter();
+            command.spawn()
+        })
+        .await?;
         let pid = child
             .id()
             .ok_or_else(|| io::Error::other("the kernel exited before its pid was read"))?;
+        let child_stderr = child.stderr.take();
 
-        let stderr = Arc::new(OutputTail::default());
         let stdout = Arc::new(OutputTail::default());
-        // Closed when stderr reaches end of file.
-        let (stderr_open, stderr_closed) = oneshot::channel::<()>();
-        if let Some(pipe) = child.stderr.take() {
-            tokio::spawn(drain(
-                pipe,
-                stderr.clone(),
-                pid,
-                "stderr",
-                Some(stderr_open),
-            ));
-        }
         if let Some(pipe) = child.stdout.take() {
             tokio::spawn(drain(pipe, stdout, pid, "stdout", None));
         }
-
         // One task owns the child and reports its exit the moment it happens (SIGCHLD/pidfd driven, no
         // polling). If the runtime goes away first, `kill_on_drop` kills the leader.
-        let (report, exit) = watch::channel(None);
-        tokio::spawn(async move {
-            let status = child.wait().await;
-            let info = match status {
+        let exited = async move {
+            match child.wait().await {
                 Ok(status) => ExitInfo::from_status(status),
                 Err(error) => {
                     tracing::warn!(pid, %error, "waiting for the kernel process failed");
@@ -195,14 +201,50 @@ impl KernelProcess {
                         signal: None,
                     }
                 }
-            };
+            }
+        };
+        Ok(Self::watch(pid, exited, child_stderr))
+    }
+
+    /// A kernel started by someone else (the fork server): `exited` resolves with its exit status,
+    /// `output` is the stream its stdout and stderr go to.
+    pub(crate) fn adopt(
+        pid: u32,
+        exited: impl Future<Output = ExitInfo> + Send + 'static,
+        output: impl AsyncRead + Unpin + Send + 'static,
+    ) -> Self {
+        Self::watch(pid, exited, Some(output))
+    }
+
+    /// Drains `stderr` into the tail and reports the exit once `exited` resolves and stderr has been
+    /// read to its end.
+    fn watch(
+        pid: u32,
+        exited: impl Future<Output = ExitInfo> + Send + 'static,
+        stderr_pipe: Option<impl AsyncRead + Unpin + Send + 'static>,
+    ) -> Self {
+        let stderr = Arc::new(OutputTail::default());
+        // Closed when stderr reaches end of file.
+        let (stderr_open, stderr_closed) = oneshot::channel::<()>();
+        if let Some(pipe) = stderr_pipe {
+            tokio::spawn(drain(
+                pipe,
+                stderr.clone(),
+                pid,
+                "stderr",
+                Some(stderr_open),
+            ));
+        }
+        let (report, exit) = watch::channel(None);
+        tokio::spawn(async move {
+            let info = exited.await;
             // Let stderr reach end of file first, so that an error quoting its tail quotes all of it.
             // Bounded: a grandchild may keep the pipe open.
             let _ = tokio::time::timeout(STDERR_GRACE, stderr_closed).await;
             tracing::debug!(pid, %info, "kernel process exited");
             let _ = report.send(Some(info));
         });
-        Ok(Self { pid, exit, stderr })
+        Self { pid, exit, stderr }
     }
 
     pub fn pid(&self) -> u32 {

@@ -9,7 +9,6 @@ use common::*;
 use nbgate_kernel::{Channel, KernelError, KernelEvent, KernelState};
 use nbgate_tests::JupyterEnv;
 use serde_json::json;
-use tokio::time::Instant;
 
 #[tokio::test]
 async fn kernel_info_round_trip() {
@@ -88,14 +87,7 @@ async fn interrupt_raises_keyboard_interrupt() {
     let env = JupyterEnv::new();
     let kernel = start(&env, "python3").await;
     let mut events = kernel.subscribe();
-    let msg_id = send_execute(&kernel, "print('looping', flush=True)\nwhile True: pass").await;
-    let stream = wait_iopub(&mut events, &msg_id, "stream").await;
-    assert_eq!(stream["text"], "looping\n");
-    kernel.interrupt().await.expect("interrupt");
-    let execution = collect(&mut events, &msg_id).await;
-    assert_eq!(execution.reply["status"], "error");
-    assert_eq!(execution.reply["ename"], "KeyboardInterrupt");
-    assert!(kernel.is_alive(), "an interrupt does not kill the kernel");
+    assert_interrupts_a_busy_loop(&kernel, &mut events).await;
     kernel.shutdown().await.expect("shutdown");
     env.assert_no_survivors(Duration::from_secs(10));
 }
@@ -170,20 +162,7 @@ async fn death_is_reported_within_two_seconds() {
     let env = JupyterEnv::new();
     let kernel = start(&env, "python3").await;
     let mut events = kernel.subscribe();
-    let msg_id = send_execute(&kernel, "import os; os.kill(os.getpid(), 9)").await;
-    // The kill happens right after execute_input; measure from there.
-    wait_iopub(&mut events, &msg_id, "execute_input").await;
-    let killed = Instant::now();
-    let status = loop {
-        if let KernelEvent::Died { status } = next(&mut events).await {
-            break status;
-        }
-    };
-    let latency = killed.elapsed();
-    assert!(
-        latency < Duration::from_secs(2),
-        "death reported after {latency:?}"
-    );
+    let status = kill_and_see_death(&kernel, &mut events).await;
     assert_eq!(status.signal, Some(9), "{status}");
     assert_eq!(kernel.state(), KernelState::Dead(status));
     assert!(!kernel.is_alive());
@@ -257,27 +236,10 @@ async fn dropping_the_last_handle_kills_the_kernel() {
 /// `kill -9` of a process holding a kernel: PR_SET_PDEATHSIG takes the kernel down with it.
 #[test]
 fn kill_9_of_the_holder_leaves_no_kernel() {
-    use std::io::BufRead as _;
     let env = JupyterEnv::new();
-    let mut holder = std::process::Command::new(env!("CARGO_BIN_EXE_nbgate-kernel-holder"))
-        .arg("python3")
-        .envs(env.vars())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("holder starts");
-    let mut line = String::new();
-    std::io::BufReader::new(holder.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("holder prints the kernel pid");
-    let kernel_pid: u32 = line.trim().parse().expect("a pid");
+    let (mut holder, kernel_pid) = start_holder(&env, &["python3"]);
     assert!(process_exists(kernel_pid), "the kernel is up");
     assert!(env.live_processes().contains(&kernel_pid));
-
-    // SAFETY: kill has no memory preconditions.
-    assert_eq!(
-        unsafe { libc::kill(holder.id() as libc::pid_t, libc::SIGKILL) },
-        0
-    );
-    holder.wait().expect("holder reaped");
+    kill_9(&mut holder);
     env.assert_no_survivors(Duration::from_secs(5));
 }

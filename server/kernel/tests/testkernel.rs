@@ -366,30 +366,14 @@ fn a_kernel_outlives_the_thread_that_started_it() {
 /// Without a parent poller in the test kernel, only PR_SET_PDEATHSIG can end it after `kill -9`.
 #[test]
 fn kill_9_of_the_holder_takes_the_test_kernel_with_it() {
-    use std::io::BufRead as _;
     let env = JupyterEnv::new();
     env.add_test_kernel("test", &[]);
-    let mut holder = std::process::Command::new(env!("CARGO_BIN_EXE_nbgate-kernel-holder"))
-        .arg("test")
-        .envs(env.vars())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("holder starts");
-    let mut line = String::new();
-    std::io::BufReader::new(holder.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("holder prints the kernel pid");
-    let kernel_pid: u32 = line.trim().parse().expect("a pid");
+    let (mut holder, kernel_pid) = start_holder(&env, &["test"]);
     assert!(
         env.live_processes().contains(&kernel_pid),
         "the kernel is up"
     );
-    // SAFETY: kill has no memory preconditions.
-    assert_eq!(
-        unsafe { libc::kill(holder.id() as libc::pid_t, libc::SIGKILL) },
-        0
-    );
-    holder.wait().expect("holder reaped");
+    kill_9(&mut holder);
     // Gone (a zombie awaiting its new parent's reap is dead and does not count).
     env.assert_no_survivors(Duration::from_secs(2));
 }

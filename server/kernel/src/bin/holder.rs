@@ -1,5 +1,6 @@
-//! `nbgate-kernel-holder NAME`: starts kernel NAME (kernelspecs from the environment), prints its pid on
-//! one line, then holds it until killed. Test support for "no kernel outlives a `kill -9`d nbgate".
+//! `nbgate-kernel-holder NAME [--fork-server]`: starts kernel NAME (kernelspecs from the environment;
+//! from the fork server with the flag), prints its pid on one line, then holds it until killed. Test
+//! support for "no kernel outlives a `kill -9`d nbgate".
 
 use std::io::Write as _;
 
@@ -13,7 +14,11 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let kernel = match nbgate_kernel::start(spec, Default::default()).await {
+    let options = nbgate_kernel::LaunchOptions {
+        fork_server: std::env::args().any(|arg| arg == "--fork-server"),
+        ..Default::default()
+    };
+    let kernel = match nbgate_kernel::start(spec, options).await {
         Ok(kernel) => kernel,
         Err(error) => {
             eprintln!("{error}");

@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use nbgate_kernel::{
-    Channel, Kernel, KernelEvent, KernelEvents, KernelSpec, KernelSpecs, LaunchOptions,
+    Channel, ExitInfo, Kernel, KernelEvent, KernelEvents, KernelSpec, KernelSpecs, LaunchOptions,
 };
 use nbgate_tests::JupyterEnv;
 use serde_json::{Value, json};
+use tokio::time::Instant;
 
 /// Any single wait in these tests; generous for a loaded 2-core machine, short enough to fail clearly.
 pub const PATIENCE: Duration = Duration::from_secs(60);
@@ -135,4 +136,82 @@ pub async fn wait_iopub(events: &mut KernelEvents, msg_id: &str, msg_type: &str)
 /// True while a process with this pid exists (zombies included).
 pub fn process_exists(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Runs `while True: pass`, interrupts it and asserts a `KeyboardInterrupt` that leaves the kernel alive.
+pub async fn assert_interrupts_a_busy_loop(kernel: &Kernel, events: &mut KernelEvents) {
+    let msg_id = send_execute(kernel, "print('looping', flush=True)\nwhile True: pass").await;
+    let stream = wait_iopub(events, &msg_id, "stream").await;
+    assert_eq!(stream["text"], "looping\n");
+    kernel.interrupt().await.expect("interrupt");
+    let execution = collect(events, &msg_id).await;
+    assert_eq!(execution.reply["status"], "error");
+    assert_eq!(execution.reply["ename"], "KeyboardInterrupt");
+    assert!(kernel.is_alive(), "an interrupt does not kill the kernel");
+}
+
+/// Starts `nbgate-kernel-holder ARGS` in `env`; returns it and the pid of the kernel it holds.
+pub fn start_holder(env: &JupyterEnv, args: &[&str]) -> (std::process::Child, u32) {
+    use std::io::BufRead as _;
+    let mut holder = std::process::Command::new(env!("CARGO_BIN_EXE_nbgate-kernel-holder"))
+        .args(args)
+        .envs(env.vars())
+        .current_dir(env.work())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("holder starts");
+    let mut line = String::new();
+    std::io::BufReader::new(holder.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("holder prints the kernel pid");
+    let kernel_pid = line.trim().parse().expect("a pid");
+    (holder, kernel_pid)
+}
+
+/// `kill -9` of `process`, then reaps it.
+pub fn kill_9(process: &mut std::process::Child) {
+    // SAFETY: kill has no memory preconditions.
+    assert_eq!(
+        unsafe { libc::kill(process.id() as libc::pid_t, libc::SIGKILL) },
+        0
+    );
+    process.wait().expect("reaped");
+}
+
+/// True while `pid` runs (a zombie has ended: whoever adopted it may not have reaped it yet).
+pub fn is_running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+/// Has the kernel SIGKILL itself and asserts that its death is reported within two seconds of the
+/// process's end; returns the reported status. Timed from the end itself: the kernel may die before the
+/// iopub messages of the request are out.
+pub async fn kill_and_see_death(kernel: &Kernel, events: &mut KernelEvents) -> ExitInfo {
+    let pid = kernel.pid().expect("pid");
+    send_execute(kernel, "import os; os.kill(os.getpid(), 9)").await;
+    let mut ended: Option<Instant> = None;
+    let mut look = tokio::time::interval(Duration::from_millis(5));
+    let status = loop {
+        tokio::select! {
+            event = next(events) => if let KernelEvent::Died { status } = event {
+                break status;
+            },
+            _ = look.tick() => if ended.is_none() && !is_running(pid) {
+                ended = Some(Instant::now());
+            },
+        }
+    };
+    let latency = ended.map_or(Duration::ZERO, |ended| ended.elapsed());
+    assert!(
+        latency < Duration::from_secs(2),
+        "death reported after {latency:?}"
+    );
+    status
 }
