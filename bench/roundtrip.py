@@ -7,7 +7,7 @@
 start_ms: from launching the kernel to `wait_for_ready` returning (kernel_info_reply received and
 iopub connected). Then `count` executes of `x = 1`, one at a time; each is done when both its
 execute_reply (shell) and the iopub `status: idle` whose parent is that request have arrived.
-Prints one JSON line: {"start_ms", "median_ms", "p99_ms", "count"} (p99 = nearest rank).
+Prints one JSON line: {"start_ms", "median_ms", "mean_ms", "p99_ms", "count"} (p99 = nearest rank).
 """
 import argparse
 import json
@@ -67,6 +67,7 @@ def main():
             {
                 "start_ms": round(start_ms, 3),
                 "median_ms": round(statistics.median(samples), 4),
+                "mean_ms": round(statistics.fmean(samples), 4),
                 "p99_ms": round(p99, 4),
                 "count": len(samples),
             }

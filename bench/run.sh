@@ -81,6 +81,10 @@ time_run() {
   printf '  round %d  %-8s %-12s %7.3f s\n' "$round" "$tool" "$workload" "$dt" >&2
 }
 
+# The round trips execute the same kind of cell as in200.ipynb (make_nbs.py), so that the floor
+# "kernel start + 200 x round trip" is for the same work.
+CELL_CODE=$'x = 1\nprint(x)'
+
 # roundtrip_run TOOL ROUND CMD...   (the command prints one JSON line)
 roundtrip_run() {
   local tool=$1 round=$2; shift 2
@@ -103,9 +107,9 @@ for (( r = 1 - WARMUP; r <= N; r++ )); do
       "in$cells.ipynb" "out-papermill-$cells.ipynb" -k python3
   done
   if (( have_roundtrip )); then
-    roundtrip_run nbgate "$r" "$ROUNDTRIP" --kernel python3 --count "$COUNT"
+    roundtrip_run nbgate "$r" "$ROUNDTRIP" --kernel python3 --count "$COUNT" --code "$CELL_CODE"
   fi
-  roundtrip_run jupyter_client "$r" "$PY" bench/roundtrip.py --kernel python3 --count "$COUNT"
+  roundtrip_run jupyter_client "$r" "$PY" bench/roundtrip.py --kernel python3 --count "$COUNT" --code "$CELL_CODE"
 done
 
 "$PY" bench/report.py "$RESULTS"
