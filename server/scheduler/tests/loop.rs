@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use nbgate_scheduler::{
     Catchup, ExecutionStatus, NewExecution, Overlap, Recurrence, SchedulePatch, ScheduleSpec,
-    TokioClock,
+    SchedulerHandle, TokioClock,
 };
 use support::*;
 use tokio_util::sync::CancellationToken;
@@ -32,6 +32,29 @@ fn setup() -> Setup {
     Setup { root, data, runner }
 }
 
+impl Setup {
+    /// A scheduler on this setup's root, store and fake runner, its clock starting at `at` (RFC 3339),
+    /// and the token that stops it.
+    async fn start(&self, at: &str) -> (SchedulerHandle, CancellationToken) {
+        let shutdown = CancellationToken::new();
+        let clock = TokioClock::starting_at(utc(at));
+        let handle = start_fake(
+            self.root.path(),
+            self.data.path(),
+            clock,
+            self.runner.clone(),
+            shutdown.clone(),
+        )
+        .await;
+        (handle, shutdown)
+    }
+}
+
+async fn stop(handle: &SchedulerHandle, shutdown: &CancellationToken) {
+    shutdown.cancel();
+    handle.stopped().await;
+}
+
 fn spec(name: &str, script: &str, cron: &str) -> ScheduleSpec {
     ScheduleSpec::new(
         name,
@@ -44,16 +67,7 @@ fn spec(name: &str, script: &str, cron: &str) -> ScheduleSpec {
 #[tokio::test(start_paused = true)]
 async fn fires_on_time_and_names_executions_after_the_fire() {
     let s = setup();
-    let clock = TokioClock::starting_at(utc("2026-01-01T09:59:00Z"));
-    let shutdown = CancellationToken::new();
-    let handle = start_fake(
-        s.root.path(),
-        s.data.path(),
-        clock,
-        s.runner.clone(),
-        shutdown.clone(),
-    )
-    .await;
+    let (handle, shutdown) = s.start("2026-01-01T09:59:00Z").await;
     let mut events = handle.subscribe(None);
     let schedule = handle
         .create_schedule(spec("daily", "ok", "0 10 * * *"))
@@ -81,23 +95,13 @@ async fn fires_on_time_and_names_executions_after_the_fire() {
         );
         assert_eq!(execution.progress.map(|p| p.total), Some(2));
     }
-    shutdown.cancel();
-    handle.stopped().await;
+    stop(&handle, &shutdown).await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn pause_resume_and_edit_rebuild_the_queue() {
     let s = setup();
-    let clock = TokioClock::starting_at(utc("2026-01-01T09:00:00Z"));
-    let shutdown = CancellationToken::new();
-    let handle = start_fake(
-        s.root.path(),
-        s.data.path(),
-        clock,
-        s.runner.clone(),
-        shutdown.clone(),
-    )
-    .await;
+    let (handle, shutdown) = s.start("2026-01-01T09:00:00Z").await;
     let mut events = handle.subscribe(None);
     let schedule = handle
         .create_schedule(spec("hourly", "ok", "0 * * * *"))
@@ -129,23 +133,13 @@ async fn pause_resume_and_edit_rebuild_the_queue() {
     let execution = handle.get_execution(&id).await.expect("get");
     assert_eq!(execution.fire_time, Some(utc("2026-01-01T12:30:00Z")));
     assert_eq!(all_executions(&handle).await.len(), 1);
-    shutdown.cancel();
-    handle.stopped().await;
+    stop(&handle, &shutdown).await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn catch_up_policies_after_downtime() {
     let s = setup();
-    let shutdown = CancellationToken::new();
-    let clock = TokioClock::starting_at(utc("2026-01-01T09:59:00Z"));
-    let handle = start_fake(
-        s.root.path(),
-        s.data.path(),
-        clock,
-        s.runner.clone(),
-        shutdown.clone(),
-    )
-    .await;
+    let (handle, shutdown) = s.start("2026-01-01T09:59:00Z").await;
     let mut events = handle.subscribe(None);
     for (name, catchup) in [
         ("skip", Catchup::Skip),
@@ -159,20 +153,10 @@ async fn catch_up_policies_after_downtime() {
     for _ in 0..3 {
         next_status(&mut events, ExecutionStatus::Succeeded).await;
     }
-    shutdown.cancel();
-    handle.stopped().await;
+    stop(&handle, &shutdown).await;
 
     // Down from 10:00 to 13:20 (11:00, 12:00 and 13:00 missed), then started again.
-    let shutdown = CancellationToken::new();
-    let clock = TokioClock::starting_at(utc("2026-01-01T13:20:00Z"));
-    let handle = start_fake(
-        s.root.path(),
-        s.data.path(),
-        clock,
-        s.runner.clone(),
-        shutdown.clone(),
-    )
-    .await;
+    let (handle, shutdown) = s.start("2026-01-01T13:20:00Z").await;
     let mut events = handle.subscribe(None);
     for _ in 0..4 {
         next_status(&mut events, ExecutionStatus::Succeeded).await;
@@ -199,23 +183,13 @@ async fn catch_up_policies_after_downtime() {
     assert_eq!(fires("skip").await, ["10:00"]);
     assert_eq!(fires("once").await, ["10:00", "13:00"]);
     assert_eq!(fires("all").await, ["10:00", "11:00", "12:00", "13:00"]);
-    shutdown.cancel();
-    handle.stopped().await;
+    stop(&handle, &shutdown).await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn overlap_skip_records_the_fire_and_queue_waits() {
     let s = setup();
-    let clock = TokioClock::starting_at(utc("2026-01-01T09:59:30Z"));
-    let shutdown = CancellationToken::new();
-    let handle = start_fake(
-        s.root.path(),
-        s.data.path(),
-        clock,
-        s.runner.clone(),
-        shutdown.clone(),
-    )
-    .await;
+    let (handle, shutdown) = s.start("2026-01-01T09:59:30Z").await;
     let mut events = handle.subscribe(None);
     let mut skip = spec("skipper", "block", "* * * * *");
     skip.overlap = Overlap::Skip;
@@ -274,8 +248,7 @@ async fn overlap_skip_records_the_fire_and_queue_waits() {
     }
     handle.pause_schedule(&skip.id).await.expect("pause");
     handle.pause_schedule(&queue.id).await.expect("pause");
-    shutdown.cancel();
-    handle.stopped().await;
+    stop(&handle, &shutdown).await;
     // Shutdown: running executions end failed with the reason, and nothing is left running.
     let executions = all_executions(&handle).await;
     assert!(
@@ -293,16 +266,7 @@ async fn overlap_skip_records_the_fire_and_queue_waits() {
 #[tokio::test(start_paused = true)]
 async fn retry_with_backoff_then_success_and_run_timeout() {
     let s = setup();
-    let clock = TokioClock::starting_at(utc("2026-01-01T00:00:00Z"));
-    let shutdown = CancellationToken::new();
-    let handle = start_fake(
-        s.root.path(),
-        s.data.path(),
-        clock,
-        s.runner.clone(),
-        shutdown.clone(),
-    )
-    .await;
+    let (handle, shutdown) = s.start("2026-01-01T00:00:00Z").await;
     let mut events = handle.subscribe(None);
     let first = handle
         .create_execution(NewExecution {
@@ -350,6 +314,5 @@ async fn retry_with_backoff_then_success_and_run_timeout() {
         slow.ended_at.expect("ended") - slow.started_at.expect("started"),
         chrono::Duration::seconds(30)
     );
-    shutdown.cancel();
-    handle.stopped().await;
+    stop(&handle, &shutdown).await;
 }
