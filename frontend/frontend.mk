@@ -29,6 +29,7 @@ export npm_config_cache           := $(CACHE)/npm
 export npm_config_update_notifier := false
 export npm_config_fund            := false
 export npm_config_audit           := false
+
 # One token per make invocation (`:=`: a recursive variable would draw a new one at each use).
 ifndef LAB_TOKEN
 LAB_TOKEN := $(shell $(PYTHON) -c 'import secrets; print(secrets.token_hex(16))')
@@ -36,8 +37,15 @@ endif
 
 .PHONY: frontend-build frontend-test frontend-e2e lab
 
+# @jupyter/builder needs node ^20.19 or >=22.12: say so up front rather than fail in the middle of the build.
+NODE_VERSION_OK := const [a, b] = process.versions.node.split(".").map(Number); process.exit((a === 20 && b >= 19) || (a === 22 && b >= 12) || a > 22 ? 0 : 1)
+
 # node_modules is reinstalled only when the lock file changes.
 $(FRONTEND)/node_modules/.installed: $(FRONTEND)/package-lock.json
+	@command -v node >/dev/null && command -v $(NPM) >/dev/null \
+	    || { echo "frontend: node (20.19+ or 22.12+) and npm are needed: apt-get install nodejs npm"; exit 1; }
+	@node -e '$(NODE_VERSION_OK)' \
+	    || { echo "frontend: node 20.19+ or 22.12+ is needed, found $$(node --version)"; exit 1; }
 	cd $(FRONTEND) && $(DEADLINE) $(NPM_CI_TIMEOUT) $(NPM) ci --loglevel=error
 	@touch $@
 

@@ -97,6 +97,8 @@ pub struct Config {
     /// Consecutive unexpected deaths after which a kernel is left dead.
     pub restart_limit: u32,
     pub start_timeout: Duration,
+    /// Fork ipykernel kernels from a pre-imported Python (`nbgate_kernel::LaunchOptions::fork_server`).
+    pub fork_server: bool,
 }
 
 impl Config {
@@ -118,6 +120,7 @@ impl Config {
             session_linger: DEFAULT_SESSION_LINGER,
             restart_limit: 5,
             start_timeout: nbgate_kernel::DEFAULT_START_TIMEOUT,
+            fork_server: false,
         }
     }
 

@@ -140,6 +140,10 @@ pub struct ServeArgs {
         default_value_t = 60.0
     )]
     pub start_timeout: f64,
+    /// Spawn every ipykernel kernel as its own interpreter instead of forking it from a Python that has
+    /// imported ipykernel once (the fork server saves ≈0.5 s of CPU per kernel start).
+    #[arg(long = "no-fork-server", env = "NBGATE_NO_FORK_SERVER")]
+    pub no_fork_server: bool,
 }
 
 fn seconds(name: &str, value: f64) -> Result<Duration, Failure> {
@@ -189,6 +193,7 @@ fn config(args: ServeArgs, token: String) -> Result<Config, Failure> {
     let ping = seconds("ws-ping-interval", args.ws_ping_interval)?;
     config.ws_ping_interval = (!ping.is_zero()).then_some(ping);
     config.start_timeout = seconds("start-timeout", args.start_timeout)?;
+    config.fork_server = !args.no_fork_server;
     if let Some(name) = &config.default_kernel {
         config
             .specs
@@ -196,6 +201,22 @@ fn config(args: ServeArgs, token: String) -> Result<Config, Failure> {
             .map_err(|error| Failure::usage(format!("--default-kernel: {error}")))?;
     }
     Ok(config)
+}
+
+/// Starts the default kernel's fork server now, so that the first kernel does not wait for it to import
+/// ipykernel. Kernels of other interpreters start theirs when first needed.
+fn prestart_fork_server(config: &Config) {
+    let Ok(spec) = config.specs.find(config.default_kernel_name()) else {
+        return;
+    };
+    // The fork server depends only on the interpreter and what Python reads at start-up, which kernels
+    // take from nbgate's environment.
+    let options = nbgate_kernel::LaunchOptions {
+        cwd: Some(config.root_dir.clone()),
+        fork_server: true,
+        ..nbgate_kernel::LaunchOptions::default()
+    };
+    nbgate_kernel::prestart_fork_server(&spec, &options);
 }
 
 fn generated_token() -> String {
@@ -244,7 +265,11 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
         IpAddr::V4(ip) => ip.to_string(),
     };
     let mut scheduler_config = SchedulerConfig::new(&config.root_dir, &data_dir);
-    scheduler_config.runner = Arc::new(ExecutorRunner::new(config.specs.clone()));
+    scheduler_config.runner =
+        Arc::new(ExecutorRunner::new(config.specs.clone()).with_fork_server(config.fork_server));
+    if config.fork_server {
+        prestart_fork_server(&config);
+    }
     if let Some(n) = concurrency {
         scheduler_config.concurrency = n as usize;
     }

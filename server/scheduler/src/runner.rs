@@ -35,11 +35,21 @@ pub trait Runner: Send + Sync + 'static {
 /// The executor on real kernels.
 pub struct ExecutorRunner {
     specs: KernelSpecs,
+    fork_server: bool,
 }
 
 impl ExecutorRunner {
     pub fn new(specs: KernelSpecs) -> ExecutorRunner {
-        ExecutorRunner { specs }
+        ExecutorRunner {
+            specs,
+            fork_server: false,
+        }
+    }
+
+    /// Starts ipykernel kernels from the fork server (`nbgate_kernel::LaunchOptions::fork_server`).
+    pub fn with_fork_server(mut self, fork_server: bool) -> ExecutorRunner {
+        self.fork_server = fork_server;
+        self
     }
 }
 
@@ -53,8 +63,9 @@ impl Runner for ExecutorRunner {
         Box::pin(async move {
             let RunJob {
                 mut notebook,
-                request,
+                mut request,
             } = job;
+            request.launch.fork_server = self.fork_server;
             run_notebook(&mut notebook, &request, &self.specs, &mut *sink, cancel)
                 .await
                 .map_err(|error| error.to_string())

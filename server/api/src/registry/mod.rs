@@ -204,6 +204,7 @@ impl KernelRegistry {
                     inherit_env: false,
                     cwd: Some(launch.cwd),
                     start_timeout: launch.start_timeout,
+                    fork_server: self.config.fork_server,
                     ..LaunchOptions::default()
                 };
                 nbgate_kernel::start(spec, options).await?

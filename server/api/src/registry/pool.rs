@@ -118,6 +118,7 @@ async fn start_warm(config: &Config, name: &str) -> Result<Kernel, crate::ApiErr
         inherit_env: false,
         cwd: Some(config.root_dir.clone()),
         start_timeout: config.start_timeout,
+        fork_server: config.fork_server,
         ..LaunchOptions::default()
     };
     Ok(nbgate_kernel::start(spec, options).await?)
