@@ -8,6 +8,7 @@
 //! - [`run`]: serves a listener until the shutdown future resolves, then stops every kernel (mini-redis
 //!   shape: every task is accounted for).
 //! - `auth`: `Authorization: token T` or `?token=T`, constant-time; OPTIONS passes without a token.
+//! - `trace`: request spans with the method and path only (the query may hold the token).
 //! - `error`: [`ApiError`] → `{"reason", "message"}` with a precise 4xx; 5xx details only in the log.
 //! - `routes`: [`Route`], one row of the route table.
 //! - `meta`: `GET /api`, `GET /api/health`.
@@ -41,6 +42,7 @@ mod meta;
 pub mod registry;
 mod routes;
 mod sessions;
+mod trace;
 mod ws;
 
 use std::future::Future;
@@ -182,7 +184,7 @@ pub fn app(state: AppState) -> Router {
         Some(cors) => router.layer(cors),
         None => router,
     };
-    router.layer(tower_http::trace::TraceLayer::new_for_http())
+    router.layer(trace::layer())
 }
 
 /// Serves `listener` until `shutdown` resolves: stops accepting, shuts every kernel down (which closes

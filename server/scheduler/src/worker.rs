@@ -162,7 +162,8 @@ async fn execute(
             ..CellOptions::default()
         },
         launch: LaunchOptions {
-            env: ctx.kernel_env.clone(),
+            env: kernel_env(&ctx.kernel_env),
+            inherit_env: false,
             cwd,
             ..LaunchOptions::default()
         },
@@ -363,4 +364,19 @@ pub(crate) fn remove_output(ctx: &Ctx, execution: &Execution) {
     {
         tracing::warn!(path = %path.display(), %error, "cannot delete an output notebook");
     }
+}
+
+/// Variables that hold the server's token (`nbgate serve`'s and Kernel Gateway's); a notebook never
+/// sees them.
+const SECRET_VARS: [&str; 3] = ["NBGATE_TOKEN", "KG_AUTH_TOKEN", "EG_AUTH_TOKEN"];
+
+/// An execution's kernel environment: nbgate's own without the secrets, then `extra`.
+fn kernel_env(
+    extra: &std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut env: std::collections::BTreeMap<String, String> = std::env::vars()
+        .filter(|(name, _)| !SECRET_VARS.contains(&name.as_str()))
+        .collect();
+    env.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env
 }
