@@ -203,20 +203,33 @@ fn config(args: ServeArgs, token: String) -> Result<Config, Failure> {
     Ok(config)
 }
 
-/// Starts the default kernel's fork server now, so that the first kernel does not wait for it to import
+/// Starts the default kernel's fork servers now, so that the first kernels do not wait for them to import
 /// ipykernel. Kernels of other interpreters start theirs when first needed.
 fn prestart_fork_server(config: &Config) {
     let Ok(spec) = config.specs.find(config.default_kernel_name()) else {
         return;
     };
-    // The fork server depends only on the interpreter and what Python reads at start-up, which kernels
-    // take from nbgate's environment.
-    let options = nbgate_kernel::LaunchOptions {
-        cwd: Some(config.root_dir.clone()),
-        fork_server: true,
-        ..nbgate_kernel::LaunchOptions::default()
-    };
-    nbgate_kernel::prestart_fork_server(&spec, &options);
+    // A kernel requested without `env` (and an execution's) has nbgate's environment; one requested with
+    // `env` only PATH, KERNEL_* and the allow-listed variables. They may differ in what Python reads at
+    // start-up (PYTHON*, LANG, LC_*), which takes a fork server each (one when they agree).
+    for client_env in [None, Some(serde_json::json!({}))] {
+        let Ok(launch) = nbgate_api::registry::env::launch_for(
+            config,
+            client_env.as_ref(),
+            None,
+            std::env::vars(),
+        ) else {
+            continue;
+        };
+        let options = nbgate_kernel::LaunchOptions {
+            env: launch.env,
+            inherit_env: false,
+            cwd: Some(launch.cwd),
+            fork_server: true,
+            ..nbgate_kernel::LaunchOptions::default()
+        };
+        nbgate_kernel::prestart_fork_server(&spec, &options);
+    }
 }
 
 fn generated_token() -> String {
