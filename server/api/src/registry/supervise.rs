@@ -5,7 +5,7 @@
 
 use std::sync::Weak;
 
-use nbgate_kernel::{Channel, KernelEvent, KernelEvents, KernelState};
+use nbgate_kernel::{Channel, KernelEvent, KernelEvents, KernelState, RawMessage};
 use serde::Deserialize;
 use tokio::time::{Duration, Instant};
 
@@ -17,6 +17,35 @@ pub const STABLE_START: Duration = Duration::from_secs(10);
 #[derive(Deserialize)]
 struct Status {
     execution_state: String,
+}
+
+#[derive(Deserialize)]
+struct Parent {
+    session: Option<String>,
+}
+
+/// The `execution_state` a `status` message reports for users; `None` for other messages and for what
+/// belongs to a kernel coming up, which the gateway tracks itself (it registers a kernel only once it is
+/// ready, and a restart ends with `Restarted`):
+/// - `starting`, published once by a fresh process and possibly delivered after readiness;
+/// - the busy/idle pairs of the gateway's own requests (the readiness `kernel_info`, sent from the kernel
+///   handle's session). Readiness needs a reply and *some* iopub message, so the pair of a retried probe
+///   can arrive after the kernel was registered idle.
+fn user_status(message: &RawMessage, own_session: &str) -> Option<String> {
+    if !message
+        .routing()
+        .is_ok_and(|routing| routing.msg_type == "status")
+    {
+        return None;
+    }
+    let parent = serde_json::from_slice::<Parent>(&message.parent_header).ok();
+    if parent.and_then(|p| p.session).as_deref() == Some(own_session) {
+        return None;
+    }
+    serde_json::from_slice::<Status>(&message.content)
+        .ok()
+        .map(|status| status.execution_state)
+        .filter(|state| state != "starting")
 }
 
 pub(crate) async fn supervise(entry: Weak<KernelEntry>, mut events: KernelEvents, limit: u32) {
@@ -32,15 +61,11 @@ pub(crate) async fn supervise(entry: Weak<KernelEntry>, mut events: KernelEvents
                 channel: Channel::IoPub,
                 message,
             } => {
-                let status = message
-                    .routing()
-                    .is_ok_and(|routing| routing.msg_type == "status")
-                    .then(|| serde_json::from_slice::<Status>(&message.content).ok())
-                    .flatten();
+                let status = user_status(&message, entry.kernel.session());
                 entry.record(|activity| {
                     activity.last_activity = now();
                     if let Some(status) = status {
-                        activity.execution_state = status.execution_state;
+                        activity.execution_state = status;
                     }
                 });
             }
@@ -101,5 +126,42 @@ async fn revive(entry: &KernelEntry, deaths: &mut u32, limit: u32) -> Option<Ins
                 *deaths += 1;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use serde_json::json;
+
+    fn status(state: &str, parent_session: Option<&str>) -> RawMessage {
+        let parent = parent_session.map_or(
+            json!({}),
+            |session| json!({"msg_id": "p", "session": session}),
+        );
+        RawMessage::from_parts(
+            Bytes::from(json!({"msg_id": "m", "msg_type": "status", "session": "k"}).to_string()),
+            Bytes::from(parent.to_string()),
+            Bytes::from_static(b"{}"),
+            Bytes::from(json!({"execution_state": state}).to_string()),
+        )
+    }
+
+    #[test]
+    fn the_model_follows_user_work_not_the_gateways_own_probes() {
+        let own = "gateway-handle";
+        assert_eq!(
+            user_status(&status("busy", Some("lab")), own).as_deref(),
+            Some("busy")
+        );
+        assert_eq!(
+            user_status(&status("idle", None), own).as_deref(),
+            Some("idle")
+        );
+        // The readiness kernel_info of a start or restart, answered after the kernel was registered.
+        assert_eq!(user_status(&status("busy", Some(own)), own), None);
+        // A fresh process announces itself; the gateway registers it only once it is ready.
+        assert_eq!(user_status(&status("starting", None), own), None);
     }
 }

@@ -10,30 +10,19 @@ use nbgate_kernel::RawMessage;
 
 use super::Format;
 use super::frames::{self, Frame, FrameError};
-use super::session::Sessions;
+use super::session::Attached;
 use crate::Config;
-use crate::registry::KernelEntry;
+use crate::registry::{ConnectionGuard, KernelEntry};
 
 pub(crate) async fn serve(
     socket: WebSocket,
     entry: Arc<KernelEntry>,
-    session_id: String,
-    ticket: u64,
+    mut attached: Attached,
+    _counted: ConnectionGuard,
     format: Format,
     config: Arc<Config>,
 ) {
-    let _counted = entry.connect();
     let (mut sink, mut stream) = socket.split();
-    let mut attached = match Sessions::attach(&entry, &session_id, ticket, config.session_linger)
-        .await
-    {
-        Ok(attached) => attached,
-        Err(error) => {
-            tracing::warn!(kernel = %entry.id(), session = %session_id, %error, "cannot connect to the kernel");
-            let _ = sink.send(Message::Close(None)).await;
-            return;
-        }
-    };
     let signer = entry.kernel.signer().clone();
     let mut ping = config
         .ws_ping_interval

@@ -88,10 +88,18 @@ async fn channels(
     };
     let config = state.config.clone();
     let ticket = entry.sessions.ticket();
+    // Attached before the handshake is answered: once a client sees the socket open, every kernel
+    // message from then on reaches it (or its session's buffer), whatever it does next.
+    let counted = entry.connect();
+    let attached = Sessions::attach(&entry, &session_id, ticket, config.session_linger)
+        .await
+        .inspect_err(|error| {
+            tracing::warn!(kernel = %id, session = %session_id, %error, "cannot connect to the kernel");
+        })?;
     Ok(upgrade
         .on_failed_upgrade(|error| tracing::warn!(%error, "WebSocket upgrade failed"))
         .on_upgrade(move |socket| {
-            connection::serve(socket, entry, session_id, ticket, format, config)
+            connection::serve(socket, entry, attached, counted, format, config)
         })
         .into_response())
 }

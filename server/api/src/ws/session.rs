@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use nbgate_kernel::{Channel, KernelClient, KernelError, KernelEvent, RawMessage};
+use nbgate_kernel::{Channel, KernelClient, KernelError, KernelEvent, KernelEvents, RawMessage};
 use serde_json::json;
-use tokio::sync::{OnceCell, broadcast, mpsc};
+use tokio::sync::{OnceCell, broadcast, mpsc, oneshot};
 
 use crate::registry::{KernelEntry, Notice};
 
@@ -25,9 +25,12 @@ pub(crate) struct Outbound {
 }
 
 pub(crate) enum Command {
+    /// `accepted` is answered once the pump holds `out` (or closed it as stale); dropped unanswered
+    /// when the pump ended first, and the attacher starts a new session.
     Attach {
         conn: u64,
         out: mpsc::Sender<Outbound>,
+        accepted: oneshot::Sender<()>,
     },
     Detach {
         conn: u64,
@@ -76,14 +79,16 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Sessions {
-    /// Attaches a new connection to session `id`, creating the session (and its kernel client) if needed;
-    /// the connection that held it before is closed.
     /// A number for a new connection, taken when its request arrives: when two connections of one
     /// session race to attach, the later request wins whatever order their attaches land in.
     pub(crate) fn ticket(&self) -> u64 {
         self.next_conn.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Attaches connection `conn` to session `id`, creating the session (and its kernel client) if
+    /// needed; the connection that held it before is closed (or this one, if a later ticket holds it).
+    /// Returns once the session's pump has taken the connection: from then on every kernel message is
+    /// delivered to it or buffered for the session.
     pub(crate) async fn attach(
         entry: &Arc<KernelEntry>,
         id: &str,
@@ -96,11 +101,17 @@ impl Sessions {
                 .entry(id.to_owned())
                 .or_default()
                 .clone();
+            // The connection that creates a session holds it from the pump's first moment.
+            let mut creator = None;
             let created = slot
                 .commands
                 .get_or_try_init(|| async {
                     let client = entry.kernel.connect_client(id).await?;
                     let (commands, inbox) = mpsc::unbounded_channel();
+                    let (out, outbound) = mpsc::channel(OUTBOUND_CAPACITY);
+                    // Subscribed before this returns: nothing published after the attach is missed.
+                    let events = client.subscribe();
+                    let notices = entry.notices.subscribe();
                     let pump = Pump {
                         entry: Arc::downgrade(entry),
                         id: id.to_owned(),
@@ -109,7 +120,8 @@ impl Sessions {
                         inbox,
                         linger,
                     };
-                    tokio::spawn(pump.run(entry.notices.subscribe()));
+                    tokio::spawn(pump.run((conn, out), events, notices));
+                    creator = Some(outbound);
                     Ok::<_, KernelError>(commands)
                 })
                 .await;
@@ -120,15 +132,33 @@ impl Sessions {
                     return Err(error);
                 }
             };
-            let (out, outbound) = mpsc::channel(OUTBOUND_CAPACITY);
-            if commands.send(Command::Attach { conn, out }).is_ok() {
+            if let Some(outbound) = creator {
                 return Ok(Attached {
                     conn,
                     commands,
                     outbound,
                 });
             }
-            // The session ended (linger expired) between lookup and attach: start a new one.
+            let (out, outbound) = mpsc::channel(OUTBOUND_CAPACITY);
+            let (accepted, answer) = oneshot::channel();
+            if commands
+                .send(Command::Attach {
+                    conn,
+                    out,
+                    accepted,
+                })
+                .is_ok()
+                && answer.await.is_ok()
+            {
+                return Ok(Attached {
+                    conn,
+                    commands,
+                    outbound,
+                });
+            }
+            // The session ended (linger expired, kernel gone) before taking this connection: start a
+            // new one. Its old client was released before the pump stopped answering.
+            tracing::debug!(session = %id, conn, "session ended while attaching; starting a new one");
             sessions.remove(id, &slot);
         }
     }
@@ -154,9 +184,13 @@ struct Pump {
 }
 
 impl Pump {
-    async fn run(mut self, mut notices: broadcast::Receiver<Notice>) {
-        let mut events = self.client.subscribe();
-        let mut current: Option<(u64, mpsc::Sender<Outbound>)> = None;
+    async fn run(
+        mut self,
+        creator: (u64, mpsc::Sender<Outbound>),
+        mut events: KernelEvents,
+        mut notices: broadcast::Receiver<Notice>,
+    ) {
+        let mut current = Some(creator);
         let mut buffer: VecDeque<Outbound> = VecDeque::new();
         let linger = tokio::time::sleep(self.linger);
         tokio::pin!(linger);
@@ -164,7 +198,7 @@ impl Pump {
             let outbound = tokio::select! {
                 command = self.inbox.recv() => match command {
                     None => break,
-                    Some(Command::Attach { conn, out }) => {
+                    Some(Command::Attach { conn, out, accepted }) => {
                         match current.as_ref().map(|(held, _)| *held) {
                             // A newer connection already holds the session: this one is the stale one
                             // (dropping `out` closes it).
@@ -178,6 +212,7 @@ impl Pump {
                                 current = Some((conn, out));
                             }
                         }
+                        let _ = accepted.send(());
                         None
                     }
                     Some(Command::Detach { conn }) => {
@@ -208,7 +243,22 @@ impl Pump {
                     Err(broadcast::error::RecvError::Closed) => break,
                     Err(broadcast::error::RecvError::Lagged(_)) => None,
                 },
-                () = &mut linger, if current.is_none() => break,
+                // The connection's queue was full: go on once it has room.
+                room = has_room(&current), if current.is_some() && !buffer.is_empty() => {
+                    if !room {
+                        current = None;
+                        linger.as_mut().reset(tokio::time::Instant::now() + self.linger);
+                    }
+                    None
+                }
+                () = &mut linger, if current.is_none() => {
+                    if self.inbox.is_empty() {
+                        break;
+                    }
+                    // A connection is about to attach: it keeps the session.
+                    linger.as_mut().reset(tokio::time::Instant::now() + self.linger);
+                    None
+                }
             };
             if let Some(outbound) = outbound {
                 buffer.push_back(outbound);
@@ -216,41 +266,65 @@ impl Pump {
                     buffer.pop_front();
                 }
             }
-            // Deliver what is buffered to the current connection (in order); keep it if there is none.
-            if let Some((_, out)) = &current {
-                while let Some(message) = buffer.pop_front() {
-                    if let Err(mpsc::error::SendError(message)) = out.send(message).await {
-                        buffer.push_front(message);
-                        current = None;
-                        linger
-                            .as_mut()
-                            .reset(tokio::time::Instant::now() + self.linger);
-                        break;
-                    }
-                }
+            // Deliver what is buffered to the current connection (in order) without waiting for it: a
+            // connection that stopped reading must not keep the pump from taking its replacement.
+            if !deliver(&current, &mut buffer) {
+                current = None;
+                linger
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + self.linger);
             }
         }
-        // Unregister first, then drop the client, then the inbox: an attach that finds this slot closed
-        // creates a new client only after this one's sockets were released.
+        // Release the kernel client first: its `DropClient` reaches the kernel before the `ConnectClient`
+        // of any session that replaces this one (a kernel refuses a second client with one identity).
+        // Then refuse new commands and unregister; the attaches still queued are dropped unanswered, so
+        // their connections retry on a new session instead of being lost with this one.
         let Pump {
             entry,
             id,
             slot,
             client,
-            inbox,
+            mut inbox,
             ..
         } = self;
+        drop(client);
+        inbox.close();
         if let Some(entry) = entry.upgrade() {
-            let mut slots = lock(&entry.sessions.slots);
-            if slots
-                .get(&id)
-                .is_some_and(|current| Arc::ptr_eq(current, &slot))
-            {
-                slots.remove(&id);
-            }
-            drop(client);
-            drop(inbox);
+            entry.sessions.remove(&id, &slot);
         }
+        drop(inbox);
+    }
+}
+
+/// Moves buffered messages to the connection while its queue has room; `false` if it is closed.
+fn deliver(
+    current: &Option<(u64, mpsc::Sender<Outbound>)>,
+    buffer: &mut VecDeque<Outbound>,
+) -> bool {
+    let Some((_, out)) = current else {
+        return true;
+    };
+    while let Some(message) = buffer.pop_front() {
+        match out.try_send(message) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(message)) => {
+                buffer.push_front(message);
+                return true;
+            }
+            Err(mpsc::error::TrySendError::Closed(message)) => {
+                buffer.push_front(message);
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Waits until the connection's queue has room; `false` if it is closed (or there is none).
+async fn has_room(current: &Option<(u64, mpsc::Sender<Outbound>)>) -> bool {
+    match current {
+        Some((_, out)) => out.reserve().await.is_ok(),
+        None => false,
     }
 }
 
@@ -272,3 +346,7 @@ fn status(notice: Notice, session: &str) -> Outbound {
         message: Arc::new(message),
     }
 }
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

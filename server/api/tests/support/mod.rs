@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
@@ -288,10 +289,15 @@ impl Ws {
 
     /// The next kernel message; `None` when the server closed the connection.
     pub async fn next(&mut self) -> Option<Received> {
+        self.next_by(Instant::now() + WAIT).await
+    }
+
+    /// The next kernel message, or a panic at `deadline` (pings and pongs do not extend it).
+    async fn next_by(&mut self, deadline: Instant) -> Option<Received> {
         loop {
-            let frame = tokio::time::timeout(WAIT, self.socket.next())
+            let frame = tokio::time::timeout_at(deadline, self.socket.next())
                 .await
-                .expect("a message in time");
+                .unwrap_or_else(|_| panic!("no kernel message within {WAIT:?}"));
             match frame {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return None,
                 Some(Ok(Message::Text(text))) => {
@@ -326,8 +332,9 @@ impl Ws {
 
     /// Reads until the server closes the connection; returns what came before.
     pub async fn until_closed(&mut self) -> Vec<Received> {
+        let deadline = Instant::now() + WAIT;
         let mut seen = Vec::new();
-        while let Some(message) = self.next().await {
+        while let Some(message) = self.next_by(deadline).await {
             seen.push(message);
         }
         seen
@@ -335,10 +342,11 @@ impl Ws {
 
     /// Messages until one matches; panics if the connection closes first.
     pub async fn until(&mut self, what: impl Fn(&Received) -> bool) -> (Vec<Received>, Received) {
+        let deadline = Instant::now() + WAIT;
         let mut seen = Vec::new();
         loop {
             let message = self
-                .next()
+                .next_by(deadline)
                 .await
                 .unwrap_or_else(|| panic!("closed; saw {seen:#?}"));
             if what(&message) {
@@ -348,31 +356,27 @@ impl Ws {
         }
     }
 
-    /// Runs `code` and returns (execute_reply content, stdout text) once the kernel is idle again.
+    /// Runs `code` and returns (execute_reply content, stdout text) once the kernel is idle again and
+    /// the reply is in. Shell and iopub are separate sockets: the reply may come before or after the
+    /// `idle` status (all of the request's output comes before `idle`, on iopub).
     pub async fn run(&mut self, code: &str) -> (Value, String) {
         let id = self.execute(code).await;
+        let deadline = Instant::now() + WAIT;
         let mut reply = None;
+        let mut idle = false;
         let mut stdout = String::new();
-        loop {
-            let message = self.next().await.expect("open");
+        while reply.is_none() || !idle {
+            let message = self.next_by(deadline).await.expect("open");
             if message.parent_id() != id {
                 continue;
             }
             match message.msg_type() {
-                "execute_reply" => reply = Some(message.content.clone()),
+                "execute_reply" => reply = Some(message.content),
                 "stream" if message.content["name"] == "stdout" => {
                     stdout.push_str(message.content["text"].as_str().unwrap_or(""));
                 }
-                "status" if message.content["execution_state"] == "idle" && reply.is_some() => {
-                    break;
-                }
+                "status" => idle = message.content["execution_state"] == "idle",
                 _ => {}
-            }
-            if reply.is_some()
-                && message.msg_type() == "status"
-                && message.content["execution_state"] == "idle"
-            {
-                break;
             }
         }
         (reply.expect("reply"), stdout)
