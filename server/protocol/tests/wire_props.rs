@@ -78,6 +78,10 @@ proptest! {
         let mut bytes = tampered[index].to_vec();
         if bytes.is_empty() {
             bytes.push(flip);
+        } else if which == 0 {
+            // The signature is hex (either case reads the same): change one digit's value.
+            let at = usize::from(flip) % bytes.len();
+            bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
         } else {
             let at = usize::from(flip) % bytes.len();
             bytes[at] ^= flip;
