@@ -17,7 +17,7 @@ use crate::events::Events;
 use crate::model::{Execution, ExecutionStatus, RunConfig};
 use crate::notify::Delivery;
 use crate::runner::Runner;
-use crate::store::Db;
+use crate::store::{Db, Store};
 
 /// Why a running execution was stopped by someone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,21 +102,27 @@ impl Ctx {
 
     /// A name not yet used by an execution: `base`, else `base_2`, `base_3`…
     pub async fn unique_name(&self, base: String, taken: &[String]) -> Result<String, StoreError> {
-        let mut candidate = base.clone();
-        for n in 2.. {
-            let probe = candidate.clone();
-            let used = taken.contains(&candidate)
-                || self
-                    .db
-                    .call(move |store| store.execution_name_exists(&probe))
-                    .await?;
-            if !used {
-                break;
-            }
-            candidate = format!("{base}_{n}");
-        }
-        Ok(candidate)
+        let taken = taken.to_vec();
+        self.db
+            .call(move |store| unique_name(store, base, &taken))
+            .await
     }
+}
+
+/// `base`, or `base_2`, `base_3`… : the first name neither in the store nor in `taken`.
+pub(crate) fn unique_name(
+    store: &dyn Store,
+    base: String,
+    taken: &[String],
+) -> Result<String, StoreError> {
+    let mut candidate = base.clone();
+    for n in 2.. {
+        if !taken.contains(&candidate) && !store.execution_name_exists(&candidate)? {
+            break;
+        }
+        candidate = format!("{base}_{n}");
+    }
+    Ok(candidate)
 }
 
 /// `<prefix>_at_YYYY_MM_DD_HH_MM_SS` with the time in `tz`.

@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::clock::until;
+use crate::clock::{Clock, until};
 use crate::context::{
-    Ctx, Draft, Running, STOPPED_DURING_RUN, execution_name, output_path, retry_of,
+    Ctx, Draft, Running, STOPPED_DURING_RUN, execution_name, output_path, retry_of, unique_name,
 };
 use crate::error::StoreError;
 use crate::model::{Execution, ExecutionStatus, Overlap, RunConfig, Schedule};
+use crate::store::Store;
 use crate::timing::Timing;
 use crate::worker;
 
@@ -62,15 +63,35 @@ async fn next_deadline(ctx: &Ctx, now: DateTime<Utc>) -> Result<Option<DateTime<
     Ok([fire, ready].into_iter().flatten().min())
 }
 
+/// Fires every due schedule. A batch of due schedules is decided and recorded in one store call (one
+/// trip to the blocking pool, not three per schedule): with thousands of schedules due in the same
+/// second, the last one's lateness is the batch's store work, not as many thread hand-offs.
 async fn fire_due(ctx: &Ctx, now: DateTime<Utc>) -> Result<(), StoreError> {
     loop {
-        let due = ctx
+        let clock = ctx.clock.clone();
+        let (fired, full) = ctx
             .db
-            .call(move |store| store.due_schedules(now, FIRE_BATCH))
+            .call(move |store| {
+                let due = store.due_schedules(now, FIRE_BATCH)?;
+                let full = due.len() == FIRE_BATCH;
+                let mut fired = Vec::with_capacity(due.len());
+                for schedule in due {
+                    fired.extend(fire_schedule(store, &*clock, schedule, now)?);
+                }
+                Ok((fired, full))
+            })
             .await?;
-        let full = due.len() == FIRE_BATCH;
-        for schedule in due {
-            fire_schedule(ctx, schedule, now).await?;
+        for (schedule_id, executions) in fired {
+            for execution in &executions {
+                let reason = execution.reason.as_deref();
+                ctx.events.status(&execution.id, execution.status, reason);
+            }
+            if executions
+                .iter()
+                .any(|e| e.status == ExecutionStatus::Skipped)
+            {
+                worker::apply_retention(ctx, &schedule_id).await;
+            }
         }
         if !full {
             return Ok(());
@@ -78,14 +99,16 @@ async fn fire_due(ctx: &Ctx, now: DateTime<Utc>) -> Result<(), StoreError> {
     }
 }
 
-/// Handles every fire time of `schedule` due at `now`, in one store transaction.
-async fn fire_schedule(
-    ctx: &Ctx,
+/// Handles every fire time of `schedule` due at `now`, in one store transaction; returns the
+/// schedule's id and the executions recorded (`None` when nothing was: paused or edited meanwhile).
+fn fire_schedule(
+    store: &dyn Store,
+    clock: &dyn Clock,
     schedule: Schedule,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<Option<(String, Vec<Execution>)>, StoreError> {
     let Some(expected) = schedule.next_run else {
-        return Ok(());
+        return Ok(None);
     };
     let spec = &schedule.spec;
     let timing = match Timing::new(&spec.recurrence, &spec.timezone) {
@@ -93,30 +116,24 @@ async fn fire_schedule(
         Err(error) => {
             // Only a store edited by hand gets here: stop firing it rather than loop on it.
             tracing::error!(schedule = %spec.name, %error, "invalid schedule in the store; not firing it");
-            let id = schedule.id.clone();
-            ctx.db
-                .call(move |store| store.record_fires(&id, expected, None, None, &[]))
-                .await?;
-            return Ok(());
+            store.record_fires(&schedule.id, expected, None, None, &[])?;
+            return Ok(None);
         }
     };
     let fires = timing.fires_due(expected, now, spec.catchup);
     let next = timing.next_after(now);
-    let id = schedule.id.clone();
-    let active = ctx.db.call(move |store| store.active_count(&id)).await?;
+    let active = store.active_count(&schedule.id)?;
     let tz = crate::timing::parse_timezone(&spec.timezone).unwrap_or(chrono_tz::UTC);
     // The overlap policy applies to the fire (or catch-up batch) as a whole: a batch that may run
     // is queued entirely and runs `max_concurrent` at a time.
     let skip = spec.overlap == Overlap::Skip && active >= spec.max_concurrent;
     // When this fire is actually handled, not when the step began: with many schedules due at once,
     // `created_at - fire_time` is then each fire's true lateness (bench/scheduler_scale.py lateness).
-    let at = ctx.now();
+    let at = clock.now();
     let mut executions: Vec<Execution> = Vec::new();
     for fire in &fires {
         let taken: Vec<String> = executions.iter().map(|e| e.name.clone()).collect();
-        let name = ctx
-            .unique_name(execution_name(&spec.name, *fire, tz), &taken)
-            .await?;
+        let name = unique_name(store, execution_name(&spec.name, *fire, tz), &taken)?;
         let mut execution = scheduled_draft(&schedule, name, Some(*fire)).queued(at);
         if skip {
             execution.status = ExecutionStatus::Skipped;
@@ -132,26 +149,9 @@ async fn fire_schedule(
     if fires.is_empty() {
         tracing::info!(schedule = %spec.name, missed_since = %expected, "missed fires dropped (catchup skip)");
     }
-    let id = schedule.id.clone();
     let last = fires.last().copied().or(Some(expected));
-    let rows = executions.clone();
-    let recorded = ctx
-        .db
-        .call(move |store| store.record_fires(&id, expected, next, last, &rows))
-        .await?;
-    if recorded {
-        for execution in &executions {
-            let reason = execution.reason.as_deref();
-            ctx.events.status(&execution.id, execution.status, reason);
-        }
-        if executions
-            .iter()
-            .any(|e| e.status == ExecutionStatus::Skipped)
-        {
-            worker::apply_retention(ctx, &schedule.id).await;
-        }
-    }
-    Ok(())
+    let recorded = store.record_fires(&schedule.id, expected, next, last, &executions)?;
+    Ok(recorded.then_some((schedule.id, executions)))
 }
 
 /// A new execution of `schedule` (a fire, or run now with `fire_time` `None`).
