@@ -40,11 +40,40 @@ fn listeners(port: u16) -> Vec<String> {
     found
 }
 
-/// Environments of the live processes started from `env`, except `nbgate` itself.
-fn kernel_environments(env: &JupyterEnv, nbgate: u32) -> Vec<(u32, Vec<u8>)> {
-    env.live_processes()
-        .into_iter()
-        .filter(|pid| *pid != nbgate)
+/// Start-up environments (`/proc/PID/environ`, what `ps e` shows) of every descendant of `root`:
+/// kernels, fork servers and whatever they started.
+fn descendant_environments(root: u32) -> Vec<(u32, Vec<u8>)> {
+    let parent_of = |pid: u32| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat.rsplit(')')
+            .next()?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let pids: Vec<u32> = std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    pids.into_iter()
+        .filter(|pid| {
+            let mut at = *pid;
+            while let Some(parent) = parent_of(at) {
+                if parent == root {
+                    return true;
+                }
+                if parent <= 1 {
+                    break;
+                }
+                at = parent;
+            }
+            false
+        })
         .map(|pid| {
             let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
             (pid, environ)
@@ -169,7 +198,12 @@ async fn the_token_is_never_logged_nor_given_to_kernels_and_serve_binds_loopback
         assert_eq!(stdout, "[]\n", "a gateway kernel sees the token");
         checks += 1;
     }
-    for (process, environ) in kernel_environments(&env, pid) {
+    let descendants = descendant_environments(pid);
+    assert!(
+        descendants.len() >= 2,
+        "the kernels are nbgate's descendants"
+    );
+    for (process, environ) in descendants {
         assert!(
             !contains(&environ, SECRET),
             "process {process} was started with the token in its environment"
