@@ -31,10 +31,11 @@
 //! - What Python reads once at start-up is the zygote's: the `PYTHON*` variables, the locale (`LANG`,
 //!   `LC_*`) and `PYDEVD_*` are therefore part of the zygote's key (a kernel with other values gets another
 //!   zygote, at most [`MAX_ZYGOTES`]). The zygote itself runs with only those, `PATH` and `HOME`.
-//! - Modules the zygote pre-imported (ipykernel, IPython, jupyter_client, zmq and their imports) saw the
-//!   zygote's environment when they were imported; anything they read from the environment at import
-//!   time (a few trait defaults) has the zygote's value, not the kernel's. The pre-import set is kept to
-//!   those packages for that reason.
+//! - Modules the zygote pre-imported (ipykernel, IPython, jupyter_client, zmq and their imports, plus
+//!   what a kernel imports while it initialises: ipykernel's debugger with debugpy, tornado's asyncio
+//!   support, sqlite3, psutil) saw the zygote's environment when they were imported; anything they read
+//!   from the environment at import time (a few trait defaults, debugpy's `PYDEVD_*` settings) has the
+//!   zygote's value, not the kernel's. The pre-import set is kept to those packages for that reason.
 //! - `/proc/<pid>/environ` (what `ps e` shows) of a forked kernel is the zygote's start-up environment;
 //!   `os.environ` in the kernel is the requested one.
 //! - Kernels of one zygote share its hash seed (`PYTHONHASHSEED` is per interpreter start).
