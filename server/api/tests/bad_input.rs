@@ -1143,3 +1143,41 @@ async fn bodies_of_the_wrong_json_type_or_size_are_4xx() {
     sweep.finish();
     bench.stop().await;
 }
+
+/// The CLI refuses the same notebooks: exit code 2, one line naming the problem, no output written.
+#[test]
+fn the_cli_refuses_malformed_notebooks_with_exit_2_and_one_line() {
+    let env = JupyterEnv::new();
+    let work = env.work();
+    let mut sweep = Sweep::new("malformed notebooks, CLI");
+    for (i, (label, bytes, needle)) in malformed_notebooks().into_iter().enumerate() {
+        let name = format!("bad_{i}.ipynb");
+        std::fs::write(work.join(&name), &bytes).expect("write");
+        for command in [vec!["run", &name, "out.ipynb"], vec!["params", &name]] {
+            sweep.tried += 1;
+            let output = std::process::Command::new(nbgate_tests::workspace_bin("nbgate"))
+                .current_dir(&work)
+                .envs(env.vars())
+                .args(&command)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .expect("nbgate runs");
+            let message = String::from_utf8_lossy(&output.stderr);
+            let one_line = message.lines().count() == 1 && message.starts_with("nbgate: ");
+            let names = message.to_lowercase().contains(&needle.to_lowercase());
+            if output.status.code() != Some(2)
+                || !one_line
+                || !names
+                || work.join("out.ipynb").exists()
+            {
+                sweep.failures.push(format!(
+                    "{} of {label}: {:?} {}",
+                    command[0],
+                    output.status.code(),
+                    truncate(&message)
+                ));
+            }
+        }
+    }
+    sweep.finish();
+}
