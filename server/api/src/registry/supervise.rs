@@ -113,13 +113,9 @@ async fn revive(entry: &KernelEntry, deaths: &mut u32, limit: u32) -> Option<Ins
         entry.record(|activity| activity.execution_state = "restarting".into());
         let _ = entry.notices.send(Notice::Restarting);
         match entry.kernel.restart().await {
-            Ok(()) => {
-                entry.record(|activity| {
-                    activity.last_activity = now();
-                    activity.execution_state = "idle".into();
-                });
-                return Some(Instant::now());
-            }
+            // The model turns idle with the `Restarted` event queued meanwhile (after its `Restarting`),
+            // not here: recording it now would let that stale `Restarting` flip it back.
+            Ok(()) => return Some(Instant::now()),
             Err(nbgate_kernel::KernelError::Closed { .. }) => return None,
             Err(error) => {
                 tracing::warn!(kernel = %entry.id(), %error, "restart failed");
