@@ -9,6 +9,9 @@
 //!   inherits, so a test can prove that no process outlived it).
 //!
 //! - [`start_serve`]: `nbgate serve --port 0` in a [`JupyterEnv`], with the port it bound.
+//! - [`serve`]: a blocking client for the executor API of a running `nbgate serve`, `/proc` figures
+//!   (RSS, peak RSS, open descriptors), a seeded RNG, and `NBGATE_SOAK` (full sizes) for the
+//!   reliability suite.
 //! - [`normalize`]: executed notebooks made comparable (ids, times, paths), as `tests/fixtures/README.md`
 //!   describes.
 //!
@@ -24,6 +27,7 @@ use std::{fs, thread};
 use serde_json::json;
 
 pub mod normalize;
+pub mod serve;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -212,7 +216,28 @@ pub fn start_serve(
     data_dir: &Path,
     args: &[&str],
 ) -> (Child, BufReader<ChildStdout>, u16) {
-    let mut child = Command::new(workspace_bin("nbgate"))
+    start_serve_under(env, token, data_dir, args, &[])
+}
+
+/// [`start_serve`] with `nbgate serve …` appended to `wrapper` (a command that ends by exec'ing its
+/// arguments, such as `unshare -rm sh -c 'mount … && exec "$@"' sh`); no wrapper when it is empty.
+pub fn start_serve_under(
+    env: &JupyterEnv,
+    token: &str,
+    data_dir: &Path,
+    args: &[&str],
+    wrapper: &[&str],
+) -> (Child, BufReader<ChildStdout>, u16) {
+    let nbgate = workspace_bin("nbgate");
+    let mut command = match wrapper.split_first() {
+        Some((program, rest)) => {
+            let mut command = Command::new(program);
+            command.args(rest).arg(nbgate);
+            command
+        }
+        None => Command::new(nbgate),
+    };
+    let mut child = command
         .args(["serve", "--port", "0", "--token", token, "--root-dir"])
         .arg(env.work())
         .arg("--data-dir")

@@ -62,6 +62,7 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
         launch: LaunchOptions {
             cwd: args.cwd.clone(),
             start_timeout,
+            shutdown_step: nbgate_executor::run::SHUTDOWN_STEP,
             ..LaunchOptions::default()
         },
     };

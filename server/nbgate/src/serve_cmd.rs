@@ -132,7 +132,8 @@ pub struct ServeArgs {
         default_value_t = 30.0
     )]
     pub ws_ping_interval: f64,
-    /// Give up on a kernel that is not ready after this many seconds.
+    /// Give up on a kernel (a gateway kernel or an execution's) that is not ready after this many
+    /// seconds.
     #[arg(
         long = "start-timeout",
         env = "NBGATE_START_TIMEOUT",
@@ -144,6 +145,14 @@ pub struct ServeArgs {
     /// imported ipykernel once (the fork server saves ≈0.5 s of CPU per kernel start).
     #[arg(long = "no-fork-server", env = "NBGATE_NO_FORK_SERVER")]
     pub no_fork_server: bool,
+    /// Executions keep at most this many bytes of output per cell, then a note (0 keeps everything).
+    #[arg(
+        long = "max-output-bytes",
+        env = "NBGATE_MAX_OUTPUT_BYTES",
+        value_name = "BYTES",
+        default_value_t = nbgate_executor::run::DEFAULT_MAX_OUTPUT_BYTES
+    )]
+    pub max_output_bytes: usize,
 }
 
 fn seconds(name: &str, value: f64) -> Result<Duration, Failure> {
@@ -265,6 +274,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
         .unwrap_or_else(generated_token);
     let (ip, port) = (args.ip, args.port);
     let (data_dir, concurrency) = (args.data_dir.clone(), args.max_concurrent_executions);
+    let max_output_bytes = (args.max_output_bytes > 0).then_some(args.max_output_bytes);
     let config = config(args, token.clone())?;
     let data_dir = data_dir.unwrap_or_else(|| config.root_dir.join(".nbgate"));
     let listener = tokio::net::TcpListener::bind((ip, port))
@@ -278,8 +288,12 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
         IpAddr::V4(ip) => ip.to_string(),
     };
     let mut scheduler_config = SchedulerConfig::new(&config.root_dir, &data_dir);
-    scheduler_config.runner =
-        Arc::new(ExecutorRunner::new(config.specs.clone()).with_fork_server(config.fork_server));
+    scheduler_config.runner = Arc::new(
+        ExecutorRunner::new(config.specs.clone())
+            .with_fork_server(config.fork_server)
+            .with_start_timeout(config.start_timeout)
+            .with_max_output_bytes(max_output_bytes),
+    );
     if config.fork_server {
         prestart_fork_server(&config);
     }

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use nbgate_executor::Notebook;
 use nbgate_executor::run::{Outcome, ProgressSink, RunRequest, run_notebook};
@@ -36,6 +37,8 @@ pub trait Runner: Send + Sync + 'static {
 pub struct ExecutorRunner {
     specs: KernelSpecs,
     fork_server: bool,
+    start_timeout: Option<Duration>,
+    max_output_bytes: Option<Option<usize>>,
 }
 
 impl ExecutorRunner {
@@ -43,7 +46,21 @@ impl ExecutorRunner {
         ExecutorRunner {
             specs,
             fork_server: false,
+            start_timeout: None,
+            max_output_bytes: None,
         }
+    }
+
+    /// Gives up on a kernel that is not ready after `timeout` (default: the kernel crate's).
+    pub fn with_start_timeout(mut self, timeout: Duration) -> ExecutorRunner {
+        self.start_timeout = Some(timeout);
+        self
+    }
+
+    /// Keeps at most this many bytes of output per cell (`None`: everything; default: the executor's).
+    pub fn with_max_output_bytes(mut self, limit: Option<usize>) -> ExecutorRunner {
+        self.max_output_bytes = Some(limit);
+        self
     }
 
     /// Starts ipykernel kernels from the fork server (`nbgate_kernel::LaunchOptions::fork_server`).
@@ -66,6 +83,12 @@ impl Runner for ExecutorRunner {
                 mut request,
             } = job;
             request.launch.fork_server = self.fork_server;
+            if let Some(timeout) = self.start_timeout {
+                request.launch.start_timeout = timeout;
+            }
+            if let Some(limit) = self.max_output_bytes {
+                request.cells.max_output_bytes = limit;
+            }
             run_notebook(&mut notebook, &request, &self.specs, &mut *sink, cancel)
                 .await
                 .map_err(|error| error.to_string())

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use nbgate_executor::Parameters;
-use nbgate_executor::run::{CellOptions, Outcome, Progress, RunRequest};
+use nbgate_executor::run::{CellOptions, Outcome, Progress, RunRequest, SHUTDOWN_STEP};
 use nbgate_kernel::LaunchOptions;
 use serde_json::json;
 use tokio::sync::watch;
@@ -165,6 +165,7 @@ async fn execute(
             env: kernel_env(&ctx.kernel_env),
             inherit_env: false,
             cwd,
+            shutdown_step: SHUTDOWN_STEP,
             ..LaunchOptions::default()
         },
         ..RunRequest::default()

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use self::cell::{
     CellEnd, CellOptions, CellRunner, DEFAULT_MAX_OUTPUT_BYTES, INTERRUPT_GRACE,
-    RAISES_EXCEPTION_TAG, SKIP_EXECUTION_TAG, should_execute, timeout_message,
+    RAISES_EXCEPTION_TAG, SHUTDOWN_STEP, SKIP_EXECUTION_TAG, should_execute, timeout_message,
 };
 pub use self::events::{Progress, ProgressSink, ignore};
 use self::save::Saver;

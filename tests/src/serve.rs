@@ -1,0 +1,273 @@
+//! Driving a real `nbgate serve` from the reliability tests: a blocking executor-API client, what the
+//! kernel says about a process (`/proc`: RSS, peak RSS, open file descriptors), a seeded random
+//! number generator whose seed is printed, and the suite's size knob.
+
+use std::io::{BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::{JupyterEnv, start_serve};
+
+/// `NBGATE_SOAK=1` selects the full sizes of the load, soak and kill tests; CI runs the small ones.
+pub fn full_size() -> bool {
+    std::env::var("NBGATE_SOAK").is_ok_and(|value| !value.is_empty() && value != "0")
+}
+
+/// `ci` by default, `full` with `NBGATE_SOAK=1`.
+pub fn size(ci: usize, full: usize) -> usize {
+    if full_size() { full } else { ci }
+}
+
+/// A running `nbgate serve` (port 0, token `t`) and its data directory.
+pub struct Serve {
+    pub child: Child,
+    _stdout: BufReader<ChildStdout>,
+    pub port: u16,
+    pub data_dir: PathBuf,
+}
+
+pub const TOKEN: &str = "t";
+
+impl Serve {
+    pub fn start(env: &JupyterEnv, data_dir: &Path, args: &[&str]) -> Serve {
+        let (child, stdout, port) = start_serve(env, TOKEN, data_dir, args);
+        Serve::adopt(child, stdout, port, data_dir)
+    }
+
+    /// A server started otherwise (`crate::start_serve_under`).
+    pub fn adopt(
+        child: Child,
+        stdout: BufReader<ChildStdout>,
+        port: u16,
+        data_dir: &Path,
+    ) -> Serve {
+        Serve {
+            child,
+            _stdout: stdout,
+            port,
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+
+    /// `PRAGMA integrity_check` on the store (of a stopped server: `"ok"` when it is sound).
+    pub fn store_integrity(data_dir: &Path) -> String {
+        let path = data_dir.join("nbgate.sqlite3");
+        let store = rusqlite::Connection::open(&path)
+            .unwrap_or_else(|error| panic!("open {}: {error}", path.display()));
+        store
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .expect("integrity_check")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// One HTTP/1.0 request (never chunked); the status and the body (JSON, or the text as a string).
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let body = body.map(Value::to_string).unwrap_or_default();
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("timeout");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.0\r\nAuthorization: token {TOKEN}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send");
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).expect("answer");
+        let answer = String::from_utf8_lossy(&answer);
+        let (head, text) = answer
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("{method} {path}: no head in {answer:?}"));
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("{method} {path}: bad status line {head:?}"));
+        (
+            status,
+            serde_json::from_str(text).unwrap_or_else(|_| json!(text)),
+        )
+    }
+
+    /// A 2xx answer's body.
+    pub fn ok(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        let (status, answer) = self.call(method, path, body);
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {answer}"
+        );
+        answer
+    }
+
+    /// `POST /api/executions` with `body`; the new execution's id.
+    pub fn create(&self, body: &Value) -> String {
+        let created = self.ok("POST", "/api/executions", Some(body));
+        created["id"].as_str().expect("id").to_owned()
+    }
+
+    pub fn execution(&self, id: &str) -> Value {
+        self.ok("GET", &format!("/api/executions/{id}"), None)
+    }
+
+    /// Waits (up to `within`) until the execution has a terminal status, and returns it.
+    pub fn finished(&self, id: &str, within: Duration) -> Value {
+        wait_for(within, &format!("execution {id} to end"), || {
+            let execution = self.execution(id);
+            is_terminal(&execution).then_some(execution)
+        })
+    }
+
+    /// Every execution (all pages), newest first.
+    pub fn all_executions(&self) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(cursor) => format!("/api/executions?limit=200&cursor={cursor}"),
+                None => "/api/executions?limit=200".to_owned(),
+            };
+            let page = self.ok("GET", &path, None);
+            all.extend(page["items"].as_array().cloned().unwrap_or_default());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return all,
+            }
+        }
+    }
+
+    /// SIGTERM, and the exit status must be a success.
+    pub fn stop(mut self) {
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().expect("wait");
+        assert!(status.success(), "nbgate serve exited with {status}");
+    }
+
+    /// SIGKILL, reaped.
+    pub fn kill9(mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("wait");
+    }
+}
+
+impl Drop for Serve {
+    /// A test that fails half-way still takes its server (and so its kernels) down.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// `succeeded`, `failed`, `timed_out` and `cancelled` are final.
+pub fn is_terminal(execution: &Value) -> bool {
+    matches!(
+        execution["status"].as_str(),
+        Some("succeeded" | "failed" | "timed_out" | "cancelled")
+    )
+}
+
+/// Polls `probe` until it answers, failing after `within`. The tests observe another process through
+/// its API and `/proc`: polling is the only way.
+pub fn wait_for<T>(within: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gave up after {within:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A field of `/proc/PID/status` in KiB (`VmRSS`, `VmHWM` — the peak resident set).
+pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// Open file descriptors of a process.
+pub fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("/proc fd")
+        .count()
+}
+
+/// A notebook of code cells for `kernel`.
+pub fn notebook(kernel: &str, language: &str, cells: &[&str]) -> String {
+    let cells: Vec<Value> = cells
+        .iter()
+        .enumerate()
+        .map(|(i, source)| {
+            json!({"cell_type": "code", "id": format!("cell{i}"), "metadata": {},
+                   "source": source, "outputs": [], "execution_count": null})
+        })
+        .collect();
+    json!({"nbformat": 4, "nbformat_minor": 5, "cells": cells, "metadata": {"kernelspec":
+        {"name": kernel, "display_name": kernel, "language": language}}})
+    .to_string()
+}
+
+/// The stdout text of one cell of an output notebook.
+pub fn cell_stdout(notebook: &Value, cell: usize) -> String {
+    notebook["cells"][cell]["outputs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|output| output["name"] == "stdout")
+        .filter_map(|output| match &output["text"] {
+            Value::String(text) => Some(text.clone()),
+            Value::Array(lines) => Some(lines.iter().filter_map(Value::as_str).collect()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// SplitMix64: a seeded generator, so that a failing run can be repeated with its printed seed.
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded from `NBGATE_SEED` when set, else from the clock; the seed is printed.
+    pub fn from_env(test: &str) -> Rng {
+        let seed = std::env::var("NBGATE_SEED")
+            .ok()
+            .and_then(|seed| seed.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |since| since.as_nanos() as u64)
+            });
+        println!("{test}: seed {seed} (repeat with NBGATE_SEED={seed})");
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}

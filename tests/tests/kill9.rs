@@ -1,0 +1,155 @@
+//! `kill -9` of `nbgate serve` at random moments while executions (ad hoc and scheduled, on the test
+//! kernel) are queued or running, restarting on the same data directory each time. Afterwards: every
+//! execution ended succeeded with its output or failed with a reason, failures were retried as their
+//! policy says, no schedule fired twice for one time, no kernel outlived its server, and the SQLite
+//! store passes `PRAGMA integrity_check`.
+//!
+//! CI size: 5 kills, ≈20 executions; `NBGATE_SOAK=1`: 20 kills, ≈100 executions. The seed is printed
+//! (`NBGATE_SEED=N` repeats a run).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use nbgate_tests::JupyterEnv;
+use nbgate_tests::serve::{Rng, Serve, cell_stdout, is_terminal, notebook, size, wait_for};
+use serde_json::{Value, json};
+
+const ARGS: &[&str] = &["--max-concurrent-executions", "2", "--no-fork-server"];
+const RETRIES: u64 = 3;
+
+#[test]
+fn kill_9_at_random_moments_loses_nothing_and_fires_nothing_twice() {
+    let kills = size(5, 20);
+    let adhoc_per_start = size(3, 5);
+    let mut rng = Rng::from_env("kill9");
+    let env = JupyterEnv::new();
+    env.add_test_kernel("testk", &[]);
+    for (name, sleep) in [("short", 150), ("long", 900)] {
+        let cells = [
+            "echo start".to_owned(),
+            format!("sleep {sleep}"),
+            "echo done".into(),
+        ];
+        let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+        std::fs::write(
+            env.work().join(format!("{name}.ipynb")),
+            notebook("testk", "testlang", &cells),
+        )
+        .expect("write");
+    }
+    let data = tempfile::tempdir().expect("data dir");
+    let policy = json!({"retries": RETRIES, "retry_delay": 0.2});
+
+    let mut server = Serve::start(&env, data.path(), ARGS);
+    for (name, notebook, every) in [("tick", "short.ipynb", "1s"), ("tock", "long.ipynb", "1s")] {
+        let mut body = json!({"name": name, "notebook": notebook, "every": every,
+                              "overlap": "queue", "max_concurrent": 1, "catchup": "all"});
+        body["retries"] = policy["retries"].clone();
+        body["retry_delay"] = policy["retry_delay"].clone();
+        server.ok("POST", "/api/schedules", Some(&body));
+    }
+    let mut created = BTreeSet::new();
+    let mut moments = Vec::new();
+    for _ in 0..kills {
+        for _ in 0..adhoc_per_start {
+            let notebook = if rng.below(2) == 0 { "short" } else { "long" };
+            let mut body = policy.clone();
+            body["notebook"] = json!(format!("{notebook}.ipynb"));
+            created.insert(server.create(&body));
+        }
+        let moment = Duration::from_millis(100 + rng.below(1900));
+        moments.push(moment.as_millis());
+        // The moment is the point of the test: let the server run for that long, then kill it.
+        std::thread::sleep(moment);
+        server.kill9();
+        // The kernels go with the server (PR_SET_PDEATHSIG): nothing of it may be left.
+        env.assert_no_survivors(Duration::from_secs(5));
+        assert_eq!(Serve::store_integrity(data.path()), "ok", "after a kill -9");
+        server = Serve::start(&env, data.path(), ARGS);
+    }
+    for name in ["tick", "tock"] {
+        server.ok("POST", &format!("/api/schedules/{name}/pause"), None);
+    }
+    let started = Instant::now();
+    let all = wait_for(Duration::from_secs(180), "every execution to end", || {
+        let all = server.all_executions();
+        all.iter().all(is_terminal).then_some(all)
+    });
+    let drained = started.elapsed();
+
+    // Nothing lost: every ad hoc execution the API accepted is there.
+    let ids: BTreeSet<String> = all
+        .iter()
+        .filter_map(|e| e["id"].as_str().map(str::to_owned))
+        .collect();
+    let lost: Vec<_> = created.difference(&ids).collect();
+    assert!(lost.is_empty(), "executions lost: {lost:?}");
+
+    // Each ends succeeded with its output or failed with a reason.
+    for execution in &all {
+        match execution["status"].as_str() {
+            Some("succeeded") => {
+                let id = execution["id"].as_str().expect("id");
+                let output = server.ok("GET", &format!("/api/executions/{id}/notebook"), None);
+                assert_eq!(cell_stdout(&output, 2), "done\n", "{execution}");
+            }
+            Some("failed") => assert!(
+                execution["reason"].as_str().is_some_and(|r| !r.is_empty()),
+                "{execution}"
+            ),
+            _ => panic!("unexpected end: {execution}"),
+        }
+    }
+
+    // Retried per policy: each chain of attempts is 1, 2, …; all but the last failed; a chain that
+    // ends failed has used every attempt.
+    let mut chains: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    for execution in &all {
+        let first = execution["first_attempt_id"]
+            .as_str()
+            .or(execution["id"].as_str())
+            .expect("id");
+        chains.entry(first.to_owned()).or_default().push(execution);
+    }
+    let mut retried = 0;
+    for chain in chains.values_mut() {
+        chain.sort_by_key(|e| e["attempt"].as_u64());
+        let attempts: Vec<_> = chain.iter().filter_map(|e| e["attempt"].as_u64()).collect();
+        assert_eq!(
+            attempts,
+            (1..=chain.len() as u64).collect::<Vec<_>>(),
+            "{chain:?}"
+        );
+        retried += chain.len() - 1;
+        let (last, earlier) = chain.split_last().expect("a chain");
+        assert!(earlier.iter().all(|e| e["status"] == "failed"), "{chain:?}");
+        assert_eq!(last["max_attempts"].as_u64(), Some(RETRIES + 1), "{last}");
+        if last["status"] == "failed" {
+            assert_eq!(last["attempt"], last["max_attempts"], "not retried: {last}");
+        }
+    }
+
+    // No duplicate fires: one first attempt per schedule and fire time.
+    let mut fires = BTreeSet::new();
+    for execution in all.iter().filter(|e| e["attempt"] == 1) {
+        if let Some(fire_time) = execution["fire_time"].as_str() {
+            let key = (execution["schedule_id"].to_string(), fire_time.to_owned());
+            assert!(fires.insert(key), "fired twice: {execution}");
+        }
+    }
+
+    server.stop();
+    env.assert_no_survivors(Duration::from_secs(10));
+    assert_eq!(Serve::store_integrity(data.path()), "ok");
+    let count = |status: &str| all.iter().filter(|e| e["status"] == status).count();
+    println!(
+        "kill9: {kills} kills at {moments:?} ms after start; {} executions ({} ad hoc, {} fires, \
+         {retried} retries): {} succeeded, {} failed with a reason; drained in {drained:?} after the \
+         last restart; losses 0, duplicate fires 0, orphans 0, integrity ok",
+        all.len(),
+        created.len(),
+        fires.len(),
+        count("succeeded"),
+        count("failed"),
+    );
+}
