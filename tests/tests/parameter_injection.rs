@@ -82,6 +82,40 @@ fn hostile_strings() -> Vec<String> {
     strings
 }
 
+/// `nbgate ARGS…` in the environment's work directory; panics unless it succeeds.
+fn nbgate_ok(env: &JupyterEnv, args: &[&str]) {
+    let output = nbgate(env, args);
+    assert!(
+        output.status.success(),
+        "nbgate {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn nbgate(env: &JupyterEnv, args: &[&str]) -> std::process::Output {
+    Command::new(workspace_bin("nbgate"))
+        .current_dir(env.work())
+        .envs(env.vars())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("nbgate runs")
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("the file was written"))
+        .expect("JSON")
+}
+
+/// Each sent string that did not arrive exactly, with what arrived.
+fn mismatches<'a>(sent: &[String], got: impl Iterator<Item = Option<&'a str>>) -> Vec<String> {
+    sent.iter()
+        .zip(got)
+        .filter(|(sent, got)| *got != Some(sent.as_str()))
+        .map(|(sent, got)| format!("{sent:?} arrived as {got:?}"))
+        .collect()
+}
+
 fn notebook(names: &[String]) -> Value {
     let declared: String = names.iter().map(|name| format!("{name} = ''\n")).collect();
     let check = format!(
@@ -122,37 +156,22 @@ fn hostile_parameter_strings_reach_the_kernel_as_values_and_never_run() {
     )
     .expect("write parameters");
 
-    let output = Command::new(workspace_bin("nbgate"))
-        .current_dir(&work)
-        .envs(env.vars())
-        .args([
+    let cwd = work.to_str().expect("UTF-8 path");
+    nbgate_ok(
+        &env,
+        &[
             "run",
             "input.ipynb",
             "out.ipynb",
             "-f",
             "params.json",
             "--cwd",
-        ])
-        .arg(&work)
-        .stdin(Stdio::null())
-        .output()
-        .expect("nbgate runs");
-    assert!(
-        output.status.success(),
-        "nbgate run failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+            cwd,
+        ],
     );
-    let seen: Value = serde_json::from_str(
-        &std::fs::read_to_string(work.join("seen.json")).expect("the check cell ran"),
-    )
-    .expect("JSON");
+    let seen = read_json(&work.join("seen.json"));
     let seen_strings = seen["strings"].as_array().expect("strings");
-    let mismatches: Vec<String> = strings
-        .iter()
-        .zip(seen_strings)
-        .filter(|(sent, got)| got.as_str() != Some(sent.as_str()))
-        .map(|(sent, got)| format!("{sent:?} arrived as {got}"))
-        .collect();
+    let mismatches = mismatches(&strings, seen_strings.iter().map(Value::as_str));
     let nested_ok = seen["nested"] == nested;
     let marker = Path::new(&work).join("PWNED").exists();
     println!(
@@ -169,29 +188,144 @@ fn hostile_parameter_strings_reach_the_kernel_as_values_and_never_run() {
     assert!(!marker, "a parameter string ran as code");
 
     // Raw CLI strings (`-r`, kept as strings) take the same path.
-    let output = Command::new(workspace_bin("nbgate"))
-        .current_dir(&work)
-        .envs(env.vars())
-        .args(["run", "input.ipynb", "out2.ipynb", "--cwd"])
-        .arg(&work)
-        .args([
+    nbgate_ok(
+        &env,
+        &[
+            "run",
+            "input.ipynb",
+            "out2.ipynb",
+            "--cwd",
+            cwd,
             "-r",
             "p0",
             "'; __import__('pathlib').Path('PWNED').write_text('x'); '",
-        ])
-        .args([
             "-p",
             "p1",
             "\"\"\"\n__import__('pathlib').Path('PWNED').write_text('x')\n\"\"\"",
-        ])
+        ],
+    );
+    assert!(!work.join("PWNED").exists(), "a CLI parameter ran as code");
+    env.assert_no_survivors(std::time::Duration::from_secs(10));
+}
+
+/// The same strings rendered for a Bash notebook (`--prepare-only`, no kernel needed) and run by the
+/// real `bash`: each variable holds exactly the string, and no payload (`$(…)`, backticks, quotes,
+/// line breaks) runs. Strings with NUL, which Bash cannot hold, are refused with exit code 2.
+#[test]
+fn hostile_strings_in_a_bash_notebook_stay_strings() {
+    let env = JupyterEnv::new();
+    let work = env.work();
+    let mut strings: Vec<String> = hostile_strings()
+        .into_iter()
+        .map(|s| {
+            s.replace(
+                "__import__('pathlib').Path('PWNED').write_text('x')",
+                "touch PWNED",
+            )
+        })
+        .filter(|s| !s.contains('\0'))
+        .collect();
+    strings.extend(
+        [
+            "$(touch PWNED)",
+            "`touch PWNED`",
+            "'$(touch PWNED)'",
+            "\"; touch PWNED; \"",
+            "${PATH}",
+            "$((1+1))",
+            "!!",
+            "*",
+            "~",
+        ]
+        .map(str::to_owned),
+    );
+    let notebook = json!({"nbformat": 4, "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "bash", "display_name": "Bash", "language": "bash"}},
+        "cells": [{"cell_type": "code", "id": "p", "metadata": {"tags": ["parameters"]}, "outputs": [],
+                   "execution_count": null, "source": ""}]});
+    std::fs::write(work.join("bash.ipynb"), notebook.to_string()).expect("notebook");
+    let parameters: Map<String, Value> = strings
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (format!("p{i}"), Value::String(s.clone())))
+        .collect();
+    std::fs::write(
+        work.join("bash.json"),
+        Value::Object(parameters).to_string(),
+    )
+    .expect("params");
+    nbgate_ok(
+        &env,
+        &[
+            "run",
+            "bash.ipynb",
+            "prepared.ipynb",
+            "--prepare-only",
+            "-f",
+            "bash.json",
+        ],
+    );
+    let prepared = read_json(&work.join("prepared.ipynb"));
+    let injected = prepared["cells"]
+        .as_array()
+        .expect("cells")
+        .iter()
+        .find(|cell| {
+            cell["metadata"]["tags"]
+                .as_array()
+                .is_some_and(|tags| tags.contains(&json!("injected-parameters")))
+        })
+        .expect("an injected cell");
+    let mut script = match &injected["source"] {
+        Value::Array(lines) => lines.iter().filter_map(Value::as_str).collect::<String>(),
+        other => other.as_str().unwrap_or_default().to_owned(),
+    };
+    for i in 0..strings.len() {
+        script.push_str(&format!("printf '%s\\0' \"$p{i}\"\n"));
+    }
+    let output = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &script])
+        .current_dir(&work)
         .stdin(Stdio::null())
         .output()
-        .expect("nbgate runs");
+        .expect("bash runs");
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(!work.join("PWNED").exists(), "a CLI parameter ran as code");
-    env.assert_no_survivors(std::time::Duration::from_secs(10));
+    let seen: Vec<String> = output
+        .stdout
+        .split(|b| *b == 0)
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect();
+    let mismatches = mismatches(&strings, seen.iter().map(|s| Some(s.as_str())));
+    let marker = work.join("PWNED").exists();
+    println!(
+        "parameter injection (bash, real shell): {} strings, {} mismatches, marker: {}",
+        strings.len(),
+        mismatches.len(),
+        if marker { "CREATED" } else { "absent" }
+    );
+    assert_eq!(seen.len(), strings.len() + 1, "one value per variable");
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+    assert!(!marker, "a Bash parameter ran as code");
+    // NUL cannot be held by Bash: refused, never cut short.
+    let output = nbgate(
+        &env,
+        &[
+            "run",
+            "bash.ipynb",
+            "nul.ipynb",
+            "--prepare-only",
+            "-y",
+            "p0: \"a\\0b\"",
+        ],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
