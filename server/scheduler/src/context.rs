@@ -46,6 +46,9 @@ pub(crate) struct Ctx {
     pub events: Events,
     /// Wakes the loop: the store changed or a worker finished.
     pub wake: Notify,
+    /// Held from choosing a new execution's unique name until its row is in the store, so executions
+    /// created at once never share a name (and an output file).
+    pub naming: tokio::sync::Mutex<()>,
     running: Mutex<HashMap<String, Running>>,
     pub notifier: mpsc::UnboundedSender<Delivery>,
     pub tasks: TaskTracker,
@@ -77,6 +80,7 @@ impl Ctx {
             concurrency,
             events: Events::new(),
             wake: Notify::new(),
+            naming: tokio::sync::Mutex::new(()),
             running: Mutex::new(HashMap::new()),
             notifier,
             tasks: TaskTracker::new(),

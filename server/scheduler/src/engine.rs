@@ -69,6 +69,7 @@ async fn next_deadline(ctx: &Ctx, now: DateTime<Utc>) -> Result<Option<DateTime<
 async fn fire_due(ctx: &Ctx, now: DateTime<Utc>) -> Result<(), StoreError> {
     loop {
         let clock = ctx.clock.clone();
+        let naming = ctx.naming.lock().await;
         let (fired, full) = ctx
             .db
             .call(move |store| {
@@ -81,6 +82,7 @@ async fn fire_due(ctx: &Ctx, now: DateTime<Utc>) -> Result<(), StoreError> {
                 Ok((fired, full))
             })
             .await?;
+        drop(naming);
         for (schedule_id, executions) in fired {
             for execution in &executions {
                 let reason = execution.reason.as_deref();

@@ -236,6 +236,7 @@ impl SchedulerHandle {
         }
         let now: DateTime<Utc> = self.ctx.now();
         let tz = parse_timezone(&schedule.spec.timezone)?;
+        let _naming = self.ctx.naming.lock().await;
         let name = self
             .ctx
             .unique_name(execution_name(&schedule.spec.name, now, tz), &[])

@@ -43,6 +43,7 @@ impl SchedulerHandle {
         paths::output_dir(&ctx.root, output_dir)?;
         let now = ctx.now();
         let stem = paths::name_from_stem(&request.notebook);
+        let _naming = ctx.naming.lock().await;
         let name = ctx
             .unique_name(execution_name(&stem, now, chrono_tz::UTC), &[])
             .await?;
