@@ -2,6 +2,7 @@
 //! cannot set headers on WebSockets) or `Authorization: token T`; the comparison is constant-time.
 //! OPTIONS (CORS preflight) passes without a token. CORS headers are sent only when an origin is allowed.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -24,19 +25,20 @@ pub(crate) async fn require_token(
         return StatusCode::OK.into_response();
     }
     let expected = state.config.token.as_bytes();
-    if expected.is_empty() || presented(&request).is_some_and(|token| matches(token, expected)) {
+    if expected.is_empty() || presented(&request).is_some_and(|token| matches(&token, expected)) {
         next.run(request).await
     } else {
         ApiError::Unauthorized.into_response()
     }
 }
 
-/// The token a request presents: the query's `token`, else the `Authorization: token T` header.
-fn presented(request: &Request) -> Option<&[u8]> {
+/// The token a request presents: the query's `token` (URL-decoded, as browsers encode it), else the
+/// `Authorization: token T` header.
+fn presented(request: &Request) -> Option<Cow<'_, [u8]>> {
     let from_query = request.uri().query().and_then(|query| {
         query.split('&').find_map(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (name == "token").then_some(value.as_bytes())
+            (name == "token").then(|| url_decode(value.as_bytes()))
         })
     });
     from_query.or_else(|| {
@@ -44,8 +46,37 @@ fn presented(request: &Request) -> Option<&[u8]> {
         let (scheme, token) = value.split_at_checked(6)?;
         scheme
             .eq_ignore_ascii_case(b"token ")
-            .then(|| token.trim_ascii())
+            .then(|| Cow::Borrowed(token.trim_ascii()))
     })
+}
+
+/// `application/x-www-form-urlencoded` decoding: `%XX` escapes and `+` for a space. A malformed
+/// escape is kept as written.
+fn url_decode(value: &[u8]) -> Cow<'_, [u8]> {
+    if !value.iter().any(|b| matches!(b, b'%' | b'+')) {
+        return Cow::Borrowed(value);
+    }
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(value.len());
+    let mut i = 0;
+    while i < value.len() {
+        match value[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (
+                value.get(i + 1).and_then(|b| hex(*b)),
+                value.get(i + 2).and_then(|b| hex(*b)),
+            ) {
+                (Some(high), Some(low)) => {
+                    out.push(high << 4 | low);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    Cow::Owned(out)
 }
 
 /// Constant-time in the token's content (the length is not secret).
@@ -130,13 +161,20 @@ mod tests {
 
     #[test]
     fn token_comes_from_query_first_then_header() {
+        let token = |r: &Request| presented(r).map(|t| t.into_owned());
         let r = request("/api?x=1&token=abc", Some("token zzz"));
-        assert_eq!(presented(&r), Some(&b"abc"[..]));
+        assert_eq!(token(&r), Some(b"abc".to_vec()));
         let r = request("/api", Some("token abc"));
-        assert_eq!(presented(&r), Some(&b"abc"[..]));
+        assert_eq!(token(&r), Some(b"abc".to_vec()));
         let r = request("/api", Some("Bearer abc"));
-        assert_eq!(presented(&r), None, "Bearer is not KG's scheme");
-        assert_eq!(presented(&request("/api", None)), None);
+        assert_eq!(token(&r), None, "Bearer is not KG's scheme");
+        assert_eq!(token(&request("/api", None)), None);
+        // Browsers URL-encode the query (`URLSearchParams`): a token with `+`, `/`, `=` or a space
+        // must still match; a malformed escape is compared as written.
+        let r = request("/api?token=a%2Bb%2Fc%3D%3D+d", None);
+        assert_eq!(token(&r), Some(b"a+b/c== d".to_vec()));
+        let r = request("/api?token=50%25%zz%4", None);
+        assert_eq!(token(&r), Some(b"50%%zz%4".to_vec()));
     }
 
     #[test]

@@ -448,3 +448,29 @@ async fn kernel_and_session_lifecycle_on_the_test_kernel() {
     state.kernels.shutdown_all().await;
     env.assert_no_survivors(Duration::from_secs(10));
 }
+
+#[tokio::test]
+async fn a_token_with_url_special_characters_works_url_encoded_in_the_query() {
+    let env = JupyterEnv::new();
+    let mut config = Config::new("a+b/c==&d%", env.work());
+    config.specs = KernelSpecs::with_dirs(vec![specs(&env)]);
+    let state = AppState::new(config);
+    // As a browser's URLSearchParams encodes it (JupyterLab's WebSocket URLs carry the token so).
+    let reply = call(
+        &state,
+        Method::GET,
+        "/api?token=a%2Bb%2Fc%3D%3D%26d%25",
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    let reply = call(&state, Method::GET, "/api?token=a+b/c==", None, "").await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "`+` is a space");
+    let reply = call(&state, Method::GET, "/api", Some("a+b/c==&d%"), "").await;
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "the header is taken as written"
+    );
+}
