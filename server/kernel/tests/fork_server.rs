@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::*;
-use nbgate_kernel::{Kernel, KernelError, KernelState, LaunchOptions};
+use nbgate_kernel::{Kernel, KernelError, KernelEvent, KernelState, LaunchOptions};
 use nbgate_tests::JupyterEnv;
 use serde_json::json;
 
@@ -195,6 +195,46 @@ async fn kernels_forked_at_once_have_separate_state() {
     assert!(b.is_alive(), "one kernel's shutdown leaves the other");
     b.shutdown().await.expect("shutdown");
     assert!(!process_exists(pid_a) && !process_exists(pid_b));
+}
+
+#[tokio::test]
+async fn a_dead_fork_server_takes_its_kernels_along_and_is_replaced() {
+    let env = JupyterEnv::new();
+    // A start-up variable of its own gives this test its own fork server (the others keep theirs).
+    let mut options = fork_options(&env);
+    options.env.insert(
+        "PYTHON_NBGATE_TEST_ISOLATION".into(),
+        "dead fork server".into(),
+    );
+    let kernel = nbgate_kernel::start(spec(&env, "python3"), options.clone())
+        .await
+        .expect("kernel starts");
+    let pid = kernel.pid().expect("pid");
+    let zygote = assert_forked(pid);
+    let mut events = kernel.subscribe();
+    // SAFETY: kill has no memory preconditions.
+    assert_eq!(
+        unsafe { libc::kill(zygote as libc::pid_t, libc::SIGKILL) },
+        0
+    );
+    let status = loop {
+        if let KernelEvent::Died { status } = next(&mut events).await {
+            break status;
+        }
+    };
+    assert_eq!(status.signal, Some(libc::SIGKILL), "{status}");
+    wait_gone(pid, Duration::from_secs(5));
+
+    // The next kernel of that interpreter gets a new fork server.
+    kernel.restart().await.expect("restart");
+    let new_pid = kernel.pid().expect("pid");
+    let new_zygote = assert_forked(new_pid);
+    assert_ne!(new_zygote, zygote);
+    let execution = execute(&kernel, &mut events, "print('back')").await;
+    assert_eq!(execution.stdout(), "back\n");
+    kernel.shutdown().await.expect("shutdown");
+    // SAFETY: as above.
+    unsafe { libc::kill(new_zygote as libc::pid_t, libc::SIGKILL) };
 }
 
 #[tokio::test]
