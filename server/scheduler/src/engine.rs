@@ -83,14 +83,16 @@ async fn fire_due(ctx: &Ctx, now: DateTime<Utc>) -> Result<(), StoreError> {
             })
             .await?;
         drop(naming);
-        for (schedule_id, executions) in fired {
+        for (schedule_id, executions, retention) in fired {
             for execution in &executions {
                 let reason = execution.reason.as_deref();
                 ctx.events.status(&execution.id, execution.status, reason);
             }
-            if executions
-                .iter()
-                .any(|e| e.status == ExecutionStatus::Skipped)
+            // Only schedules that keep the last N executions have anything to prune.
+            if retention
+                && executions
+                    .iter()
+                    .any(|e| e.status == ExecutionStatus::Skipped)
             {
                 worker::apply_retention(ctx, &schedule_id).await;
             }
@@ -102,13 +104,14 @@ async fn fire_due(ctx: &Ctx, now: DateTime<Utc>) -> Result<(), StoreError> {
 }
 
 /// Handles every fire time of `schedule` due at `now`, in one store transaction; returns the
-/// schedule's id and the executions recorded (`None` when nothing was: paused or edited meanwhile).
+/// schedule's id, the executions recorded and whether it has a retention limit (`None` when nothing
+/// was recorded: paused or edited meanwhile).
 fn fire_schedule(
     store: &dyn Store,
     clock: &dyn Clock,
     schedule: Schedule,
     now: DateTime<Utc>,
-) -> Result<Option<(String, Vec<Execution>)>, StoreError> {
+) -> Result<Option<(String, Vec<Execution>, bool)>, StoreError> {
     let Some(expected) = schedule.next_run else {
         return Ok(None);
     };
@@ -153,7 +156,8 @@ fn fire_schedule(
     }
     let last = fires.last().copied().or(Some(expected));
     let recorded = store.record_fires(&schedule.id, expected, next, last, &executions)?;
-    Ok(recorded.then_some((schedule.id, executions)))
+    let retention = spec.retention.is_some();
+    Ok(recorded.then_some((schedule.id, executions, retention)))
 }
 
 /// A new execution of `schedule` (a fire, or run now with `fire_time` `None`).
