@@ -6,6 +6,7 @@ model) in a pool of 2 workers; then listing latency over the executions the stor
     .venv/bin/python bench/scheduler_bench.py                       # 100 jobs, release binary
     .venv/bin/python bench/scheduler_bench.py --count 20 --skip-papermill
     NBGATE=target/debug/nbgate .venv/bin/python bench/scheduler_bench.py
+    .venv/bin/python bench/scheduler_bench.py --variant fork= --variant spawn=--no-fork-server
 
 Writes bench/out/scheduler/ (notebooks, outputs, nbgate's data dir) and prints one JSON summary line.
 Jupyter state goes to .cache/, as in bench/run.sh. Not a test.
@@ -14,6 +15,7 @@ Jupyter state goes to .cache/, as in bench/run.sh. Not a test.
 import argparse
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -72,10 +74,10 @@ class Api:
             return json.loads(response.read() or b"null")
 
 
-def start_nbgate(binary, root: Path, concurrency, env):
+def start_nbgate(binary, root: Path, concurrency, env, extra=()):
     process = subprocess.Popen(
         [binary, "serve", "--port", "0", "--token", TOKEN, "--root-dir", str(root),
-         "--max-concurrent-executions", str(concurrency)],
+         "--max-concurrent-executions", str(concurrency), *extra],
         stdout=subprocess.PIPE, env=env, text=True)
     line = process.stdout.readline()
     prefix = "nbgate serve listening on http://127.0.0.1:"
@@ -149,6 +151,9 @@ def main():
                         help="nbgate's --max-concurrent-executions (default 8)")
     parser.add_argument("--papermill-workers", type=int, default=2)
     parser.add_argument("--skip-papermill", action="store_true")
+    parser.add_argument("--variant", action="append", default=[], metavar="LABEL=ARGS",
+                        help="run nbgate once per variant with these extra `nbgate serve` arguments "
+                             "(e.g. fork= --variant spawn=--no-fork-server); default: one plain run")
     parser.add_argument("--nbgate", default=os.environ.get("NBGATE", str(ROOT / "target/release/nbgate")))
     args = parser.parse_args()
 
@@ -159,19 +164,22 @@ def main():
     env = jupyter_env()
     summary = {"count": args.count, "cores": os.cpu_count(), "concurrency": args.concurrency}
 
-    process, api = start_nbgate(args.nbgate, root, args.concurrency, env)
-    try:
-        elapsed, submitted, statuses = bench_nbgate(api, args.count)
-        summary.update(nbgate_s=round(elapsed, 2), nbgate_submit_s=round(submitted, 3),
-                       nbgate_statuses=statuses)
-        print(f"nbgate: {args.count} executions in {elapsed:.2f} s (submitted in {submitted:.3f} s): "
-              f"{statuses}", file=sys.stderr)
-        p50, p99 = bench_listing(api)
-        summary.update(list_rows=args.count, list_p50_ms=p50, list_p99_ms=p99)
-        print(f"listing {args.count} executions, 50 per page: p50 {p50} ms, p99 {p99} ms", file=sys.stderr)
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
+    variants = [v.partition("=") for v in args.variant] or [("nbgate", "", "")]
+    for label, _, extra in variants:
+        process, api = start_nbgate(args.nbgate, root, args.concurrency, env, shlex.split(extra))
+        try:
+            elapsed, submitted, statuses = bench_nbgate(api, args.count)
+            summary[label] = {"s": round(elapsed, 2), "submit_s": round(submitted, 3),
+                              "statuses": statuses, "serve_args": extra}
+            print(f"{label}: {args.count} executions in {elapsed:.2f} s (submitted in {submitted:.3f} s): "
+                  f"{statuses}", file=sys.stderr)
+            p50, p99 = bench_listing(api)
+            summary[label].update(list_p50_ms=p50, list_p99_ms=p99)
+            print(f"listing {args.count} executions, 50 per page: p50 {p50} ms, p99 {p99} ms",
+                  file=sys.stderr)
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
 
     if not args.skip_papermill:
         elapsed, ok = bench_papermill(root, args.count, args.papermill_workers, env)
@@ -179,7 +187,8 @@ def main():
                        papermill_workers=args.papermill_workers)
         print(f"papermill, one process per job, {args.papermill_workers} at a time: {args.count} in "
               f"{elapsed:.2f} s ({ok} ok)", file=sys.stderr)
-        summary["speedup"] = round(summary["papermill_s"] / summary["nbgate_s"], 1)
+        for label, _, _ in variants:
+            summary[label]["speedup"] = round(summary["papermill_s"] / summary[label]["s"], 1)
     print(json.dumps(summary))
 
 
