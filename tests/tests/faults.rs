@@ -248,7 +248,9 @@ fn ipykernel_faults_end_in_the_right_status_in_time() {
         "crash.ipynb",
         &[
             "print('first')",
-            "import os\nprint('partial', flush=True)\nos._exit(1)",
+            // ipykernel hands a flushed print to its ZeroMQ thread; an immediate _exit can drop it
+            // inside the kernel process, before nbgate could see it. The pause lets it leave.
+            "import os, time\nprint('partial', flush=True)\ntime.sleep(0.5)\nos._exit(1)",
             "print('never')",
         ],
     );
@@ -284,6 +286,7 @@ fn ipykernel_faults_end_in_the_right_status_in_time() {
     );
     assert_eq!(cell_stdout(&crash.output, 0), "first\n");
     assert_eq!(cell_stdout(&crash.output, 1), "partial\n");
+    println!("ipykernel crash: recorded {took:.2}s after the cell started");
     assert!(
         took <= GRACE,
         "the crash was recorded {took}s after the cell started"
