@@ -27,23 +27,13 @@ pub(crate) async fn serve(
     let mut ping = config
         .ws_ping_interval
         .map(|period| tokio::time::interval_at(tokio::time::Instant::now() + period, period));
+    // A kernel message taken for this connection but not written (the socket failed).
+    let mut unsent = None;
     loop {
         tokio::select! {
-            outbound = attached.outbound.recv() => {
-                let Some(outbound) = outbound else {
-                    // Replaced by a newer connection of the same session, or the kernel is gone.
-                    let _ = sink.send(Message::Close(None)).await;
-                    break;
-                };
-                match encode(format, outbound.channel, &outbound.message) {
-                    Ok(message) => {
-                        if sink.send(message).await.is_err() {
-                            break;
-                        }
-                    }
-                    Err(error) => tracing::warn!(kernel = %entry.id(), %error, "cannot forward a kernel message"),
-                }
-            }
+            // Client frames first: a close that has arrived is seen before more output is written to a
+            // socket nobody reads; that output stays with the session for its next connection.
+            biased;
             frame = stream.next() => {
                 let decoded = match frame {
                     Some(Ok(Message::Text(text))) => frames::decode_legacy_text(text.as_str()),
@@ -65,6 +55,22 @@ pub(crate) async fn serve(
                     Err(error) => tracing::warn!(kernel = %entry.id(), %error, "dropping a client frame"),
                 }
             }
+            outbound = attached.outbound.recv() => {
+                let Some(outbound) = outbound else {
+                    // Replaced by a newer connection of the same session, or the kernel is gone.
+                    let _ = sink.send(Message::Close(None)).await;
+                    break;
+                };
+                match encode(format, outbound.channel, &outbound.message) {
+                    Ok(message) => {
+                        if sink.send(message).await.is_err() {
+                            unsent = Some(outbound);
+                            break;
+                        }
+                    }
+                    Err(error) => tracing::warn!(kernel = %entry.id(), %error, "cannot forward a kernel message"),
+                }
+            }
             () = tick(&mut ping) => {
                 if sink.send(Message::Ping(Default::default())).await.is_err() {
                     break;
@@ -72,6 +78,7 @@ pub(crate) async fn serve(
             }
         }
     }
+    attached.hand_back(unsent);
 }
 
 async fn tick(ping: &mut Option<tokio::time::Interval>) {

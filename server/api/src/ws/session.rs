@@ -35,6 +35,10 @@ pub(crate) enum Command {
     Detach {
         conn: u64,
     },
+    /// Messages a closing connection took but never wrote (oldest first): back to the session's buffer.
+    Requeue {
+        messages: Vec<Outbound>,
+    },
     Send {
         channel: Channel,
         message: RawMessage,
@@ -63,6 +67,21 @@ pub(crate) struct Attached {
 impl Attached {
     pub(crate) fn send(&self, channel: Channel, message: RawMessage) {
         let _ = self.commands.send(Command::Send { channel, message });
+    }
+
+    /// Ends the connection, returning to the session what it was handed but did not write: `first`
+    /// (taken, its write failed), then whatever is still queued. The session delivers them to its next
+    /// connection, ahead of what it buffered since.
+    pub(crate) fn hand_back(mut self, first: Option<Outbound>) {
+        // Closed first: the pump keeps anything it has not handed over yet.
+        self.outbound.close();
+        let mut messages: Vec<Outbound> = first.into_iter().collect();
+        while let Ok(message) = self.outbound.try_recv() {
+            messages.push(message);
+        }
+        if !messages.is_empty() {
+            let _ = self.commands.send(Command::Requeue { messages });
+        }
     }
 }
 
@@ -219,6 +238,15 @@ impl Pump {
                         if current.as_ref().is_some_and(|(c, _)| *c == conn) {
                             current = None;
                             linger.as_mut().reset(tokio::time::Instant::now() + self.linger);
+                        }
+                        None
+                    }
+                    Some(Command::Requeue { messages }) => {
+                        for message in messages.into_iter().rev() {
+                            buffer.push_front(message);
+                        }
+                        while buffer.len() > BUFFER_LIMIT {
+                            buffer.pop_front();
                         }
                         None
                     }
