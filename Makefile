@@ -24,12 +24,13 @@ export MPLCONFIGDIR        := $(CACHE)/matplotlib
 export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help run run-headless test venv build build-release lint bench clean
+.PHONY: help run run-headless test soak venv build build-release lint bench clean
 
 help:
 	@echo "make run    build everything and start JupyterLab (with the nbgate extension) on examples/"
 	@echo "make test   build everything and run all tests"
 	@echo "make bench  compare nbgate with papermill and jupyter_client (not a test)"
+	@echo "make soak   the reliability suites at full size (~20 min)"
 
 # The venv is rebuilt only when requirements.txt changes.
 $(VENV)/.installed: requirements.txt
@@ -63,6 +64,12 @@ test: venv build
 	@mkdir -p $(JUPYTER_RUNTIME_DIR)
 	$(CARGO) test --workspace
 	$(MAKE) --no-print-directory frontend-test frontend-e2e
+
+# The reliability suites at full size (20 kills of nbgate serve, 10,000 executions, 50 WebSocket clients
+# x 1,000 executes): ~20 minutes. `make test` runs them at CI size. NBGATE_SEED=N repeats a kill run.
+soak: venv build
+	@mkdir -p $(JUPYTER_RUNTIME_DIR)
+	NBGATE_SOAK=1 $(CARGO) test -p nbgate-tests --test kill9 --test soak -- --nocapture --test-threads=1
 
 lint:
 	$(CARGO) fmt --all -- --check
