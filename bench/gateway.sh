@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# nbgate serve vs Jupyter Kernel Gateway (list_kernels on), same run, same machine. See bench/README.md.
+# nbgate serve (kernels forked from its fork server, and spawned with --no-fork-server) vs Jupyter Kernel
+# Gateway (list_kernels on), same run, same machine. See bench/README.md.
 #
 #   bench/gateway.sh                       # builds the release binary first
 #   RUNS=5 COUNT=300 SKIP_BUILD=1 bench/gateway.sh
@@ -56,6 +57,10 @@ P=$(free_port)
 run_one nbgate $! "http://127.0.0.1:$P"
 
 P=$(free_port)
+"$NBGATE" serve --port "$P" --token "$TOKEN" --root-dir "$OUT" --no-fork-server > "$OUT/nbgate-spawn.log" 2>&1 & PIDS+=($!)
+run_one nbgate-spawn $! "http://127.0.0.1:$P"
+
+P=$(free_port)
 "$NBGATE" serve --port "$P" --token "$TOKEN" --root-dir "$OUT" --prespawn 1 > "$OUT/nbgate-pool.log" 2>&1 & PIDS+=($!)
 run_one nbgate-pool $! "http://127.0.0.1:$P" --pool
 
@@ -68,13 +73,15 @@ run_one kernel-gateway $! "http://127.0.0.1:$P"
 "$PY" - "$OUT/results.jsonl" <<'PY'
 import json, sys
 rows = {r["label"]: r for r in map(json.loads, open(sys.argv[1]))}
-nb, pool, kg = rows["nbgate"], rows["nbgate-pool"], rows["kernel-gateway"]
+nb, spawn, pool, kg = (rows[k] for k in ["nbgate", "nbgate-spawn", "nbgate-pool", "kernel-gateway"])
 def ratio(a, b): return f"{a / b:.1f}x" if a and b else "—"
 print()
-print(f"{'':28}{'nbgate':>12}{'KG':>12}{'KG/nbgate':>12}")
-for name, key in [("idle RSS (MB)", "idle_rss_mb"), ("POST → idle, cold (ms)", "post_to_idle_cold_ms"),
+print(f"{'':32}{'nbgate':>10}{'no fork':>10}{'KG':>10}{'KG/nbgate':>11}{'no fork/nbgate':>16}")
+for name, key in [("idle RSS (MB)", "idle_rss_mb"), ("idle RSS with children (MB)", "idle_tree_rss_mb"),
+                  ("POST → idle, cold (ms)", "post_to_idle_cold_ms"),
                   ("WS round trip p50 (ms)", "rtt_p50_ms"), ("WS round trip p99 (ms)", "rtt_p99_ms")]:
-    print(f"{name:28}{nb[key]:>12}{kg[key]:>12}{ratio(kg[key], nb[key]):>12}")
-print(f"{'POST → idle, pool (ms)':28}{pool['post_to_idle_pool_ms']:>12}{'—':>12}"
-      f"{ratio(kg['post_to_idle_cold_ms'], pool['post_to_idle_pool_ms']):>12}")
+    print(f"{name:32}{nb[key]:>10}{spawn[key]:>10}{kg[key]:>10}{ratio(kg[key], nb[key]):>11}"
+          f"{ratio(spawn[key], nb[key]):>16}")
+print(f"{'POST → idle, pool (ms)':32}{pool['post_to_idle_pool_ms']:>10}{'—':>10}{'—':>10}"
+      f"{ratio(kg['post_to_idle_cold_ms'], pool['post_to_idle_pool_ms']):>11}")
 PY

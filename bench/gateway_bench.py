@@ -2,7 +2,8 @@
 
 Usage: gateway_bench.py LABEL BASE_URL TOKEN PID [--runs N] [--count N] [--pool]
 
-Prints one JSON line: idle RSS of the gateway process (kB, before any kernel), POST /api/kernels → kernel
+Prints one JSON line: idle RSS of the gateway process (MB, before any kernel; also with its child processes,
+i.e. nbgate's fork servers), POST /api/kernels → kernel
 idle (ms: POST, open the WebSocket with the legacy JSON protocol, kernel_info_request → reply and
 status idle), and the WebSocket execute round trip of `1+1` (execute_reply and status idle both
 received; p50/p99 ms). With --pool, also POST → idle for kernels served by the warm pool.
@@ -10,6 +11,7 @@ received; p50/p99 ms). With --pool, also POST → idle for kernels served by the
 
 import argparse
 import json
+import os
 import statistics
 import time
 import urllib.request
@@ -34,6 +36,28 @@ def rss_kb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return None
+
+
+def tree_rss_kb(pid):
+    """RSS of `pid` and its descendants (kB)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += rss_kb(current) or 0
+        except OSError:
+            pass
+        todo += children.get(current, [])
+    return total
 
 
 class Client:
@@ -94,6 +118,7 @@ def main():
 
     time.sleep(2)  # let the gateway settle before sampling its idle footprint
     idle_rss = rss_kb(args.pid)
+    idle_tree_rss = tree_rss_kb(args.pid)
 
     cold = []
     for _ in range(args.runs):
@@ -134,6 +159,7 @@ def main():
     print(json.dumps({
         "label": args.label,
         "idle_rss_mb": round(idle_rss / 1024, 1) if idle_rss else None,
+        "idle_tree_rss_mb": round(idle_tree_rss / 1024, 1) if idle_tree_rss else None,
         "post_to_idle_cold_ms": median(cold),
         "post_to_idle_cold_min_max": [round(min(cold), 1), round(max(cold), 1)] if cold else None,
         "post_to_idle_pool_ms": median(pool),
