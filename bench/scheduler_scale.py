@@ -15,7 +15,8 @@ Prints p50/p99/max milliseconds per page request (client side: request → whole
 lateness: N schedules with 6-field crons `S * * * * *` (S = i mod 60: every schedule fires once a minute,
 N/60 of them in each second) on a test-kernel notebook (`input: live`), created through the API; after
 the window the server is stopped and lateness = `created_at - fire_time` of every execution row whose
-fire time lies in the window (fired or recorded skipped), p50/p99/max in milliseconds.
+fire time lies in the window (fired or recorded skipped), p50/p99/max in milliseconds. Also nbgate's own
+histogram from /metrics (fire time → its batch committed): the share of fires within 50 ms, the mean.
 
 Writes bench/out/scale/ (notebooks, nbgate's data dir) and prints one JSON line. Not a test.
 """
@@ -30,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -179,6 +181,23 @@ def test_kernel_spec(share: Path) -> str:
     return str(share)
 
 
+def fire_histogram(api):
+    """`nbgate_schedule_fire_lateness_seconds` from /metrics: count, sum and the ≤ 50 ms bucket (None
+    from an nbgate without it)."""
+    request = urllib.request.Request(api.base + "/metrics")
+    request.add_header("Authorization", f"token {TOKEN}")
+    with urllib.request.urlopen(request, timeout=120) as response:
+        text = response.read().decode()
+    name = "nbgate_schedule_fire_lateness_seconds"
+    values = {}
+    for line in text.splitlines():
+        for key, prefix in [("count", f"{name}_count "), ("sum", f"{name}_sum "),
+                            ("le_0.05", f'{name}_bucket{{le="0.05"}} ')]:
+            if line.startswith(prefix):
+                values[key] = float(line[len(prefix):])
+    return values if len(values) == 3 else None
+
+
 def bench_lateness(args):
     root = OUT / "lateness"
     shutil.rmtree(root, ignore_errors=True)
@@ -205,8 +224,21 @@ def bench_lateness(args):
         print(f"created {args.schedules} schedules in {created_s:.1f} s", file=sys.stderr)
         # The window opens on the next whole second, after every schedule exists.
         window_start_ms = (int(time.time()) + 2) * 1000
-        time.sleep(window_start_ms / 1000 - time.time() + args.seconds)
         window_end_ms = window_start_ms + args.seconds * 1000
+        # nbgate's own histogram (fire time → row committed), read half a second before the window's
+        # first and last second: the fires of all but its last second.
+        time.sleep(max(0.0, window_start_ms / 1000 - 0.5 - time.time()))
+        first = fire_histogram(api)
+        time.sleep(max(0.0, window_end_ms / 1000 - 0.5 - time.time()))
+        last = fire_histogram(api)
+        time.sleep(max(0.0, window_end_ms / 1000 - time.time()))
+        if first and last:
+            count = last["count"] - first["count"]
+            within = last["le_0.05"] - first["le_0.05"]
+            summary["metric"] = {"fires": count, "within_50ms": within,
+                                 "fraction_within_50ms": round(within / count, 4) if count else None,
+                                 "mean_ms": round((last["sum"] - first["sum"]) / count * 1000, 2)
+                                 if count else None}
     finally:
         stop(process)
 
@@ -225,6 +257,8 @@ def bench_lateness(args):
     print(f"{len(rows)} fires recorded of {expected} due in {args.seconds} s: lateness p50 "
           f"{lateness.get('p50')} ms, p99 {lateness.get('p99')} ms, max {lateness.get('max')} ms; "
           f"{statuses}", file=sys.stderr)
+    if "metric" in summary:
+        print(f"/metrics, fire → row committed: {summary['metric']}", file=sys.stderr)
     print(json.dumps(summary))
 
 

@@ -10,7 +10,7 @@ use axum::http::{Method, Request, StatusCode, header};
 use futures_util::StreamExt as _;
 use nbgate_api::{AppState, Config, app, route_table};
 use nbgate_kernel::KernelSpecs;
-use nbgate_scheduler::{ExecutorRunner, Scheduler, SchedulerConfig};
+use nbgate_scheduler::{ExecutorRunner, Received, Scheduler, SchedulerConfig};
 use nbgate_tests::JupyterEnv;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -519,6 +519,83 @@ async fn an_execution_runs_is_listed_downloaded_and_deleted() {
             metrics.text
         );
     }
+    api.stop().await;
+}
+
+/// A metric family's sample value (`name` is the whole series, labels included).
+fn sample(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+        .parse()
+        .expect("a number")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_report_how_late_schedules_fired() {
+    let api = Api::start().await;
+    let family = "nbgate_schedule_fire_lateness_seconds";
+    let before = api.call(Method::GET, "/metrics", None).await.text;
+    assert!(
+        before.contains(&format!("# TYPE {family} histogram")),
+        "{before}"
+    );
+    assert_eq!(sample(&before, &format!("{family}_count")), 0.0);
+
+    let mut events = api
+        .state
+        .executor
+        .as_ref()
+        .expect("scheduler")
+        .scheduler
+        .subscribe(None);
+    let reply = api
+        .call(
+            Method::POST,
+            "/api/schedules",
+            Some(
+                &json!({"name": "tick", "notebook": "ok.ipynb", "every": "1s", "catchup": "skip"}),
+            ),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    // The first fire's status event comes after its row (and its lateness) was recorded.
+    let fired = tokio::time::timeout(WAIT, events.recv())
+        .await
+        .expect("the schedule fires");
+    assert!(matches!(fired, Received::Event(_)), "{fired:?}");
+
+    let metrics = api.call(Method::GET, "/metrics", None).await.text;
+    let count = sample(&metrics, &format!("{family}_count"));
+    let sum = sample(&metrics, &format!("{family}_sum"));
+    assert!(count >= 1.0, "{metrics}");
+    // Lateness is never negative, and a fire recorded under `catchup: skip` was not missed (a
+    // minute late).
+    assert!((0.0..60.0 * count).contains(&sum), "{metrics}");
+    assert_eq!(
+        sample(&metrics, &format!("{family}_bucket{{le=\"+Inf\"}}")),
+        count
+    );
+    let buckets: Vec<f64> = metrics
+        .lines()
+        .filter(|line| line.starts_with(&format!("{family}_bucket")))
+        .map(|line| {
+            line.rsplit(' ')
+                .next()
+                .expect("value")
+                .parse()
+                .expect("number")
+        })
+        .collect();
+    assert!(
+        buckets.windows(2).all(|w| w[0] <= w[1]),
+        "cumulative: {metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("{family}_bucket{{le=\"0.05\"}}")),
+        "the target's bound is a bucket: {metrics}"
+    );
     api.stop().await;
 }
 

@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 use crate::clock::Clock;
 use crate::error::StoreError;
 use crate::events::Events;
+use crate::lateness::LatenessRecorder;
 use crate::model::{Execution, ExecutionStatus, RunConfig};
 use crate::notify::Delivery;
 use crate::runner::Runner;
@@ -49,6 +50,8 @@ pub(crate) struct Ctx {
     /// Held from choosing a new execution's unique name until its row is in the store, so executions
     /// created at once never share a name (and an output file).
     pub naming: tokio::sync::Mutex<()>,
+    /// How late recorded fires were (`/metrics`).
+    pub lateness: LatenessRecorder,
     running: Mutex<HashMap<String, Running>>,
     pub notifier: mpsc::UnboundedSender<Delivery>,
     pub tasks: TaskTracker,
@@ -81,6 +84,7 @@ impl Ctx {
             events: Events::new(),
             wake: Notify::new(),
             naming: tokio::sync::Mutex::new(()),
+            lateness: LatenessRecorder::default(),
             running: Mutex::new(HashMap::new()),
             notifier,
             tasks: TaskTracker::new(),
@@ -108,20 +112,20 @@ impl Ctx {
     pub async fn unique_name(&self, base: String, taken: &[String]) -> Result<String, StoreError> {
         let taken = taken.to_vec();
         self.db
-            .call(move |store| unique_name(store, base, &taken))
+            .call(move |store| unique_name(store, base, |name| taken.iter().any(|t| t == name)))
             .await
     }
 }
 
-/// `base`, or `base_2`, `base_3`… : the first name neither in the store nor in `taken`.
+/// `base`, or `base_2`, `base_3`… : the first name neither in the store nor `taken`.
 pub(crate) fn unique_name(
     store: &dyn Store,
     base: String,
-    taken: &[String],
+    taken: impl Fn(&str) -> bool,
 ) -> Result<String, StoreError> {
     let mut candidate = base.clone();
     for n in 2.. {
-        if !taken.contains(&candidate) && !store.execution_name_exists(&candidate)? {
+        if !taken(&candidate) && !store.execution_name_exists(&candidate)? {
             break;
         }
         candidate = format!("{base}_{n}");

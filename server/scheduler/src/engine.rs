@@ -2,7 +2,7 @@
 //! then sleep until the next fire or retry back-off — or until the store changes or a worker ends
 //! (`Ctx::wake`). It never polls. Also the recovery done once at start.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,15 +13,19 @@ use crate::context::{
     Ctx, Draft, Running, STOPPED_DURING_RUN, execution_name, output_path, retry_of, unique_name,
 };
 use crate::error::StoreError;
+use crate::lateness::LatenessRecorder;
 use crate::model::{Execution, ExecutionStatus, Overlap, RunConfig, Schedule};
-use crate::store::Store;
+use crate::store::{Fires, Store};
 use crate::timing::Timing;
 use crate::worker;
 
-/// Due schedules handled per store round trip.
+/// Due schedules handled per store round trip (and transaction).
 const FIRE_BATCH: usize = 256;
-/// Queued executions looked at per dispatch.
-const DISPATCH_BATCH: usize = 512;
+/// A batch stops taking schedules once it holds this many executions (catch-up `all` makes up to
+/// [`crate::timing::MAX_CATCHUP`] per schedule).
+const FIRE_BATCH_ROWS: usize = 4096;
+/// Queued executions read per page while slots are free.
+const DISPATCH_PAGE: usize = 64;
 /// After a store error, wait this long before trying again (the error is logged).
 const ERROR_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -63,38 +67,32 @@ async fn next_deadline(ctx: &Ctx, now: DateTime<Utc>) -> Result<Option<DateTime<
     Ok([fire, ready].into_iter().flatten().min())
 }
 
-/// Fires every due schedule. A batch of due schedules is decided and recorded in one store call (one
-/// trip to the blocking pool, not three per schedule): with thousands of schedules due in the same
-/// second, the last one's lateness is the batch's store work, not as many thread hand-offs.
-async fn fire_due(ctx: &Ctx, now: DateTime<Utc>) -> Result<(), StoreError> {
+/// Fires every due schedule. A batch of due schedules is decided in one store call (one trip to the
+/// blocking pool) and recorded in one transaction (one commit, not one per schedule): with thousands of
+/// schedules due in the same second, the last one's lateness is the batch's store work.
+async fn fire_due(ctx: &Arc<Ctx>, now: DateTime<Utc>) -> Result<(), StoreError> {
     loop {
-        let clock = ctx.clock.clone();
+        let shared = ctx.clone();
         let naming = ctx.naming.lock().await;
-        let (fired, full) = ctx
+        let (batch, full) = ctx
             .db
-            .call(move |store| {
-                let due = store.due_schedules(now, FIRE_BATCH)?;
-                let full = due.len() == FIRE_BATCH;
-                let mut fired = Vec::with_capacity(due.len());
-                for schedule in due {
-                    fired.extend(fire_schedule(store, &*clock, schedule, now)?);
-                }
-                Ok((fired, full))
-            })
+            .call(move |store| fire_batch(store, &*shared.clock, &shared.lateness, now))
             .await?;
         drop(naming);
-        for (schedule_id, executions, retention) in fired {
-            for execution in &executions {
+        for fired in batch {
+            for execution in &fired.fires.executions {
                 let reason = execution.reason.as_deref();
                 ctx.events.status(&execution.id, execution.status, reason);
             }
             // Only schedules that keep the last N executions have anything to prune.
-            if retention
-                && executions
+            if fired.retention
+                && fired
+                    .fires
+                    .executions
                     .iter()
                     .any(|e| e.status == ExecutionStatus::Skipped)
             {
-                worker::apply_retention(ctx, &schedule_id).await;
+                worker::apply_retention(ctx, &fired.fires.schedule_id).await;
             }
         }
         if !full {
@@ -103,61 +101,135 @@ async fn fire_due(ctx: &Ctx, now: DateTime<Utc>) -> Result<(), StoreError> {
     }
 }
 
-/// Handles every fire time of `schedule` due at `now`, in one store transaction; returns the
-/// schedule's id, the executions recorded and whether it has a retention limit (`None` when nothing
-/// was recorded: paused or edited meanwhile).
-fn fire_schedule(
+/// One schedule's fires, decided.
+struct Fired {
+    fires: Fires,
+    /// The schedule keeps only its last N executions.
+    retention: bool,
+}
+
+/// Decides and records the fires of up to [`FIRE_BATCH`] due schedules (at most
+/// [`FIRE_BATCH_ROWS`] executions); returns those recorded (not paused or edited meanwhile) and
+/// whether more may be due. Each execution's `created_at` is the moment the batch is written; the
+/// lateness histogram gets the moment it was committed.
+fn fire_batch(
     store: &dyn Store,
     clock: &dyn Clock,
+    lateness: &LatenessRecorder,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Fired>, bool), StoreError> {
+    let due = store.due_schedules(now, FIRE_BATCH)?;
+    let mut full = due.len() == FIRE_BATCH;
+    let mut batch: Vec<Fires> = Vec::with_capacity(due.len());
+    let mut retentions: Vec<bool> = Vec::with_capacity(due.len());
+    let mut names: HashSet<String> = HashSet::new();
+    let mut rows = 0;
+    for schedule in due {
+        if rows >= FIRE_BATCH_ROWS {
+            full = true; // the rest is reloaded by the next batch
+            break;
+        }
+        let Some((fires, retention)) = decide_fires(store, schedule, now, &mut names)? else {
+            continue;
+        };
+        rows += fires.executions.len();
+        batch.push(fires);
+        retentions.push(retention);
+    }
+    if batch.is_empty() {
+        return Ok((Vec::new(), full));
+    }
+    let at = clock.now();
+    for execution in batch.iter_mut().flat_map(|f| f.executions.iter_mut()) {
+        execution.created_at = at;
+        execution.ready_at = at;
+        if execution.status == ExecutionStatus::Skipped {
+            execution.ended_at = Some(at);
+        }
+    }
+    let recorded = store.record_fire_batch(&batch)?;
+    let committed = clock.now();
+    let batch: Vec<Fired> = batch
+        .into_iter()
+        .zip(retentions)
+        .zip(recorded)
+        .filter(|(_, recorded)| *recorded)
+        .map(|((fires, retention), _)| Fired { fires, retention })
+        .collect();
+    lateness.record(
+        batch
+            .iter()
+            .flat_map(|f| &f.fires.executions)
+            .filter_map(|e| e.fire_time)
+            .map(|fire| seconds(committed - fire)),
+    );
+    Ok((batch, full))
+}
+
+fn seconds(duration: chrono::Duration) -> f64 {
+    duration.num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6
+}
+
+/// Decides every fire time of `schedule` due at `now`, per its catch-up and overlap policies, and
+/// whether it has a retention limit (`None` when there is nothing to record). Names are unique in the
+/// store and among `names`, the batch's.
+fn decide_fires(
+    store: &dyn Store,
     schedule: Schedule,
     now: DateTime<Utc>,
-) -> Result<Option<(String, Vec<Execution>, bool)>, StoreError> {
+    names: &mut HashSet<String>,
+) -> Result<Option<(Fires, bool)>, StoreError> {
     let Some(expected) = schedule.next_run else {
         return Ok(None);
     };
     let spec = &schedule.spec;
-    let timing = match Timing::new(&spec.recurrence, &spec.timezone) {
+    let mut fires = Fires {
+        schedule_id: schedule.id.clone(),
+        expected,
+        next_fire: None,
+        last_fire: None,
+        executions: Vec::new(),
+    };
+    let timing = match Timing::cached(&spec.recurrence, &spec.timezone) {
         Ok(timing) => timing,
         Err(error) => {
             // Only a store edited by hand gets here: stop firing it rather than loop on it.
             tracing::error!(schedule = %spec.name, %error, "invalid schedule in the store; not firing it");
-            store.record_fires(&schedule.id, expected, None, None, &[])?;
-            return Ok(None);
+            return Ok(Some((fires, false)));
         }
     };
-    let fires = timing.fires_due(expected, now, spec.catchup);
-    let next = timing.next_after(now);
-    let active = store.active_count(&schedule.id)?;
-    let tz = crate::timing::parse_timezone(&spec.timezone).unwrap_or(chrono_tz::UTC);
+    let due = timing.fires_due(expected, now, spec.catchup);
+    fires.next_fire = timing.next_after(now);
+    fires.last_fire = due.last().copied().or(Some(expected));
+    if due.is_empty() {
+        tracing::info!(schedule = %spec.name, missed_since = %expected, "missed fires dropped (catchup skip)");
+    }
+    let active = if due.is_empty() {
+        0
+    } else {
+        store.active_count(&schedule.id)?
+    };
     // The overlap policy applies to the fire (or catch-up batch) as a whole: a batch that may run
     // is queued entirely and runs `max_concurrent` at a time.
     let skip = spec.overlap == Overlap::Skip && active >= spec.max_concurrent;
-    // When this fire is actually handled, not when the step began: with many schedules due at once,
-    // `created_at - fire_time` is then each fire's true lateness (bench/scheduler_scale.py lateness).
-    let at = clock.now();
-    let mut executions: Vec<Execution> = Vec::new();
-    for fire in &fires {
-        let taken: Vec<String> = executions.iter().map(|e| e.name.clone()).collect();
-        let name = unique_name(store, execution_name(&spec.name, *fire, tz), &taken)?;
-        let mut execution = scheduled_draft(&schedule, name, Some(*fire)).queued(at);
+    let tz = timing.timezone();
+    for fire in due {
+        let base = execution_name(&spec.name, fire, tz);
+        let name = unique_name(store, base, |name| names.contains(name))?;
+        names.insert(name.clone());
+        // Times are stamped when the batch is written (`fire_batch`).
+        let mut execution = scheduled_draft(&schedule, name, Some(fire)).queued(now);
         if skip {
             execution.status = ExecutionStatus::Skipped;
-            execution.ended_at = Some(at);
             execution.reason = Some(format!(
                 "{active} execution(s) of this schedule already queued or running \
                  (max_concurrent {}, overlap skip)",
                 spec.max_concurrent
             ));
         }
-        executions.push(execution);
+        fires.executions.push(execution);
     }
-    if fires.is_empty() {
-        tracing::info!(schedule = %spec.name, missed_since = %expected, "missed fires dropped (catchup skip)");
-    }
-    let last = fires.last().copied().or(Some(expected));
-    let recorded = store.record_fires(&schedule.id, expected, next, last, &executions)?;
-    let retention = spec.retention.is_some();
-    Ok(recorded.then_some((schedule.id, executions, retention)))
+    Ok(Some((fires, spec.retention.is_some())))
 }
 
 /// A new execution of `schedule` (a fire, or run now with `fire_time` `None`).
@@ -185,64 +257,82 @@ pub(crate) fn scheduled_draft(
     }
 }
 
-/// Starts queued executions that are ready, within the global and per-schedule limits.
+/// Starts queued executions that are ready, within the global and per-schedule limits. Reads the
+/// queue a page at a time, only while slots are free: with thousands queued, a worker ending costs the
+/// loop one short page, not the whole queue.
 async fn dispatch(ctx: &Arc<Ctx>, now: DateTime<Utc>) -> Result<(), StoreError> {
-    if ctx.running().len() >= ctx.concurrency {
-        return Ok(());
-    }
-    let ready = ctx
-        .db
-        .call(move |store| store.ready_executions(now, DISPATCH_BATCH))
-        .await?;
     let mut limits: HashMap<String, u32> = HashMap::new();
-    for mut execution in ready {
-        if ctx.running().len() >= ctx.concurrency {
+    let mut after = None;
+    while ctx.running().len() < ctx.concurrency {
+        let ready = ctx
+            .db
+            .call(move |store| store.ready_executions(now, after, DISPATCH_PAGE))
+            .await?;
+        let last_page = ready.len() < DISPATCH_PAGE;
+        for (seq, execution) in ready {
+            after = Some(seq);
+            if ctx.running().len() >= ctx.concurrency {
+                break;
+            }
+            start_if_allowed(ctx, now, execution, &mut limits).await?;
+        }
+        if last_page {
             break;
         }
-        if let Some(schedule_id) = execution.schedule_id.clone() {
-            let limit = match limits.get(&schedule_id) {
-                Some(limit) => *limit,
-                None => {
-                    let id = schedule_id.clone();
-                    let schedule = ctx.db.call(move |store| store.get_schedule(&id)).await?;
-                    let limit = schedule.map_or(1, |s| s.spec.max_concurrent.max(1));
-                    limits.insert(schedule_id.clone(), limit);
-                    limit
-                }
-            };
-            let running = ctx
-                .running()
-                .values()
-                .filter(|r| r.schedule_id.as_deref() == Some(&schedule_id))
-                .count();
-            if running as u32 >= limit {
-                continue;
-            }
-        }
-        execution.status = ExecutionStatus::Running;
-        execution.started_at = Some(now);
-        let row = execution.clone();
-        let started = ctx
-            .db
-            .call(move |store| store.update_execution_if(&row, ExecutionStatus::Queued))
-            .await?;
-        if !started {
-            continue; // cancelled or deleted meanwhile
-        }
-        let cancel = ctx.shutdown.child_token();
-        ctx.running().insert(
-            execution.id.clone(),
-            Running {
-                schedule_id: execution.schedule_id.clone(),
-                cancel: cancel.clone(),
-                cause: None,
-            },
-        );
-        ctx.events
-            .status(&execution.id, ExecutionStatus::Running, None);
-        ctx.tasks
-            .spawn(worker::run_execution(ctx.clone(), execution, cancel));
     }
+    Ok(())
+}
+
+/// Starts `execution` unless its schedule already runs its `max_concurrent` (cached in `limits`).
+async fn start_if_allowed(
+    ctx: &Arc<Ctx>,
+    now: DateTime<Utc>,
+    mut execution: Execution,
+    limits: &mut HashMap<String, u32>,
+) -> Result<(), StoreError> {
+    if let Some(schedule_id) = execution.schedule_id.clone() {
+        let limit = match limits.get(&schedule_id) {
+            Some(limit) => *limit,
+            None => {
+                let id = schedule_id.clone();
+                let schedule = ctx.db.call(move |store| store.get_schedule(&id)).await?;
+                let limit = schedule.map_or(1, |s| s.spec.max_concurrent.max(1));
+                limits.insert(schedule_id.clone(), limit);
+                limit
+            }
+        };
+        let running = ctx
+            .running()
+            .values()
+            .filter(|r| r.schedule_id.as_deref() == Some(&schedule_id))
+            .count();
+        if running as u32 >= limit {
+            return Ok(());
+        }
+    }
+    execution.status = ExecutionStatus::Running;
+    execution.started_at = Some(now);
+    let row = execution.clone();
+    let started = ctx
+        .db
+        .call(move |store| store.update_execution_if(&row, ExecutionStatus::Queued))
+        .await?;
+    if !started {
+        return Ok(()); // cancelled or deleted meanwhile
+    }
+    let cancel = ctx.shutdown.child_token();
+    ctx.running().insert(
+        execution.id.clone(),
+        Running {
+            schedule_id: execution.schedule_id.clone(),
+            cancel: cancel.clone(),
+            cause: None,
+        },
+    );
+    ctx.events
+        .status(&execution.id, ExecutionStatus::Running, None);
+    ctx.tasks
+        .spawn(worker::run_execution(ctx.clone(), execution, cancel));
     Ok(())
 }
 

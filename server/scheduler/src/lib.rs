@@ -6,13 +6,15 @@
 //!   DST, catch-up selection, descriptions in words. Pure.
 //! - [`store`]: the [`Store`] interface (one call = one transaction) and its SQLite implementation
 //!   (WAL, embedded migrations); [`store::Db`] runs calls on the blocking pool.
-//! - `engine`: the loop — fire due schedules (one transaction per schedule, so no fire time is handled
-//!   twice), start queued executions within the global and per-schedule limits, sleep until the next
+//! - `engine`: the loop — fire due schedules (a batch of them decided in one store call and recorded in
+//!   one transaction; a schedule's rows are written only if its next fire is still the one they were
+//!   decided from, so no fire time is handled twice), start queued executions within the global and per-schedule limits, sleep until the next
 //!   deadline or a wake-up. Never polls. Also recovery at start.
 //! - `worker`: one execution from `running` to its end — input hash, executor run, run timeout,
 //!   outcome → status, retries with back-off, retention, notification hand-off.
 //! - `service` + `schedules`: [`SchedulerHandle`], what the API calls.
-//! - [`notify`]: webhooks on their own task; [`events`]: the live-progress broadcast.
+//! - [`notify`]: webhooks on their own task; [`events`]: the live-progress broadcast; [`lateness`]:
+//!   how late fires were recorded (a histogram for `/metrics`).
 //! - [`paths`], [`validate`]: what users submit, checked; [`clock`]: the one place time is read.
 //!
 //! Absent on purpose: HTTP (the `api` crate maps [`SchedulerError`] to status codes).
@@ -30,6 +32,7 @@ mod describe;
 mod engine;
 pub mod error;
 pub mod events;
+pub mod lateness;
 pub mod model;
 pub mod notify;
 pub mod paths;
@@ -51,6 +54,7 @@ use tokio_util::sync::CancellationToken;
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use error::{Result, SchedulerError, StoreError, ValidationError};
 pub use events::{EventKind, ExecutionEvent, Received, Subscription};
+pub use lateness::{FireLateness, LATENESS_BUCKETS};
 pub use model::*;
 pub use runner::{ExecutorRunner, RunJob, Runner};
 pub use service::{MAX_PAGE, SchedulerHandle};

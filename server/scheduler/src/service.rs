@@ -192,6 +192,11 @@ impl SchedulerHandle {
         self.ctx.events.subscribe(execution_id.map(str::to_owned))
     }
 
+    /// How late the fires recorded since start were (`/metrics`).
+    pub fn fire_lateness(&self) -> crate::lateness::FireLateness {
+        self.ctx.lateness.snapshot()
+    }
+
     /// The kernelspecs, as choices.
     pub fn environments(&self) -> Vec<Environment> {
         let mut list: Vec<Environment> = self

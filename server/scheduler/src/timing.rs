@@ -2,7 +2,9 @@
 //! zone (chrono-tz), next-run math that is correct across DST changes, catch-up after downtime, and
 //! descriptions in words. Pure functions: the current time is always an argument.
 
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -18,12 +20,23 @@ pub const MAX_CATCHUP: usize = 1000;
 /// A fire time later than this after it was due counts as missed (nbgate was down or stalled).
 pub const CATCHUP_GRACE: Duration = Duration::from_secs(60);
 
+/// Parsed recurrences kept by [`Timing::cached`]; emptied when it reaches this size (far more distinct
+/// expressions than schedules in any real deployment), so edits and deletions cannot grow it forever.
+const CACHE_LIMIT: usize = 65_536;
+
 /// A recurrence checked and ready for math.
 #[derive(Debug, Clone)]
 pub struct Timing {
     kind: Kind,
     tz: Tz,
+    /// [`Timing::describe`], computed once.
+    description: OnceLock<String>,
 }
+
+/// `(cron or every, expression, time zone)` → its parsed recurrence.
+type Cache = HashMap<(bool, String, String), Arc<Timing>>;
+
+static CACHE: LazyLock<Mutex<Cache>> = LazyLock::new(Mutex::default);
 
 #[derive(Debug, Clone)]
 enum Kind {
@@ -48,7 +61,42 @@ impl Timing {
             Recurrence::Cron(expression) => parse_cron(expression)?,
             Recurrence::Every(text) => Kind::Every(parse_interval(text)?),
         };
-        Ok(Timing { kind, tz })
+        Ok(Timing {
+            kind,
+            tz,
+            description: OnceLock::new(),
+        })
+    }
+
+    /// [`Timing::new`], parsed once per distinct recurrence and time zone and then shared: the loop
+    /// and every store read of a schedule (for its description) ask for it, thousands of times a
+    /// second at scale, while parsing a cron expression (and checking that it ever matches) costs
+    /// far more than a lookup. Errors are not kept.
+    pub fn cached(recurrence: &Recurrence, timezone: &str) -> Result<Arc<Timing>, ValidationError> {
+        let key = match recurrence {
+            Recurrence::Cron(text) => (true, text.clone(), timezone.to_owned()),
+            Recurrence::Every(text) => (false, text.clone(), timezone.to_owned()),
+        };
+        let lock = || {
+            CACHE
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        };
+        if let Some(timing) = lock().get(&key) {
+            return Ok(timing.clone());
+        }
+        let timing = Arc::new(Timing::new(recurrence, timezone)?);
+        let mut cache = lock();
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(key, timing.clone());
+        Ok(timing)
+    }
+
+    /// The time zone fire times are computed in.
+    pub fn timezone(&self) -> Tz {
+        self.tz
     }
 
     /// The first fire time strictly after `after`.
@@ -120,13 +168,16 @@ impl Timing {
 
     /// "Every day at 10:00 (Asia/Tokyo)".
     pub fn describe(&self) -> String {
-        let words = match &self.kind {
-            Kind::Every(interval) => describe_interval(*interval),
-            Kind::Cron { cron, fields } => {
-                crate::describe::describe_cron(fields).unwrap_or_else(|| cron.describe())
-            }
-        };
-        format!("{words} ({})", self.tz.name())
+        let description = self.description.get_or_init(|| {
+            let words = match &self.kind {
+                Kind::Every(interval) => describe_interval(*interval),
+                Kind::Cron { cron, fields } => {
+                    crate::describe::describe_cron(fields).unwrap_or_else(|| cron.describe())
+                }
+            };
+            format!("{words} ({})", self.tz.name())
+        });
+        description.clone()
     }
 }
 

@@ -1,5 +1,7 @@
 //! Next-run tables (DST in several zones, month ends, 6-field cron), catch-up, descriptions.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use super::*;
@@ -256,4 +258,37 @@ fn catch_up_policies() {
     let fires = secondly.fires_due(first, later, Catchup::All);
     assert_eq!(fires.len(), MAX_CATCHUP);
     assert_eq!(fires.last(), Some(&later));
+}
+
+#[test]
+fn parsed_recurrences_are_shared_and_errors_are_not_kept() {
+    let tokyo = Recurrence::Cron("7 3 * * *".into());
+    let first = Timing::cached(&tokyo, "Asia/Tokyo").expect("valid");
+    let again = Timing::cached(&tokyo, "Asia/Tokyo").expect("valid");
+    assert!(Arc::ptr_eq(&first, &again), "parsed once");
+    assert_eq!(first.describe(), "Every day at 03:07 (Asia/Tokyo)");
+    // Another zone, or the same text as an interval, is another recurrence.
+    let utc_zone = Timing::cached(&tokyo, "UTC").expect("valid");
+    assert!(!Arc::ptr_eq(&first, &utc_zone));
+    assert_eq!(utc_zone.describe(), "Every day at 03:07 (UTC)");
+    let after = utc("2026-01-01T00:00:00Z");
+    assert_eq!(first.next_after(after), Some(utc("2026-01-01T18:07:00Z")));
+    assert_eq!(
+        Timing::cached(&Recurrence::Every("15m".into()), "UTC")
+            .expect("interval")
+            .describe(),
+        "Every 15 minutes (UTC)"
+    );
+    assert!(Timing::cached(&Recurrence::Cron("15m".into()), "UTC").is_err());
+    // A mistake stays a mistake every time it is asked for.
+    for _ in 0..2 {
+        assert!(matches!(
+            Timing::cached(&Recurrence::Cron("61 * * * *".into()), "UTC"),
+            Err(ValidationError::InvalidCron { .. })
+        ));
+        assert!(matches!(
+            Timing::cached(&tokyo, "Mars/Olympus"),
+            Err(ValidationError::InvalidTimezone { .. })
+        ));
+    }
 }

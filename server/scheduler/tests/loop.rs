@@ -316,3 +316,43 @@ async fn retry_with_backoff_then_success_and_run_timeout() {
     );
     stop(&handle, &shutdown).await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn schedules_due_at_once_each_fire_once_in_batches_and_lateness_is_recorded() {
+    // More schedules due at the same instant than one batch takes (256).
+    const COUNT: usize = 300;
+    let s = setup();
+    let (handle, shutdown) = s.start("2026-01-01T09:59:00Z").await;
+    let mut events = handle.subscribe(None);
+    for i in 0..COUNT {
+        handle
+            .create_schedule(spec(&format!("s{i:03}"), "block", "0 10 * * *"))
+            .await
+            .expect("create");
+    }
+    assert_eq!(handle.fire_lateness().count, 0);
+    let mut fired = std::collections::HashSet::new();
+    while fired.len() < COUNT {
+        fired.insert(next_status(&mut events, ExecutionStatus::Queued).await);
+    }
+    let fire = utc("2026-01-01T10:00:00Z");
+    let executions = all_executions(&handle).await;
+    assert_eq!(executions.len(), COUNT, "each schedule fired once");
+    let names: std::collections::HashSet<&str> =
+        executions.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names.len(), COUNT);
+    for execution in &executions {
+        assert_eq!(execution.fire_time, Some(fire));
+        // Paused time: the loop woke exactly at the fire and recorded it at once.
+        assert_eq!(execution.created_at, fire, "{}", execution.name);
+    }
+    let lateness = handle.fire_lateness();
+    assert_eq!(lateness.count, COUNT as u64);
+    assert_eq!(lateness.sum, 0.0);
+    assert_eq!(lateness.buckets.first(), Some(&(0.005, COUNT as u64)));
+    for schedule in handle.list_schedules().await.expect("list") {
+        assert_eq!(schedule.last_fire, Some(fire));
+        assert_eq!(schedule.next_run, Some(utc("2026-01-02T10:00:00Z")));
+    }
+    stop(&handle, &shutdown).await;
+}

@@ -1,6 +1,7 @@
 //! `GET /metrics` in Prometheus text format: executions queued and running (from the store at start,
 //! then kept by the scheduler's events), executions finished since start by status, a summary of run
-//! durations, and the kernels running (the gateway's and the executions').
+//! durations, the kernels running (the gateway's and the executions'), and how late schedules fired
+//! (a histogram kept by the scheduler).
 //!
 //! One task reads the scheduler's event stream; it ends when the server stops. A lag re-reads the
 //! store, so the gauges never drift.
@@ -13,7 +14,7 @@ use axum::extract::State;
 use axum::http::{Method, header};
 use axum::response::IntoResponse;
 use nbgate_scheduler::{
-    EventKind, ExecutionFilter, ExecutionStatus, MAX_PAGE, Received, SchedulerHandle,
+    EventKind, ExecutionFilter, ExecutionStatus, FireLateness, MAX_PAGE, Received, SchedulerHandle,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -145,6 +146,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             out,
             "nbgate_kernels_running{{owner=\"executions\"}} {running}"
         );
+        render_lateness(&mut out, &executor.scheduler.fire_lateness());
     }
     (
         [(
@@ -215,4 +217,24 @@ impl Metrics {
             inner.duration_sum, inner.duration_count
         );
     }
+}
+
+/// `nbgate_schedule_fire_lateness_seconds`: fire time → its execution row committed, for every fire
+/// recorded since start (run or skipped).
+fn render_lateness(out: &mut String, lateness: &FireLateness) {
+    let name = "nbgate_schedule_fire_lateness_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} How late schedules fired: from the fire time to its execution being recorded.\n\
+         # TYPE {name} histogram"
+    );
+    for (bound, count) in &lateness.buckets {
+        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {count}");
+    }
+    let _ = writeln!(
+        out,
+        "{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {sum}\n{name}_count {count}",
+        count = lateness.count,
+        sum = lateness.sum
+    );
 }

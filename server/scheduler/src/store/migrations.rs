@@ -56,6 +56,14 @@ pub(crate) const MIGRATIONS: &[(u32, &str)] = &[
         2,
         "CREATE INDEX executions_status_seq ON executions (status, seq);",
     ),
+    // Every fire counts its schedule's queued and running executions (the overlap policy): with only
+    // (schedule_id, seq) that read walks the schedule's whole history, which grows by one row per
+    // fire; this reads just the active ones. Listing one schedule's executions of one status uses it
+    // in order too.
+    (
+        3,
+        "CREATE INDEX executions_schedule_status ON executions (schedule_id, status, seq);",
+    ),
 ];
 
 /// Applies the steps not yet applied; returns the schema version.

@@ -34,9 +34,12 @@ pub trait Store: Send + Sync + 'static {
     fn next_fire(&self) -> StoreResult<Option<DateTime<Utc>>>;
     /// Active schedules whose next fire is at or before `now`, earliest first.
     fn due_schedules(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Schedule>>;
-    /// Records the fires of a schedule in one transaction: if its next fire is still `expected`,
-    /// inserts `executions`, sets `next_fire` and `last_fire`. False (nothing written) otherwise, so a
-    /// fire time is never handled twice.
+    /// Records the fires of several schedules in one transaction. For each, if its next fire is still
+    /// `expected`: inserts its executions and sets `next_fire` and `last_fire`; otherwise (paused,
+    /// edited or already fired meanwhile) writes nothing for it, so a fire time is never handled
+    /// twice. Returns, in order, whether each was recorded.
+    fn record_fire_batch(&self, batch: &[Fires]) -> StoreResult<Vec<bool>>;
+    /// [`Store::record_fire_batch`] for one schedule.
     fn record_fires(
         &self,
         schedule_id: &str,
@@ -44,7 +47,16 @@ pub trait Store: Send + Sync + 'static {
         next_fire: Option<DateTime<Utc>>,
         last_fire: Option<DateTime<Utc>>,
         executions: &[Execution],
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<bool> {
+        let fires = Fires {
+            schedule_id: schedule_id.into(),
+            expected,
+            next_fire,
+            last_fire,
+            executions: executions.to_vec(),
+        };
+        Ok(self.record_fire_batch(&[fires])?.first() == Some(&true))
+    }
 
     /// Inserts an execution (its listing position comes after every existing one).
     fn insert_execution(&self, execution: &Execution) -> StoreResult<()>;
@@ -56,8 +68,14 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
         before: Option<i64>,
     ) -> StoreResult<Vec<(i64, Execution)>>;
-    /// Queued executions ready at `now`, oldest first.
-    fn ready_executions(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Execution>>;
+    /// Queued executions ready at `now`, oldest first, after the position `after` when given, with
+    /// each one's position.
+    fn ready_executions(
+        &self,
+        now: DateTime<Utc>,
+        after: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<Vec<(i64, Execution)>>;
     /// The earliest `ready_at` after `now` of a queued execution (a retry waiting for its back-off).
     fn next_ready_after(&self, now: DateTime<Utc>) -> StoreResult<Option<DateTime<Utc>>>;
     /// Executions of a schedule that are queued or running.
@@ -83,6 +101,18 @@ pub trait Store: Send + Sync + 'static {
     fn delete_execution(&self, id: &str) -> StoreResult<bool>;
     /// Whether an execution has this name.
     fn execution_name_exists(&self, name: &str) -> StoreResult<bool>;
+}
+
+/// What one schedule's fire (or catch-up) writes: see [`Store::record_fire_batch`].
+#[derive(Debug, Clone)]
+pub struct Fires {
+    pub schedule_id: String,
+    /// The schedule's `next_fire` this was decided from.
+    pub expected: DateTime<Utc>,
+    pub next_fire: Option<DateTime<Utc>>,
+    /// `None` keeps the stored one.
+    pub last_fire: Option<DateTime<Utc>>,
+    pub executions: Vec<Execution>,
 }
 
 /// A cheap handle that runs store calls on the blocking pool.

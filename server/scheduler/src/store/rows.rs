@@ -46,7 +46,7 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
 
 pub(crate) fn schedule(row: &Row<'_>) -> Result<Schedule, StoreError> {
     let spec: ScheduleSpec = json("schedules", &row.get::<_, String>(2)?)?;
-    let description = Timing::new(&spec.recurrence, &spec.timezone)
+    let description = Timing::cached(&spec.recurrence, &spec.timezone)
         .map(|timing| timing.describe())
         .unwrap_or_default();
     Ok(Schedule {

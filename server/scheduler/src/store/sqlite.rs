@@ -2,14 +2,14 @@
 //! blocking pool through [`super::Db`]).
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{LazyLock, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value as V;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
 use super::rows::{self, EXECUTION_COLUMNS, SCHEDULE_COLUMNS, millis, opt_millis, to_json};
-use super::{Store, StoreResult, migrations};
+use super::{Fires, Store, StoreResult, migrations};
 use crate::error::StoreError;
 use crate::model::{CellProgress, Execution, ExecutionFilter, ExecutionStatus, Schedule};
 
@@ -33,6 +33,8 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Every statement shape the store uses stays prepared (rusqlite keeps 16 by default).
+        conn.set_prepared_statement_cache_capacity(64);
         migrations::migrate(&mut conn)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
@@ -86,22 +88,46 @@ fn query_executions(
     Ok(out)
 }
 
-fn insert_execution(tx: &Transaction<'_>, execution: &Execution) -> StoreResult<()> {
-    let seq: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(seq), 0) + 1 FROM executions",
-        [],
-        |row| row.get(0),
-    )?;
+/// The next listing position.
+fn next_seq(tx: &Transaction<'_>) -> StoreResult<i64> {
+    Ok(tx
+        .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM executions")?
+        .query_row([], |row| row.get(0))?)
+}
+
+/// `INSERT INTO executions (…) VALUES (?1, …)`, built once (statements are prepared once per
+/// connection and kept: the fire path inserts hundreds of rows a second at scale).
+static INSERT_EXECUTION: LazyLock<String> = LazyLock::new(|| {
+    let count = EXECUTION_COLUMNS.split(", ").count();
+    let placeholders: Vec<String> = (1..=count).map(|i| format!("?{i}")).collect();
+    format!(
+        "INSERT INTO executions ({EXECUTION_COLUMNS}) VALUES ({})",
+        placeholders.join(", ")
+    )
+});
+
+/// `UPDATE executions SET <every column but id and seq> … WHERE id = ?1 AND status = ?N`.
+static UPDATE_EXECUTION_IF: LazyLock<String> = LazyLock::new(|| {
+    let columns: Vec<&str> = EXECUTION_COLUMNS.split(", ").map(str::trim).collect();
+    // Every column but id (first) and seq (last) is set.
+    let settable = &columns[1..columns.len() - 1];
+    let sets: Vec<String> = settable
+        .iter()
+        .enumerate()
+        .map(|(i, column)| format!("{column} = ?{}", i + 2))
+        .collect();
+    format!(
+        "UPDATE executions SET {} WHERE id = ?1 AND status = ?{}",
+        sets.join(", "),
+        settable.len() + 2
+    )
+});
+
+fn insert_execution(tx: &Transaction<'_>, execution: &Execution, seq: i64) -> StoreResult<()> {
     let mut values = rows::execution_values(execution);
     values.push(V::Integer(seq));
-    let placeholders: Vec<String> = (1..=values.len()).map(|i| format!("?{i}")).collect();
-    tx.execute(
-        &format!(
-            "INSERT INTO executions ({EXECUTION_COLUMNS}) VALUES ({})",
-            placeholders.join(", ")
-        ),
-        params_from_iter(values),
-    )?;
+    tx.prepare_cached(&INSERT_EXECUTION)?
+        .execute(params_from_iter(values))?;
     Ok(())
 }
 
@@ -110,24 +136,11 @@ fn update_execution_if(
     execution: &Execution,
     expected: ExecutionStatus,
 ) -> StoreResult<bool> {
-    let values = rows::execution_values(execution);
-    let columns: Vec<&str> = EXECUTION_COLUMNS.split(", ").map(str::trim).collect();
-    // Every column but id (1) and seq (last) is set.
-    let sets: Vec<String> = columns[1..values.len()]
-        .iter()
-        .enumerate()
-        .map(|(i, column)| format!("{column} = ?{}", i + 2))
-        .collect();
-    let expected_at = values.len() + 1;
-    let mut all = values;
-    all.push(V::Text(expected.as_str().into()));
-    let changed = tx.execute(
-        &format!(
-            "UPDATE executions SET {} WHERE id = ?1 AND status = ?{expected_at}",
-            sets.join(", ")
-        ),
-        params_from_iter(all),
-    )?;
+    let mut values = rows::execution_values(execution);
+    values.push(V::Text(expected.as_str().into()));
+    let changed = tx
+        .prepare_cached(&UPDATE_EXECUTION_IF)?
+        .execute(params_from_iter(values))?;
     Ok(changed == 1)
 }
 
@@ -214,11 +227,10 @@ impl Store for SqliteStore {
     }
 
     fn next_fire(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        let next: Option<i64> = self.conn().query_row(
-            "SELECT MIN(next_fire) FROM schedules WHERE paused = 0",
-            [],
-            |row| row.get(0),
-        )?;
+        let next: Option<i64> = self
+            .conn()
+            .prepare_cached("SELECT MIN(next_fire) FROM schedules WHERE paused = 0")?
+            .query_row([], |row| row.get(0))?;
         Ok(next.and_then(|ms| chrono::TimeZone::timestamp_millis_opt(&Utc, ms).single()))
     }
 
@@ -233,40 +245,41 @@ impl Store for SqliteStore {
         )
     }
 
-    fn record_fires(
-        &self,
-        schedule_id: &str,
-        expected: DateTime<Utc>,
-        next_fire: Option<DateTime<Utc>>,
-        last_fire: Option<DateTime<Utc>>,
-        executions: &[Execution],
-    ) -> StoreResult<bool> {
+    fn record_fire_batch(&self, batch: &[Fires]) -> StoreResult<Vec<bool>> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let changed = tx.execute(
-            "UPDATE schedules SET next_fire = ?1, last_fire = COALESCE(?2, last_fire) \
-             WHERE id = ?3 AND next_fire = ?4 AND paused = 0",
-            params![
-                opt_millis(next_fire),
-                opt_millis(last_fire),
-                schedule_id,
-                millis(expected)
-            ],
-        )?;
-        if changed != 1 {
-            return Ok(false);
-        }
-        for execution in executions {
-            insert_execution(&tx, execution)?;
+        let mut recorded = Vec::with_capacity(batch.len());
+        let mut seq = next_seq(&tx)?;
+        for fires in batch {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE schedules SET next_fire = ?1, last_fire = COALESCE(?2, last_fire) \
+                     WHERE id = ?3 AND next_fire = ?4 AND paused = 0",
+                )?
+                .execute(params![
+                    opt_millis(fires.next_fire),
+                    opt_millis(fires.last_fire),
+                    fires.schedule_id,
+                    millis(fires.expected)
+                ])?;
+            recorded.push(changed == 1);
+            if changed != 1 {
+                continue;
+            }
+            for execution in &fires.executions {
+                insert_execution(&tx, execution, seq)?;
+                seq += 1;
+            }
         }
         tx.commit()?;
-        Ok(true)
+        Ok(recorded)
     }
 
     fn insert_execution(&self, execution: &Execution) -> StoreResult<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        insert_execution(&tx, execution)?;
+        let seq = next_seq(&tx)?;
+        insert_execution(&tx, execution, seq)?;
         tx.commit()?;
         Ok(())
     }
@@ -311,34 +324,44 @@ impl Store for SqliteStore {
         self.query_executions(&sql, values)
     }
 
-    fn ready_executions(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Execution>> {
+    fn ready_executions(
+        &self,
+        now: DateTime<Utc>,
+        after: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<Vec<(i64, Execution)>> {
         let sql = format!(
             "SELECT {EXECUTION_COLUMNS} FROM executions WHERE status = 'queued' AND ready_at <= ?1 \
-             ORDER BY seq LIMIT ?2"
+             AND seq > ?2 ORDER BY seq LIMIT ?3"
         );
-        let found = self.query_executions(
+        self.query_executions(
             &sql,
-            vec![V::Integer(millis(now)), V::Integer(limit as i64)],
-        )?;
-        Ok(found.into_iter().map(|(_, e)| e).collect())
+            vec![
+                V::Integer(millis(now)),
+                V::Integer(after.unwrap_or(0)),
+                V::Integer(limit as i64),
+            ],
+        )
     }
 
     fn next_ready_after(&self, now: DateTime<Utc>) -> StoreResult<Option<DateTime<Utc>>> {
-        let next: Option<i64> = self.conn().query_row(
-            "SELECT MIN(ready_at) FROM executions WHERE status = 'queued' AND ready_at > ?1",
-            [millis(now)],
-            |row| row.get(0),
-        )?;
+        let next: Option<i64> = self
+            .conn()
+            .prepare_cached(
+                "SELECT MIN(ready_at) FROM executions WHERE status = 'queued' AND ready_at > ?1",
+            )?
+            .query_row([millis(now)], |row| row.get(0))?;
         Ok(next.and_then(|ms| chrono::TimeZone::timestamp_millis_opt(&Utc, ms).single()))
     }
 
     fn active_count(&self, schedule_id: &str) -> StoreResult<u32> {
-        Ok(self.conn().query_row(
-            "SELECT COUNT(*) FROM executions WHERE schedule_id = ?1 \
-             AND status IN ('queued', 'running')",
-            [schedule_id],
-            |row| row.get(0),
-        )?)
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT COUNT(*) FROM executions WHERE schedule_id = ?1 \
+                 AND status IN ('queued', 'running')",
+            )?
+            .query_row([schedule_id], |row| row.get(0))?)
     }
 
     fn executions_with_status(&self, status: ExecutionStatus) -> StoreResult<Vec<Execution>> {
@@ -376,7 +399,8 @@ impl Store for SqliteStore {
             return Ok(false);
         }
         if let Some(retry) = retry {
-            insert_execution(&tx, retry)?;
+            let seq = next_seq(&tx)?;
+            insert_execution(&tx, retry, seq)?;
         }
         tx.commit()?;
         Ok(true)
@@ -408,9 +432,8 @@ impl Store for SqliteStore {
     fn execution_name_exists(&self, name: &str) -> StoreResult<bool> {
         Ok(self
             .conn()
-            .query_row("SELECT 1 FROM executions WHERE name = ?1", [name], |_| {
-                Ok(())
-            })
+            .prepare_cached("SELECT 1 FROM executions WHERE name = ?1")?
+            .query_row([name], |_| Ok(()))
             .optional()?
             .is_some())
     }
