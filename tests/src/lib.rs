@@ -77,6 +77,18 @@ pub struct JupyterEnv {
 }
 
 impl JupyterEnv {
+    /// `nbgate ARGS…` (the workspace's binary) in the work directory with this environment, stdin
+    /// closed; waits for it to end.
+    pub fn nbgate(&self, args: &[&str]) -> std::process::Output {
+        Command::new(workspace_bin("nbgate"))
+            .current_dir(self.work())
+            .envs(self.vars())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("nbgate runs")
+    }
+
     pub fn new() -> Self {
         let dir = tempfile::Builder::new()
             .prefix("nbgate-test-")

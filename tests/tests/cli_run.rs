@@ -28,21 +28,11 @@ fn write(env: &JupyterEnv, name: &str, notebook: &Value) -> PathBuf {
     path
 }
 
-fn nbgate(env: &JupyterEnv, args: &[&str]) -> Output {
-    Command::new(workspace_bin("nbgate"))
-        .current_dir(env.work())
-        .envs(env.vars())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("nbgate runs")
-}
-
 /// `nbgate run INPUT out.ipynb EXTRA…` in the environment's work directory.
 fn run(env: &JupyterEnv, input: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["run", input.to_str().unwrap_or_default(), "out.ipynb"];
     args.extend_from_slice(extra);
-    nbgate(env, &args)
+    env.nbgate(&args)
 }
 
 fn stderr(output: &Output) -> String {
@@ -169,7 +159,7 @@ fn bad_input_is_one_line_and_exit_2_and_writes_nothing() {
         ),
     ];
     for (args, mention) in cases {
-        let output = nbgate(&env, args);
+        let output = env.nbgate(args);
         let message = stderr(&output);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {message}");
         assert_eq!(
@@ -225,7 +215,7 @@ fn params_lists_the_declared_parameters() {
     input["cells"][0]["metadata"] = json!({"tags": ["parameters"]});
     let input = write(&env, "p.ipynb", &input);
     let input = input.to_str().unwrap_or_default();
-    let output = nbgate(&env, &["params", input, "--json"]);
+    let output = env.nbgate(&["params", input, "--json"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let listed: Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(listed["parameters"][0]["name"], "DATA_DAY_RANGE");
@@ -233,14 +223,14 @@ fn params_lists_the_declared_parameters() {
     assert_eq!(listed["parameters"][0]["default"], 60);
     assert_eq!(listed["parameters"][0]["help"], "days of data");
     assert_eq!(listed["parameters"][1]["inferred_type_name"], "str");
-    let text = nbgate(&env, &["params", input]);
+    let text = env.nbgate(&["params", input]);
     let stdout = String::from_utf8_lossy(&text.stdout);
     assert!(
         stdout.contains("DATA_DAY_RANGE: Unknown type (default 60)"),
         "{stdout}"
     );
     let none = write(&env, "none.ipynb", &notebook("python3", "python", &["1"]));
-    let output = nbgate(&env, &["params", none.to_str().unwrap_or_default()]);
+    let output = env.nbgate(&["params", none.to_str().unwrap_or_default()]);
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stdout).contains("No cell tagged 'parameters'"));
 }

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use nbgate_tests::{JupyterEnv, workspace_bin};
+use nbgate_tests::JupyterEnv;
 use serde_json::{Map, Value, json};
 
 /// What each hostile string tries to run: create `PWNED` in the working directory.
@@ -84,22 +84,12 @@ fn hostile_strings() -> Vec<String> {
 
 /// `nbgate ARGS…` in the environment's work directory; panics unless it succeeds.
 fn nbgate_ok(env: &JupyterEnv, args: &[&str]) {
-    let output = nbgate(env, args);
+    let output = env.nbgate(args);
     assert!(
         output.status.success(),
         "nbgate {args:?} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-fn nbgate(env: &JupyterEnv, args: &[&str]) -> std::process::Output {
-    Command::new(workspace_bin("nbgate"))
-        .current_dir(env.work())
-        .envs(env.vars())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("nbgate runs")
 }
 
 fn read_json(path: &Path) -> Value {
@@ -311,17 +301,14 @@ fn hostile_strings_in_a_bash_notebook_stay_strings() {
     assert!(mismatches.is_empty(), "{mismatches:#?}");
     assert!(!marker, "a Bash parameter ran as code");
     // NUL cannot be held by Bash: refused, never cut short.
-    let output = nbgate(
-        &env,
-        &[
-            "run",
-            "bash.ipynb",
-            "nul.ipynb",
-            "--prepare-only",
-            "-y",
-            "p0: \"a\\0b\"",
-        ],
-    );
+    let output = env.nbgate(&[
+        "run",
+        "bash.ipynb",
+        "nul.ipynb",
+        "--prepare-only",
+        "-y",
+        "p0: \"a\\0b\"",
+    ]);
     assert_eq!(
         output.status.code(),
         Some(2),
