@@ -158,10 +158,6 @@ impl Cell {
     pub fn fields_mut(&mut self) -> &mut Map<String, Value> {
         Arc::make_mut(&mut self.fields)
     }
-
-    pub fn into_value(self) -> Value {
-        Value::Object(Arc::unwrap_or_clone(self.fields))
-    }
 }
 
 /// nbformat's `random_cell_id`: `uuid.uuid4().hex[:8]`.
@@ -244,7 +240,7 @@ mod tests {
         broken.metadata_mut().insert("a".into(), json!(1));
         broken.outputs_mut().push(json!({}));
         assert_eq!(
-            broken.into_value(),
+            Value::Object(broken.fields().clone()),
             json!({"metadata": {"a": 1}, "outputs": [{}]})
         );
     }

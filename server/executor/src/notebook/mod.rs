@@ -189,21 +189,6 @@ impl Notebook {
             .filter(|name| !name.is_empty())
     }
 
-    /// The whole document as JSON, lines joined (the in-memory form).
-    pub fn to_value(&self) -> Value {
-        let mut document = self.other.clone();
-        document.insert("nbformat".into(), 4.into());
-        document.insert("nbformat_minor".into(), self.nbformat_minor.into());
-        document.insert("metadata".into(), Value::Object(self.metadata.clone()));
-        let cells = self
-            .cells
-            .iter()
-            .map(|cell| cell.clone().into_value())
-            .collect();
-        document.insert("cells".into(), Value::Array(cells));
-        Value::Object(document)
-    }
-
     /// `nbformat.writes(nb)`: multi-line text split into line lists, transient fields stripped,
     /// one-space indentation, sorted keys, no trailing newline.
     pub fn to_ipynb_string(&self) -> String {
@@ -225,9 +210,7 @@ impl Notebook {
             .collect();
 
         let mut metadata = self.metadata.clone();
-        for key in ["orig_nbformat", "orig_nbformat_minor", "signature"] {
-            metadata.remove(key);
-        }
+        strip_transient_metadata(&mut metadata);
         let metadata = Value::Object(metadata);
         let nbformat = Value::from(4);
         let minor = Value::from(self.nbformat_minor);
@@ -307,14 +290,24 @@ impl Notebook {
     }
 
     fn strip_transient(&mut self) {
-        for key in ["orig_nbformat", "orig_nbformat_minor", "signature"] {
-            self.metadata.remove(key);
-        }
+        strip_transient_metadata(&mut self.metadata);
         for cell in &mut self.cells {
-            if let Some(Value::Object(metadata)) = cell.fields_mut().get_mut("metadata") {
-                metadata.remove("trusted");
-            }
+            strip_transient_cell(cell.fields_mut());
         }
+    }
+}
+
+/// What `nbformat` drops from the notebook's metadata on reading and writing.
+fn strip_transient_metadata(metadata: &mut Map<String, Value>) {
+    for key in ["orig_nbformat", "orig_nbformat_minor", "signature"] {
+        metadata.remove(key);
+    }
+}
+
+/// What `nbformat` drops from a cell on reading and writing: `metadata.trusted`.
+fn strip_transient_cell(cell: &mut Map<String, Value>) {
+    if let Some(Value::Object(metadata)) = cell.get_mut("metadata") {
+        metadata.remove("trusted");
     }
 }
 
@@ -328,9 +321,7 @@ pub struct RenderCache {
 /// place in the `cells` list.
 fn render_cell(cell: &Cell) -> String {
     let mut fields = cell.fields().clone();
-    if let Some(Value::Object(metadata)) = fields.get_mut("metadata") {
-        metadata.remove("trusted");
-    }
+    strip_transient_cell(&mut fields);
     lines::split_cell(&mut fields);
     let mut text = String::new();
     write_python_json(&mut text, &Value::Object(fields), 2);
