@@ -53,15 +53,15 @@ run_one() { # LABEL PID URL [ARGS]
 : > "$OUT/results.jsonl"
 
 P=$(free_port)
-"$NBGATE" serve --port "$P" --token "$TOKEN" --root-dir "$OUT" > "$OUT/nbgate.log" 2>&1 & PIDS+=($!)
+NBGATE_TOKEN="$TOKEN" "$NBGATE" serve --port="$P" --root-dir="$OUT" > "$OUT/nbgate.log" 2>&1 & PIDS+=($!)
 run_one nbgate $! "http://127.0.0.1:$P"
 
 P=$(free_port)
-"$NBGATE" serve --port "$P" --token "$TOKEN" --root-dir "$OUT" --no-fork-server > "$OUT/nbgate-spawn.log" 2>&1 & PIDS+=($!)
+NBGATE_TOKEN="$TOKEN" "$NBGATE" serve --port="$P" --root-dir="$OUT" --no-fork-server > "$OUT/nbgate-spawn.log" 2>&1 & PIDS+=($!)
 run_one nbgate-spawn $! "http://127.0.0.1:$P"
 
 P=$(free_port)
-"$NBGATE" serve --port "$P" --token "$TOKEN" --root-dir "$OUT" --prespawn 1 > "$OUT/nbgate-pool.log" 2>&1 & PIDS+=($!)
+NBGATE_TOKEN="$TOKEN" "$NBGATE" serve --port="$P" --root-dir="$OUT" --prespawn 1 > "$OUT/nbgate-pool.log" 2>&1 & PIDS+=($!)
 run_one nbgate-pool $! "http://127.0.0.1:$P" --pool
 
 P=$(free_port)

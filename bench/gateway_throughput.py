@@ -132,8 +132,8 @@ def main():
                JUPYTER_DATA_DIR=f"{cache}/jupyter/data", JUPYTER_CONFIG_DIR=f"{cache}/jupyter/config",
                JUPYTER_RUNTIME_DIR=f"{cache}/jupyter/runtime", IPYTHONDIR=f"{cache}/ipython",
                JUPYTER_PLATFORM_DIRS="1", PYDEVD_DISABLE_FILE_VALIDATION="1")
-    nbgate = measure("nbgate", [args.nbgate, "serve", "--port", "{port}", "--token", TOKEN, "--root-dir", OUT],
-                     env, args)
+    nbgate = measure("nbgate", [args.nbgate, "serve", "--port={port}", f"--root-dir={OUT}"],
+                     dict(env, NBGATE_TOKEN=TOKEN), args)
     kg = measure("kernel-gateway", [os.path.join(venv_bin, "jupyter"), "kernelgateway",
                                     "--KernelGatewayApp.ip=127.0.0.1", "--KernelGatewayApp.port={port}",
                                     "--JupyterWebsocketPersonality.list_kernels=True"],

@@ -76,9 +76,9 @@ class Api:
 
 def start_nbgate(binary, root: Path, concurrency, env, extra=()):
     process = subprocess.Popen(
-        [binary, "serve", "--port", "0", "--token", TOKEN, "--root-dir", str(root),
-         "--max-concurrent-executions", str(concurrency), *extra],
-        stdout=subprocess.PIPE, env=env, text=True)
+        [binary, "serve", "--port=0", f"--root-dir={root}",
+         f"--max-concurrent-executions={concurrency}", *extra],
+        stdout=subprocess.PIPE, env={**env, "NBGATE_TOKEN": TOKEN}, text=True)
     line = process.stdout.readline()
     prefix = "nbgate serve listening on http://127.0.0.1:"
     if not line.startswith(prefix):

@@ -90,9 +90,9 @@ lab: frontend-build build-release
 	@echo "(open loyal_customer.ipynb, press Execute; Ctrl-C stops Lab and the gateway)"
 	@echo
 	cd $(ROOT)/examples && PATH=$(FRONTEND_PATH) NBGATE_BINARY=$(ROOT)/target/release/nbgate \
+	    JUPYTER_TOKEN=$(LAB_TOKEN) \
 	    $(VENV)/bin/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) \
 	    $$([ "$$(id -u)" = 0 ] && echo --allow-root) \
-	    --IdentityProvider.token=$(LAB_TOKEN) \
 	    --LabApp.news_url=None \
 	    --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
 	    --LabApp.extension_manager=readonly

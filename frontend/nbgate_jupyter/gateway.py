@@ -1,6 +1,11 @@
 """The gateway the proxy talks to: an ``nbgate serve`` child process started on a free loopback port with
 a fresh token and the Jupyter root directory, or a gateway someone else runs at a configured URL.
 
+The token reaches the child in its environment (``NBGATE_TOKEN``), never on its command line: a command
+line is readable by every local user and kernel (``/proc/*/cmdline``), and a value there that begins with
+``-`` would be read as an option. Every other option is passed as one ``--name=value`` word for the same
+reason.
+
 A managed gateway is started once (at server start, or by the first request if that comes first),
 reports why when it cannot start, and is stopped with the server (SIGTERM, then SIGKILL). On Linux it
 also dies with the Jupyter server if that is killed outright (PR_SET_PDEATHSIG).
@@ -54,18 +59,18 @@ class Gateway:
         command = [
             binary,
             "serve",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--token",
-            token,
-            "--root-dir",
-            root_dir,
-            "--data-dir",
-            data_dir,
+            "--ip=127.0.0.1",
+            "--port=0",
+            f"--root-dir={root_dir}",
+            f"--data-dir={data_dir}",
         ]
         return cls(log=log, token=token, command=command, start_timeout=start_timeout)
+
+    def _environment(self):
+        """The child's environment: the server's own, with the gateway's token (and no other)."""
+        environment = dict(os.environ)
+        environment["NBGATE_TOKEN"] = self.token
+        return environment
 
     @property
     def managed_process(self):
@@ -101,6 +106,7 @@ class Gateway:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
+                env=self._environment(),
                 preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
             )
         except OSError as error:
@@ -132,8 +138,7 @@ class Gateway:
             line = await self._process.stdout.readline()
             if not line:
                 return None
-            text = line.decode("utf-8", "replace").rstrip()
-            self._output.append(text)
+            text = self._remember(line)
             match = LISTENING.search(text)
             if match:
                 return match.group(1).rstrip("/")
@@ -143,8 +148,7 @@ class Gateway:
             line = await self._process.stdout.readline()
             if not line:
                 break
-            text = line.decode("utf-8", "replace").rstrip()
-            self._output.append(text)
+            text = self._remember(line)
             self.log.debug("nbgate: %s", text)
         code = await self._process.wait()
         if self._error is None and not self._stopping:
@@ -154,6 +158,14 @@ class Gateway:
             self.log.error("nbgate: %s", self._error)
 
     _stopping = False
+
+    def _remember(self, line):
+        """One line of the gateway's output, its token masked: the output is logged and quoted in errors."""
+        text = line.decode("utf-8", "replace").rstrip()
+        if self.token:
+            text = text.replace(self.token, "<token>")
+        self._output.append(text)
+        return text
 
     def _last_output(self):
         lines = [line for line in self._output if line.strip()]

@@ -140,22 +140,18 @@ async function startGateway({ base, root, state }) {
   const log = path.join(base, 'nbgate.log');
   // Append mode: stdout is copied in by this process, stderr written by the child, both at the end.
   const out = fs.openSync(log, 'a');
+  // Secrets go by environment, never on a command line (readable by every local process); every other
+  // value as one `--name=value` word, so that none can be read as an option.
   const args = [
     'serve',
-    '--port',
-    '0',
-    '--token',
-    secret,
-    '--root-dir',
-    root,
-    '--data-dir',
-    path.join(base, 'nbgate-data'),
-    '--env-process-whitelist',
-    'JUPYTER_RUNTIME_DIR,IPYTHONDIR,MPLCONFIGDIR,TMPDIR,JUPYTER_PLATFORM_DIRS'
+    '--port=0',
+    `--root-dir=${root}`,
+    `--data-dir=${path.join(base, 'nbgate-data')}`,
+    '--env-process-whitelist=JUPYTER_RUNTIME_DIR,IPYTHONDIR,MPLCONFIGDIR,TMPDIR,JUPYTER_PLATFORM_DIRS'
   ];
   const child = spawnTracked(BINARY, args, {
     cwd: root,
-    env: stateEnv(state),
+    env: { ...stateEnv(state), NBGATE_TOKEN: secret },
     stdio: ['ignore', 'pipe', out]
   });
   const url = await new Promise((resolve, reject) => {
@@ -220,24 +216,26 @@ async function startLab({ base, root, state, gateway }) {
     '--no-browser',
     '--ip=127.0.0.1',
     `--port=${port}`,
-    `--IdentityProvider.token=${secret}`,
     `--ServerApp.root_dir=${root}`,
     '--LabApp.news_url=None',
     '--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate',
     '--LabApp.extension_manager=readonly',
     '--FileContentsManager.delete_to_trash=False',
     ...(gateway
-      ? [
-          `--gateway-url=${gateway.url}`,
-          `--GatewayClient.auth_token=${gateway.token}`,
-          `--NbgateApp.url=${gateway.url}`,
-          `--NbgateApp.token=${gateway.token}`
-        ]
+      ? [`--gateway-url=${gateway.url}`, `--NbgateApp.url=${gateway.url}`]
       : [`--NbgateApp.binary=${BINARY}`])
   ];
+  // Lab's token, and the gateway's for Lab and for the extension, by environment (see startGateway).
+  const secrets = { JUPYTER_TOKEN: secret };
+  if (gateway) {
+    Object.assign(secrets, {
+      JUPYTER_GATEWAY_AUTH_TOKEN: gateway.token,
+      NBGATE_TOKEN: gateway.token
+    });
+  }
   const lab = spawnTracked('jupyter', args, {
     cwd: root,
-    env: stateEnv(state),
+    env: { ...stateEnv(state), ...secrets },
     stdio: ['ignore', out, out]
   });
   const url = `http://127.0.0.1:${port}`;

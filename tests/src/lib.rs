@@ -219,8 +219,8 @@ impl Default for JupyterEnv {
     }
 }
 
-/// Starts `nbgate serve --port 0 --token TOKEN --root-dir <env.work()> --data-dir DATA_DIR ARGS…` in
-/// `env` (`RUST_LOG=warn`, stderr inherited) and reads the port from the line it prints once it
+/// Starts `nbgate serve --port=0 --root-dir=<env.work()> --data-dir=DATA_DIR ARGS…` with
+/// `NBGATE_TOKEN=TOKEN` in `env` (`RUST_LOG=warn`, stderr inherited) and reads the port from the line it prints once it
 /// listens. Keep the returned stdout open while the server runs.
 pub fn start_serve(
     env: &JupyterEnv,
@@ -250,12 +250,14 @@ pub fn start_serve_under(
         None => Command::new(nbgate),
     };
     let mut child = command
-        .args(["serve", "--port", "0", "--token", token, "--root-dir"])
-        .arg(env.work())
-        .arg("--data-dir")
-        .arg(data_dir)
+        .arg("serve")
+        .arg("--port=0")
+        .arg(option_value("--root-dir", &env.work()))
+        .arg(option_value("--data-dir", data_dir))
         .args(args)
         .envs(env.vars())
+        // By environment: a command line is readable by every local process.
+        .env("NBGATE_TOKEN", token)
         .env("RUST_LOG", "warn,zeromq=off")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -272,4 +274,11 @@ pub fn start_serve_under(
         .and_then(|port| port.parse().ok())
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
     (child, stdout, port)
+}
+
+/// `--name=value` as one word: a value that begins with `-` can never be read as an option.
+pub fn option_value(name: &str, value: &Path) -> std::ffi::OsString {
+    let mut word = std::ffi::OsString::from(format!("{name}="));
+    word.push(value);
+    word
 }

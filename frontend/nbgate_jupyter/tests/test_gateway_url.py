@@ -18,11 +18,10 @@ TOKEN = "gateway-url-token"
 @pytest.fixture
 def running_nbgate(nbgate_binary, tmp_path):
     process = subprocess.Popen(
-        [nbgate_binary, "serve", "--port", "0", "--token", TOKEN, "--root-dir", str(tmp_path),
-         "--data-dir", str(tmp_path / "data")],
+        [nbgate_binary, "serve", "--port=0", f"--root-dir={tmp_path}", f"--data-dir={tmp_path / 'data'}"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env=ENVIRONMENT,
+        env={**ENVIRONMENT, "NBGATE_TOKEN": TOKEN},
         text=True,
     )
     url = None

@@ -108,8 +108,9 @@ def main():
     # picked here and bound later could be taken meanwhile, e.g. by a kernel).
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", "--ip=127.0.0.1",
-         "--port=0", "--port-retries=0", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={ROOT}",
-         f"--gateway-url={GATEWAY}", f"--GatewayClient.auth_token={GATEWAY_TOKEN}"],
+         "--port=0", "--port-retries=0", f"--ServerApp.root_dir={ROOT}", f"--gateway-url={GATEWAY}"],
+        # Tokens by environment: a command line is readable by every local process.
+        env={**os.environ, "JUPYTER_TOKEN": TOKEN, "JUPYTER_GATEWAY_AUTH_TOKEN": GATEWAY_TOKEN},
         stdout=subprocess.DEVNULL, stderr=open(os.path.join(ROOT, "jupyter_server.log"), "w"),
     )
     try:

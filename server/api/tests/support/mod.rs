@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use nbgate_tests::{JupyterEnv, MARKER_VAR, workspace_bin};
+use nbgate_tests::{JupyterEnv, MARKER_VAR, option_value, workspace_bin};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
@@ -30,14 +30,15 @@ impl Gateway {
     pub async fn start(args: &[&str]) -> Self {
         let env = JupyterEnv::new();
         let mut child = Command::new(workspace_bin("nbgate"))
-            .args(["serve", "--port", "0", "--token", TOKEN, "--root-dir"])
-            .arg(env.work())
-            .args([
-                "--env-process-whitelist",
-                &format!("{MARKER_VAR},JUPYTER_RUNTIME_DIR,IPYTHONDIR"),
-            ])
+            .args(["serve", "--port=0"])
+            .arg(option_value("--root-dir", &env.work()))
+            .arg(format!(
+                "--env-process-whitelist={MARKER_VAR},JUPYTER_RUNTIME_DIR,IPYTHONDIR"
+            ))
             .args(args)
             .envs(env.vars())
+            // By environment: a command line is readable by every local process.
+            .env("NBGATE_TOKEN", TOKEN)
             .env(
                 "RUST_LOG",
                 std::env::var("NBGATE_TEST_LOG").unwrap_or_else(|_| "warn,zeromq=off".into()),
