@@ -221,11 +221,24 @@ print(f"appended {len(predictions):,} rows ({predictions.label.sum():,} predicte
 predictions.sort_values("predict_proba", ascending=False).head(10)"""
 
 
+def kernel_language_info() -> dict:
+    """The kernel's own `language_info`, as JupyterLab writes it into a notebook it opens: shipping the
+    same, the example opens unmodified (Lab would otherwise fill it in and ask to save before Execute)."""
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        return client.kernel_info(reply=True, timeout=60)["content"]["language_info"]
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
 def main() -> None:
     nb = new_notebook()
     nb.metadata = {
         "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"},
-        "language_info": {"name": "python", "file_extension": ".py", "mimetype": "text/x-python"},
+        "language_info": kernel_language_info(),
     }
     cells = [
         new_markdown_cell(INTRO),

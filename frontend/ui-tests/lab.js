@@ -105,26 +105,28 @@ function freePort() {
   });
 }
 
-/** A notebook without a parameters cell whose third cell raises. */
+/**
+ * A notebook without a parameters cell whose third cell raises. Its metadata is the example's, complete
+ * as Lab writes it, so that opening it changes nothing.
+ */
 function raisingNotebook() {
-  const code = source => ({
+  const code = (id, source) => ({
     cell_type: 'code',
     execution_count: null,
+    id,
     metadata: {},
     outputs: [],
     source
   });
+  const example = path.join(REPO, 'examples', 'loyal_customer.ipynb');
   return {
     cells: [
-      { cell_type: 'markdown', metadata: {}, source: '# A notebook that fails' },
-      code('import pandas as pd\n\ndf = pd.DataFrame()'),
-      code('if df.empty:\n    raise ValueError("the input table is empty")'),
-      code('print("never reached")')
+      { cell_type: 'markdown', id: 'title', metadata: {}, source: '# A notebook that fails' },
+      code('load', 'import pandas as pd\n\ndf = pd.DataFrame()'),
+      code('check', 'if df.empty:\n    raise ValueError("the input table is empty")'),
+      code('after', 'print("never reached")')
     ],
-    metadata: {
-      kernelspec: { display_name: 'Python 3 (ipykernel)', language: 'python', name: 'python3' },
-      language_info: { name: 'python' }
-    },
+    metadata: JSON.parse(fs.readFileSync(example, 'utf8')).metadata,
     nbformat: 4,
     nbformat_minor: 5
   };

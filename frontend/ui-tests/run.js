@@ -41,16 +41,18 @@ async function openNotebook(page, lab, notebook) {
 }
 
 /**
- * The Execute dialog, once open. Lab marks a freshly opened notebook modified when its kernel reports
- * its language_info, so we may be asked to save first: we save.
+ * The Execute dialog, once open. An untouched notebook goes straight to it: a "save first" prompt here
+ * is a defect (Lab marks a notebook modified when it fills in metadata the file lacks).
  */
 async function executeDialog(page) {
   const dialog = page.locator('.nbgate-ExecuteDialog');
-  const save = page.locator('.jp-Dialog button', { hasText: 'Save and continue' });
+  const prompt = page.locator('.jp-Dialog');
   // Whichever shows first; the other wait's timeout is of no interest.
-  await Promise.race([dialog.waitFor(), save.waitFor()].map(wait => wait.catch(() => undefined)));
-  if (await save.isVisible()) {
-    await save.click();
+  await Promise.race([dialog.waitFor(), prompt.waitFor()].map(wait => wait.catch(() => undefined)));
+  if (await prompt.isVisible()) {
+    throw new Error(
+      `an untouched notebook asked first: ${(await prompt.innerText()).split('\n')[0]}`
+    );
   }
   await dialog.waitFor();
   return dialog;
