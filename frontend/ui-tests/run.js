@@ -13,6 +13,7 @@
  */
 'use strict';
 
+const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 const { chromium } = require('playwright-core');
@@ -282,6 +283,18 @@ const extensionTests = {
 /** Tests that start their own Lab and gateway. */
 const ownLabTests = { labOnNbgateKernels };
 
+/**
+ * What git sees in the checkout (changed and untracked files, ignored ones aside): the browser tests
+ * must leave it as they found it — what Lab and nbgate write goes to ignored or temporary places.
+ */
+function treeStatus() {
+  const repo = path.resolve(__dirname, '..', '..');
+  return execFileSync('git', ['status', '--porcelain=v1', '--untracked-files=all'], {
+    cwd: repo,
+    encoding: 'utf8'
+  });
+}
+
 /** Stops what was started and exits non-zero: at the deadline or on a signal. */
 function giveUp(why) {
   console.log(`e2e: ${why}; stopping Lab and nbgate`);
@@ -307,6 +320,7 @@ async function main() {
   let lab;
   let passed = 0;
   let failed = 0;
+  const treeBefore = treeStatus();
 
   async function attempt(name, test) {
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
@@ -360,6 +374,16 @@ async function main() {
       await browser.close();
     }
     await stopAll();
+  }
+  const treeAfter = treeStatus();
+  if (treeAfter === treeBefore) {
+    passed += 1;
+    console.log('ok   the checkout is as the tests found it (git status)');
+  } else {
+    failed += 1;
+    const before = new Set(treeBefore.split('\n'));
+    const added = treeAfter.split('\n').filter(line => line && !before.has(line));
+    console.log(`FAIL the tests changed the checkout: ${added.join(', ') || treeAfter}`);
   }
   console.log(`e2e: ${passed} passed, ${failed} failed`);
   process.exit(failed === 0 && passed > 0 ? 0 : 1);
