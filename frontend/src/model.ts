@@ -5,7 +5,7 @@
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { listExecutions, listSchedules } from './api';
+import { getExecution, listExecutions, listSchedules } from './api';
 import { apiURL, NbgateRequestError } from './handler';
 import { Execution, INbgateModel, isTerminal, Schedule } from './tokens';
 
@@ -14,11 +14,64 @@ export const FAST_POLL_MS = 2000;
 /** Poll period otherwise. */
 export const SLOW_POLL_MS = 15000;
 
+/** Where the ids of executions started in this tab are kept (a reload keeps them, another tab not). */
+export const TRACKED_KEY = 'nbgate:started-executions';
+
+/** The ids this tab follows to their end, kept in `storage` when there is one. */
+class Tracked {
+  constructor(private _storage: Pick<Storage, 'getItem' | 'setItem'> | null) {
+    try {
+      const saved = JSON.parse(_storage?.getItem(TRACKED_KEY) ?? '[]');
+      this._ids = new Set(Array.isArray(saved) ? saved.filter(id => typeof id === 'string') : []);
+    } catch {
+      this._ids = new Set();
+    }
+  }
+
+  get ids(): string[] {
+    return [...this._ids];
+  }
+
+  add(id: string): void {
+    this._ids.add(id);
+    this._save();
+  }
+
+  delete(id: string): void {
+    this._ids.delete(id);
+    this._save();
+  }
+
+  private _save(): void {
+    try {
+      this._storage?.setItem(TRACKED_KEY, JSON.stringify([...this._ids]));
+    } catch {
+      // Storage full or refused: this tab still follows them.
+    }
+  }
+
+  private _ids: Set<string>;
+}
+
 export class NbgateModel implements INbgateModel {
-  constructor(options: { fastPollMs?: number; slowPollMs?: number; useEvents?: boolean } = {}) {
+  constructor(
+    options: {
+      fastPollMs?: number;
+      slowPollMs?: number;
+      useEvents?: boolean;
+      storage?: Pick<Storage, 'getItem' | 'setItem'> | null;
+    } = {}
+  ) {
     this._fast = options.fastPollMs ?? FAST_POLL_MS;
     this._slow = options.slowPollMs ?? SLOW_POLL_MS;
     this._useEvents = options.useEvents ?? typeof EventSource !== 'undefined';
+    this._tracked = new Tracked(
+      options.storage !== undefined
+        ? options.storage
+        : typeof sessionStorage !== 'undefined'
+          ? sessionStorage
+          : null
+    );
   }
 
   get executions(): Execution[] {
@@ -37,7 +90,19 @@ export class NbgateModel implements INbgateModel {
     return this._changed;
   }
 
+  get ended(): ISignal<INbgateModel, Execution> {
+    return this._ended;
+  }
+
   focus: string | null = null;
+
+  track(execution: Execution): void {
+    this._tracked.add(execution.id);
+    if (!this._executions.some(e => e.id === execution.id)) {
+      this._executions = [execution, ...this._executions];
+    }
+    void this.refresh();
+  }
 
   /** Whether someone is looking (the sidebar is visible): polls fast when true. */
   set watching(value: boolean) {
@@ -77,6 +142,7 @@ export class NbgateModel implements INbgateModel {
       this._schedules = schedules;
       this._unavailable = null;
       this._syncStreams();
+      await this._reportEnded();
     } catch (error) {
       this._unavailable = error instanceof NbgateRequestError ? error.message : String(error);
     }
@@ -103,7 +169,32 @@ export class NbgateModel implements INbgateModel {
   }
 
   private _isFast(): boolean {
-    return this._watching || this._executions.some(e => !isTerminal(e.status));
+    return (
+      this._watching ||
+      this._tracked.ids.length > 0 ||
+      this._executions.some(e => !isTerminal(e.status))
+    );
+  }
+
+  /** `ended` for each tracked execution now terminal (read alone when beyond the loaded page). */
+  private async _reportEnded(): Promise<void> {
+    for (const id of this._tracked.ids) {
+      let execution = this._executions.find(e => e.id === id);
+      if (!execution) {
+        try {
+          execution = await getExecution(id);
+        } catch (error) {
+          if (error instanceof NbgateRequestError && error.status === 404) {
+            this._tracked.delete(id);
+          }
+          continue;
+        }
+      }
+      if (isTerminal(execution.status)) {
+        this._tracked.delete(id);
+        this._ended.emit(execution);
+      }
+    }
   }
 
   /** One events stream per running execution; closed when it ends. */
@@ -167,6 +258,8 @@ export class NbgateModel implements INbgateModel {
   private _schedules: Schedule[] = [];
   private _unavailable: string | null = null;
   private _changed = new Signal<INbgateModel, void>(this);
+  private _ended = new Signal<INbgateModel, Execution>(this);
+  private _tracked: Tracked;
   private _timer: ReturnType<typeof setTimeout> | null = null;
   private _watching = false;
   private _disposed = false;

@@ -15,6 +15,8 @@ export namespace CommandIDs {
   export const execute = 'nbgate:execute';
   /** Shows the sidebar. */
   export const openSidebar = 'nbgate:open-sidebar';
+  /** Opens an execution's result, read-only (args: `{id}`, the execution's id). */
+  export const viewResult = 'nbgate:view-result';
 }
 
 /** The sidebar's widget id (its tab is `[data-id="nbgate-sidebar"]`). */
@@ -69,7 +71,10 @@ export interface NotebookParameters {
 }
 
 export interface ExecutionError {
+  /** 0-based index of the failing cell in the output notebook. */
   cell_index?: number | null;
+  /** The failing cell as the user's notebook counts it (1-based, without the injected cell). */
+  cell_number?: number | null;
   ename: string;
   evalue: string;
   traceback?: string[];
@@ -162,6 +167,9 @@ export interface Schedule {
   last_execution?: Execution | null;
 }
 
+/** What deleting a schedule does with its executions (and their output files). */
+export type ScheduleExecutions = 'keep' | 'delete';
+
 /** One page of a newest-first listing. */
 export interface Page<T> {
   items: T[];
@@ -185,6 +193,10 @@ export interface INbgateModel {
   refresh(): Promise<void>;
   /** The execution to highlight in the sidebar (set after a submit). */
   focus: string | null;
+  /** Follows an execution started in this browser: `ended` is emitted once when it ends. */
+  track(execution: Execution): void;
+  /** An execution passed to `track` reached a terminal status (as it then stands). */
+  readonly ended: ISignal<INbgateModel, Execution>;
 }
 
 export const INbgateModel = new Token<INbgateModel>(

@@ -1,10 +1,12 @@
 /** The model: lists loaded, `changed` emitted, the gateway's message kept when it is unreachable. */
 const listExecutions = jest.fn();
 const listSchedules = jest.fn();
+const getExecution = jest.fn();
 
 jest.mock('../api', () => ({
   listExecutions: (...args: unknown[]) => listExecutions(...args),
-  listSchedules: (...args: unknown[]) => listSchedules(...args)
+  listSchedules: (...args: unknown[]) => listSchedules(...args),
+  getExecution: (...args: unknown[]) => getExecution(...args)
 }));
 jest.mock('../handler', () => {
   class NbgateRequestError extends Error {
@@ -19,7 +21,8 @@ jest.mock('../handler', () => {
 });
 
 import { NbgateRequestError } from '../handler';
-import { NbgateModel } from '../model';
+import { NbgateModel, TRACKED_KEY } from '../model';
+import { Execution } from '../tokens';
 
 const execution = (id: string, status: string, schedule_id: string | null = null) => ({
   id,
@@ -39,6 +42,7 @@ describe('NbgateModel', () => {
     jest.useFakeTimers();
     listExecutions.mockReset();
     listSchedules.mockReset();
+    getExecution.mockReset();
     model = new NbgateModel({ fastPollMs: 2000, slowPollMs: 15000, useEvents: false });
   });
 
@@ -100,5 +104,70 @@ describe('NbgateModel', () => {
     const calls = listExecutions.mock.calls.length;
     await jest.advanceTimersByTimeAsync(2000);
     expect(listExecutions.mock.calls.length).toBe(calls + 1);
+  });
+
+  describe('an execution started in this browser', () => {
+    /** A Storage stand-in: what a reload of the tab would find. */
+    const storage = () => {
+      const items = new Map<string, string>();
+      return {
+        getItem: (key: string) => items.get(key) ?? null,
+        setItem: (key: string, value: string) => void items.set(key, value)
+      };
+    };
+
+    it('is reported once, as it ended', async () => {
+      // Given
+      const tracking = new NbgateModel({ useEvents: false, storage: storage() });
+      const ended = jest.fn();
+      tracking.ended.connect((_, e) => ended(e.id, e.status));
+      listSchedules.mockResolvedValue([]);
+      listExecutions.mockResolvedValue([execution('e1', 'running'), execution('e0', 'failed')]);
+      // When
+      tracking.track(execution('e1', 'queued') as Execution);
+      await jest.advanceTimersByTimeAsync(0);
+      // Then: still running, and an execution not started here is never reported
+      expect(ended).not.toHaveBeenCalled();
+      listExecutions.mockResolvedValue([execution('e1', 'failed'), execution('e0', 'failed')]);
+      await jest.advanceTimersByTimeAsync(2000);
+      expect(ended.mock.calls).toEqual([['e1', 'failed']]);
+      await tracking.refresh();
+      expect(ended).toHaveBeenCalledTimes(1);
+      tracking.dispose();
+    });
+
+    it('is followed across a reload, read alone when beyond the loaded page', async () => {
+      // Given: a tab that tracked e9, reloaded
+      const saved = storage();
+      const before = new NbgateModel({ useEvents: false, storage: saved });
+      listExecutions.mockResolvedValue([]);
+      listSchedules.mockResolvedValue([]);
+      before.track(execution('e9', 'running') as Execution);
+      before.dispose();
+      expect(JSON.parse(saved.getItem(TRACKED_KEY) ?? '[]')).toEqual(['e9']);
+      const after = new NbgateModel({ useEvents: false, storage: saved });
+      const ended = jest.fn();
+      after.ended.connect((_, e) => ended(e.id, e.status));
+      getExecution.mockResolvedValue(execution('e9', 'succeeded'));
+      // When
+      await after.refresh();
+      // Then
+      expect(getExecution).toHaveBeenCalledWith('e9');
+      expect(ended.mock.calls).toEqual([['e9', 'succeeded']]);
+      expect(JSON.parse(saved.getItem(TRACKED_KEY) ?? '[]')).toEqual([]);
+      after.dispose();
+    });
+
+    it('is forgotten when it was deleted', async () => {
+      const saved = storage();
+      saved.setItem(TRACKED_KEY, JSON.stringify(['gone']));
+      const tracking = new NbgateModel({ useEvents: false, storage: saved });
+      listExecutions.mockResolvedValue([]);
+      listSchedules.mockResolvedValue([]);
+      getExecution.mockRejectedValue(new NbgateRequestError(404, 'no execution gone'));
+      await tracking.refresh();
+      expect(JSON.parse(saved.getItem(TRACKED_KEY) ?? '[]')).toEqual([]);
+      tracking.dispose();
+    });
   });
 });

@@ -4,6 +4,13 @@
 import * as React from 'react';
 
 import { describeCron } from '../cron';
+import {
+  executionDuration,
+  formatError,
+  formatParameters,
+  formatTime,
+  statusWord
+} from '../format';
 import { NbgateModel } from '../model';
 import {
   EXECUTION_STATUSES,
@@ -13,6 +20,7 @@ import {
   Schedule,
   scheduleCron
 } from '../tokens';
+import { StatusIcon } from './StatusIcon';
 
 /** What the panel asks its host to do (open files, confirm, call the API, notify). */
 export interface ISidebarActions {
@@ -104,18 +112,18 @@ function Schedules(props: { model: NbgateModel; actions: ISidebarActions }): JSX
               )}
             </div>
             <div className="nbgate-Item-detail nbgate-Schedule-frequency">{words}</div>
-            <div className="nbgate-Item-detail">
+            <div className="nbgate-Item-detail nbgate-Schedule-next">
               {schedule.paused
                 ? 'Paused'
                 : schedule.next_run
-                  ? `Next run ${formatTime(schedule.next_run)}`
+                  ? `Next run ${formatTime(schedule.next_run, { timeZone: schedule.timezone, seconds: false })}`
                   : 'No next run'}
             </div>
-            <div className="nbgate-Item-detail">
+            <div className="nbgate-Item-detail nbgate-Schedule-latest">
               {latest ? (
                 <>
-                  Latest: <StatusIcon status={latest.status} /> {latest.status} ·{' '}
-                  {formatTime(latest.started_at ?? latest.created_at)}
+                  Latest: <StatusIcon status={latest.status} decorative />{' '}
+                  {statusWord(latest.status)} · {formatTime(latest.started_at ?? latest.created_at)}
                 </>
               ) : (
                 'Not run yet'
@@ -125,29 +133,34 @@ function Schedules(props: { model: NbgateModel; actions: ISidebarActions }): JSX
               <ActionButton
                 className="nbgate-Schedule-run"
                 label="Run now"
+                describe={schedule.name}
                 run={() => actions.runSchedule(schedule)}
               />
               {schedule.paused ? (
                 <ActionButton
                   className="nbgate-Schedule-resume"
                   label="Resume"
+                  describe={schedule.name}
                   run={() => actions.resumeSchedule(schedule)}
                 />
               ) : (
                 <ActionButton
                   className="nbgate-Schedule-pause"
                   label="Pause"
+                  describe={schedule.name}
                   run={() => actions.pauseSchedule(schedule)}
                 />
               )}
               <ActionButton
                 className="nbgate-Schedule-edit"
                 label="Edit"
+                describe={schedule.name}
                 run={async () => actions.editSchedule(schedule)}
               />
               <ActionButton
                 className="nbgate-Schedule-delete"
                 label="Delete"
+                describe={schedule.name}
                 run={() => actions.deleteSchedule(schedule)}
               />
             </div>
@@ -170,32 +183,38 @@ function Executions(props: { model: NbgateModel; actions: ISidebarActions }): JS
   );
   return (
     <div className="nbgate-Executions-panel">
-      <div className="nbgate-Filters">
-        <select
-          className="nbgate-Filter-schedule"
-          value={scheduleFilter}
-          onChange={e => setScheduleFilter(e.target.value)}
-        >
-          <option value="">All schedules</option>
-          <option value="adhoc">Run once</option>
-          {model.schedules.map(s => (
-            <option key={s.id} value={s.id}>
-              {s.name}
-            </option>
-          ))}
-        </select>
-        <select
-          className="nbgate-Filter-status"
-          value={statusFilter}
-          onChange={e => setStatusFilter(e.target.value as ExecutionStatus | '')}
-        >
-          <option value="">Any status</option>
-          {EXECUTION_STATUSES.map(s => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
+      <div className="nbgate-Filters" role="group" aria-label="Filter executions">
+        <label className="nbgate-Filter">
+          <span className="nbgate-Filter-label">Schedule</span>
+          <select
+            className="nbgate-Filter-schedule"
+            value={scheduleFilter}
+            onChange={e => setScheduleFilter(e.target.value)}
+          >
+            <option value="">All schedules</option>
+            <option value="adhoc">Run once</option>
+            {model.schedules.map(s => (
+              <option key={s.id} value={s.id}>
+                {s.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="nbgate-Filter">
+          <span className="nbgate-Filter-label">Status</span>
+          <select
+            className="nbgate-Filter-status"
+            value={statusFilter}
+            onChange={e => setStatusFilter(e.target.value as ExecutionStatus | '')}
+          >
+            <option value="">Any status</option>
+            {EXECUTION_STATUSES.map(s => (
+              <option key={s} value={s}>
+                {statusWord(s)}
+              </option>
+            ))}
+          </select>
+        </label>
       </div>
       {shown.length === 0 ? (
         <p className="nbgate-Empty">
@@ -225,33 +244,40 @@ function ExecutionItem(props: {
   actions: ISidebarActions;
 }): JSX.Element {
   const { execution: e, actions } = props;
-  const parameters = Object.entries(e.parameters ?? {})
-    .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
-    .join('\n');
+  const parameters = formatParameters(e.parameters);
   const progress = e.progress;
+  const duration = executionDuration(e);
   return (
     <li
       className={`nbgate-Item nbgate-Execution nbgate-Execution-${e.status} ${props.focused ? 'nbgate-mod-focused' : ''}`}
       data-id={e.id}
       data-name={e.name}
       data-status={e.status}
-      title={parameters ? `Parameters:\n${parameters}` : 'Default parameters'}
     >
       <div className="nbgate-Item-title">
-        <StatusIcon status={e.status} />
+        <StatusIcon status={e.status} decorative />
         <span className="nbgate-Item-name">{e.name}</span>
       </div>
       <div className="nbgate-Item-detail">
-        <span className="nbgate-Execution-status">{e.status.replace('_', ' ')}</span>
+        <span className="nbgate-Execution-status">{statusWord(e.status)}</span>
         {' · '}
-        {e.started_at ? formatTime(e.started_at) : `queued ${formatTime(e.created_at)}`}
-        {e.started_at && ` · ${formatDuration(e.started_at, e.ended_at)}`}
+        <span className="nbgate-Execution-time">
+          {e.started_at ? formatTime(e.started_at) : `queued ${formatTime(e.created_at)}`}
+        </span>
+        {duration && ` · ${duration}`}
         {e.attempt && e.max_attempts && e.max_attempts > 1
-          ? ` · attempt ${e.attempt}/${e.max_attempts}`
+          ? ` · attempt ${e.attempt} of ${e.max_attempts}`
           : ''}
       </div>
       {e.status === 'running' && progress && (
-        <div className="nbgate-Progress" title={`cell ${progress.cell + 1} of ${progress.total}`}>
+        <div
+          className="nbgate-Progress"
+          role="progressbar"
+          aria-label={`${e.name}: cell ${progress.cell + 1} of ${progress.total}`}
+          aria-valuemin={0}
+          aria-valuemax={progress.total}
+          aria-valuenow={progress.cell + 1}
+        >
           <div
             className="nbgate-Progress-bar"
             style={{
@@ -263,22 +289,29 @@ function ExecutionItem(props: {
           </span>
         </div>
       )}
-      {e.error && (
-        <div className="nbgate-Error nbgate-Execution-error">
-          {e.error.ename}: {e.error.evalue}
-          {e.error.cell_index !== undefined &&
-            e.error.cell_index !== null &&
-            ` (cell ${e.error.cell_index + 1})`}
-        </div>
-      )}
+      <div className="nbgate-Item-detail nbgate-Execution-parameters">
+        {parameters.length === 0 ? (
+          "The notebook's default parameters"
+        ) : (
+          <ul className="nbgate-Parameters" aria-label="Parameters">
+            {parameters.map(line => (
+              <li key={line} title={line}>
+                <code>{line}</code>
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
+      {e.error && <div className="nbgate-Error nbgate-Execution-error">{formatError(e.error)}</div>}
       {!e.error && e.reason && isTerminal(e.status) && e.status !== 'succeeded' && (
         <div className="nbgate-Hint nbgate-Execution-reason">{e.reason}</div>
       )}
       <div className="nbgate-Actions">
-        {e.status !== 'skipped' && e.status !== 'queued' && (
+        {e.status !== 'skipped' && (
           <ActionButton
             className="nbgate-Execution-view"
             label="View result"
+            describe={e.name}
             run={async () => actions.openResult(e)}
           />
         )}
@@ -286,6 +319,7 @@ function ExecutionItem(props: {
           <ActionButton
             className="nbgate-Execution-cancel"
             label="Cancel"
+            describe={e.name}
             run={() => actions.cancelExecution(e)}
           />
         )}
@@ -293,6 +327,7 @@ function ExecutionItem(props: {
           <ActionButton
             className="nbgate-Execution-delete"
             label="Delete"
+            describe={e.name}
             run={() => actions.deleteExecution(e)}
           />
         )}
@@ -304,6 +339,8 @@ function ExecutionItem(props: {
 function ActionButton(props: {
   label: string;
   className: string;
+  /** What the action applies to, for its accessible name ("Delete daily_report"). */
+  describe?: string;
   run: () => Promise<void>;
 }): JSX.Element {
   const [busy, setBusy] = React.useState(false);
@@ -312,6 +349,7 @@ function ActionButton(props: {
       type="button"
       className={`jp-mod-styled nbgate-ActionButton ${props.className}`}
       disabled={busy}
+      aria-label={props.describe ? `${props.label} ${props.describe}` : undefined}
       onClick={() => {
         setBusy(true);
         props.run().finally(() => setBusy(false));
@@ -320,48 +358,4 @@ function ActionButton(props: {
       {props.label}
     </button>
   );
-}
-
-const ICONS: { [status in ExecutionStatus]: string } = {
-  queued: '◷',
-  running: '▶',
-  succeeded: '✔',
-  failed: '✖',
-  cancelled: '■',
-  timed_out: '⌛',
-  skipped: '↷'
-};
-
-function StatusIcon(props: { status: ExecutionStatus }): JSX.Element {
-  return (
-    <span className={`nbgate-StatusIcon nbgate-StatusIcon-${props.status}`} title={props.status}>
-      {ICONS[props.status] ?? '?'}
-    </span>
-  );
-}
-
-export function formatTime(iso: string): string {
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) {
-    return iso;
-  }
-  return date.toLocaleString(undefined, {
-    month: 'short',
-    day: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit'
-  });
-}
-
-export function formatDuration(startIso: string, endIso?: string | null): string {
-  const ms = (endIso ? new Date(endIso).getTime() : Date.now()) - new Date(startIso).getTime();
-  const seconds = Math.max(0, Math.round(ms / 1000));
-  if (seconds < 60) {
-    return `${seconds} s`;
-  }
-  const minutes = Math.floor(seconds / 60);
-  return minutes < 60
-    ? `${minutes} min ${seconds % 60} s`
-    : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }

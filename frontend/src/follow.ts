@@ -1,0 +1,245 @@
+/**
+ * One execution and its output notebook, followed live for the result view: loaded once, then, while
+ * the execution is not over, kept fresh by its server-sent events (`GET /api/executions/{id}/events`:
+ * `status`, `progress`, `output`, `deleted`). The notebook is fetched again when a cell progresses or
+ * prints (at most one fetch at a time, the next one `refetchMs` after the last), and a last time when
+ * the execution ends. Without events (no EventSource, or the stream failed) it polls every `pollMs`.
+ * Nothing here touches the DOM.
+ */
+import type { INotebookContent } from '@jupyterlab/nbformat';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { executionNotebook, getExecution } from './api';
+import { parse } from './exactJson';
+import { apiURL, NbgateRequestError } from './handler';
+import { Execution, isTerminal } from './tokens';
+
+export class ExecutionFollower {
+  constructor(
+    readonly id: string,
+    options: { useEvents?: boolean; pollMs?: number; refetchMs?: number } = {}
+  ) {
+    this._useEvents = options.useEvents ?? typeof EventSource !== 'undefined';
+    this._pollMs = options.pollMs ?? 2000;
+    this._refetchMs = options.refetchMs ?? 300;
+  }
+
+  /** The execution as last seen; null until loaded. */
+  get execution(): Execution | null {
+    return this._execution;
+  }
+
+  /** The output notebook as last fetched; null before the execution wrote it. */
+  get notebook(): INotebookContent | null {
+    return this._notebook;
+  }
+
+  /** Why the execution or its notebook could not be read (the server's words); null when fine. */
+  get problem(): string | null {
+    return this._problem ?? this._notebookProblem;
+  }
+
+  /** True once the execution was deleted (404 or a `deleted` event). */
+  get deleted(): boolean {
+    return this._deleted;
+  }
+
+  /** Emitted whenever the execution, the notebook or the problem changes. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  /** Loads both and follows the execution until it is over. */
+  async start(): Promise<void> {
+    await this._loadExecution();
+    await this._loadNotebook();
+    this._follow();
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    this._stopFollowing();
+    Signal.clearData(this);
+  }
+
+  /** The execution is over (or gone): no more events or polls. */
+  private get _over(): boolean {
+    return this._deleted || (this._execution !== null && isTerminal(this._execution.status));
+  }
+
+  private _follow(): void {
+    if (this._disposed || this._over) {
+      this._stopFollowing();
+      return;
+    }
+    if (this._useEvents && this._source === null && !this._eventsFailed) {
+      const source = new EventSource(apiURL(`executions/${encodeURIComponent(this.id)}/events`), {
+        withCredentials: true
+      });
+      for (const name of ['status', 'progress', 'output', 'deleted']) {
+        source.addEventListener(name, (message: Event) =>
+          this._onEvent(name, (message as MessageEvent).data)
+        );
+      }
+      source.onerror = () => {
+        // The stream ends after a terminal status; otherwise the server went away: poll instead.
+        source.close();
+        this._source = null;
+        this._eventsFailed = true;
+        if (!this._over) {
+          this._poll();
+        }
+      };
+      this._source = source;
+    } else if (this._source === null && this._timer === null) {
+      this._poll();
+    }
+  }
+
+  private _poll(): void {
+    this._timer = setTimeout(async () => {
+      this._timer = null;
+      await this._loadExecution();
+      await this._loadNotebook();
+      this._follow();
+    }, this._pollMs);
+  }
+
+  private _stopFollowing(): void {
+    this._source?.close();
+    this._source = null;
+    if (this._timer !== null) {
+      clearTimeout(this._timer);
+      this._timer = null;
+    }
+    if (this._refetchTimer !== null) {
+      clearTimeout(this._refetchTimer);
+      this._refetchTimer = null;
+    }
+  }
+
+  /** An event of the stream; its data is JSON (numbers kept exactly, for the parameters). */
+  private _onEvent(name: string, data: string): void {
+    if (this._disposed || !this._execution) {
+      return;
+    }
+    let event: {
+      status?: Execution['status'];
+      reason?: string | null;
+      cell?: number;
+      total?: number;
+      execution?: Execution;
+    };
+    try {
+      event = parse(data) as typeof event;
+    } catch {
+      return;
+    }
+    if (name === 'deleted') {
+      this._deleted = true;
+      this._stopFollowing();
+      this._changed.emit();
+    } else if (name === 'status' && event.status) {
+      this._execution = event.execution ?? {
+        ...this._execution,
+        status: event.status,
+        reason: event.reason ?? this._execution.reason
+      };
+      this._changed.emit();
+      if (isTerminal(event.status)) {
+        // The final record (end time, duration, error) and the final notebook.
+        this._source?.close();
+        this._source = null;
+        void this._loadExecution().then(() => this._refetchNotebook());
+      } else {
+        this._refetchNotebook();
+      }
+    } else if (name === 'progress' && typeof event.cell === 'number') {
+      this._execution = {
+        ...this._execution,
+        progress: { cell: event.cell, total: event.total ?? this._execution.progress?.total ?? 0 }
+      };
+      this._changed.emit();
+      this._refetchNotebook();
+    } else if (name === 'output') {
+      this._refetchNotebook();
+    }
+  }
+
+  /** Fetches the notebook again: now if idle, else once the fetch under way is done. */
+  private _refetchNotebook(): void {
+    if (this._fetching || this._refetchTimer !== null) {
+      this._again = true;
+      return;
+    }
+    this._fetching = true;
+    void this._loadNotebook().finally(() => {
+      this._fetching = false;
+      if (this._again && !this._disposed) {
+        this._again = false;
+        this._refetchTimer = setTimeout(() => {
+          this._refetchTimer = null;
+          this._refetchNotebook();
+        }, this._refetchMs);
+      }
+    });
+  }
+
+  private async _loadExecution(): Promise<void> {
+    try {
+      this._execution = await getExecution(this.id);
+      this._problem = null;
+    } catch (error) {
+      if (error instanceof NbgateRequestError && error.status === 404) {
+        this._deleted = true;
+      }
+      this._problem = (error as Error).message;
+    }
+    if (!this._disposed) {
+      this._changed.emit();
+    }
+  }
+
+  private async _loadNotebook(): Promise<void> {
+    if (this._deleted) {
+      return;
+    }
+    try {
+      this._notebook = await executionNotebook(this.id);
+      this._notebookProblem = null;
+    } catch (error) {
+      // 404 before the execution started: no output yet, not a problem.
+      const missing = error instanceof NbgateRequestError && error.status === 404;
+      if (!missing || (this._execution && isTerminal(this._execution.status))) {
+        this._notebookProblem = (error as Error).message;
+      }
+    }
+    if (!this._disposed) {
+      this._changed.emit();
+    }
+  }
+
+  private _execution: Execution | null = null;
+  private _notebook: INotebookContent | null = null;
+  private _problem: string | null = null;
+  private _notebookProblem: string | null = null;
+  private _deleted = false;
+  private _disposed = false;
+  private _changed = new Signal<this, void>(this);
+  private _source: EventSource | null = null;
+  private _eventsFailed = false;
+  private _timer: ReturnType<typeof setTimeout> | null = null;
+  private _refetchTimer: ReturnType<typeof setTimeout> | null = null;
+  private _fetching = false;
+  private _again = false;
+  private _useEvents: boolean;
+  private _pollMs: number;
+  private _refetchMs: number;
+}
