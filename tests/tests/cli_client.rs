@@ -253,8 +253,25 @@ fn a_schedule_is_created_listed_run_and_its_execution_succeeds() {
     assert_eq!(resumed["paused"], false);
     assert!(resumed["next_run"].is_string(), "{resumed}");
 
-    let deleted = server.cli(&env, &["schedules", "delete", "nightly"]);
+    // Deleted with its executions kept: the run stays, unlinked, under the schedule's name.
+    let deleted = server.cli(
+        &env,
+        &["schedules", "delete", "nightly", "--executions", "keep"],
+    );
     assert_eq!(deleted.status.code(), Some(0), "{}", text(&deleted.stderr));
+    assert!(text(&deleted.stdout).contains("output notebooks kept"));
+    let kept = ok_json(server.cli(&env, &["executions", "get", run_id, "--json"]));
+    assert_eq!(
+        (&kept["schedule_id"], &kept["schedule_name"]),
+        (&Value::Null, &json!("nightly"))
+    );
+    let output = env
+        .work()
+        .join(kept["output_path"].as_str().expect("output_path"));
+    assert!(output.is_file());
+    let deleted = server.cli(&env, &["executions", "delete", run_id, "--delete-file"]);
+    assert_eq!(deleted.status.code(), Some(0), "{}", text(&deleted.stderr));
+    assert!(!output.exists());
     let (code, stderr) = failure(server.cli(&env, &["schedules", "get", "nightly"]));
     let (status, message) = server.raw("GET", "/api/schedules/nightly", &Value::Null);
     assert_eq!(status, 404);

@@ -10,7 +10,7 @@ use axum::http::{Method, Request, StatusCode, header};
 use futures_util::StreamExt as _;
 use nbgate_api::{AppState, Config, app, route_table};
 use nbgate_kernel::KernelSpecs;
-use nbgate_scheduler::{ExecutorRunner, Received, Scheduler, SchedulerConfig};
+use nbgate_scheduler::{EventKind, ExecutorRunner, Received, Scheduler, SchedulerConfig};
 use nbgate_tests::JupyterEnv;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -1088,4 +1088,239 @@ async fn without_a_scheduler_the_executor_routes_answer_503() {
 
 async fn reply_text(response: axum::response::Response) -> String {
     reply(response).await.text
+}
+
+/// A paused schedule `name` over `ok.ipynb` with one execution that succeeded and one (its notebook
+/// switched to `hang.ipynb`) running its hanging cell. Answers (schedule id, succeeded, running).
+async fn a_schedule_with_a_finished_and_a_running_execution(
+    api: &Api,
+    name: &str,
+) -> (String, Value, Value) {
+    let reply = api
+        .call(
+            Method::POST,
+            "/api/schedules",
+            Some(&json!({"name": name, "notebook": "ok.ipynb", "every": "1h", "paused": true})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let id = reply.json["id"].as_str().expect("id").to_owned();
+    let run_uri = format!("/api/schedules/{id}/run");
+    let run_now = || api.call(Method::POST, &run_uri, None);
+    let done = run_now().await.json["id"].as_str().expect("id").to_owned();
+    api.events(&done).await;
+    let patch = json!({"notebook": "hang.ipynb"});
+    let reply = api
+        .call(Method::PATCH, &format!("/api/schedules/{id}"), Some(&patch))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let scheduler = &api.state.executor.as_ref().expect("scheduler").scheduler;
+    let mut events = scheduler.subscribe(None);
+    let running = run_now().await.json["id"].as_str().expect("id").to_owned();
+    loop {
+        let received = tokio::time::timeout(WAIT, events.recv()).await;
+        match received.expect("the hanging cell starts in time") {
+            Received::Event(event)
+                if event.execution_id == running
+                    && matches!(event.kind, EventKind::Progress { cell: 1, .. }) =>
+            {
+                break;
+            }
+            Received::Closed => panic!("events closed"),
+            _ => {}
+        }
+    }
+    let get = |id: String| async move {
+        api.call(Method::GET, &format!("/api/executions/{id}"), None)
+            .await
+            .json
+    };
+    (id, get(done).await, get(running).await)
+}
+
+/// Waits until execution `id` has ended; answers it.
+async fn ended(api: &Api, id: &str) -> Value {
+    let scheduler = &api.state.executor.as_ref().expect("scheduler").scheduler;
+    let mut events = scheduler.subscribe(Some(id));
+    loop {
+        let reply = api
+            .call(Method::GET, &format!("/api/executions/{id}"), None)
+            .await;
+        if reply.json["ended_at"].is_string() {
+            return reply.json;
+        }
+        let received = tokio::time::timeout(WAIT, events.recv()).await;
+        if let Received::Closed = received.expect("it ends in time") {
+            panic!("events closed");
+        }
+    }
+}
+
+fn output_of(api: &Api, execution: &Value) -> std::path::PathBuf {
+    api.env
+        .work()
+        .join(execution["output_path"].as_str().expect("output_path"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_schedule_with_executions_keep_leaves_them_listed_with_their_files() {
+    let api = Api::start().await;
+    let (id, done, running) =
+        a_schedule_with_a_finished_and_a_running_execution(&api, "kept_report").await;
+    let reply = api
+        .call(
+            Method::DELETE,
+            &format!("/api/schedules/{id}?executions=keep"),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text);
+    assert_mistake(
+        &api.call(Method::GET, &format!("/api/schedules/{id}"), None)
+            .await,
+        404,
+        "not found",
+    );
+    // The running one is stopped, keeping its partial output.
+    let stopped = ended(&api, running["id"].as_str().expect("id")).await;
+    assert_eq!(stopped["status"], "cancelled");
+    assert_eq!(stopped["reason"], "its schedule was deleted");
+    let listed = api.call(Method::GET, "/api/executions", None).await.json;
+    let items = listed["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2, "{listed}");
+    for (kept, status) in [(&stopped, "cancelled"), (&done, "succeeded")] {
+        let now = items
+            .iter()
+            .find(|e| e["id"] == kept["id"])
+            .unwrap_or_else(|| panic!("{} still listed", kept["id"]));
+        assert_eq!(now["status"], status);
+        assert_eq!(now["schedule_id"], Value::Null, "unlinked");
+        assert_eq!(now["schedule_name"], "kept_report");
+        assert_eq!(now["name"], kept["name"]);
+        assert!(
+            output_of(&api, now).is_file(),
+            "{} kept",
+            now["output_path"]
+        );
+    }
+    let reply = api
+        .call(
+            Method::GET,
+            &format!(
+                "/api/executions/{}/notebook",
+                stopped["id"].as_str().expect("id")
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(
+        reply.json["cells"][0]["outputs"][0]["text"],
+        json!(["before\n"]),
+        "partial output kept"
+    );
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_schedule_with_executions_delete_removes_them_and_their_files() {
+    let api = Api::start().await;
+    let (id, done, running) =
+        a_schedule_with_a_finished_and_a_running_execution(&api, "gone_report").await;
+    // Contradictions and the old spelling's other values are refused, and delete nothing.
+    for (query, needle) in [
+        (
+            "executions=maybe",
+            "unknown variant `maybe`, expected `keep` or `delete`",
+        ),
+        (
+            "delete_files=false",
+            "`delete_files` is replaced by `executions`",
+        ),
+        (
+            "executions=keep&delete_files=true",
+            "`delete_files` is replaced by `executions`",
+        ),
+        ("delete_files=yes", "delete_files"),
+    ] {
+        let uri = format!("/api/schedules/{id}?{query}");
+        assert_mistake(&api.call(Method::DELETE, &uri, None).await, 400, needle);
+    }
+    let reply = api
+        .call(Method::GET, &format!("/api/schedules/{id}"), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+
+    let reply = api
+        .call(
+            Method::DELETE,
+            &format!("/api/schedules/{id}?executions=delete"),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text);
+    for execution in [&done, &running] {
+        let uri = format!("/api/executions/{}", execution["id"].as_str().expect("id"));
+        assert_mistake(&api.call(Method::GET, &uri, None).await, 404, "not found");
+    }
+    assert!(!output_of(&api, &done).exists());
+    let listed = api.call(Method::GET, "/api/executions", None).await.json;
+    assert_eq!(listed["items"], json!([]));
+    // The running one's last save comes after the rows are gone: its file goes once it stopped.
+    api.shutdown.cancel();
+    let scheduler = &api.state.executor.as_ref().expect("scheduler").scheduler;
+    scheduler.stopped().await;
+    assert!(
+        !output_of(&api, &running).exists(),
+        "{}",
+        running["output_path"]
+    );
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_an_execution_keeps_its_file_unless_asked_and_never_follows_a_link() {
+    let api = Api::start().await;
+    let mut outputs = Vec::new();
+    for _ in 0..3 {
+        let id = api.run("ok.ipynb").await;
+        api.events(&id).await;
+        let execution = api
+            .call(Method::GET, &format!("/api/executions/{id}"), None)
+            .await
+            .json;
+        assert!(output_of(&api, &execution).is_file());
+        outputs.push((id, output_of(&api, &execution)));
+    }
+    // Without `delete_file`: the record goes, the file stays.
+    let (id, file) = &outputs[0];
+    let reply = api
+        .call(Method::DELETE, &format!("/api/executions/{id}"), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert!(file.is_file());
+    // With it: both go.
+    let (id, file) = &outputs[1];
+    let uri = format!("/api/executions/{id}?delete_file=true");
+    assert_eq!(
+        api.call(Method::DELETE, &uri, None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert!(!file.exists());
+    // An output replaced by a link out of the root: the link and its target stay.
+    let outside = tempfile::tempdir().expect("outside");
+    let target = outside.path().join("precious.ipynb");
+    std::fs::write(&target, "{}").expect("write");
+    let (id, file) = &outputs[2];
+    std::fs::remove_file(file).expect("remove");
+    std::os::unix::fs::symlink(&target, file).expect("symlink");
+    let uri = format!("/api/executions/{id}?delete_file=true");
+    assert_eq!(
+        api.call(Method::DELETE, &uri, None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert!(target.is_file(), "the link's target is outside the root");
+    assert!(file.symlink_metadata().is_ok(), "a link is never deleted");
+    let uri = format!("/api/executions/{id}");
+    assert_mistake(&api.call(Method::GET, &uri, None).await, 404, "not found");
+    api.stop().await;
 }

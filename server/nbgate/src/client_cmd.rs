@@ -21,8 +21,8 @@ use serde_json::{Map, Value, json};
 
 use crate::Failure;
 use args::{
-    ExecutionId, ExecutionsCommand, ListExecutionsArgs, NotifyOn, RunOptions, ScheduleKey,
-    ScheduleOptions, SchedulesCommand,
+    ExecutionId, ExecutionsCommand, ListExecutionsArgs, NotifyOn, RunHistory, RunOptions,
+    ScheduleKey, ScheduleOptions, SchedulesCommand,
 };
 pub use args::{ExecutionsArgs, SchedulesArgs};
 use http::{Client, encode};
@@ -145,20 +145,22 @@ pub fn schedules(args: SchedulesArgs) -> Result<(), Failure> {
         }
         SchedulesCommand::Delete {
             schedule,
+            executions,
             delete_files,
         } => {
-            let query = if delete_files {
-                "?delete_files=true"
-            } else {
-                ""
+            let (choice, what) = match (executions, delete_files) {
+                (RunHistory::Delete, _) | (_, true) => (
+                    "delete",
+                    "its executions and their output notebooks deleted",
+                ),
+                (RunHistory::Keep, false) => {
+                    ("keep", "its executions and their output notebooks kept")
+                }
             };
-            client.json(
-                "DELETE",
-                &format!("{}{query}", schedule_path(&schedule, "")),
-                None,
-            )?;
+            let path = schedule_path(&schedule, "");
+            client.json("DELETE", &format!("{path}?executions={choice}"), None)?;
             if !json_out {
-                println!("deleted schedule {schedule}");
+                println!("deleted schedule {schedule} ({what})");
             }
             Ok(())
         }

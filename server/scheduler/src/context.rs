@@ -27,12 +27,17 @@ pub(crate) enum StopCause {
     User,
     /// Shutdown: ends `failed` ("nbgate stopped during the run"), retried at the next start.
     Shutdown,
+    /// Its schedule was deleted: ends `cancelled` ([`crate::model::SCHEDULE_DELETED`]), no retry.
+    ScheduleDeleted,
 }
 
 pub(crate) struct Running {
     pub schedule_id: Option<String>,
     pub cancel: CancellationToken,
     pub cause: Option<StopCause>,
+    /// Delete the output file once the run has stopped, if its row is gone by then (its schedule
+    /// was deleted with [`crate::RunHistory::Delete`]): the run's last save would recreate it.
+    pub delete_output: bool,
 }
 
 pub(crate) struct Ctx {
@@ -158,6 +163,7 @@ pub(crate) fn content_hash(bytes: &[u8]) -> String {
 pub(crate) struct Draft {
     pub name: String,
     pub schedule_id: Option<String>,
+    pub schedule_name: Option<String>,
     pub notebook: String,
     pub parameters: crate::model::ParameterValues,
     pub kernel: Option<String>,
@@ -173,6 +179,7 @@ impl Draft {
             id: uuid::Uuid::new_v4().to_string(),
             name: self.name,
             schedule_id: self.schedule_id,
+            schedule_name: self.schedule_name,
             notebook: self.notebook,
             status: ExecutionStatus::Queued,
             reason: None,

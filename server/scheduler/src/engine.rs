@@ -243,6 +243,7 @@ pub(crate) fn scheduled_draft(
         output_path: output_path(&spec.output_dir, &spec.name, &name),
         name,
         schedule_id: Some(schedule.id.clone()),
+        schedule_name: Some(spec.name.clone()),
         notebook: spec.notebook.clone(),
         parameters: spec.parameters.clone(),
         kernel: spec.kernel.clone(),
@@ -327,6 +328,7 @@ async fn start_if_allowed(
             schedule_id: execution.schedule_id.clone(),
             cancel: cancel.clone(),
             cause: None,
+            delete_output: false,
         },
     );
     ctx.events

@@ -246,7 +246,12 @@ pub struct Execution {
     pub id: String,
     /// `<schedule or notebook stem>_at_YYYY_MM_DD_HH_MM_SS`, `_attempt_N` for retries.
     pub name: String,
+    /// Its schedule; `None` for a one-off run, and for every execution of a schedule deleted with
+    /// [`RunHistory::Keep`].
     pub schedule_id: Option<String>,
+    /// Its schedule's name: the current one while the schedule exists, the last one once the schedule
+    /// was deleted with [`RunHistory::Keep`]; `None` for a one-off run.
+    pub schedule_name: Option<String>,
     /// The notebook path relative to the root, as given.
     pub notebook: String,
     pub status: ExecutionStatus,
@@ -277,6 +282,22 @@ pub struct Execution {
     pub notify_error: Option<String>,
     pub run: RunConfig,
 }
+
+/// What deleting a schedule does with its executions (the API's `?executions=keep|delete`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RunHistory {
+    /// Keep them and their output files, listed as before but no longer linked to a schedule
+    /// (`schedule_id` `None`, `schedule_name` kept). Queued ones end `cancelled` and running ones
+    /// are cancelled (keeping their partial output), with the reason "its schedule was deleted".
+    #[default]
+    Keep,
+    /// Delete them and their output files (running ones are cancelled; their file is deleted when
+    /// the run has stopped).
+    Delete,
+}
+
+/// Why queued and running executions of a schedule deleted with [`RunHistory::Keep`] ended.
+pub const SCHEDULE_DELETED: &str = "its schedule was deleted";
 
 /// How an execution runs, fixed when it is created.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

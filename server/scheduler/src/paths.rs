@@ -79,6 +79,38 @@ pub fn output_dir(root: &Path, path: &str) -> Result<PathBuf, ValidationError> {
     }
 }
 
+/// The file `path` names, to delete: [`confine`], its folder must resolve inside `root`, and the file
+/// itself must be a regular file (a symbolic link is never followed, nor deleted). `None` when it
+/// or its folder does not exist.
+pub fn deletable_file(root: &Path, path: &str) -> Result<Option<PathBuf>, ValidationError> {
+    let joined = confine(root, path)?;
+    let invalid = |reason: &str| ValidationError::InvalidPath {
+        path: path.into(),
+        reason: reason.into(),
+    };
+    let (Some(folder), Some(name)) = (joined.parent(), joined.file_name()) else {
+        return Err(invalid("it names no file"));
+    };
+    let Ok(folder) = folder.canonicalize() else {
+        return Ok(None);
+    };
+    let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    if !folder.starts_with(&canonical_root) {
+        return Err(invalid(
+            "it leads out of the root directory through a symbolic link",
+        ));
+    }
+    let file = folder.join(name);
+    match file.symlink_metadata() {
+        Ok(meta) if meta.file_type().is_file() => Ok(Some(file)),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            Err(invalid("it is a symbolic link; nbgate deletes only files"))
+        }
+        Ok(_) => Err(invalid("it is not a file")),
+        Err(_) => Ok(None),
+    }
+}
+
 /// A schedule name: 1 to 128 of `a-z`, `0-9`, `_`.
 pub fn is_valid_name(name: &str) -> bool {
     (1..=128).contains(&name.len())
@@ -149,6 +181,40 @@ mod tests {
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn only_files_under_the_root_are_deletable() {
+        let outside = tempfile::tempdir().expect("tmp");
+        std::fs::write(outside.path().join("out.ipynb"), "{}").expect("write");
+        let root = tempfile::tempdir().expect("tmp");
+        std::os::unix::fs::symlink(outside.path(), root.path().join("link")).expect("symlink");
+        std::os::unix::fs::symlink(
+            outside.path().join("out.ipynb"),
+            root.path().join("a.ipynb"),
+        )
+        .expect("symlink");
+        std::fs::create_dir(root.path().join("dir.ipynb")).expect("mkdir");
+        std::fs::write(root.path().join("in.ipynb"), "{}").expect("write");
+        for (path, reason) in [
+            ("link/out.ipynb", "out of the root directory"),
+            ("a.ipynb", "symbolic link"),
+            ("dir.ipynb", "not a file"),
+            ("../out.ipynb", "`..`"),
+        ] {
+            let error = deletable_file(root.path(), path).expect_err(path);
+            assert!(error.to_string().contains(reason), "{path}: {error}");
+        }
+        assert_eq!(deletable_file(root.path(), "gone.ipynb").expect("ok"), None);
+        assert_eq!(
+            deletable_file(root.path(), "no/such.ipynb").expect("ok"),
+            None
+        );
+        let file = deletable_file(root.path(), "in.ipynb")
+            .expect("ok")
+            .expect("some");
+        assert!(file.ends_with("in.ipynb") && file.is_file());
+        assert!(outside.path().join("out.ipynb").is_file());
     }
 
     #[test]

@@ -4,10 +4,14 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::context::{content_hash, execution_name};
+use crate::context::{Running, StopCause, content_hash, execution_name};
 use crate::engine::scheduled_draft;
 use crate::error::{Result, SchedulerError, StoreError, ValidationError};
-use crate::model::{Execution, InputMode, ParameterValues, Schedule, SchedulePatch, ScheduleSpec};
+use crate::events::EventKind;
+use crate::model::{
+    Execution, ExecutionStatus, InputMode, ParameterValues, RunHistory, SCHEDULE_DELETED, Schedule,
+    SchedulePatch, ScheduleSpec,
+};
 use crate::service::{SchedulerHandle, not_found};
 use crate::timing::{Timing, parse_timezone};
 use crate::{paths, validate, worker};
@@ -246,30 +250,40 @@ impl SchedulerHandle {
         self.insert_queued(execution).await
     }
 
-    /// Deletes the schedule and its executions (rows; output files too with `delete_files`),
-    /// cancelling the running ones.
-    pub async fn delete_schedule(&self, id: &str, delete_files: bool) -> Result<()> {
+    /// Deletes the schedule, cancelling its queued and running executions, and keeps or deletes its
+    /// executions with their output files as `history` says (see [`RunHistory`]).
+    pub async fn delete_schedule(&self, id: &str, history: RunHistory) -> Result<()> {
         let schedule = self.get_schedule(id).await?;
-        let key = schedule.id.clone();
-        let deleted = self
-            .ctx
-            .db
-            .call(move |store| store.delete_schedule(&key))
-            .await?
-            .ok_or_else(|| not_found("schedule", id))?;
-        for running in self.ctx.running().values_mut() {
-            if running.schedule_id.as_deref() == Some(&schedule.id) {
-                running.cause.get_or_insert(crate::context::StopCause::User);
-                running.cancel.cancel();
+        let ours = |running: &Running| running.schedule_id.as_deref() == Some(&schedule.id);
+        if history == RunHistory::Delete {
+            // Set before the rows go: a run that ends after that deletes its file itself.
+            for running in self.ctx.running().values_mut().filter(|r| ours(r)) {
+                running.delete_output = true;
             }
         }
-        for execution in &deleted {
-            if delete_files {
-                worker::remove_output(&self.ctx, execution);
+        let (key, now) = (schedule.id.clone(), self.ctx.now());
+        let executions = self
+            .ctx
+            .db
+            .call(move |store| store.delete_schedule(&key, history, now))
+            .await?
+            .ok_or_else(|| not_found("schedule", id))?;
+        for running in self.ctx.running().values_mut().filter(|r| ours(r)) {
+            running.cause.get_or_insert(StopCause::ScheduleDeleted);
+            running.cancel.cancel();
+        }
+        for execution in &executions {
+            match history {
+                RunHistory::Delete => {
+                    worker::remove_output(&self.ctx, execution);
+                    self.ctx.events.send(&execution.id, EventKind::Deleted);
+                }
+                RunHistory::Keep if execution.status == ExecutionStatus::Queued => {
+                    let (status, reason) = (ExecutionStatus::Cancelled, Some(SCHEDULE_DELETED));
+                    self.ctx.events.status(&execution.id, status, reason);
+                }
+                RunHistory::Keep => {}
             }
-            self.ctx
-                .events
-                .send(&execution.id, crate::events::EventKind::Deleted);
         }
         let _ = std::fs::remove_file(self.ctx.snapshot_path(&schedule.id));
         self.ctx.wake.notify_one();

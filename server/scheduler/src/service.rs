@@ -51,6 +51,7 @@ impl SchedulerHandle {
             output_path: output_path(output_dir, &stem, &name),
             name,
             schedule_id: None,
+            schedule_name: None,
             notebook: request.notebook,
             parameters: request.parameters,
             kernel: request.kernel,

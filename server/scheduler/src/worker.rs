@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::context::{Ctx, STOPPED_DURING_RUN, StopCause, content_hash, retry_of};
 use crate::events::EventKind;
-use crate::model::{CellProgress, Execution, ExecutionError, ExecutionStatus};
+use crate::model::{CellProgress, Execution, ExecutionError, ExecutionStatus, SCHEDULE_DELETED};
 use crate::notify::Delivery;
 use crate::paths;
 use crate::runner::RunJob;
@@ -62,6 +62,11 @@ pub(crate) async fn run_execution(
         (ExecutionStatus::Cancelled, Some(StopCause::Shutdown), _) => {
             End::failed(STOPPED_DURING_RUN)
         }
+        (ExecutionStatus::Cancelled, Some(StopCause::ScheduleDeleted), _) => End {
+            status: ExecutionStatus::Cancelled,
+            reason: Some(SCHEDULE_DELETED.into()),
+            error: None,
+        },
         (ExecutionStatus::Cancelled, _, _) => End {
             status: ExecutionStatus::Cancelled,
             reason: Some("cancelled by request".into()),
@@ -77,7 +82,7 @@ pub(crate) async fn run_execution(
     let retryable = matches!(
         end.status,
         ExecutionStatus::Failed | ExecutionStatus::TimedOut
-    ) && cause != Some(StopCause::User)
+    ) && !matches!(cause, Some(StopCause::User | StopCause::ScheduleDeleted))
         && execution.attempt < execution.max_attempts;
     let retry = retryable.then(|| retry_of(&execution, now));
     let (row, next) = (execution.clone(), retry.clone());
@@ -85,7 +90,10 @@ pub(crate) async fn run_execution(
         .db
         .call(move |store| store.finish_execution(&row, ExecutionStatus::Running, next.as_ref()))
         .await;
-    ctx.running().remove(&execution.id);
+    let delete_output = ctx
+        .running()
+        .remove(&execution.id)
+        .is_some_and(|running| running.delete_output);
     match written {
         Ok(true) => {
             ctx.events
@@ -98,7 +106,12 @@ pub(crate) async fn run_execution(
                 apply_retention(&ctx, schedule_id).await;
             }
         }
-        Ok(false) => tracing::info!(execution = %execution.id, "deleted while running"),
+        Ok(false) => {
+            tracing::info!(execution = %execution.id, "deleted while running");
+            if delete_output {
+                remove_output(&ctx, &execution);
+            }
+        }
         Err(error) => tracing::error!(execution = %execution.id, %error, "cannot record the end"),
     }
     ctx.wake.notify_one();
@@ -357,13 +370,21 @@ pub(crate) async fn apply_retention(ctx: &Ctx, schedule_id: &str) {
     }
 }
 
-/// Deletes an execution's output notebook (a missing file is fine).
+/// Deletes an execution's output notebook (a missing file is fine) if it is a file under the root
+/// ([`paths::deletable_file`]); otherwise leaves it and logs why.
 pub(crate) fn remove_output(ctx: &Ctx, execution: &Execution) {
-    if let Ok(path) = paths::confine(&ctx.root, &execution.output_path)
-        && let Err(error) = std::fs::remove_file(&path)
-        && error.kind() != std::io::ErrorKind::NotFound
-    {
-        tracing::warn!(path = %path.display(), %error, "cannot delete an output notebook");
+    match paths::deletable_file(&ctx.root, &execution.output_path) {
+        Ok(None) => {}
+        Ok(Some(path)) => {
+            if let Err(error) = std::fs::remove_file(&path)
+                && error.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %path.display(), %error, "cannot delete an output notebook");
+            }
+        }
+        Err(error) => {
+            tracing::warn!(execution = %execution.id, %error, "output notebook left in place");
+        }
     }
 }
 

@@ -228,6 +228,7 @@ async fn restart_fails_interrupted_runs_and_retries_them() {
                 id: "crashed".into(),
                 name: "crashed".into(),
                 schedule_id: None,
+                schedule_name: None,
                 notebook: "ok.ipynb".into(),
                 status: ExecutionStatus::Running,
                 reason: None,

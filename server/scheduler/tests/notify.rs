@@ -3,7 +3,7 @@
 
 mod support;
 
-use nbgate_scheduler::{ExecutionStatus, Notify, Recurrence, ScheduleSpec, TokioClock};
+use nbgate_scheduler::{ExecutionStatus, Notify, Recurrence, RunHistory, ScheduleSpec, TokioClock};
 use serde_json::json;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -161,7 +161,10 @@ async fn undeliverable_webhook_is_recorded_not_fatal_and_retention_deletes_files
         "{error:?}"
     );
     // Delete with files.
-    handle.delete_schedule("kept", true).await.expect("delete");
+    handle
+        .delete_schedule("kept", RunHistory::Delete)
+        .await
+        .expect("delete");
     assert!(!root.path().join(&ids[2].output_path).exists());
     assert!(all_executions(&handle).await.is_empty());
     shutdown.cancel();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use nbgate_scheduler::store::Store;
 use nbgate_scheduler::{
     CellProgress, Execution, ExecutionError, ExecutionFilter, ExecutionStatus, Recurrence,
-    RunConfig, Schedule, ScheduleSpec, SqliteStore, StoreError,
+    RunConfig, RunHistory, Schedule, ScheduleSpec, SqliteStore, StoreError,
 };
 use serde_json::json;
 use support::utc;
@@ -41,6 +41,7 @@ fn execution(id: &str, schedule_id: Option<&str>, status: ExecutionStatus) -> Ex
         id: id.into(),
         name: format!("n_{id}"),
         schedule_id: schedule_id.map(str::to_owned),
+        schedule_name: None,
         notebook: "dir/report.ipynb".into(),
         status,
         reason: None,
@@ -79,11 +80,11 @@ fn migrations_are_applied_once_and_reopen_keeps_data() {
     let path = dir.path().join("db.sqlite3");
     {
         let store = SqliteStore::open(&path).expect("open");
-        assert_eq!(store.schema_version().expect("version"), 3);
+        assert_eq!(store.schema_version().expect("version"), 4);
         store.insert_schedule(&schedule("a")).expect("insert");
     }
     let store = SqliteStore::open(&path).expect("reopen");
-    assert_eq!(store.schema_version().expect("version"), 3);
+    assert_eq!(store.schema_version().expect("version"), 4);
     assert_eq!(store.list_schedules().expect("list").len(), 1);
     let mode: String = rusqlite::Connection::open(&path)
         .expect("open")
@@ -205,10 +206,77 @@ fn a_fire_time_is_recorded_once() {
     assert_eq!((saved.next_run, saved.last_fire), (next, Some(due)));
     assert_eq!(
         store
-            .delete_schedule("id-daily")
+            .delete_schedule("id-daily", RunHistory::Delete, due)
             .expect("delete")
             .map(|e| e.len()),
         Some(1)
     );
     assert_eq!(store.get_execution("f1").expect("get"), None);
+}
+
+#[test]
+fn a_schedule_deleted_with_its_executions_kept_leaves_them_unlinked_under_its_name() {
+    let store = SqliteStore::in_memory().expect("store");
+    store.insert_schedule(&schedule("daily")).expect("insert");
+    store.insert_schedule(&schedule("other")).expect("insert");
+    for (id, status) in [
+        ("done", ExecutionStatus::Succeeded),
+        ("waiting", ExecutionStatus::Queued),
+        ("busy", ExecutionStatus::Running),
+    ] {
+        let row = execution(id, Some("id-daily"), status);
+        store.insert_execution(&row).expect("insert");
+    }
+    let theirs = execution("theirs", Some("id-other"), ExecutionStatus::Queued);
+    store.insert_execution(&theirs).expect("insert");
+    // While linked, the name is the schedule's current one.
+    let mut renamed = schedule("daily");
+    renamed.spec.name = "daily_v2".into();
+    assert!(store.update_schedule(&renamed).expect("rename"));
+    let done = store.get_execution("done").expect("get").expect("some");
+    assert_eq!(done.schedule_name.as_deref(), Some("daily_v2"));
+
+    let now = utc("2026-01-02T00:00:00Z");
+    let before = store
+        .delete_schedule("id-daily", RunHistory::Keep, now)
+        .expect("delete")
+        .expect("it existed");
+    assert_eq!(before.len(), 3);
+    assert_eq!(store.get_schedule("id-daily").expect("get"), None);
+    let get = |id: &str| store.get_execution(id).expect("get").expect("kept");
+    for id in ["done", "waiting", "busy"] {
+        let kept = get(id);
+        assert_eq!(kept.schedule_id, None, "{id}");
+        assert_eq!(kept.schedule_name.as_deref(), Some("daily_v2"), "{id}");
+    }
+    assert_eq!(get("done").status, ExecutionStatus::Succeeded);
+    let waiting = get("waiting");
+    assert_eq!(waiting.status, ExecutionStatus::Cancelled);
+    assert_eq!(waiting.reason.as_deref(), Some("its schedule was deleted"));
+    assert_eq!(waiting.ended_at, Some(now));
+    assert_eq!(get("theirs").schedule_id.as_deref(), Some("id-other"));
+    assert_eq!(
+        store
+            .delete_schedule("id-daily", RunHistory::Keep, now)
+            .expect("again"),
+        None
+    );
+
+    // The running one ends after the deletion: its end is written, without linking it again and
+    // without the retry it asked for.
+    let mut busy = execution("busy", Some("id-daily"), ExecutionStatus::Failed);
+    busy.schedule_name = Some("daily".into());
+    let retry = execution("busy_retry", Some("id-daily"), ExecutionStatus::Queued);
+    assert!(
+        store
+            .finish_execution(&busy, ExecutionStatus::Running, Some(&retry))
+            .expect("finish")
+    );
+    let busy = get("busy");
+    assert_eq!(busy.status, ExecutionStatus::Failed);
+    assert_eq!(
+        (busy.schedule_id, busy.schedule_name.as_deref()),
+        (None, Some("daily_v2"))
+    );
+    assert_eq!(store.get_execution("busy_retry").expect("get"), None);
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use nbgate_scheduler::{
     Catchup, CellProgress, Environment, Execution, ExecutionError, InputMode, NewExecution,
-    NotebookParameters, Notify, Overlap, ParameterInfo, ParameterValues, Recurrence, Schedule,
-    SchedulePatch, ScheduleSpec, ValidationError,
+    NotebookParameters, Notify, Overlap, ParameterInfo, ParameterValues, Recurrence, RunHistory,
+    Schedule, SchedulePatch, ScheduleSpec, ValidationError,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -284,11 +284,44 @@ pub(crate) struct ListExecutions {
     pub cursor: Option<String>,
 }
 
-/// `DELETE` queries: `delete_file` (an execution) or `delete_files` (a schedule's executions).
+/// `DELETE /api/executions/{id}` query: `delete_file=true` deletes its output notebook too.
 #[derive(Debug, Deserialize)]
-pub(crate) struct DeleteQuery {
+pub(crate) struct DeleteExecutionQuery {
     #[serde(default, alias = "delete_files")]
     pub delete_file: bool,
+}
+
+/// `DELETE /api/schedules/{id}` query: `executions=keep` (the default) or `executions=delete`;
+/// `delete_files=true`, the older spelling, still means `executions=delete`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct DeleteScheduleQuery {
+    executions: Option<HistoryChoice>,
+    delete_files: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum HistoryChoice {
+    Keep,
+    Delete,
+}
+
+impl DeleteScheduleQuery {
+    /// What to do with the schedule's executions; `Err` (a 400's message) for a `delete_files` that
+    /// is not `true` or contradicts `executions`.
+    pub fn history(&self) -> Result<RunHistory, String> {
+        use HistoryChoice::{Delete, Keep};
+        match (self.executions, self.delete_files) {
+            (None | Some(Keep), None) => Ok(RunHistory::Keep),
+            (None | Some(Delete), Some(true)) | (Some(Delete), None) => Ok(RunHistory::Delete),
+            (_, Some(_)) => Err(
+                "`delete_files` is replaced by `executions`: executions=keep keeps \
+                 the schedule's executions and their output notebooks, executions=delete deletes \
+                 both (delete_files=true alone still means executions=delete)"
+                    .into(),
+            ),
+        }
+    }
 }
 
 // ---- responses ----
@@ -392,6 +425,9 @@ pub(crate) struct ExecutionDto {
     id: String,
     name: String,
     schedule_id: Option<String>,
+    /// The schedule's name; kept when the schedule is deleted with its executions (`schedule_id`
+    /// is then `null`); `null` for a one-off run.
+    schedule_name: Option<String>,
     notebook: String,
     status: &'static str,
     reason: Option<String>,
@@ -427,6 +463,7 @@ impl From<Execution> for ExecutionDto {
             id: e.id,
             name: e.name,
             schedule_id: e.schedule_id,
+            schedule_name: e.schedule_name,
             notebook: e.notebook,
             status: e.status.as_str(),
             reason: e.reason,

@@ -7,7 +7,7 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use nbgate_scheduler::{ExecutionFilter, ExecutionStatus, MAX_PAGE};
 
-use super::dto::{CreateExecution, DeleteQuery, ExecutionDto, ListExecutions, PageDto};
+use super::dto::{CreateExecution, DeleteExecutionQuery, ExecutionDto, ListExecutions, PageDto};
 use super::{ExecutorError, JsonBody, QueryParams, created};
 use crate::AppState;
 use crate::routes::Route;
@@ -103,7 +103,7 @@ async fn cancel(
 async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    QueryParams(query): QueryParams<DeleteQuery>,
+    QueryParams(query): QueryParams<DeleteExecutionQuery>,
 ) -> Result<StatusCode, ExecutorError> {
     state
         .scheduler()?

@@ -97,8 +97,10 @@ pub(crate) fn document() -> Value {
                     "200": reply("The execution.", "Execution"), "404": unknown(),
                 })),
                 "delete": op("Delete an execution that is not running", vec![id_param(),
-                    query("delete_file", "boolean", "Delete its output notebook too.")], None, json!({
-                    "204": {"description": "Deleted."}, "404": unknown(),
+                    query("delete_file", "boolean", "Delete its output notebook too (only a file \
+                        under the root; a symbolic link is left alone). Default false: the file stays.")],
+                    None, json!({
+                    "204": {"description": "Deleted."}, "400": invalid(), "404": unknown(),
                     "409": error("It is running: cancel it first."),
                 })),
             },
@@ -139,9 +141,17 @@ pub(crate) fn document() -> Value {
                     "200": reply("The schedule.", "Schedule"), "400": invalid(), "404": unknown(),
                     "415": invalid(), "422": invalid(),
                 })),
-                "delete": op("Delete a schedule and its executions", vec![id_param(),
-                    query("delete_files", "boolean", "Delete their output notebooks too.")], None, json!({
-                    "204": {"description": "Deleted."}, "404": unknown(),
+                "delete": op("Delete a schedule; keep or delete its executions", vec![id_param(),
+                    json!({"name": "executions", "in": "query", "required": false,
+                        "schema": {"type": "string", "enum": ["keep", "delete"], "default": "keep"},
+                        "description": "`keep`: its executions stay listed with their output \
+                            notebooks, `schedule_id` null and `schedule_name` kept. `delete`: they and \
+                            their output notebooks are deleted. Either way its queued executions are \
+                            cancelled and its running ones stopped (ending `cancelled`, reason \
+                            \"its schedule was deleted\", with `keep`)."}),
+                    query("delete_files", "boolean", "Deprecated: `delete_files=true` means \
+                        `executions=delete`; any other use is a 400.")], None, json!({
+                    "204": {"description": "Deleted."}, "400": invalid(), "404": unknown(),
                 })),
             },
             "/api/schedules/{id}/run": {"post": op("Run now", vec![id_param()], Some(json!({
@@ -227,7 +237,11 @@ fn schemas() -> Value {
             "kernel": opt_string, "timeout": seconds, "cell_timeout": seconds, "output_dir": string,
             "retries": {"type": "integer", "minimum": 0}, "retry_delay": seconds}},
         "Execution": {"type": "object", "properties": {
-            "id": string, "name": string, "schedule_id": opt_string, "notebook": string,
+            "id": string, "name": string, "schedule_id": opt_string,
+            "schedule_name": {"type": "string", "nullable": true, "description": "The schedule's \
+                name; kept after the schedule is deleted with `executions=keep` (`schedule_id` is \
+                then null); null for a one-off run."},
+            "notebook": string,
             "status": status, "reason": opt_string, "parameters": object, "kernel": opt_string,
             "input_hash": opt_string, "attempt": {"type": "integer"}, "max_attempts": {"type": "integer"},
             "first_attempt_id": opt_string, "fire_time": time, "created_at": time, "ready_at": time,

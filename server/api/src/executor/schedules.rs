@@ -8,7 +8,7 @@ use axum::response::Response;
 use nbgate_scheduler::{ExecutionFilter, Schedule, SchedulerHandle};
 
 use super::dto::{
-    CreateSchedule, DeleteQuery, ExecutionDto, PageDto, PatchSchedule, RunNow, ScheduleDto,
+    CreateSchedule, DeleteScheduleQuery, ExecutionDto, PageDto, PatchSchedule, RunNow, ScheduleDto,
 };
 use super::executions::location as execution_location;
 use super::{ExecutorError, JsonBody, OptionalJson, QueryParams, created};
@@ -83,16 +83,16 @@ async fn update(
     Ok(Json(dto(scheduler, schedule).await?))
 }
 
-/// Deletes the schedule and its executions (their output files too with `?delete_files=true`).
+/// Deletes the schedule; `?executions=keep` (the default) keeps its executions and their output
+/// notebooks, unlinked, `?executions=delete` deletes both. Its queued and running executions are
+/// cancelled either way.
 async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    QueryParams(query): QueryParams<DeleteQuery>,
+    QueryParams(query): QueryParams<DeleteScheduleQuery>,
 ) -> Result<StatusCode, ExecutorError> {
-    state
-        .scheduler()?
-        .delete_schedule(&id, query.delete_file)
-        .await?;
+    let history = query.history().map_err(ExecutorError::BadRequest)?;
+    state.scheduler()?.delete_schedule(&id, history).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -45,11 +45,11 @@ pub(super) enum ExecutionsCommand {
     Wait(ExecutionId),
     /// Cancel a queued or running execution (its partial output is kept).
     Cancel(ExecutionId),
-    /// Delete an execution's record.
+    /// Delete an execution's record (refused while it runs: cancel it first).
     Delete {
         /// The execution's id.
         id: String,
-        /// Delete its output notebook too.
+        /// Delete its output notebook too (without it, the file stays).
         #[arg(long, alias = "delete-files")]
         delete_file: bool,
     },
@@ -126,12 +126,21 @@ pub(super) enum SchedulesCommand {
     Run(RunScheduleArgs),
     /// Copy the notebook again into the schedule's snapshot.
     Snapshot(ScheduleKey),
-    /// Delete a schedule and its executions' records.
+    /// Delete a schedule; its queued and running executions are cancelled.
     Delete {
         /// The schedule's id or name.
         schedule: String,
-        /// Delete the executions' output notebooks too.
-        #[arg(long, alias = "delete-file")]
+        /// Its executions: `keep` them with their output notebooks (still listed, no longer linked
+        /// to a schedule), or `delete` them and their output notebooks.
+        #[arg(long, value_enum, default_value_t = RunHistory::Keep)]
+        executions: RunHistory,
+        /// The older spelling of `--executions delete`.
+        #[arg(
+            long,
+            alias = "delete-file",
+            hide = true,
+            conflicts_with = "executions"
+        )]
         delete_files: bool,
     },
 }
@@ -140,6 +149,13 @@ pub(super) enum SchedulesCommand {
 pub(super) struct ScheduleKey {
     /// The schedule's id or name.
     pub(super) schedule: String,
+}
+
+/// What `schedules delete` does with the schedule's executions (the API's `executions=`).
+#[derive(Debug, Clone, Copy, PartialEq, ValueEnum)]
+pub(super) enum RunHistory {
+    Keep,
+    Delete,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, ValueEnum)]

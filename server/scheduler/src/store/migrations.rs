@@ -64,6 +64,9 @@ pub(crate) const MIGRATIONS: &[(u32, &str)] = &[
         3,
         "CREATE INDEX executions_schedule_status ON executions (schedule_id, status, seq);",
     ),
+    // Executions kept when their schedule is deleted keep its name here (their `schedule_id` is
+    // cleared); linked ones read their schedule's current name instead (`EXECUTION_SELECT`).
+    (4, "ALTER TABLE executions ADD COLUMN schedule_name TEXT;"),
 ];
 
 /// Applies the steps not yet applied; returns the schema version.

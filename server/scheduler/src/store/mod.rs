@@ -14,7 +14,9 @@ use chrono::{DateTime, Utc};
 
 pub use self::sqlite::SqliteStore;
 use crate::error::StoreError;
-use crate::model::{CellProgress, Execution, ExecutionFilter, ExecutionStatus, Schedule};
+use crate::model::{
+    CellProgress, Execution, ExecutionFilter, ExecutionStatus, RunHistory, Schedule,
+};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -28,8 +30,15 @@ pub trait Store: Send + Sync + 'static {
     fn get_schedule_by_name(&self, name: &str) -> StoreResult<Option<Schedule>>;
     /// All schedules by name.
     fn list_schedules(&self) -> StoreResult<Vec<Schedule>>;
-    /// Deletes a schedule and its executions, returning the executions deleted.
-    fn delete_schedule(&self, id: &str) -> StoreResult<Option<Vec<Execution>>>;
+    /// Deletes a schedule; `None` if there is none. [`RunHistory::Delete`] deletes its executions;
+    /// [`RunHistory::Keep`] cancels its queued ones (ended `now`) and unlinks them all, recording the
+    /// schedule's name on them. Returns its executions as they were before.
+    fn delete_schedule(
+        &self,
+        id: &str,
+        history: RunHistory,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<Execution>>>;
     /// The earliest next fire of an active schedule.
     fn next_fire(&self) -> StoreResult<Option<DateTime<Utc>>>;
     /// Active schedules whose next fire is at or before `now`, earliest first.

@@ -15,7 +15,15 @@ pub(crate) const SCHEDULE_COLUMNS: &str =
 pub(crate) const EXECUTION_COLUMNS: &str = "id, name, schedule_id, notebook, status, reason, \
     parameters, kernel, input_hash, attempt, max_attempts, first_attempt_id, fire_time, created_at, \
     ready_at, started_at, ended_at, progress_cell, progress_total, error, output_path, notify_error, \
-    run, seq";
+    run, schedule_name, seq";
+
+/// [`EXECUTION_COLUMNS`] as read from `executions`: `schedule_name` is the schedule's current name
+/// while the execution is linked to it, the stored one once the schedule was deleted.
+pub(crate) const EXECUTION_SELECT: &str = "id, name, schedule_id, notebook, status, reason, \
+    parameters, kernel, input_hash, attempt, max_attempts, first_attempt_id, fire_time, created_at, \
+    ready_at, started_at, ended_at, progress_cell, progress_total, error, output_path, notify_error, \
+    run, CASE WHEN schedule_id IS NULL THEN schedule_name \
+    ELSE (SELECT s.name FROM schedules s WHERE s.id = executions.schedule_id) END, seq";
 
 pub(crate) fn millis(time: DateTime<Utc>) -> i64 {
     time.timestamp_millis()
@@ -85,6 +93,7 @@ pub(crate) fn execution(row: &Row<'_>) -> Result<(i64, Execution), StoreError> {
         id: row.get(0)?,
         name: row.get(1)?,
         schedule_id: row.get(2)?,
+        schedule_name: row.get(23)?,
         notebook: row.get(3)?,
         status,
         reason: row.get(5)?,
@@ -105,7 +114,7 @@ pub(crate) fn execution(row: &Row<'_>) -> Result<(i64, Execution), StoreError> {
         notify_error: row.get(21)?,
         run,
     };
-    Ok((row.get(23)?, execution))
+    Ok((row.get(24)?, execution))
 }
 
 /// The values of [`EXECUTION_COLUMNS`] but `seq`, in order.
@@ -137,5 +146,21 @@ pub(crate) fn execution_values(e: &Execution) -> Vec<rusqlite::types::Value> {
         V::Text(e.output_path.clone()),
         text(&e.notify_error),
         V::Text(to_json(&e.run)),
+        text(&e.schedule_name),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_select_reads_the_stored_columns_in_order() {
+        let select = EXECUTION_SELECT.replace(
+            "CASE WHEN schedule_id IS NULL THEN schedule_name \
+             ELSE (SELECT s.name FROM schedules s WHERE s.id = executions.schedule_id) END",
+            "schedule_name",
+        );
+        assert_eq!(select, EXECUTION_COLUMNS);
+    }
 }

@@ -8,10 +8,15 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value as V;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
-use super::rows::{self, EXECUTION_COLUMNS, SCHEDULE_COLUMNS, millis, opt_millis, to_json};
+use super::rows::{
+    self, EXECUTION_COLUMNS, EXECUTION_SELECT, SCHEDULE_COLUMNS, millis, opt_millis, to_json,
+};
 use super::{Fires, Store, StoreResult, migrations};
 use crate::error::StoreError;
-use crate::model::{CellProgress, Execution, ExecutionFilter, ExecutionStatus, Schedule};
+use crate::model::{
+    CellProgress, Execution, ExecutionFilter, ExecutionStatus, RunHistory, SCHEDULE_DELETED,
+    Schedule,
+};
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -109,20 +114,31 @@ static INSERT_EXECUTION: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// `UPDATE executions SET <every column but id and seq> … WHERE id = ?1 AND status = ?N`.
-static UPDATE_EXECUTION_IF: LazyLock<String> = LazyLock::new(|| {
-    let columns: Vec<&str> = EXECUTION_COLUMNS.split(", ").map(str::trim).collect();
-    // Every column but id (first) and seq (last) is set.
-    let settable = &columns[1..columns.len() - 1];
-    let sets: Vec<String> = settable
-        .iter()
+/// Columns an update leaves alone: the key, the listing position and the schedule link, which only
+/// insertion and `delete_schedule` write (so a run that ends after its schedule was deleted with its
+/// executions kept does not link itself to it again).
+const NOT_UPDATED: [&str; 4] = ["id", "seq", "schedule_id", "schedule_name"];
+
+/// The positions in [`EXECUTION_COLUMNS`] (and [`rows::execution_values`]) of the columns an update
+/// writes, with their names.
+fn updated_columns() -> impl Iterator<Item = (usize, &'static str)> {
+    EXECUTION_COLUMNS
+        .split(", ")
+        .map(str::trim)
         .enumerate()
-        .map(|(i, column)| format!("{column} = ?{}", i + 2))
+        .filter(|(_, column)| !NOT_UPDATED.contains(column))
+}
+
+/// `UPDATE executions SET <the updated columns> … WHERE id = ?1 AND status = ?N`.
+static UPDATE_EXECUTION_IF: LazyLock<String> = LazyLock::new(|| {
+    let sets: Vec<String> = updated_columns()
+        .enumerate()
+        .map(|(i, (_, column))| format!("{column} = ?{}", i + 2))
         .collect();
     format!(
         "UPDATE executions SET {} WHERE id = ?1 AND status = ?{}",
         sets.join(", "),
-        settable.len() + 2
+        sets.len() + 2
     )
 });
 
@@ -139,7 +155,9 @@ fn update_execution_if(
     execution: &Execution,
     expected: ExecutionStatus,
 ) -> StoreResult<bool> {
-    let mut values = rows::execution_values(execution);
+    let all = rows::execution_values(execution);
+    let mut values = vec![V::Text(execution.id.clone())];
+    values.extend(updated_columns().map(|(i, _)| all[i].clone()));
     values.push(V::Text(expected.as_str().into()));
     let changed = tx
         .prepare_cached(&UPDATE_EXECUTION_IF)?
@@ -215,15 +233,37 @@ impl Store for SqliteStore {
         self.query_schedules(&sql, Vec::new())
     }
 
-    fn delete_schedule(&self, id: &str) -> StoreResult<Option<Vec<Execution>>> {
+    fn delete_schedule(
+        &self,
+        id: &str,
+        history: RunHistory,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Vec<Execution>>> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let executions = query_executions(
             &tx,
-            &format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE schedule_id = ?1"),
+            &format!("SELECT {EXECUTION_SELECT} FROM executions WHERE schedule_id = ?1"),
             vec![V::Text(id.into())],
         )?;
-        tx.execute("DELETE FROM executions WHERE schedule_id = ?1", [id])?;
+        match history {
+            RunHistory::Delete => {
+                tx.execute("DELETE FROM executions WHERE schedule_id = ?1", [id])?;
+            }
+            RunHistory::Keep => {
+                tx.execute(
+                    "UPDATE executions SET status = 'cancelled', reason = ?2, ended_at = ?3 \
+                     WHERE schedule_id = ?1 AND status = 'queued'",
+                    params![id, SCHEDULE_DELETED, millis(now)],
+                )?;
+                tx.execute(
+                    "UPDATE executions SET schedule_id = NULL, \
+                     schedule_name = (SELECT name FROM schedules WHERE id = ?1) \
+                     WHERE schedule_id = ?1",
+                    [id],
+                )?;
+            }
+        }
         let deleted = tx.execute("DELETE FROM schedules WHERE id = ?1", [id])?;
         tx.commit()?;
         Ok((deleted == 1).then(|| executions.into_iter().map(|(_, e)| e).collect()))
@@ -288,7 +328,7 @@ impl Store for SqliteStore {
     }
 
     fn get_execution(&self, id: &str) -> StoreResult<Option<Execution>> {
-        let sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?1");
+        let sql = format!("SELECT {EXECUTION_SELECT} FROM executions WHERE id = ?1");
         let found = self.query_executions(&sql, vec![V::Text(id.into())])?;
         Ok(found.into_iter().next().map(|(_, e)| e))
     }
@@ -321,7 +361,7 @@ impl Store for SqliteStore {
         };
         values.push(V::Integer(limit as i64));
         let sql = format!(
-            "SELECT {EXECUTION_COLUMNS} FROM executions {clause} ORDER BY seq DESC LIMIT ?{}",
+            "SELECT {EXECUTION_SELECT} FROM executions {clause} ORDER BY seq DESC LIMIT ?{}",
             values.len()
         );
         self.query_executions(&sql, values)
@@ -334,7 +374,7 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> StoreResult<Vec<(i64, Execution)>> {
         let sql = format!(
-            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE status = 'queued' AND ready_at <= ?1 \
+            "SELECT {EXECUTION_SELECT} FROM executions WHERE status = 'queued' AND ready_at <= ?1 \
              AND seq > ?2 ORDER BY seq LIMIT ?3"
         );
         self.query_executions(
@@ -369,14 +409,14 @@ impl Store for SqliteStore {
 
     fn executions_with_status(&self, status: ExecutionStatus) -> StoreResult<Vec<Execution>> {
         let sql =
-            format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE status = ?1 ORDER BY seq");
+            format!("SELECT {EXECUTION_SELECT} FROM executions WHERE status = ?1 ORDER BY seq");
         let found = self.query_executions(&sql, vec![V::Text(status.as_str().into())])?;
         Ok(found.into_iter().map(|(_, e)| e).collect())
     }
 
     fn schedule_executions(&self, schedule_id: &str) -> StoreResult<Vec<Execution>> {
         let sql = format!(
-            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE schedule_id = ?1 ORDER BY seq DESC"
+            "SELECT {EXECUTION_SELECT} FROM executions WHERE schedule_id = ?1 ORDER BY seq DESC"
         );
         let found = self.query_executions(&sql, vec![V::Text(schedule_id.into())])?;
         Ok(found.into_iter().map(|(_, e)| e).collect())
@@ -401,7 +441,15 @@ impl Store for SqliteStore {
         if !update_execution_if(&tx, execution, expected)? {
             return Ok(false);
         }
-        if let Some(retry) = retry {
+        // No retry for an execution whose schedule was deleted meanwhile (its link is cleared).
+        let unlinked = || -> StoreResult<bool> {
+            Ok(tx
+                .prepare_cached("SELECT schedule_id IS NULL FROM executions WHERE id = ?1")?
+                .query_row([&execution.id], |row| row.get(0))?)
+        };
+        if let Some(retry) = retry
+            && !(execution.schedule_id.is_some() && unlinked()?)
+        {
             let seq = next_seq(&tx)?;
             insert_execution(&tx, retry, seq)?;
         }
