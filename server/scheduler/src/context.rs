@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -138,12 +137,11 @@ pub(crate) fn unique_name(
     Ok(candidate)
 }
 
-/// `<prefix>_at_YYYY_MM_DD_HH_MM_SS` with the time in `tz`.
-pub(crate) fn execution_name(prefix: &str, at: DateTime<Utc>, tz: Tz) -> String {
-    format!(
-        "{prefix}_at_{}",
-        at.with_timezone(&tz).format("%Y_%m_%d_%H_%M_%S")
-    )
+/// `<prefix>_at_YYYY_MM_DD_HH_MM_SS` with `at` in UTC, whatever the schedule's time zone: names with
+/// one prefix (and so the files in one output folder) sort in time order, across DST changes too.
+/// `at` is the fire time of a scheduled fire, the creation time of a run now or a one-off run.
+pub(crate) fn execution_name(prefix: &str, at: DateTime<Utc>) -> String {
+    format!("{prefix}_at_{}", at.format("%Y_%m_%d_%H_%M_%S"))
 }
 
 /// `<output_dir>/<folder>/<name>.ipynb`, relative to the root.

@@ -212,9 +212,8 @@ fn decide_fires(
     // The overlap policy applies to the fire (or catch-up batch) as a whole: a batch that may run
     // is queued entirely and runs `max_concurrent` at a time.
     let skip = spec.overlap == Overlap::Skip && active >= spec.max_concurrent;
-    let tz = timing.timezone();
     for fire in due {
-        let base = execution_name(&spec.name, fire, tz);
+        let base = execution_name(&spec.name, fire);
         let name = unique_name(store, base, |name| names.contains(name))?;
         names.insert(name.clone());
         // Times are stamped when the batch is written (`fire_batch`).

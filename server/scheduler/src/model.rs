@@ -244,7 +244,8 @@ pub struct CellProgress {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Execution {
     pub id: String,
-    /// `<schedule or notebook stem>_at_YYYY_MM_DD_HH_MM_SS`, `_attempt_N` for retries.
+    /// `<schedule or notebook stem>_at_YYYY_MM_DD_HH_MM_SS` in UTC (see `context::execution_name`),
+    /// `_attempt_N` for retries.
     pub name: String,
     /// Its schedule; `None` for a one-off run, and for every execution of a schedule deleted with
     /// [`RunHistory::Keep`].

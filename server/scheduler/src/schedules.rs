@@ -13,7 +13,7 @@ use crate::model::{
     SchedulePatch, ScheduleSpec,
 };
 use crate::service::{SchedulerHandle, not_found};
-use crate::timing::{Timing, parse_timezone};
+use crate::timing::Timing;
 use crate::{paths, validate, worker};
 
 impl SchedulerHandle {
@@ -239,11 +239,10 @@ impl SchedulerHandle {
             validate::check_parameters(&notebook, &parameters, allow)?;
         }
         let now: DateTime<Utc> = self.ctx.now();
-        let tz = parse_timezone(&schedule.spec.timezone)?;
         let _naming = self.ctx.naming.lock().await;
         let name = self
             .ctx
-            .unique_name(execution_name(&schedule.spec.name, now, tz), &[])
+            .unique_name(execution_name(&schedule.spec.name, now), &[])
             .await?;
         let mut execution = scheduled_draft(&schedule, name, None).queued(now);
         execution.parameters = parameters;

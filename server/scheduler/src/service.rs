@@ -44,9 +44,7 @@ impl SchedulerHandle {
         let now = ctx.now();
         let stem = paths::name_from_stem(&request.notebook);
         let _naming = ctx.naming.lock().await;
-        let name = ctx
-            .unique_name(execution_name(&stem, now, chrono_tz::UTC), &[])
-            .await?;
+        let name = ctx.unique_name(execution_name(&stem, now), &[]).await?;
         let execution = Draft {
             output_path: output_path(output_dir, &stem, &name),
             name,

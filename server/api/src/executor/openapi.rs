@@ -237,7 +237,12 @@ fn schemas() -> Value {
             "kernel": opt_string, "timeout": seconds, "cell_timeout": seconds, "output_dir": string,
             "retries": {"type": "integer", "minimum": 0}, "retry_delay": seconds}},
         "Execution": {"type": "object", "properties": {
-            "id": string, "name": string, "schedule_id": opt_string,
+            "id": string,
+            "name": {"type": "string", "description": "`<schedule name or notebook stem>_at_\
+                YYYY_MM_DD_HH_MM_SS`, the time in UTC (the fire time of a scheduled fire, else when \
+                it was created), `_2`… when taken, `_attempt_N` for retries: names, and the output \
+                files of one folder, sort in time order."},
+            "schedule_id": opt_string,
             "schedule_name": {"type": "string", "nullable": true, "description": "The schedule's \
                 name; kept after the schedule is deleted with `executions=keep` (`schedule_id` is \
                 then null); null for a one-off run."},
