@@ -13,9 +13,10 @@ export type Frequency =
   | { kind: 'monthly'; day: number; hour: number; minute: number }
   | { kind: 'cron'; expression: string };
 
-/** "Every N minutes" choices: divisors of 60, so runs are evenly spaced. */
+/** "Every N minutes" choices: divisors of 60, so that the runs are evenly spaced across each hour
+ * (a step of 7 runs at :00, :07 … :56 and again at :00, 4 minutes later). */
 export const MINUTE_STEPS = [1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30];
-/** "Every N hours" choices: divisors of 24. */
+/** "Every N hours" choices: divisors of 24, for the same reason across each day. */
 export const HOUR_STEPS = [1, 2, 3, 4, 6, 8, 12];
 /** Sunday first, as cron numbers them. */
 export const DAY_NAMES = [
@@ -30,6 +31,57 @@ export const DAY_NAMES = [
 
 /** The picker's starting point: every day at 09:00. */
 export const DEFAULT_FREQUENCY: Frequency = { kind: 'daily', hour: 9, minute: 0 };
+
+/** What the frequency picker remembers across kinds, so that a detour through "every N minutes" loses nothing. */
+export interface Memory {
+  hour: number;
+  minute: number;
+  days: number[];
+  day: number;
+}
+
+export function remember(memory: Memory, f: Frequency): Memory {
+  const next = { ...memory };
+  if ('hour' in f) {
+    next.hour = f.hour;
+  }
+  if ('minute' in f) {
+    next.minute = f.minute;
+  }
+  if (f.kind === 'weekly' && f.days.length > 0) {
+    next.days = f.days;
+  }
+  if (f.kind === 'monthly') {
+    next.day = f.day;
+  }
+  return next;
+}
+
+/** The choice for another kind: the time of day, days and day of month as they were last set. */
+export function switchKind(current: Frequency, kind: Frequency['kind'], memory: Memory): Frequency {
+  // Back from a raw expression the picker can show: as that expression says.
+  const parsed = current.kind === 'cron' ? fromCron(current.expression) : null;
+  if (parsed && parsed.kind === kind) {
+    return parsed;
+  }
+  const { hour, minute, days, day } = remember(memory, current);
+  switch (kind) {
+    case 'minutes':
+      return { kind, every: current.kind === 'minutes' ? current.every : 15 };
+    case 'hours':
+      return { kind, every: current.kind === 'hours' ? current.every : 1, minute };
+    case 'daily':
+      return { kind, hour, minute };
+    case 'weekly':
+      return { kind, days, hour, minute };
+    case 'monthly':
+      return { kind, day, hour, minute };
+    case 'cron':
+      return { kind, expression: toCron(current) };
+  }
+}
+
+export const INITIAL_MEMORY: Memory = { hour: 9, minute: 0, days: [1], day: 1 };
 
 /** The cron expression (5 fields, minute first) for a picker choice. */
 export function toCron(frequency: Frequency): string {
@@ -161,7 +213,7 @@ export function parseCron(expression: string): CronSpec {
     .filter(f => f.length > 0);
   if (fields.length !== 5) {
     throw new Error(
-      `a cron expression has 5 fields (minute hour day-of-month month day-of-week), this one has ${fields.length}`
+      `write 5 fields separated by spaces: minute hour day-of-month month day-of-week (found ${fields.length})`
     );
   }
   const [minute, hour, dom, month, dow] = fields;
@@ -179,6 +231,30 @@ export function parseCron(expression: string): CronSpec {
     domAny: dom === '*' || dom === '?',
     dowAny: dow === '*' || dow === '?'
   };
+}
+
+/** The picker's field a message is about. */
+export type FrequencyField = 'days' | 'minute' | 'day' | 'cron';
+
+/** What is wrong with a picker choice, in the user's words, and the field it is about; or null. */
+export function frequencyError(
+  frequency: Frequency
+): { field: FrequencyField; message: string } | null {
+  if ('minute' in frequency && !inRange(frequency.minute, 0, 59)) {
+    return { field: 'minute', message: 'enter a minute from 0 to 59' };
+  }
+  if (frequency.kind === 'monthly' && !inRange(frequency.day, 1, 31)) {
+    return { field: 'day', message: 'enter a day of the month from 1 to 31' };
+  }
+  if (frequency.kind === 'weekly' && frequency.days.length === 0) {
+    return { field: 'days', message: 'choose at least one day' };
+  }
+  const message = cronError(toCron(frequency));
+  return message ? { field: 'cron', message } : null;
+}
+
+function inRange(n: number, min: number, max: number): boolean {
+  return Number.isInteger(n) && n >= min && n <= max;
 }
 
 /** The error message for an invalid expression, or null when it is valid. */
@@ -371,7 +447,12 @@ function parseDays(field: string): number[] | null {
 }
 
 function plural(unit: string, count: number): string {
-  return count === 1 ? `Every ${unit}` : `Every ${count} ${unit}s`;
+  return count === 1 ? `Every ${unit}` : `Every ${counted(count, unit)}`;
+}
+
+/** "1 minute", "2 minutes": a count with its unit, singular for one. */
+export function counted(count: number, unit: string): string {
+  return `${count} ${count === 1 ? unit : `${unit}s`}`;
 }
 
 function joinWords(words: string[]): string {

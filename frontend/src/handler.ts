@@ -56,13 +56,19 @@ export function apiURL(endPoint: string, settings?: ServerConnection.ISettings):
   return URLExt.join(serverSettings.baseUrl, API_NAMESPACE, 'api', endPoint);
 }
 
+/** A request: its body is JSON text already serialized (see exactJson.ts for exact numbers). */
+export interface IRequestInit extends RequestInit {
+  /** Reads the answer's JSON (default `JSON.parse`; `exactJson.parse` keeps every number exact). */
+  parse?: (body: string) => unknown;
+}
+
 /**
  * Calls `/nbgate/api/<endPoint>` and returns its JSON body (undefined for 204).
  * @throws NbgateRequestError for a network failure (status 0) or a non-2xx answer.
  */
 export async function requestAPI<T>(
   endPoint: string,
-  init: RequestInit = {},
+  { parse = JSON.parse, ...init }: IRequestInit = {},
   settings?: ServerConnection.ISettings
 ): Promise<T> {
   const serverSettings = settings ?? ServerConnection.makeSettings();
@@ -93,7 +99,7 @@ export async function requestAPI<T>(
     return undefined as T;
   }
   try {
-    return JSON.parse(body) as T;
+    return parse(body) as T;
   } catch {
     throw new NbgateRequestError(
       response.status,

@@ -1,179 +1,206 @@
 /**
- * The parameter form: a JSON schema (rendered by JupyterLab's rjsf FormComponent) built from the
- * notebook's `parameters` cell, and the way back from form data to typed parameter values.
+ * The parameter fields: one per variable of the notebook's `parameters` cell, edited as text that is
+ * kept exactly as typed, checked at the field, and turned into exact JSON values for the request (a
+ * 23-digit integer stays 23 digits: see exactJson.ts). Pure functions: no React, no DOM.
  */
+import { INTEGER, JsonNumber, NUMBER, parse, stringify } from './exactJson';
 import { ParameterInfo, ParameterValues } from './tokens';
 
-/** The subset of JSON schema the form uses. */
-export interface FieldSchema {
-  type: 'integer' | 'number' | 'boolean' | 'string';
-  title: string;
-  description?: string;
-  default?: unknown;
+/** How a field is edited: a text box with a numeric keyboard, a checkbox, a text box, or JSON text. */
+export type FieldKind = 'int' | 'float' | 'bool' | 'str' | 'list' | 'dict' | 'json';
+
+export interface ParameterField {
+  name: string;
+  kind: FieldKind;
+  /** The comment beside the variable in the notebook. */
+  help: string;
+  /** What to type, in words (e.g. "whole number"). */
+  hint: string;
+  /** The default as written in the notebook. */
+  default: string;
+  /** The text the field starts with when the notebook's default applies. */
+  defaultText: string;
+  /** Empty is allowed: the default is `None` (or an expression), which applies when nothing is sent. */
+  optional: boolean;
 }
 
-export interface FormSchema {
-  type: 'object';
-  properties: { [name: string]: FieldSchema };
+/** The text of every field by parameter name; a checkbox is `"true"` or `"false"`. */
+export type FieldTexts = { [name: string]: string };
+
+const KINDS: { [type: string]: FieldKind } = {
+  int: 'int',
+  float: 'float',
+  bool: 'bool',
+  str: 'str',
+  list: 'list',
+  dict: 'dict'
+};
+
+/** Non-finite floats, which JSON (and so the API) cannot carry. */
+const NON_FINITE = /^[+-]?(nan|inf|infinity)$/i;
+
+/** One field per parameter. */
+export function parameterFields(parameters: ParameterInfo[]): ParameterField[] {
+  return parameters.map(parameter => {
+    const kind = KINDS[parameter.type] ?? 'json';
+    const optional = kind === 'json';
+    const hint = {
+      int: 'whole number',
+      float: 'number',
+      bool: '',
+      str: 'text',
+      list: 'JSON list, e.g. [1, 2]',
+      dict: 'JSON object, e.g. {"a": 1}',
+      json:
+        parameter.type === 'null'
+          ? 'JSON value; leave empty for None'
+          : `JSON value; leave empty for the notebook's ${parameter.default}`
+    }[kind];
+    return {
+      name: parameter.name,
+      kind,
+      help: parameter.help?.trim() ?? '',
+      hint,
+      default: parameter.default,
+      defaultText: defaultText(kind, parameter),
+      optional
+    };
+  });
 }
 
-export type UiSchema = { [name: string]: { [key: string]: unknown } };
-
-/** Form data: one entry per parameter; lists, dicts and expressions are JSON text. */
-export type FormData = { [name: string]: unknown };
-
-/** Types edited as JSON text in a textarea. */
-const JSON_TYPES = ['list', 'dict'];
-/** Types whose default is not a literal the form can hold: free JSON, empty keeps the default. */
-const FREE_TYPES = ['null', 'unknown'];
-
-/** One typed field per parameter, the default prefilled, the comment as help. */
-export function formSchema(parameters: ParameterInfo[]): {
-  schema: FormSchema;
-  uiSchema: UiSchema;
-} {
-  const properties: FormSchema['properties'] = {};
-  const uiSchema: UiSchema = {};
-  for (const parameter of parameters) {
-    const help = parameter.help?.trim();
-    const field: FieldSchema = { type: 'string', title: parameter.name };
-    switch (parameter.type) {
-      case 'int':
-        field.type = 'integer';
-        break;
-      case 'float':
-        field.type = 'number';
-        break;
-      case 'bool':
-        field.type = 'boolean';
-        break;
-      case 'str':
-        field.type = 'string';
-        break;
-    }
-    const typeHint = JSON_TYPES.includes(parameter.type)
-      ? `JSON ${parameter.type === 'list' ? 'list' : 'object'}`
-      : FREE_TYPES.includes(parameter.type)
-        ? `JSON value; empty keeps ${parameter.default}`
-        : '';
-    const description = [help, typeHint].filter(Boolean).join(' · ');
-    if (description) {
-      field.description = description;
-    }
-    const value = defaultFormValue(parameter);
-    if (value !== undefined) {
-      field.default = value;
-    }
-    properties[parameter.name] = field;
-    if (JSON_TYPES.includes(parameter.type)) {
-      uiSchema[parameter.name] = { 'ui:widget': 'textarea', 'ui:options': { rows: 2 } };
-    }
+/** The notebook's default as field text: JSON as written in the notebook when it is JSON already. */
+function defaultText(kind: FieldKind, parameter: ParameterInfo): string {
+  if (kind === 'json') {
+    return '';
   }
-  return { schema: { type: 'object', properties }, uiSchema };
+  if ((kind === 'list' || kind === 'dict') && isJson(parameter.default)) {
+    return parameter.default;
+  }
+  return textOf(kind, parameter.default_value);
 }
 
-function defaultFormValue(parameter: ParameterInfo): unknown {
-  const value = parameter.default_value;
-  if (JSON_TYPES.includes(parameter.type)) {
-    return value === undefined ? parameter.default : JSON.stringify(value);
+/** The text a field shows for a value (exactly parsed: numbers may be `JsonNumber`s). */
+export function textOf(kind: FieldKind, value: unknown): string {
+  if (value === undefined) {
+    return '';
   }
-  if (FREE_TYPES.includes(parameter.type)) {
-    return undefined;
-  }
-  return value === null ? undefined : value;
-}
-
-/** Form data for the given values (an edit), the defaults for the rest. */
-export function formDataFor(parameters: ParameterInfo[], values: ParameterValues = {}): FormData {
-  const data: FormData = {};
-  for (const parameter of parameters) {
-    if (parameter.name in values) {
-      const value = values[parameter.name];
-      data[parameter.name] =
-        JSON_TYPES.includes(parameter.type) ||
-        FREE_TYPES.includes(parameter.type) ||
-        (value === null && parameter.type !== 'str')
-          ? JSON.stringify(value)
-          : value;
-    } else {
-      const value = defaultFormValue(parameter);
-      if (value !== undefined) {
-        data[parameter.name] = value;
+  switch (kind) {
+    case 'int':
+    case 'float':
+      if (value instanceof JsonNumber || typeof value === 'number') {
+        return String(value);
       }
-    }
+      // Integers a double cannot hold and non-finite floats may come back as strings of their digits.
+      return typeof value === 'string' ? value : stringify(value);
+    case 'bool':
+      return value === true ? 'true' : 'false';
+    case 'str':
+      return typeof value === 'string' ? value : stringify(value);
+    default:
+      return stringify(value);
   }
-  return data;
 }
 
-/**
- * Typed values from form data, and a message per field that is wrong. A field left empty is not sent,
- * so the notebook's own default applies.
- */
-export function valuesFromForm(
-  parameters: ParameterInfo[],
-  data: FormData
+/** Each field's text: the given values (editing a schedule), else the notebook's defaults. */
+export function initialTexts(fields: ParameterField[], values: ParameterValues = {}): FieldTexts {
+  const texts: FieldTexts = {};
+  for (const field of fields) {
+    texts[field.name] =
+      field.name in values ? textOf(field.kind, values[field.name]) : field.defaultText;
+  }
+  return texts;
+}
+
+function isJson(text: string): boolean {
+  try {
+    parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The value to send for a field's text; `omit`: send nothing, the notebook's default applies. */
+export type FieldValue = { value: unknown } | { omit: true } | { error: string };
+
+export function fieldValue(field: ParameterField, text: string): FieldValue {
+  const trimmed = text.trim();
+  if (trimmed === '' && field.kind !== 'str') {
+    return field.optional ? { omit: true } : { error: EMPTY[field.kind] };
+  }
+  switch (field.kind) {
+    case 'int':
+      return INTEGER.test(trimmed)
+        ? { value: new JsonNumber(trimmed) }
+        : { error: `${quote(trimmed)} is not a whole number: use digits, e.g. 42 or -7` };
+    case 'float':
+      if (NUMBER.test(trimmed)) {
+        // A float field sends a float: "3" as 3.0, as the notebook's default is one.
+        return { value: new JsonNumber(INTEGER.test(trimmed) ? `${trimmed}.0` : trimmed) };
+      }
+      if (NON_FINITE.test(trimmed)) {
+        // The notebook's own nan or inf, unchanged: nothing is sent and the notebook keeps it.
+        return trimmed === field.defaultText
+          ? { omit: true }
+          : {
+              error: `${trimmed} cannot be sent (JSON has no such number): set it in the notebook instead`
+            };
+      }
+      return { error: `${quote(trimmed)} is not a number: e.g. 3.5, -2 or 1e-3` };
+    case 'bool':
+      return { value: trimmed === 'true' };
+    case 'str':
+      return { value: text };
+    default:
+      return jsonValue(field.kind, trimmed);
+  }
+}
+
+const EMPTY: { [kind in FieldKind]: string } = {
+  int: 'enter a whole number',
+  float: 'enter a number',
+  bool: '',
+  str: '',
+  list: 'enter a JSON list, e.g. [] or [1, 2]',
+  dict: 'enter a JSON object, e.g. {} or {"a": 1}',
+  json: ''
+};
+
+function jsonValue(kind: FieldKind, text: string): FieldValue {
+  let value: unknown;
+  try {
+    value = parse(text);
+  } catch (error) {
+    return { error: `not valid JSON: ${(error as Error).message}` };
+  }
+  const isList = Array.isArray(value);
+  const isDict = value !== null && typeof value === 'object' && !isList;
+  if ((kind === 'list' && !isList) || (kind === 'dict' && !isDict)) {
+    return {
+      error: kind === 'list' ? 'use a JSON list, e.g. [1, 2]' : 'use a JSON object, e.g. {"a": 1}'
+    };
+  }
+  return { value };
+}
+
+function quote(text: string): string {
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+}
+
+/** The values to send, and the error of each field that is wrong. */
+export function valuesFromTexts(
+  fields: ParameterField[],
+  texts: FieldTexts
 ): { values: ParameterValues; errors: { [name: string]: string } } {
   const values: ParameterValues = {};
   const errors: { [name: string]: string } = {};
-  for (const parameter of parameters) {
-    const raw = data[parameter.name];
-    if (raw === undefined || raw === '') {
-      if (parameter.type === 'str' && raw === '') {
-        values[parameter.name] = '';
-      }
-      continue;
-    }
-    const result = typed(parameter, raw);
+  for (const field of fields) {
+    const result = fieldValue(field, texts[field.name] ?? '');
     if ('error' in result) {
-      errors[parameter.name] = result.error;
-    } else {
-      values[parameter.name] = result.value;
+      errors[field.name] = result.error;
+    } else if ('value' in result) {
+      values[field.name] = result.value;
     }
   }
   return { values, errors };
-}
-
-function typed(parameter: ParameterInfo, raw: unknown): { value: unknown } | { error: string } {
-  switch (parameter.type) {
-    case 'int':
-      return typeof raw === 'number' && Number.isInteger(raw)
-        ? { value: raw }
-        : { error: 'must be an integer' };
-    case 'float':
-      return typeof raw === 'number' && Number.isFinite(raw)
-        ? { value: raw }
-        : { error: 'must be a number' };
-    case 'bool':
-      return typeof raw === 'boolean' ? { value: raw } : { error: 'must be true or false' };
-    case 'str':
-      return { value: String(raw) };
-    case 'list':
-    case 'dict': {
-      const parsed = parseJSON(String(raw));
-      if ('error' in parsed) {
-        return parsed;
-      }
-      const isList = Array.isArray(parsed.value);
-      const isDict = parsed.value !== null && typeof parsed.value === 'object' && !isList;
-      if (parsed.value === null || (parameter.type === 'list' ? isList : isDict)) {
-        return parsed;
-      }
-      return {
-        error:
-          parameter.type === 'list'
-            ? 'must be a JSON list, e.g. [1, 2]'
-            : 'must be a JSON object, e.g. {"a": 1}'
-      };
-    }
-    default:
-      return parseJSON(String(raw));
-  }
-}
-
-function parseJSON(text: string): { value: unknown } | { error: string } {
-  try {
-    return { value: JSON.parse(text) };
-  } catch (error) {
-    return { error: `is not valid JSON (${(error as Error).message})` };
-  }
 }

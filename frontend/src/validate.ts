@@ -24,6 +24,39 @@ export function nameFromPath(path: string): string {
   return name || 'notebook';
 }
 
+/** `base`, or `base_2`, `base_3`… : the first that no existing schedule has. */
+export function uniqueName(base: string, taken: Iterable<string>): string {
+  const names = new Set(taken);
+  if (!names.has(base)) {
+    return base;
+  }
+  for (let n = 2; ; n += 1) {
+    const name = `${base.slice(0, 128 - String(n).length - 1)}_${n}`;
+    if (!names.has(name)) {
+      return name;
+    }
+  }
+}
+
+/** Retries after a failed run, as the server bounds them (`schedules.rs`: 0 to 100). */
+export const RETRIES = { min: 0, max: 100 };
+
+/**
+ * An optional number of seconds: empty is fine (no limit); otherwise a positive number, as the server
+ * takes it (`a positive number of seconds`).
+ */
+export function optionalSecondsError(field: string, text: string): string | null {
+  const trimmed = text.trim();
+  if (trimmed === '') {
+    return null;
+  }
+  const value = Number(trimmed);
+  if (!/^[0-9]*\.?[0-9]+$/.test(trimmed) || !Number.isFinite(value) || value <= 0) {
+    return `${field} must be a positive number of seconds, e.g. 600, got ${trimmed}`;
+  }
+  return null;
+}
+
 /**
  * An optional whole number of seconds, minutes, retries…: empty is fine (the server's default);
  * otherwise an integer within `min..=max`. Worded as the server's `OutOfRange`.

@@ -334,3 +334,105 @@ fn kill_9_during_a_run_then_restart_marks_it_failed_and_leaves_no_kernel() {
     server.sigterm();
     env.assert_no_survivors(Duration::from_secs(10));
 }
+
+/// JSON text as a client sends it (numbers exact: a `json!` literal could not hold 23 digits).
+fn body(text: &str) -> Value {
+    serde_json::from_str(text).expect("JSON")
+}
+
+#[test]
+fn integers_of_any_size_reach_the_kernel_exactly() {
+    let env = JupyterEnv::new();
+    std::fs::write(
+        env.work().join("exact.ipynb"),
+        notebook(
+            "python3",
+            "python",
+            Some("n = 1\nm = 2\nxs = [0]\nf = 0.5"),
+            &["print(repr(n), repr(m), repr(xs), repr(f))"],
+        ),
+    )
+    .expect("write");
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start(&env, data.path());
+    let printed = |id: &str| {
+        let (_, execution) = server.finish(id);
+        assert_eq!(execution["status"], "succeeded", "{execution}");
+        let output = server.ok("GET", &format!("/api/executions/{id}/notebook"), None);
+        (stdout_text(&output, 2), execution, output)
+    };
+
+    // A one-off run: the kernel, the record and the output's papermill metadata are exact.
+    let exact = r#"{"n": 99999999999999999999999, "m": 9007199254740993, "xs": [-1180591620717411303424], "f": -0.0}"#;
+    let sent = body(&format!(
+        r#"{{"notebook": "exact.ipynb", "parameters": {exact}}}"#
+    ));
+    let (status, created) = server.call("POST", "/api/executions", Some(&sent));
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id");
+    let (stdout, execution, output) = printed(id);
+    assert_eq!(
+        stdout,
+        "99999999999999999999999 9007199254740993 [-1180591620717411303424] -0.0\n"
+    );
+    assert_eq!(execution["parameters"], body(exact), "{execution}");
+    assert_eq!(
+        output["metadata"]["papermill"]["parameters"]["n"].to_string(),
+        "99999999999999999999999"
+    );
+    // A float for an integer parameter is refused, whatever its value.
+    let (status, refused) = server.call(
+        "POST",
+        "/api/executions",
+        Some(&body(
+            r#"{"notebook": "exact.ipynb", "parameters": {"n": 1e3}}"#,
+        )),
+    );
+    assert_eq!(status, 422, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("got a float")),
+        "{refused}"
+    );
+
+    // A schedule: created, edited, run now with an override; the same exactness each step.
+    let created = server.call(
+        "POST",
+        "/api/schedules",
+        Some(&body(
+            r#"{"name": "exact", "notebook": "exact.ipynb", "every": "1h", "paused": true,
+                "parameters": {"n": 123456789012345678901234567890}}"#,
+        )),
+    );
+    assert_eq!(created.0, 201, "{}", created.1);
+    assert_eq!(
+        created.1["parameters"]["n"].to_string(),
+        "123456789012345678901234567890"
+    );
+    let patched = server.ok(
+        "PATCH",
+        "/api/schedules/exact",
+        Some(&body(
+            r#"{"parameters": {"n": -99999999999999999999999, "m": 18446744073709551617}}"#,
+        )),
+    );
+    assert_eq!(
+        patched["parameters"],
+        body(r#"{"n": -99999999999999999999999, "m": 18446744073709551617}"#)
+    );
+    let run = server.ok(
+        "POST",
+        "/api/schedules/exact/run",
+        Some(&body(
+            r#"{"parameters": {"m": 100000000000000000000000000001}}"#,
+        )),
+    );
+    let (stdout, _, _) = printed(run["id"].as_str().expect("id"));
+    assert_eq!(
+        stdout,
+        "-99999999999999999999999 100000000000000000000000000001 [0] 0.5\n"
+    );
+    server.sigterm();
+    env.assert_no_survivors(Duration::from_secs(10));
+}

@@ -4,8 +4,9 @@
 //!
 //! Known, deliberate differences, normalised here and nowhere else:
 //! - `metadata.papermill.parameters`: papermill writes non-finite floats as bare `NaN`/`Infinity` (not
-//!   JSON) and integers beyond 64 bits as numbers; nbgate stores both as strings. Both sides are compared
-//!   as strings.
+//!   JSON); nbgate stores them as the strings `"nan"`, `"inf"`, `"-inf"` (`parse_lenient` reads
+//!   papermill's tokens so). Integers of any size are JSON integers on both sides, compared digit for
+//!   digit (serde_json's `arbitrary_precision`).
 //! - a timed-out cell: nbgate interrupts the kernel and waits briefly for the reply, so its timing has
 //!   `shell.execute_reply`; papermill abandons the cell before the reply.
 //! - a kernel killed with SIGKILL mid-cell: whether its last `busy` / `execute_input` left the process
@@ -64,27 +65,10 @@ fn cases() -> Vec<Case> {
         .collect()
 }
 
-/// Values nbgate stores as strings where papermill writes non-JSON numbers.
-fn stringify_parameters(notebook: &mut Value) {
-    if let Some(Value::Object(parameters)) = notebook.pointer_mut("/metadata/papermill/parameters")
-    {
-        for value in parameters.values_mut() {
-            if let Some(number) = value
-                .as_number()
-                .filter(|n| n.is_f64() && n.as_f64().is_some_and(|f| f.abs() >= 1e19))
-            {
-                *value = Value::String(format!("{}", number.as_f64().unwrap_or_default() as i128));
-            }
-        }
-    }
-}
-
 fn comparable(path: &Path) -> Value {
     let text =
         std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-    let mut notebook = parse_lenient(&text);
-    stringify_parameters(&mut notebook);
-    normalize(&notebook)
+    normalize(&parse_lenient(&text))
 }
 
 fn drop_reply_timing(notebook: &mut Value) {

@@ -1,4 +1,16 @@
-import { cronError, describeCron, Frequency, fromCron, nextRuns, toCron } from '../cron';
+import {
+  counted,
+  cronError,
+  describeCron,
+  Frequency,
+  frequencyError,
+  fromCron,
+  INITIAL_MEMORY,
+  nextRuns,
+  remember,
+  switchKind,
+  toCron
+} from '../cron';
 
 describe('friendly picker ↔ cron', () => {
   const table: [Frequency, string, string][] = [
@@ -63,7 +75,7 @@ describe('cron validation', () => {
   it.each([
     [
       '0 9 * *',
-      'a cron expression has 5 fields (minute hour day-of-month month day-of-week), this one has 4'
+      'write 5 fields separated by spaces: minute hour day-of-month month day-of-week (found 4)'
     ],
     ['60 9 * * *', 'minute 60 is out of range (0-59)'],
     ['0 24 * * *', 'hour 24 is out of range (0-23)'],
@@ -125,5 +137,68 @@ describe('next runs', () => {
       '2026-03-13T06:00:00.000Z',
       '2026-03-20T06:00:00.000Z'
     ]);
+  });
+});
+
+describe('plurals', () => {
+  it.each([
+    [1, 'minute', '1 minute'],
+    [2, 'minute', '2 minutes'],
+    [1, 'hour', '1 hour'],
+    [12, 'hour', '12 hours'],
+    [0, 'day', '0 days']
+  ])('%i %s → %s', (count, unit, words) => {
+    expect(counted(count, unit)).toBe(words);
+  });
+
+  it('describes a step of one in the singular', () => {
+    expect(describeCron('* * * * *')).toBe('Every minute');
+    expect(describeCron('0 */1 * * *')).toBe('Every hour at minute 0');
+  });
+});
+
+describe('picker errors, one per field, in the user’s words', () => {
+  it('asks for a day, not for 5 cron fields, when a week has none', () => {
+    expect(frequencyError({ kind: 'weekly', days: [], hour: 9, minute: 0 })).toEqual({
+      field: 'days',
+      message: 'choose at least one day'
+    });
+  });
+
+  it('points at the minute or the day of the month', () => {
+    expect(frequencyError({ kind: 'hours', every: 2, minute: NaN })).toEqual({
+      field: 'minute',
+      message: 'enter a minute from 0 to 59'
+    });
+    expect(frequencyError({ kind: 'monthly', day: 32, hour: 9, minute: 0 })?.field).toBe('day');
+  });
+
+  it('keeps a raw expression’s error at the expression', () => {
+    expect(frequencyError({ kind: 'cron', expression: '0 9 * *' })?.field).toBe('cron');
+    expect(frequencyError({ kind: 'daily', hour: 9, minute: 30 })).toBeNull();
+  });
+});
+
+describe('switching kinds', () => {
+  it('keeps the chosen time through "every N minutes" and back', () => {
+    let memory = INITIAL_MEMORY;
+    let f: Frequency = { kind: 'weekly', days: [3, 5], hour: 7, minute: 45 };
+    memory = remember(memory, f);
+    f = switchKind(f, 'minutes', memory);
+    expect(f).toEqual({ kind: 'minutes', every: 15 });
+    memory = remember(memory, f);
+    expect(switchKind(f, 'weekly', memory)).toEqual({
+      kind: 'weekly',
+      days: [3, 5],
+      hour: 7,
+      minute: 45
+    });
+    expect(switchKind(f, 'daily', memory)).toEqual({ kind: 'daily', hour: 7, minute: 45 });
+  });
+
+  it('reads a raw expression back into the picker', () => {
+    expect(switchKind({ kind: 'cron', expression: '30 8 * * *' }, 'daily', INITIAL_MEMORY)).toEqual(
+      { kind: 'daily', hour: 8, minute: 30 }
+    );
   });
 });

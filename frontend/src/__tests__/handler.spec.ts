@@ -17,7 +17,8 @@ jest.mock('@jupyterlab/coreutils', () => ({
   }
 }));
 
-import { createSchedule, listExecutions } from '../api';
+import { createExecution, createSchedule, listExecutions, notebookParameters } from '../api';
+import { JsonNumber } from '../exactJson';
 import { errorFromResponse, NbgateRequestError, requestAPI } from '../handler';
 
 function respond(status: number, body: string): void {
@@ -126,6 +127,28 @@ describe('requests', () => {
     );
     respond(200, '[{"id": "e2"}]');
     expect(await listExecutions()).toEqual([{ id: 'e2' }]);
+  });
+
+  it('send parameters as exact JSON: a 20-digit integer reaches the server as the same digits', async () => {
+    respond(201, '{"id": "e1"}');
+    await createExecution({
+      notebook: 'big.ipynb',
+      parameters: { N: new JsonNumber('12345678901234567890'), X: new JsonNumber('-0.0') }
+    });
+    expect(makeRequest.mock.calls[0][1].body).toBe(
+      '{"notebook":"big.ipynb","parameters":{"N":12345678901234567890,"X":-0.0}}'
+    );
+  });
+
+  it('read the defaults of a parameters cell exactly', async () => {
+    respond(
+      200,
+      '{"parameters": [{"name": "N", "type": "int", "default": "1", "default_value": 123456789012345678901}]}'
+    );
+    const info = await notebookParameters('big.ipynb');
+    expect(info.parameters?.[0].default_value).toEqual(new JsonNumber('123456789012345678901'));
+    // Only the read: the request itself is JSON as usual.
+    expect(makeRequest.mock.calls[0][1].body).toBe('{"path":"big.ipynb"}');
   });
 
   it('204 resolves to undefined', async () => {

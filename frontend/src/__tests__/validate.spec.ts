@@ -1,8 +1,11 @@
 import {
   nameFromPath,
   optionalIntegerError,
+  optionalSecondsError,
   outputDirError,
+  RETRIES,
   scheduleNameError,
+  uniqueName,
   webhookError
 } from '../validate';
 
@@ -63,5 +66,43 @@ describe('advanced options', () => {
     ['ftp://x', 'invalid webhook URL "ftp://x": use http://host[:port]/path']
   ])('webhook %j', (url, error) => {
     expect(webhookError(url)).toBe(error);
+  });
+});
+
+describe('the suggested schedule name', () => {
+  it('is the notebook name when no schedule has it', () => {
+    expect(uniqueName('loyal_customer', ['other'])).toBe('loyal_customer');
+  });
+
+  it('takes the first free _2, _3… suffix', () => {
+    expect(uniqueName('report', ['report'])).toBe('report_2');
+    expect(uniqueName('report', ['report', 'report_2', 'report_3', 'report_5'])).toBe('report_4');
+  });
+
+  it('stays a valid name at the longest', () => {
+    const long = 'x'.repeat(128);
+    const name = uniqueName(long, [long]);
+    expect(name).toBe(`${'x'.repeat(126)}_2`);
+    expect(scheduleNameError(name)).toBeNull();
+  });
+});
+
+describe('advanced options, bounded as the server bounds them', () => {
+  it('allows retries from 0 to 100, as the scheduler does', () => {
+    expect(RETRIES).toEqual({ min: 0, max: 100 });
+    expect(optionalIntegerError('retries', '100', RETRIES.min, RETRIES.max)).toBeNull();
+    expect(optionalIntegerError('retries', '101', RETRIES.min, RETRIES.max)).toBe(
+      'retries must be a whole number from 0 to 100, got 101'
+    );
+  });
+
+  it.each(['', '600', '0.5', '86400.25'])('accepts %j seconds', text => {
+    expect(optionalSecondsError('the run timeout', text)).toBeNull();
+  });
+
+  it.each(['0', '-5', 'abc', '1e999', '10 s'])('refuses %j seconds', text => {
+    expect(optionalSecondsError('the run timeout', text)).toBe(
+      `the run timeout must be a positive number of seconds, e.g. 600, got ${text}`
+    );
   });
 });

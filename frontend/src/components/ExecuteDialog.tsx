@@ -1,26 +1,31 @@
 /**
- * The Execute dialog: the parameter form (from the notebook's `parameters` cell), the environment, run
- * once or on a schedule (friendly picker or cron, time zone, next runs), advanced options. Submits to the
- * executor API and shows the server's errors in its own words. Also edits a schedule.
+ * The Execute dialog: the parameters (from the notebook's `parameters` cell, exact as typed), the
+ * environment, run once or on a schedule (friendly picker or cron, time zone, next runs), advanced
+ * options. A native modal `<dialog>` (ModalDialog.tsx) with a real `<form>`: Enter submits, Escape
+ * closes (asking first when something was edited). Every message is shown once, at its field; the
+ * server's errors too when they name one. Also edits a schedule.
  */
-import { FormComponent } from '@jupyterlab/ui-components';
-import validator from '@rjsf/validator-ajv8';
 import * as React from 'react';
 
 import * as api from '../api';
 import {
   browserTimeZone,
-  cronError,
   DEFAULT_FREQUENCY,
   Frequency,
+  frequencyError,
   fromCron,
   isTimeZone,
   timeZones,
   toCron
 } from '../cron';
-import { FrequencyPicker, Preview } from './FrequencyPicker';
 import { NbgateRequestError } from '../handler';
-import { FormData, formDataFor, formSchema, valuesFromForm } from '../schema';
+import {
+  FieldTexts,
+  initialTexts,
+  ParameterField,
+  parameterFields,
+  valuesFromTexts
+} from '../schema';
 import {
   Catchup,
   CreateSchedule,
@@ -28,16 +33,25 @@ import {
   Execution,
   NotebookParameters,
   Overlap,
+  ParameterValues,
   Schedule,
   scheduleCron
 } from '../tokens';
 import {
   nameFromPath,
   optionalIntegerError,
+  optionalSecondsError,
   outputDirError,
+  RETRIES,
   scheduleNameError,
+  uniqueName,
   webhookError
 } from '../validate';
+import { Field, FieldError, TextField } from './Field';
+import { FrequencyPicker, Preview } from './FrequencyPicker';
+import { ModalDialog, openModal } from './ModalDialog';
+import { parameterId, ParameterFields } from './ParameterFields';
+import { fieldOfServerError, ServerError } from './serverErrors';
 
 export type SubmitResult =
   | { kind: 'execution'; execution: Execution }
@@ -66,29 +80,39 @@ interface Advanced {
   webhook: string;
 }
 
-/** The advanced options typed as text (class `nbgate-ExecuteDialog-<key>`). */
-const TEXT_FIELDS: {
-  key: 'timeout' | 'cellTimeout' | 'retries' | 'outputDir';
-  label: string;
-  placeholder: string;
-}[] = [
-  { key: 'timeout', label: 'Run timeout (seconds)', placeholder: 'none' },
-  { key: 'cellTimeout', label: 'Cell timeout (seconds)', placeholder: 'none' },
-  { key: 'retries', label: 'Retries', placeholder: '0' },
-  { key: 'outputDir', label: 'Output folder', placeholder: 'executions' }
-];
+const TITLE_ID = 'nbgate-ExecuteDialog-title';
 
 const toText = (seconds?: number | null): string =>
   seconds === undefined || seconds === null ? '' : String(seconds);
-const toSeconds = (text: string): number | undefined =>
+const toNumber = (text: string): number | undefined =>
   text.trim() === '' ? undefined : Number(text);
+
+/** Opens the Execute dialog over the page; focus goes back to `returnFocus` when it closes. */
+export function openExecuteDialog(
+  props: Omit<IExecuteDialogProps, 'onCancel'>,
+  returnFocus?: HTMLElement | null
+): void {
+  openModal(
+    close => (
+      <ExecuteDialog
+        {...props}
+        onCancel={close}
+        onDone={result => {
+          close();
+          props.onDone(result);
+        }}
+      />
+    ),
+    returnFocus ?? undefined
+  );
+}
 
 export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
   const editing = props.schedule;
   const [info, setInfo] = React.useState<NotebookParameters | null>(null);
   const [environments, setEnvironments] = React.useState<Environment[]>([]);
   const [loadError, setLoadError] = React.useState<string | null>(null);
-  const [formData, setFormData] = React.useState<FormData>({});
+  const [texts, setTexts] = React.useState<FieldTexts>({});
   const [kernel, setKernel] = React.useState(editing?.kernel ?? props.kernel ?? '');
   const [mode, setMode] = React.useState<Mode>(editing ? 'recurring' : 'once');
   const [name, setName] = React.useState(editing?.name ?? nameFromPath(props.path));
@@ -107,21 +131,41 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
     catchup: editing?.catchup ?? 'once',
     webhook: editing?.notify?.url ?? ''
   });
-  const [submitted, setSubmitted] = React.useState(false);
   const [submitting, setSubmitting] = React.useState(false);
-  const [serverError, setServerError] = React.useState<string | null>(null);
+  const [serverError, setServerError] = React.useState<ServerError | null>(null);
+  /** Something was changed: closing asks first. */
+  const [edited, setEdited] = React.useState(false);
+  const [confirming, setConfirming] = React.useState(false);
+  const formRef = React.useRef<HTMLFormElement>(null);
+  const nameEdited = React.useRef(false);
 
   React.useEffect(() => {
     let live = true;
-    Promise.all([api.notebookParameters(props.path), api.listEnvironments()])
-      .then(([parameters, envs]) => {
+    const names = editing
+      ? Promise.resolve([])
+      : api.listSchedules().then(
+          schedules => schedules.map(s => s.name),
+          () => [] as string[]
+        );
+    // The schedule again, its parameters read exactly (the list's copy went through JSON.parse).
+    const saved: Promise<ParameterValues | undefined> = editing
+      ? api.getSchedule(editing.id).then(
+          schedule => schedule.parameters,
+          () => editing.parameters
+        )
+      : Promise.resolve(undefined);
+    Promise.all([api.notebookParameters(props.path), api.listEnvironments(), names, saved])
+      .then(([parameters, envs, taken, values]) => {
         if (!live) {
           return;
         }
         setInfo(parameters);
         setEnvironments(envs);
-        setFormData(formDataFor(parameters.parameters ?? [], editing?.parameters));
+        setTexts(initialTexts(parameterFields(parameters.parameters ?? []), values));
         setKernel(current => current || parameters.kernel || envs[0]?.name || '');
+        if (!nameEdited.current) {
+          setName(current => uniqueName(current, taken));
+        }
       })
       .catch((error: NbgateRequestError) => live && setLoadError(error.message));
     return () => {
@@ -129,28 +173,66 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
     };
   }, [props.path]);
 
-  const parameters = info?.parameters ?? [];
-  const form = React.useMemo(() => formSchema(parameters), [info]);
-  const { values, errors: parameterErrors } = valuesFromForm(parameters, formData);
+  // Once loaded, the first field has the focus.
+  React.useEffect(() => {
+    if (info) {
+      formRef.current
+        ?.querySelector<HTMLElement>('.nbgate-ExecuteDialog-body :is(input, select, textarea)')
+        ?.focus();
+    }
+  }, [info]);
+
+  const fields: ParameterField[] = React.useMemo(
+    () => parameterFields(info?.parameters ?? []),
+    [info]
+  );
+  const { values, errors: parameterErrors } = valuesFromTexts(fields, texts);
   const cron = toCron(frequency);
+  const recurring = mode === 'recurring';
+  const scheduleError = recurring ? frequencyError(frequency) : null;
   const errors: { [field: string]: string | null } = {
-    name: mode === 'recurring' ? scheduleNameError(name) : null,
-    cron: mode === 'recurring' ? cronError(cron) : null,
+    name: recurring ? scheduleNameError(name) : null,
     timezone:
-      mode === 'recurring' && !isTimeZone(timezone)
+      recurring && !isTimeZone(timezone)
         ? `unknown time zone ${JSON.stringify(timezone)}: use an IANA name such as Europe/Paris or UTC`
         : null,
-    timeout: optionalIntegerError('timeout', advanced.timeout, 1, 604800),
-    cellTimeout: optionalIntegerError('cell timeout', advanced.cellTimeout, 1, 604800),
-    retries: optionalIntegerError('retries', advanced.retries, 0, 10),
+    timeout: optionalSecondsError('the run timeout', advanced.timeout),
+    cellTimeout: optionalSecondsError('the cell timeout', advanced.cellTimeout),
+    retries: optionalIntegerError('retries', advanced.retries, RETRIES.min, RETRIES.max),
     outputDir: outputDirError(advanced.outputDir),
-    webhook: mode === 'recurring' ? webhookError(advanced.webhook) : null
+    webhook: recurring ? webhookError(advanced.webhook) : null
   };
   const valid =
-    Object.values(errors).every(e => e === null) && Object.keys(parameterErrors).length === 0;
+    scheduleError === null &&
+    Object.values(errors).every(e => e === null) &&
+    Object.keys(parameterErrors).length === 0;
+  const advancedInvalid = ['timeout', 'cellTimeout', 'retries', 'outputDir', 'webhook'].some(
+    key => errors[key] !== null || serverError?.field === key
+  );
+
+  /** A field's message: what is wrong with it here, else what the server said about it. */
+  const messageFor = (field: string): string | null =>
+    errors[field] ??
+    parameterErrors[field] ??
+    (serverError?.field === field ? serverError.message : null);
+
+  const fieldMessages: { [name: string]: string } = {};
+  for (const field of fields) {
+    const message = messageFor(field.name);
+    if (message) {
+      fieldMessages[field.name] = message;
+    }
+  }
+
+  /** Every change goes through here: it marks the form edited and clears the server's word on it. */
+  const changed = (field: string) => {
+    setEdited(true);
+    if (serverError && (serverError.field === field || serverError.field === null)) {
+      setServerError(null);
+    }
+  };
 
   const submit = async (): Promise<void> => {
-    setSubmitted(true);
     if (!valid || submitting || !info) {
       return;
     }
@@ -159,9 +241,9 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
     const common = {
       parameters: values,
       kernel: kernel || undefined,
-      timeout: toSeconds(advanced.timeout),
-      cell_timeout: toSeconds(advanced.cellTimeout),
-      retries: toSeconds(advanced.retries),
+      timeout: toNumber(advanced.timeout),
+      cell_timeout: toNumber(advanced.cellTimeout),
+      retries: toNumber(advanced.retries),
       output_dir: advanced.outputDir.trim() || undefined
     };
     try {
@@ -192,258 +274,410 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
         props.onDone({ kind: 'schedule', schedule, created: !editing });
       }
     } catch (error) {
-      setServerError((error as Error).message);
-    } finally {
+      const message = (error as Error).message;
+      const field = fieldOfServerError(message, fields);
+      setServerError({ field, message });
       setSubmitting(false);
+      if (field && ['timeout', 'cellTimeout', 'retries', 'outputDir', 'webhook'].includes(field)) {
+        setShowAdvanced(true);
+      }
+      // The field the server complains about gets the focus; its message is read with it.
+      setTimeout(() => focusField(formRef.current, field));
     }
   };
 
-  const show = (field: string): JSX.Element | null =>
-    submitted || field === 'cron' || field === 'name' ? fieldError(errors[field]) : null;
-  const setAdv = (patch: Partial<Advanced>) => setAdvanced({ ...advanced, ...patch });
+  const requestClose = () => {
+    if (!edited) {
+      props.onCancel();
+    } else if (confirming) {
+      setConfirming(false);
+    } else {
+      setConfirming(true);
+    }
+  };
+
+  const setAdv = (key: keyof Advanced, value: string) => {
+    changed(key);
+    setAdvanced({ ...advanced, [key]: value });
+  };
 
   return (
-    <div
+    <ModalDialog
+      labelledBy={TITLE_ID}
       className="nbgate-ExecuteDialog"
-      onKeyDown={event => {
-        if (event.key === 'Escape') {
-          props.onCancel();
-        }
-      }}
+      onRequestClose={requestClose}
     >
-      <h2 className="nbgate-ExecuteDialog-title">
-        {editing ? `Edit schedule ${editing.name}` : 'Execute notebook'}
-        <span className="nbgate-ExecuteDialog-path">{props.path}</span>
-      </h2>
-      {loadError && <div className="nbgate-Error nbgate-ExecuteDialog-loadError">{loadError}</div>}
-      {!info && !loadError && (
-        <div className="nbgate-Loading">Reading the notebook's parameters…</div>
-      )}
-      {info && (
-        <div className="nbgate-ExecuteDialog-body">
-          <section className="nbgate-Section nbgate-ExecuteDialog-parameters">
-            <h3>Parameters</h3>
-            {info.parameters === null ? (
-              <p className="nbgate-Hint nbgate-ExecuteDialog-noParameters">
-                This notebook has no cell tagged <code>parameters</code>: it will run as it is. Tag
-                a cell <code>parameters</code> to set values here.
-              </p>
-            ) : parameters.length === 0 ? (
-              <p className="nbgate-Hint">The parameters cell assigns no variables.</p>
-            ) : (
-              <>
-                <FormComponent
-                  schema={form.schema as any}
-                  uiSchema={form.uiSchema}
-                  formData={formData as any}
-                  validator={validator as any}
-                  idPrefix="nbgate-param"
-                  liveValidate
-                  compact
-                  showModifiedFromDefault={false}
-                  onChange={e => setFormData({ ...(e.formData as FormData) })}
-                  onSubmit={() => void submit()}
-                  tagName="div"
+      <form
+        ref={formRef}
+        noValidate
+        onSubmit={event => {
+          event.preventDefault();
+          void submit();
+        }}
+      >
+        <h2 id={TITLE_ID} className="nbgate-ExecuteDialog-title">
+          {editing ? `Edit schedule ${editing.name}` : 'Execute notebook'}
+          <span className="nbgate-ExecuteDialog-path">{props.path}</span>
+        </h2>
+        {loadError && (
+          <div className="nbgate-Error nbgate-ExecuteDialog-loadError" role="alert">
+            {loadError}
+          </div>
+        )}
+        {!info && !loadError && (
+          <div className="nbgate-Loading" role="status">
+            Reading the notebook's parameters…
+          </div>
+        )}
+        {info && (
+          <div className="nbgate-ExecuteDialog-body">
+            <section
+              className="nbgate-Section nbgate-ExecuteDialog-parameters"
+              aria-labelledby="nbgate-ExecuteDialog-parameters"
+            >
+              <h3 id="nbgate-ExecuteDialog-parameters">Parameters</h3>
+              {info.parameters === null ? (
+                <p className="nbgate-Hint nbgate-ExecuteDialog-noParameters">
+                  This notebook has no cell tagged <code>parameters</code>: it will run as it is.
+                  Tag a cell <code>parameters</code> to set values here.
+                </p>
+              ) : fields.length === 0 ? (
+                <p className="nbgate-Hint">The parameters cell assigns no variables.</p>
+              ) : (
+                <ParameterFields
+                  fields={fields}
+                  texts={texts}
+                  errors={fieldMessages}
+                  onChange={(param, text) => {
+                    changed(param);
+                    setTexts(current => ({ ...current, [param]: text }));
+                  }}
                 />
-                {Object.entries(parameterErrors).map(([param, message]) => (
-                  <div key={param} className="nbgate-FieldError">
-                    {param} {message}
-                  </div>
-                ))}
-              </>
-            )}
-          </section>
+              )}
+              {serverError?.field === 'parameters' && (
+                <FieldError
+                  id="nbgate-ExecuteDialog-parameters-error"
+                  message={serverError.message}
+                />
+              )}
+            </section>
 
-          <section className="nbgate-Section">
-            <label className="nbgate-Field">
-              <span>Environment</span>
-              <select
-                className="nbgate-ExecuteDialog-kernel"
-                value={kernel}
-                onChange={e => setKernel(e.target.value)}
-              >
-                {environments.map(env => (
-                  <option key={env.name} value={env.name}>
-                    {env.display_name} ({env.name})
-                  </option>
-                ))}
-                {kernel && !environments.some(env => env.name === kernel) && (
-                  <option value={kernel}>{kernel} (not installed)</option>
+            <section className="nbgate-Section">
+              <Field
+                id="nbgate-ExecuteDialog-kernel"
+                label="Environment"
+                error={messageFor('kernel')}
+                control={control => (
+                  <select
+                    {...control}
+                    className="nbgate-ExecuteDialog-kernel"
+                    value={kernel}
+                    onChange={e => {
+                      changed('kernel');
+                      setKernel(e.target.value);
+                    }}
+                  >
+                    {environments.map(env => (
+                      <option key={env.name} value={env.name}>
+                        {env.display_name} ({env.name})
+                      </option>
+                    ))}
+                    {kernel && !environments.some(env => env.name === kernel) && (
+                      <option value={kernel}>{kernel} (not installed)</option>
+                    )}
+                  </select>
                 )}
-              </select>
-            </label>
-          </section>
+              />
+            </section>
 
-          <section className="nbgate-Section nbgate-ExecuteDialog-when">
-            <h3>When</h3>
-            {!editing && (
-              <div className="nbgate-Radios">
-                <label>
-                  <input
-                    type="radio"
-                    name="nbgate-mode"
-                    className="nbgate-ExecuteDialog-once"
-                    checked={mode === 'once'}
-                    onChange={() => setMode('once')}
-                  />
-                  Run once now
-                </label>
-                <label>
-                  <input
-                    type="radio"
-                    name="nbgate-mode"
-                    className="nbgate-ExecuteDialog-recurring"
-                    checked={mode === 'recurring'}
-                    onChange={() => setMode('recurring')}
-                  />
-                  Recurring
-                </label>
-              </div>
-            )}
-            {mode === 'recurring' && (
-              <>
-                <label className="nbgate-Field">
-                  <span>Schedule name</span>
-                  <input
+            <section className="nbgate-Section nbgate-ExecuteDialog-when">
+              {!editing && (
+                <fieldset className="nbgate-Radios">
+                  <legend>When</legend>
+                  <label>
+                    <input
+                      type="radio"
+                      name="nbgate-mode"
+                      className="nbgate-ExecuteDialog-once"
+                      checked={mode === 'once'}
+                      onChange={() => {
+                        changed('mode');
+                        setMode('once');
+                      }}
+                    />
+                    Run once now
+                  </label>
+                  <label>
+                    <input
+                      type="radio"
+                      name="nbgate-mode"
+                      className="nbgate-ExecuteDialog-recurring"
+                      checked={mode === 'recurring'}
+                      onChange={() => {
+                        changed('mode');
+                        setMode('recurring');
+                      }}
+                    />
+                    On a schedule
+                  </label>
+                </fieldset>
+              )}
+              {recurring && (
+                <>
+                  <TextField
+                    id="nbgate-ExecuteDialog-name"
+                    label="Schedule name"
                     className="nbgate-ExecuteDialog-name"
                     value={name}
                     maxLength={128}
-                    onChange={e => setName(e.target.value)}
+                    help="a-z, 0-9 and _; names the output files"
+                    error={messageFor('name')}
+                    onChange={value => {
+                      nameEdited.current = true;
+                      changed('name');
+                      setName(value);
+                    }}
                   />
-                </label>
-                {show('name')}
-                <FrequencyPicker frequency={frequency} onChange={setFrequency} />
-                {show('cron')}
-                <label className="nbgate-Field">
-                  <span>Time zone</span>
-                  <input
+                  <FrequencyPicker
+                    frequency={frequency}
+                    error={
+                      scheduleError ??
+                      (serverError?.field === 'cron'
+                        ? {
+                            field: frequency.kind === 'cron' ? 'cron' : 'days',
+                            message: serverError.message
+                          }
+                        : null)
+                    }
+                    onChange={next => {
+                      changed('cron');
+                      setFrequency(next);
+                    }}
+                  />
+                  <TextField
+                    id="nbgate-ExecuteDialog-timezone"
+                    label="Time zone"
                     className="nbgate-ExecuteDialog-timezone"
                     list="nbgate-timezones"
                     value={timezone}
-                    onChange={e => setTimezone(e.target.value)}
+                    help="The schedule's times are in this zone"
+                    error={messageFor('timezone')}
+                    onChange={value => {
+                      changed('timezone');
+                      setTimezone(value);
+                    }}
                   />
                   <datalist id="nbgate-timezones">
                     {timeZones().map(zone => (
                       <option key={zone} value={zone} />
                     ))}
                   </datalist>
-                </label>
-                {show('timezone')}
-                {!errors.cron && !errors.timezone && <Preview cron={cron} timezone={timezone} />}
-              </>
-            )}
-          </section>
+                  {!scheduleError && !errors.timezone && (
+                    <Preview cron={cron} timezone={timezone} />
+                  )}
+                </>
+              )}
+            </section>
 
-          <section className="nbgate-Section">
-            <button
-              type="button"
-              className="nbgate-LinkButton nbgate-ExecuteDialog-advancedToggle"
-              onClick={() => setShowAdvanced(!showAdvanced)}
-            >
-              {showAdvanced ? '▾' : '▸'} Advanced options
-            </button>
-            {showAdvanced && (
-              <div className="nbgate-ExecuteDialog-advanced">
-                {TEXT_FIELDS.map(field => (
-                  <React.Fragment key={field.key}>
-                    <TextField
-                      label={field.label}
-                      value={advanced[field.key]}
-                      placeholder={field.placeholder}
-                      className={`nbgate-ExecuteDialog-${field.key}`}
-                      onChange={value => setAdv({ [field.key]: value })}
-                    />
-                    {show(field.key)}
-                  </React.Fragment>
-                ))}
-                {mode === 'recurring' && (
-                  <>
-                    <label className="nbgate-Field">
-                      <span>If the previous run is still going</span>
-                      <select
-                        value={advanced.overlap}
-                        onChange={e => setAdv({ overlap: e.target.value as Overlap })}
-                      >
-                        <option value="skip">skip this run</option>
-                        <option value="queue">queue it</option>
-                      </select>
-                    </label>
-                    <label className="nbgate-Field">
-                      <span>Runs missed while nbgate was down</span>
-                      <select
-                        value={advanced.catchup}
-                        onChange={e => setAdv({ catchup: e.target.value as Catchup })}
-                      >
-                        <option value="once">run once</option>
-                        <option value="all">run each</option>
-                        <option value="skip">skip them</option>
-                      </select>
-                    </label>
-                    <TextField
-                      label="Webhook on failure"
-                      value={advanced.webhook}
-                      placeholder="http://host:port/path"
-                      className="nbgate-ExecuteDialog-webhook"
-                      onChange={v => setAdv({ webhook: v })}
-                    />
-                    {show('webhook')}
-                  </>
-                )}
-              </div>
-            )}
-          </section>
+            <section className="nbgate-Section">
+              <button
+                type="button"
+                className="nbgate-LinkButton nbgate-ExecuteDialog-advancedToggle"
+                aria-expanded={showAdvanced || advancedInvalid}
+                aria-controls="nbgate-ExecuteDialog-advanced"
+                onClick={() => setShowAdvanced(!showAdvanced)}
+              >
+                <span aria-hidden="true">{showAdvanced || advancedInvalid ? '▾' : '▸'}</span>{' '}
+                Advanced options
+              </button>
+              {(showAdvanced || advancedInvalid) && (
+                <div className="nbgate-ExecuteDialog-advanced" id="nbgate-ExecuteDialog-advanced">
+                  <TextField
+                    id="nbgate-ExecuteDialog-timeout"
+                    label="Run timeout (seconds)"
+                    className="nbgate-ExecuteDialog-timeout"
+                    inputMode="decimal"
+                    placeholder="no limit"
+                    value={advanced.timeout}
+                    error={messageFor('timeout')}
+                    onChange={v => setAdv('timeout', v)}
+                  />
+                  <TextField
+                    id="nbgate-ExecuteDialog-cellTimeout"
+                    label="Cell timeout (seconds)"
+                    className="nbgate-ExecuteDialog-cellTimeout"
+                    inputMode="decimal"
+                    placeholder="no limit"
+                    value={advanced.cellTimeout}
+                    error={messageFor('cellTimeout')}
+                    onChange={v => setAdv('cellTimeout', v)}
+                  />
+                  <TextField
+                    id="nbgate-ExecuteDialog-retries"
+                    label="Retries"
+                    className="nbgate-ExecuteDialog-retries"
+                    inputMode="numeric"
+                    placeholder="0"
+                    help={`Runs again after a failure, up to ${RETRIES.max} times`}
+                    value={advanced.retries}
+                    error={messageFor('retries')}
+                    onChange={v => setAdv('retries', v)}
+                  />
+                  <TextField
+                    id="nbgate-ExecuteDialog-outputDir"
+                    label="Output folder"
+                    className="nbgate-ExecuteDialog-outputDir"
+                    placeholder="executions"
+                    value={advanced.outputDir}
+                    error={messageFor('outputDir')}
+                    onChange={v => setAdv('outputDir', v)}
+                  />
+                  {recurring && (
+                    <>
+                      <Field
+                        id="nbgate-ExecuteDialog-overlap"
+                        label="If the previous run is still going"
+                        control={control => (
+                          <select
+                            {...control}
+                            value={advanced.overlap}
+                            onChange={e => setAdv('overlap', e.target.value)}
+                          >
+                            <option value="skip">skip this run</option>
+                            <option value="queue">queue it</option>
+                          </select>
+                        )}
+                      />
+                      <Field
+                        id="nbgate-ExecuteDialog-catchup"
+                        label="Runs missed while nbgate was down"
+                        control={control => (
+                          <select
+                            {...control}
+                            value={advanced.catchup}
+                            onChange={e => setAdv('catchup', e.target.value)}
+                          >
+                            <option value="once">run once</option>
+                            <option value="all">run each</option>
+                            <option value="skip">skip them</option>
+                          </select>
+                        )}
+                      />
+                      <TextField
+                        id="nbgate-ExecuteDialog-webhook"
+                        label="Webhook on failure"
+                        className="nbgate-ExecuteDialog-webhook"
+                        placeholder="http://host:port/path"
+                        value={advanced.webhook}
+                        error={messageFor('webhook')}
+                        onChange={v => setAdv('webhook', v)}
+                      />
+                    </>
+                  )}
+                </div>
+              )}
+            </section>
+          </div>
+        )}
+        <div className="nbgate-ExecuteDialog-footer">
+          {serverError && serverError.field === null && (
+            <div className="nbgate-Error nbgate-ExecuteDialog-serverError" role="alert">
+              {serverError.message}
+            </div>
+          )}
+          {confirming ? (
+            <DiscardConfirm onKeep={() => setConfirming(false)} onDiscard={props.onCancel} />
+          ) : (
+            <div className="nbgate-ExecuteDialog-buttons">
+              {info && !valid && (
+                <span
+                  className="nbgate-Hint nbgate-ExecuteDialog-invalid"
+                  id="nbgate-ExecuteDialog-invalid"
+                >
+                  Correct the fields marked in red to continue.
+                </span>
+              )}
+              <button
+                type="button"
+                className="jp-Dialog-button jp-mod-reject jp-mod-styled nbgate-ExecuteDialog-cancel"
+                onClick={props.onCancel}
+              >
+                Cancel
+              </button>
+              <button
+                type="submit"
+                className="jp-Dialog-button jp-mod-accept jp-mod-styled nbgate-ExecuteDialog-submit"
+                disabled={!info || submitting || !valid}
+                aria-describedby={info && !valid ? 'nbgate-ExecuteDialog-invalid' : undefined}
+              >
+                {submitting
+                  ? 'Submitting…'
+                  : editing
+                    ? 'Save'
+                    : mode === 'once'
+                      ? 'Run now'
+                      : 'Create schedule'}
+              </button>
+            </div>
+          )}
         </div>
-      )}
-      {serverError && (
-        <div className="nbgate-Error nbgate-ExecuteDialog-serverError">{serverError}</div>
-      )}
-      <div className="nbgate-ExecuteDialog-buttons">
-        <button
-          type="button"
-          className="jp-Dialog-button jp-mod-reject jp-mod-styled"
-          onClick={props.onCancel}
-        >
-          Cancel
-        </button>
-        <button
-          type="button"
-          className="jp-Dialog-button jp-mod-accept jp-mod-styled nbgate-ExecuteDialog-submit"
-          disabled={!info || submitting || (submitted && !valid)}
-          onClick={() => void submit()}
-        >
-          {submitting
-            ? 'Submitting…'
-            : editing
-              ? 'Save'
-              : mode === 'once'
-                ? 'Run now'
-                : 'Create schedule'}
-        </button>
-      </div>
+      </form>
+    </ModalDialog>
+  );
+}
+
+/** "Discard your changes?" inside the dialog; Keep editing has the focus (Escape keeps editing too). */
+function DiscardConfirm(props: { onKeep: () => void; onDiscard: () => void }): JSX.Element {
+  const keep = React.useRef<HTMLButtonElement>(null);
+  const before = React.useRef<Element | null>(document.activeElement);
+  React.useEffect(() => {
+    keep.current?.focus();
+    const previous = before.current;
+    return () => {
+      if (previous instanceof HTMLElement && previous.isConnected) {
+        previous.focus();
+      }
+    };
+  }, []);
+  return (
+    <div
+      className="nbgate-ExecuteDialog-confirm"
+      role="alertdialog"
+      aria-labelledby="nbgate-ExecuteDialog-confirm-question"
+    >
+      <span id="nbgate-ExecuteDialog-confirm-question">Discard the changes you made?</span>
+      <button
+        type="button"
+        ref={keep}
+        className="jp-Dialog-button jp-mod-reject jp-mod-styled nbgate-ExecuteDialog-keep"
+        onClick={props.onKeep}
+      >
+        Keep editing
+      </button>
+      <button
+        type="button"
+        className="jp-Dialog-button jp-mod-warn jp-mod-styled nbgate-ExecuteDialog-discard"
+        onClick={props.onDiscard}
+      >
+        Discard
+      </button>
     </div>
   );
 }
 
-function fieldError(message: string | null | undefined): JSX.Element | null {
-  return message ? <div className="nbgate-FieldError">{message}</div> : null;
-}
-
-function TextField(props: {
-  label: string;
-  value: string;
-  placeholder?: string;
-  className?: string;
-  onChange: (value: string) => void;
-}): JSX.Element {
-  return (
-    <label className="nbgate-Field">
-      <span>{props.label}</span>
-      <input
-        className={props.className}
-        value={props.value}
-        placeholder={props.placeholder}
-        onChange={e => props.onChange(e.target.value)}
-      />
-    </label>
-  );
+/** Focuses the control a server error is about (a parameter, a field of the dialog). */
+function focusField(form: HTMLFormElement | null, field: string | null): void {
+  if (!form || !field) {
+    return;
+  }
+  const id =
+    field === 'cron'
+      ? null
+      : form.querySelector(`#${CSS.escape(parameterId(field))}`)
+        ? parameterId(field)
+        : `nbgate-ExecuteDialog-${field}`;
+  const target =
+    (id && form.querySelector<HTMLElement>(`#${CSS.escape(id)}`)) ||
+    form.querySelector<HTMLElement>('[aria-invalid="true"]');
+  target?.focus();
 }

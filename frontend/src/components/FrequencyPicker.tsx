@@ -1,18 +1,25 @@
 /**
  * The friendly frequency picker (every N minutes / hours, daily, weekly on days, monthly on day D, or a
- * raw cron expression) and the preview: the frequency in words and the next three runs.
+ * raw cron expression) and the preview: the frequency in words and the next three runs, labelled with
+ * the schedule's time zone.
  */
 import * as React from 'react';
 
 import {
+  counted,
   DAY_NAMES,
   describeCron,
   Frequency,
+  FrequencyField,
   HOUR_STEPS,
   MINUTE_STEPS,
+  INITIAL_MEMORY,
+  Memory,
   nextRuns,
-  toCron
+  remember,
+  switchKind
 } from '../cron';
+import { Field, FieldError } from './Field';
 
 const KINDS: { kind: Frequency['kind']; label: string }[] = [
   { kind: 'minutes', label: 'Every N minutes' },
@@ -23,31 +30,17 @@ const KINDS: { kind: Frequency['kind']; label: string }[] = [
   { kind: 'cron', label: 'Cron expression' }
 ];
 
-/** Switching kinds keeps the time of day where it can. */
-function switchKind(current: Frequency, kind: Frequency['kind']): Frequency {
-  const hour = 'hour' in current ? current.hour : 9;
-  const minute = 'minute' in current ? current.minute : 0;
-  switch (kind) {
-    case 'minutes':
-      return { kind, every: 15 };
-    case 'hours':
-      return { kind, every: 1, minute };
-    case 'daily':
-      return { kind, hour, minute };
-    case 'weekly':
-      return { kind, days: [1], hour, minute };
-    case 'monthly':
-      return { kind, day: 1, hour, minute };
-    case 'cron':
-      return { kind, expression: toCron(current) };
-  }
-}
-
 export function FrequencyPicker(props: {
   frequency: Frequency;
   onChange: (frequency: Frequency) => void;
+  /** What is wrong with the choice, shown at the field it is about. */
+  error?: { field: FrequencyField; message: string } | null;
 }): JSX.Element {
   const f = props.frequency;
+  const errorAt = (field: FrequencyField) =>
+    props.error?.field === field ? props.error.message : null;
+  const memory = React.useRef<Memory>(remember(INITIAL_MEMORY, f));
+  memory.current = remember(memory.current, f);
   const timeValue = 'hour' in f ? `${pad(f.hour)}:${pad(f.minute)}` : '';
   const setTime = (text: string) => {
     const [h, m] = text.split(':').map(Number);
@@ -55,181 +48,233 @@ export function FrequencyPicker(props: {
       props.onChange({ ...f, hour: h, minute: m } as Frequency);
     }
   };
+  const setKind = (kind: Frequency['kind']) => props.onChange(switchKind(f, kind, memory.current));
   return (
     <div className="nbgate-FrequencyPicker">
-      <label className="nbgate-Field">
-        <span>Repeat</span>
-        <select
-          className="nbgate-FrequencyPicker-kind"
-          value={f.kind}
-          onChange={e => props.onChange(switchKind(f, e.target.value as Frequency['kind']))}
-        >
-          {KINDS.map(k => (
-            <option key={k.kind} value={k.kind}>
-              {k.label}
-            </option>
-          ))}
-        </select>
-      </label>
+      <Field
+        id="nbgate-FrequencyPicker-kind"
+        label="Repeat"
+        control={control => (
+          <select
+            {...control}
+            className="nbgate-FrequencyPicker-kind"
+            value={f.kind}
+            onChange={e => setKind(e.target.value as Frequency['kind'])}
+          >
+            {KINDS.map(k => (
+              <option key={k.kind} value={k.kind}>
+                {k.label}
+              </option>
+            ))}
+          </select>
+        )}
+      />
       {f.kind === 'minutes' && (
         <StepSelect
-          label="Every"
-          unit="minutes"
+          unit="minute"
           steps={MINUTE_STEPS}
           value={f.every}
+          help="Steps that divide 60, so runs are evenly spaced every hour; for other intervals, write a cron expression."
           onChange={every => props.onChange({ ...f, every })}
         />
       )}
       {f.kind === 'hours' && (
         <>
           <StepSelect
-            label="Every"
-            unit="hours"
+            unit="hour"
             steps={HOUR_STEPS}
             value={f.every}
+            help="Steps that divide 24, so runs are evenly spaced every day; for other intervals, write a cron expression."
             onChange={every => props.onChange({ ...f, every })}
           />
           <NumberField
             label="At minute"
             className="nbgate-FrequencyPicker-minute"
-            min={0}
-            max={59}
             value={f.minute}
+            error={errorAt('minute')}
             onChange={minute => props.onChange({ ...f, minute })}
           />
         </>
       )}
       {f.kind === 'weekly' && (
-        <div className="nbgate-FrequencyPicker-days">
-          {DAY_NAMES.map((day, index) => (
-            <label key={day} title={day}>
-              <input
-                type="checkbox"
-                value={index}
-                checked={f.days.includes(index)}
-                onChange={e =>
-                  props.onChange({
-                    ...f,
-                    days: e.target.checked ? [...f.days, index] : f.days.filter(d => d !== index)
-                  })
-                }
-              />
-              {day.slice(0, 3)}
-            </label>
-          ))}
-        </div>
+        <fieldset
+          className="nbgate-Field nbgate-FrequencyPicker-days"
+          aria-describedby={errorAt('days') ? 'nbgate-FrequencyPicker-days-error' : undefined}
+        >
+          <legend>On</legend>
+          <div className="nbgate-Field-control">
+            <div className="nbgate-FrequencyPicker-dayList">
+              {DAY_NAMES.map((day, index) => (
+                <label key={day}>
+                  <input
+                    type="checkbox"
+                    value={index}
+                    aria-label={day}
+                    checked={f.days.includes(index)}
+                    onChange={e =>
+                      props.onChange({
+                        ...f,
+                        days: e.target.checked
+                          ? [...f.days, index]
+                          : f.days.filter(d => d !== index)
+                      })
+                    }
+                  />
+                  <span aria-hidden="true">{day.slice(0, 3)}</span>
+                </label>
+              ))}
+            </div>
+            <FieldError id="nbgate-FrequencyPicker-days-error" message={errorAt('days')} />
+          </div>
+        </fieldset>
       )}
       {f.kind === 'monthly' && (
         <NumberField
           label="On day"
           className="nbgate-FrequencyPicker-day"
-          min={1}
-          max={31}
           value={f.day}
+          error={errorAt('day')}
+          help={f.day > 28 ? `Months without a day ${f.day} are skipped.` : undefined}
           onChange={day => props.onChange({ ...f, day })}
         />
       )}
       {(f.kind === 'daily' || f.kind === 'weekly' || f.kind === 'monthly') && (
-        <label className="nbgate-Field">
-          <span>At</span>
-          <input
-            type="time"
-            className="nbgate-FrequencyPicker-time"
-            value={timeValue}
-            onChange={e => setTime(e.target.value)}
-          />
-        </label>
+        <Field
+          id="nbgate-FrequencyPicker-time"
+          label="At"
+          control={control => (
+            <input
+              {...control}
+              type="time"
+              className="nbgate-FrequencyPicker-time"
+              value={timeValue}
+              required
+              onChange={e => setTime(e.target.value)}
+            />
+          )}
+        />
       )}
       {f.kind === 'cron' && (
-        <label className="nbgate-Field">
-          <span>Cron</span>
-          <input
-            className="nbgate-FrequencyPicker-cron"
-            value={f.expression}
-            placeholder="minute hour day-of-month month day-of-week"
-            onChange={e => props.onChange({ kind: 'cron', expression: e.target.value })}
-          />
-        </label>
-      )}
-      {f.kind === 'weekly' && f.days.length === 0 && (
-        <div className="nbgate-FieldError">choose at least one day</div>
+        <Field
+          id="nbgate-FrequencyPicker-cron"
+          label="Cron expression"
+          help="minute hour day-of-month month day-of-week, e.g. 30 8 * * 1-5"
+          error={errorAt('cron')}
+          control={control => (
+            <input
+              {...control}
+              type="text"
+              className="nbgate-FrequencyPicker-cron"
+              value={f.expression}
+              autoComplete="off"
+              spellCheck={false}
+              onChange={e => props.onChange({ kind: 'cron', expression: e.target.value })}
+            />
+          )}
+        />
       )}
     </div>
   );
 }
 
-/** A whole number within `min..=max`. */
+/** A small whole number typed as text: kept as typed, NaN to the picker until it is digits. */
 function NumberField(props: {
   label: string;
   className: string;
-  min: number;
-  max: number;
   value: number;
+  help?: string;
+  error?: string | null;
   onChange: (value: number) => void;
 }): JSX.Element {
+  const [text, setText] = React.useState(String(props.value));
+  // A value set from outside (switching kinds) replaces the text; one typed here keeps it.
+  const shown =
+    Number.isNaN(props.value) || Number(text) === props.value ? text : String(props.value);
   return (
-    <label className="nbgate-Field">
-      <span>{props.label}</span>
-      <input
-        type="number"
-        min={props.min}
-        max={props.max}
-        className={props.className}
-        value={props.value}
-        onChange={e => props.onChange(clamp(Number(e.target.value), props.min, props.max))}
-      />
-    </label>
+    <Field
+      id={`nbgate-${props.className.replace(/^nbgate-/, '')}`}
+      label={props.label}
+      help={props.help}
+      error={props.error}
+      control={control => (
+        <input
+          {...control}
+          type="text"
+          inputMode="numeric"
+          autoComplete="off"
+          className={props.className}
+          value={shown}
+          onChange={e => {
+            setText(e.target.value);
+            const trimmed = e.target.value.trim();
+            props.onChange(/^[0-9]{1,2}$/.test(trimmed) ? Number(trimmed) : NaN);
+          }}
+        />
+      )}
+    />
   );
 }
 
 function StepSelect(props: {
-  label: string;
   unit: string;
   steps: number[];
   value: number;
+  help: string;
   onChange: (value: number) => void;
 }): JSX.Element {
   return (
-    <label className="nbgate-Field">
-      <span>{props.label}</span>
-      <select
-        className="nbgate-FrequencyPicker-every"
-        value={props.value}
-        onChange={e => props.onChange(Number(e.target.value))}
-      >
-        {props.steps.map(step => (
-          <option key={step} value={step}>
-            {step} {props.unit}
-          </option>
-        ))}
-      </select>
-    </label>
+    <Field
+      id="nbgate-FrequencyPicker-every"
+      label="Every"
+      help={props.help}
+      control={control => (
+        <select
+          {...control}
+          className="nbgate-FrequencyPicker-every"
+          value={props.value}
+          onChange={e => props.onChange(Number(e.target.value))}
+        >
+          {props.steps.map(step => (
+            <option key={step} value={step}>
+              {counted(step, props.unit)}
+            </option>
+          ))}
+        </select>
+      )}
+    />
   );
 }
 
-/** The frequency in words and the next three runs, in the chosen time zone. */
+/** A run time in the schedule's zone, labelled with it: "Mon 7 Dec 2026, 10:00 (Asia/Tokyo)". */
+export function formatRun(run: Date, timeZone: string, locale?: string): string {
+  const text = run.toLocaleString(locale, {
+    timeZone,
+    weekday: 'short',
+    day: 'numeric',
+    month: 'short',
+    year: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23'
+  });
+  return `${text} (${timeZone})`;
+}
+
+/** The frequency in words and the next three runs, in the schedule's time zone. */
 export function Preview(props: { cron: string; timezone: string }): JSX.Element {
   const runs = nextRuns(props.cron, props.timezone, new Date(), 3);
-  const format = new Intl.DateTimeFormat(undefined, {
-    timeZone: props.timezone,
-    weekday: 'short',
-    year: 'numeric',
-    month: 'short',
-    day: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit'
-  });
   return (
-    <div className="nbgate-Preview">
+    <div className="nbgate-Preview" aria-live="polite">
       <div className="nbgate-Preview-description">
         {describeCron(props.cron) ?? `Cron ${props.cron}`} ({props.timezone})
       </div>
       <div className="nbgate-Preview-cron">
         cron: <code>{props.cron}</code>
       </div>
+      <div className="nbgate-Preview-next">Next runs:</div>
       <ol className="nbgate-Preview-runs">
         {runs.map(run => (
-          <li key={run.getTime()}>{format.format(run)}</li>
+          <li key={run.getTime()}>{formatRun(run, props.timezone)}</li>
         ))}
         {runs.length === 0 && <li>never runs</li>}
       </ol>
@@ -239,8 +284,4 @@ export function Preview(props: { cron: string; timezone: string }): JSX.Element 
 
 function pad(n: number): string {
   return String(n).padStart(2, '0');
-}
-
-function clamp(n: number, min: number, max: number): number {
-  return Number.isFinite(n) ? Math.min(max, Math.max(min, Math.round(n))) : min;
 }

@@ -1047,7 +1047,8 @@ async fn bodies_of_the_wrong_json_type_or_size_are_4xx() {
         ("byte order mark", b"\xef\xbb\xbf{}".to_vec()),
         ("not UTF-8", b"{\"a\": \"\xff\"}".to_vec()),
         ("lone surrogate", b"{\"a\": \"\\ud800\"}".to_vec()),
-        ("number out of range", b"{\"a\": 1e400}".to_vec()),
+        // Not here: `1e400` is valid JSON (RFC 8259 sets no range; numbers keep their text, and a
+        // parameter `1e400` is Python's `float('inf')`, as `json.loads` reads it).
         ("deep nesting", "[".repeat(100_000).into_bytes()),
         ("NUL byte", b"{\0}".to_vec()),
     ];

@@ -40,7 +40,7 @@ pub enum NotebookError {
     },
 }
 
-/// Parameters given as YAML or JSON text that cannot be used.
+/// Parameters given as YAML text (JSON included) that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ParametersError {
     #[error("cannot read parameters file {path}: {source}")]
@@ -50,8 +50,6 @@ pub enum ParametersError {
     },
     #[error("parameters are not valid YAML: {message}")]
     Yaml { message: String },
-    #[error("parameters are not valid JSON: {message}")]
-    Json { message: String },
     #[error("parameters must be a mapping of names to values, found {found}")]
     NotAMapping { found: &'static str },
     #[error("parameters YAML has {count} documents; give exactly one")]

@@ -28,12 +28,18 @@ fn write_value(out: &mut String, value: &Value, depth: usize) {
         Value::Null => out.push_str("null"),
         Value::Bool(true) => out.push_str("true"),
         Value::Bool(false) => out.push_str("false"),
-        Value::Number(number) => match number.as_f64() {
-            Some(float) if !number.is_i64() && !number.is_u64() => {
-                out.push_str(&py_float_repr(float));
+        // The number's own text (serde_json's `arbitrary_precision`): integers digit for digit
+        // at any size, as Python's `int`; floats as Python's `repr`, except out-of-range ones
+        // (`1e400`), kept as written so the file stays strict JSON.
+        Value::Number(number) => {
+            let text = number.as_str();
+            match text.parse::<f64>() {
+                Ok(float) if float.is_finite() && text.contains(['.', 'e', 'E']) => {
+                    out.push_str(&py_float_repr(float));
+                }
+                _ => out.push_str(text),
             }
-            _ => out.push_str(&number.to_string()),
-        },
+        }
         Value::String(text) => push_json_string(out, text),
         Value::Array(items) => {
             if items.is_empty() {
@@ -212,6 +218,13 @@ mod tests {
                 "{\n \"B\": false,\n \"Z\": null,\n \"a\": true\n}",
             ),
             (json!("\u{8}\u{c}"), "\"\\b\\f\""),
+            (
+                serde_json::from_str(
+                    "[99999999999999999999999, -1180591620717411303424, 1E+2, 1.50, 1e400]",
+                )
+                .expect("JSON"),
+                "[\n 99999999999999999999999,\n -1180591620717411303424,\n 100.0,\n 1.5,\n 1e+400\n]",
+            ),
         ];
         for (value, expected) in cases {
             assert_eq!(to_python_json(value), *expected, "{value}");

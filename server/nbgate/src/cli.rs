@@ -113,7 +113,7 @@ pub struct ParameterArgs {
     /// A parameter kept as a string.
     #[arg(short = 'r', long = "parameters-raw", alias = "parameters_raw", num_args = 2, allow_hyphen_values = true, value_names = ["NAME", "VALUE"], action = clap::ArgAction::Append)]
     pub parameters_raw: Vec<String>,
-    /// Parameters from a YAML or JSON file.
+    /// Parameters from a YAML file (JSON too, read as YAML like papermill does).
     #[arg(
         short = 'f',
         long = "parameters-file",

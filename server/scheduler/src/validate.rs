@@ -2,7 +2,9 @@
 //! the kernelspecs, policies' ranges, webhook URLs. Every error says what is wrong and what is valid.
 
 use nbgate_executor::Notebook;
-use nbgate_executor::parameters::{ParamKind, ParameterSpec, check_name, discover_parameters};
+use nbgate_executor::parameters::{
+    ParamKind, ParamValue, ParameterSpec, check_name, discover_parameters,
+};
 use nbgate_kernel::KernelSpecs;
 use serde_json::Value;
 
@@ -65,7 +67,10 @@ fn identifiers(values: &ParameterValues) -> Result<(), ValidationError> {
 
 fn check_type(spec: &ParameterSpec, value: &Value) -> Result<(), ValidationError> {
     let fits = match spec.kind {
-        ParamKind::Int => value.is_i64() || value.is_u64(),
+        // An integer of any size, as Python's `json` reads it (`1.0` and `1e3` are floats).
+        ParamKind::Int => {
+            matches!(value, Value::Number(number) if ParamValue::from_json_number(number).is_int())
+        }
         ParamKind::Float => value.is_number(),
         ParamKind::Bool => value.is_boolean(),
         ParamKind::Str => value.is_string(),
@@ -102,8 +107,8 @@ fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
-        Value::Number(number) if number.is_f64() => "a float",
-        Value::Number(_) => "an integer",
+        Value::Number(number) if ParamValue::from_json_number(number).is_int() => "an integer",
+        Value::Number(_) => "a float",
         Value::String(_) => "a string",
         Value::Array(_) => "a list",
         Value::Object(_) => "an object",

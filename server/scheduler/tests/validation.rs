@@ -14,6 +14,11 @@ fn params(value: serde_json::Value) -> nbgate_scheduler::ParameterValues {
     value.as_object().cloned().expect("object")
 }
 
+/// Parameters from JSON text, numbers exact as an HTTP request body gives them.
+fn exact(text: &str) -> nbgate_scheduler::ParameterValues {
+    serde_json::from_str(text).expect("a JSON object")
+}
+
 fn invalid(result: Result<impl std::fmt::Debug, SchedulerError>) -> ValidationError {
     match result {
         Err(SchedulerError::Validation(error)) => error,
@@ -174,6 +179,14 @@ async fn requests_are_validated_with_facts() {
             "WrongParameterType",
         ),
         (
+            // `1e3` is a float in JSON, as Python's json reads it, whatever its value.
+            ScheduleSpec {
+                parameters: exact(r#"{"days": 1e3}"#),
+                ..spec("a")
+            },
+            "WrongParameterType",
+        ),
+        (
             ScheduleSpec {
                 notebook: "plain.ipynb".into(),
                 parameters: params(json!({"x": 1})),
@@ -213,6 +226,49 @@ async fn requests_are_validated_with_facts() {
     assert_eq!(
         wrong.to_string(),
         "parameter \"days\" must be an integer (its default in the notebook is 60), got a string"
+    );
+
+    let float = invalid(
+        handle
+            .create_schedule(ScheduleSpec {
+                parameters: exact(r#"{"days": 60.0}"#),
+                ..spec("a")
+            })
+            .await,
+    );
+    assert_eq!(
+        float.to_string(),
+        "parameter \"days\" must be an integer (its default in the notebook is 60), got a float"
+    );
+
+    // Integers of any size are integers, kept exact through the store (what a run gets).
+    let big = r#"{"days": 99999999999999999999999, "rate": -9007199254740993, "flags": [1180591620717411303424]}"#;
+    let exact_schedule = handle
+        .create_schedule(ScheduleSpec {
+            parameters: exact(big),
+            ..spec("big_ints")
+        })
+        .await
+        .expect("a 23-digit integer is an integer");
+    let stored = handle
+        .get_schedule(&exact_schedule.id)
+        .await
+        .expect("stored");
+    assert_eq!(
+        serde_json::to_string(&stored.spec.parameters).expect("JSON"),
+        big.replace(": ", ":").replace(", ", ",")
+    );
+    let run = handle
+        .run_now(
+            &exact_schedule.id,
+            exact(r#"{"days": -123456789012345678901234567890}"#),
+        )
+        .await
+        .expect("an override of any size");
+    let run = handle.get_execution(&run.id).await.expect("stored");
+    assert_eq!(
+        serde_json::to_string(&run.parameters).expect("JSON"),
+        r#"{"days":-123456789012345678901234567890,"rate":-9007199254740993,"flags":[1180591620717411303424]}"#
     );
 
     // Accepted: ints for floats, anything for a None default, null anywhere, opt-outs.

@@ -17,8 +17,12 @@ fn minimal(cells: Value) -> Value {
 fn writes_exactly_like_nbformat() -> Result<(), NotebookError> {
     let notebook = Notebook::parse(SAMPLE)?;
     assert_eq!(notebook.to_ipynb_string(), SAMPLE_WRITTEN);
-    // Reading our own output gives the same document back.
-    assert_eq!(Notebook::parse(SAMPLE_WRITTEN)?, notebook);
+    // Reading our own output gives the same document back: written again, the same bytes. (Numbers
+    // keep their text, so the sample's `2.50`, written `2.5` as Python does, is not `==` to it.)
+    assert_eq!(
+        Notebook::parse(SAMPLE_WRITTEN)?.to_ipynb_string(),
+        SAMPLE_WRITTEN
+    );
     Ok(())
 }
 
@@ -253,7 +257,10 @@ fn write_atomic_creates_directories_and_replaces() -> Result<(), Box<dyn std::er
     let mut changed = notebook.clone();
     changed.cells_mut().truncate(1);
     changed.write_atomic(&path)?;
-    assert_eq!(Notebook::read(&path)?, changed);
+    assert_eq!(
+        Notebook::read(&path)?,
+        Notebook::parse(&changed.to_ipynb_string())?
+    );
     // Only the notebook is left behind, no temporary files.
     let names: Vec<_> =
         std::fs::read_dir(path.parent().ok_or("no parent")?)?.collect::<Result<_, _>>()?;

@@ -24,4 +24,4 @@ pub use inject::{
 pub use literal::parse_python_literal;
 pub use translate::{Translator, check_name, render_parameters};
 pub use values::{ParamValue, Parameters, python_float, python_int, resolve_cli_value};
-pub use yaml::{parameters_from_file, parameters_from_json, parameters_from_yaml};
+pub use yaml::{parameters_from_file, parameters_from_yaml};

@@ -37,21 +37,20 @@ impl ParamValue {
         }
     }
 
-    /// The JSON form stored in `metadata.papermill.parameters`.
+    /// The JSON form stored in `metadata.papermill.parameters`, as papermill writes it: integers
+    /// of any size are exact JSON integers (serde_json's `arbitrary_precision` keeps their digits).
     ///
-    /// Python writes non-finite floats as the bare tokens `NaN`/`Infinity`, which strict JSON
-    /// readers (JupyterLab's `JSON.parse`) reject, so they are stored as the strings `"nan"`,
-    /// `"inf"` and `"-inf"` instead. Integers outside the 64-bit range are stored as strings of
-    /// their digits. The injected cell always carries the exact value.
+    /// The one difference: Python writes non-finite floats as the bare tokens `NaN`/`Infinity`,
+    /// which strict JSON readers (JupyterLab's `JSON.parse`, serde_json) reject, so they are stored
+    /// as the strings `"nan"`, `"inf"` and `"-inf"` instead. The injected cell always carries the
+    /// exact value (`float('nan')`).
     pub fn to_json(&self) -> Value {
         match self {
             ParamValue::Null => Value::Null,
             ParamValue::Bool(flag) => Value::Bool(*flag),
-            ParamValue::Int(number) => i64::try_from(*number)
-                .map(Value::from)
-                .or_else(|_| u64::try_from(*number).map(Value::from))
-                .unwrap_or_else(|_| Value::String(number.to_string())),
-            ParamValue::BigInt(digits) => Value::String(digits.clone()),
+            ParamValue::Int(number) => Number::from_i128(*number)
+                .map_or_else(|| big_json_int(&number.to_string()), Value::Number),
+            ParamValue::BigInt(digits) => big_json_int(digits),
             ParamValue::Float(number) => Number::from_f64(*number)
                 .map(Value::Number)
                 .unwrap_or_else(|| Value::String(py_float_repr(*number))),
@@ -68,17 +67,13 @@ impl ParamValue {
         }
     }
 
-    /// A JSON value as a parameter: integers stay integers, `1.0` stays a float.
+    /// A JSON value as a parameter, as Python's `json.loads` reads it: integers stay integers of any
+    /// size, `1.0` and `1e3` are floats.
     pub fn from_json(value: &Value) -> ParamValue {
         match value {
             Value::Null => ParamValue::Null,
             Value::Bool(flag) => ParamValue::Bool(*flag),
-            Value::Number(number) => match (number.as_i64(), number.as_u64(), number.as_f64()) {
-                (Some(int), _, _) => ParamValue::Int(i128::from(int)),
-                (None, Some(int), _) => ParamValue::Int(i128::from(int)),
-                (None, None, Some(float)) => ParamValue::Float(float),
-                (None, None, None) => ParamValue::Str(number.to_string()),
-            },
+            Value::Number(number) => ParamValue::from_json_number(number),
             Value::String(text) => ParamValue::Str(text.clone()),
             Value::Array(items) => {
                 ParamValue::List(items.iter().map(ParamValue::from_json).collect())
@@ -89,6 +84,26 @@ impl ParamValue {
                     .collect(),
             ),
         }
+    }
+
+    /// A JSON number from its text (serde_json's `arbitrary_precision` keeps it): without a
+    /// fraction or an exponent it is an integer of any size, otherwise a float, `±inf` when out of
+    /// range (Python's `json.loads('1e400')` is `inf` too).
+    pub fn from_json_number(number: &Number) -> ParamValue {
+        let text = number.as_str();
+        if text.contains(['.', 'e', 'E']) {
+            // Valid JSON number text is valid for Rust's float parser; NaN is unreachable.
+            return ParamValue::Float(text.parse().unwrap_or(f64::NAN));
+        }
+        match text.strip_prefix('-') {
+            Some(digits) => ParamValue::int_from_digits(true, digits),
+            None => ParamValue::int_from_digits(false, text),
+        }
+    }
+
+    /// Whether this is an integer (of any size).
+    pub fn is_int(&self) -> bool {
+        matches!(self, ParamValue::Int(_) | ParamValue::BigInt(_))
     }
 
     /// An integer from decimal digits, kept exact whatever its size.
@@ -106,6 +121,13 @@ impl ParamValue {
             .map(ParamValue::Int)
             .unwrap_or(ParamValue::BigInt(canonical))
     }
+}
+
+/// A JSON integer from canonical decimal digits (`-` sign, no leading zeros), exact at any size.
+fn big_json_int(digits: &str) -> Value {
+    serde_json::from_str::<Number>(digits)
+        .map(Value::Number)
+        .unwrap_or_else(|_| Value::String(digits.to_owned()))
 }
 
 /// Parameters by name, in insertion order. Setting an existing name replaces its value and keeps
@@ -394,15 +416,47 @@ mod tests {
         let cases = [
             (ParamValue::Float(f64::NAN), json!("nan")),
             (ParamValue::Float(f64::NEG_INFINITY), json!("-inf")),
-            (
-                ParamValue::Int(1180591620717411303424),
-                json!("1180591620717411303424"),
-            ),
-            (ParamValue::Int(u64::MAX.into()), json!(u64::MAX)),
-            (ParamValue::BigInt("9".repeat(50)), json!("9".repeat(50))),
         ];
         for (param, expected) in cases {
             assert_eq!(param.to_json(), expected, "{param:?}");
+        }
+    }
+
+    #[test]
+    fn json_numbers_are_exact_at_any_size() {
+        use ParamValue::*;
+        // JSON text and what Python's json.loads makes of it.
+        let big = "-123456789012345678901234567890123456789012";
+        let cases: Vec<(&str, ParamValue)> = vec![
+            ("9007199254740993", Int(9007199254740993)),
+            ("99999999999999999999999", Int(99999999999999999999999)),
+            ("-1180591620717411303424", Int(-1180591620717411303424)),
+            (big, BigInt(big.into())),
+            ("18446744073709551615", Int(u64::MAX.into())),
+            ("-0", Int(0)),
+            ("1.0", Float(1.0)),
+            ("-0.0", Float(-0.0)),
+            ("1e16", Float(1e16)),
+            ("1E+2", Float(100.0)),
+            ("12345678901234567890.5", Float(12345678901234567890.5)),
+            ("1e400", Float(f64::INFINITY)),
+        ];
+        for (text, expected) in cases {
+            let value: Value = serde_json::from_str(text).expect(text);
+            let param = ParamValue::from_json(&value);
+            assert_eq!(param, expected, "{text}");
+            let written = serde_json::to_string(&param.to_json()).expect("serialises");
+            if param.is_int() {
+                // Integers are written back digit for digit ("-0" is the integer 0).
+                let canonical = if text == "-0" { "0" } else { text };
+                assert_eq!(written, canonical, "{text}");
+            }
+            let reread: Value = serde_json::from_str(&written).expect("JSON");
+            let reread = match reread {
+                Value::String(text) if text == "inf" => Float(f64::INFINITY),
+                other => ParamValue::from_json(&other),
+            };
+            assert_eq!(reread, expected, "{text} written as {written}");
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Parameters from YAML (`-y`, `-f x.yaml`) with PyYAML `SafeLoader` semantics minus timestamps
-//! (papermill's `NoDatesSafeLoader`, YAML 1.1), and from JSON files.
+//! (papermill's `NoDatesSafeLoader`, YAML 1.1); a JSON file (`-f x.json`) is read as YAML too, as
+//! papermill reads it.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -39,34 +40,15 @@ pub fn parameters_from_yaml(text: &str) -> Result<Parameters, ParametersError> {
     }
 }
 
-/// Parameters from a JSON object's text.
-pub fn parameters_from_json(text: &str) -> Result<Parameters, ParametersError> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|error| ParametersError::Json {
-            message: error.to_string(),
-        })?;
-    match &value {
-        serde_json::Value::Object(object) => Ok(Parameters::from_json_object(object)),
-        other => Err(ParametersError::NotAMapping {
-            found: kind_name(&ParamValue::from_json(other)),
-        }),
-    }
-}
-
-/// `-f PATH`: JSON when the name ends with `.json`, YAML otherwise.
+/// `-f PATH`: the file's text as YAML, whatever its name, as papermill reads it. JSON is YAML
+/// here too, with YAML 1.1's scalars: in a `.json` file `1e5` is the string "1e5" and `1.0e+5` a
+/// float, for papermill as for nbgate.
 pub fn parameters_from_file(path: &Path) -> Result<Parameters, ParametersError> {
     let text = std::fs::read_to_string(path).map_err(|source| ParametersError::Read {
         path: path.to_owned(),
         source,
     })?;
-    if path
-        .extension()
-        .is_some_and(|extension| extension.eq_ignore_ascii_case("json"))
-    {
-        parameters_from_json(&text)
-    } else {
-        parameters_from_yaml(&text)
-    }
+    parameters_from_yaml(&text)
 }
 
 fn kind_name(value: &ParamValue) -> &'static str {
