@@ -1,7 +1,8 @@
 /**
  * The executor API's calls, typed (DESIGN.md §3). All go through `requestAPI`.
  */
-import { requestAPI } from './handler';
+import { parse, stringify } from './exactJson';
+import { IRequestInit, requestAPI } from './handler';
 import {
   CreateExecution,
   CreateSchedule,
@@ -14,17 +15,21 @@ import {
   Schedule
 } from './tokens';
 
-const post = (body?: unknown): RequestInit => ({
+/** Bodies are written with exact numbers: parameters may hold `JsonNumber`s (a 20-digit integer). */
+const post = (body?: unknown): IRequestInit => ({
   method: 'POST',
-  body: body === undefined ? undefined : JSON.stringify(body)
+  body: body === undefined ? undefined : stringify(body)
 });
+
+/** Answers whose parameters the dialog shows read with exact numbers. */
+const exact: IRequestInit = { parse };
 
 export function listEnvironments(): Promise<Environment[]> {
   return requestAPI<Environment[]>('environments');
 }
 
 export function notebookParameters(path: string): Promise<NotebookParameters> {
-  return requestAPI<NotebookParameters>('notebooks/parameters', post({ path }));
+  return requestAPI<NotebookParameters>('notebooks/parameters', { ...post({ path }), ...exact });
 }
 
 export function createExecution(request: CreateExecution): Promise<Execution> {
@@ -69,8 +74,14 @@ export type SchedulePatch = {
 export function updateSchedule(id: string, patch: SchedulePatch): Promise<Schedule> {
   return requestAPI<Schedule>(`schedules/${encodeURIComponent(id)}`, {
     method: 'PATCH',
-    body: JSON.stringify(patch)
+    body: stringify(patch),
+    parse
   });
+}
+
+/** One schedule, its parameters exact (for editing it). */
+export function getSchedule(id: string): Promise<Schedule> {
+  return requestAPI<Schedule>(`schedules/${encodeURIComponent(id)}`, exact);
 }
 
 export async function listSchedules(): Promise<Schedule[]> {

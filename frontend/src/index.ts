@@ -12,9 +12,9 @@ import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import * as api from './api';
-import { SubmitResult } from './components/ExecuteDialog';
+import { openExecuteDialog, SubmitResult } from './components/ExecuteDialog';
 import { executeIcon } from './icons';
-import { openExecuteDialog, SidebarWidget } from './components/SidebarWidget';
+import { SidebarWidget } from './components/SidebarWidget';
 import { NbgateModel } from './model';
 import { CommandIDs, EXTENSION_ID, Execution, INbgateModel, Schedule } from './tokens';
 
@@ -120,6 +120,9 @@ const executePlugin: JupyterFrontEndPlugin<void> = {
         if (!path) {
           return;
         }
+        // Where focus goes back when the dialog closes: the Execute button for the toolbar (a click
+        // there does not focus it), else whatever had the focus.
+        const opener = document.activeElement as HTMLElement | null;
         const panel =
           notebooks.currentWidget?.context.path === path
             ? notebooks.currentWidget
@@ -129,14 +132,22 @@ const executePlugin: JupyterFrontEndPlugin<void> = {
         }
         const kernelspec = panel?.context.model.getMetadata('kernelspec') as
           { name?: string } | undefined;
-        openExecuteDialog({
-          path,
-          kernel: kernelspec?.name,
-          onDone: result => {
-            notify(app, model, result);
-            reveal(app, model, result);
-          }
-        });
+        const button = (args as { source?: string }).source
+          ? null
+          : panel?.toolbar.node.querySelector<HTMLElement>(
+              '[data-jp-item-name="nbgate-execute"] button'
+            );
+        openExecuteDialog(
+          {
+            path,
+            kernel: kernelspec?.name,
+            onDone: result => {
+              notify(app, model, result);
+              reveal(app, model, result);
+            }
+          },
+          button ?? opener
+        );
       }
     });
     palette?.addItem({

@@ -20,6 +20,7 @@ const { chromium } = require('playwright-core');
 
 const { labOnNbgateKernels } = require('./gateway');
 const { startExtensionLab, stopAll, stopLab } = require('./lab');
+const dialogTests = require('./dialog');
 
 const SHOTS = path.join(__dirname, 'screenshots');
 const WORK = path.join(__dirname, '.work');
@@ -277,7 +278,10 @@ const extensionTests = {
     if (!error.includes('ValueError: the input table is empty') || !/\(cell \d+\)/.test(error)) {
       throw new Error(`the error shown is ${JSON.stringify(error)}`);
     }
-  }
+  },
+
+  // The Execute dialog: keyboard only, field errors, a 20-digit integer, axe-core.
+  ...dialogTests
 };
 
 /** Tests that start their own Lab and gateway. */
