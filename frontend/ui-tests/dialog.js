@@ -281,6 +281,113 @@ async function dialogBigInteger(page, lab) {
   }
 }
 
+/** The API with Jupyter's XSRF header, from the page (as the extension calls it). */
+function api(page, method, route) {
+  return page.evaluate(
+    async ({ method, route }) => {
+      const xsrf = (document.cookie.match(/_xsrf=([^;]+)/) || [])[1] || '';
+      const response = await fetch(`/nbgate/api/${route}`, {
+        method,
+        headers: { 'X-XSRFToken': decodeURIComponent(xsrf) }
+      });
+      return response.status === 204 ? null : response.json();
+    },
+    { method, route }
+  );
+}
+
+/**
+ * A schedule's feedback: the suggested name is free, next runs are in the schedule's zone and say so,
+ * the picker keeps the time across kinds and words its one message at its field, and "already exists"
+ * is shown at the name until the name is edited.
+ */
+async function dialogScheduleFeedback(page, lab) {
+  const button = await openNotebook(page, lab, 'loyal_customer.ipynb');
+  const taken = new Set((await api(page, 'GET', 'schedules')).items.map(s => s.name));
+  let expected = 'loyal_customer';
+  for (let n = 2; taken.has(expected); n += 1) {
+    expected = `loyal_customer_${n}`;
+  }
+  await button.click();
+  let dialog = await openedDialog(page);
+  await dialog.locator('.nbgate-ExecuteDialog-recurring').check();
+  const name = dialog.locator('#nbgate-ExecuteDialog-name');
+  if ((await name.inputValue()) !== expected) {
+    throw new Error(`the suggested name is ${await name.inputValue()}, expected ${expected}`);
+  }
+  const kind = dialog.locator('.nbgate-FrequencyPicker-kind');
+  await kind.selectOption('daily');
+  await dialog.locator('.nbgate-FrequencyPicker-time').fill('10:00');
+  await dialog.locator('#nbgate-ExecuteDialog-timezone').fill('Asia/Tokyo');
+  const runs = await dialog.locator('.nbgate-Preview-runs li').allInnerTexts();
+  if (runs.length !== 3 || !runs.every(run => /\b10:00 \(Asia\/Tokyo\)$/.test(run))) {
+    throw new Error(`the next runs are not 10:00 labelled Asia/Tokyo: ${runs.join(' | ')}`);
+  }
+  await shot(page, 'dialog-06-tokyo-preview');
+  // Every N minutes and back: the time is kept; one minute is singular; the steps say why.
+  await kind.selectOption('minutes');
+  const steps = await dialog.locator('.nbgate-FrequencyPicker-every option').allInnerTexts();
+  const why = await dialog.locator('#nbgate-FrequencyPicker-every-help').innerText();
+  if (steps[0] !== '1 minute' || steps[1] !== '2 minutes' || !why.includes('divide 60')) {
+    throw new Error(`the minute steps read ${steps.join(', ')} / ${why}`);
+  }
+  await kind.selectOption('weekly');
+  if ((await dialog.locator('.nbgate-FrequencyPicker-time').inputValue()) !== '10:00') {
+    throw new Error('switching to every N minutes and back lost the time');
+  }
+  // No day: one message, at the days.
+  for (const box of await dialog.locator('.nbgate-FrequencyPicker-days input:checked').all()) {
+    await box.uncheck();
+  }
+  const text = await dialog.innerText();
+  const once = text.split('choose at least one day').length - 1;
+  if (once !== 1 || /5 fields|cron expression has/.test(text)) {
+    throw new Error(`with no day the dialog says: ${text.slice(text.indexOf('Repeat'), 400)}`);
+  }
+  await kind.selectOption('daily');
+  await dialog.locator('.nbgate-ExecuteDialog-submit').click();
+  await dialog.waitFor({ state: 'detached' });
+  const created = (await api(page, 'GET', 'schedules')).items.find(s => s.name === expected);
+  if (!created || created.timezone !== 'Asia/Tokyo' || created.cron !== '0 10 * * *') {
+    throw new Error(`the schedule saved is ${JSON.stringify(created)}`);
+  }
+  try {
+    // The name is taken now: the next suggestion differs; the taken one is refused at the field.
+    await button.click();
+    dialog = await openedDialog(page);
+    await dialog.locator('.nbgate-ExecuteDialog-recurring').check();
+    if ((await name.inputValue()) === expected) {
+      throw new Error(`the suggested name ${expected} is taken`);
+    }
+    await name.fill(expected);
+    await dialog.locator('.nbgate-ExecuteDialog-submit').click();
+    const error = dialog.locator('#nbgate-ExecuteDialog-name-error');
+    await error.waitFor();
+    const message = `a schedule named "${expected}" already exists`;
+    const state = await name.evaluate(input => ({
+      invalid: input.getAttribute('aria-invalid'),
+      focused: document.activeElement === input
+    }));
+    if ((await error.innerText()) !== message || state.invalid !== 'true' || !state.focused) {
+      throw new Error(
+        `the server's error at the name: ${await error.innerText()} ${JSON.stringify(state)}`
+      );
+    }
+    if ((await dialog.getByText(message).count()) !== 1) {
+      throw new Error('the server error is shown more than once');
+    }
+    await shot(page, 'dialog-07-name-taken');
+    await name.press('End');
+    await page.keyboard.type('_b');
+    await error.waitFor({ state: 'detached' });
+    await page.keyboard.press('Escape');
+    await dialog.locator('.nbgate-ExecuteDialog-discard').click();
+    await dialog.waitFor({ state: 'detached' });
+  } finally {
+    await api(page, 'DELETE', `schedules/${created.id}?executions=delete`);
+  }
+}
+
 /** axe-core on the open dialog (once run, once on a schedule with every option shown): no serious or
  * critical violation. */
 async function dialogAxe(page, lab) {
@@ -310,4 +417,10 @@ async function dialogAxe(page, lab) {
   await check('on a schedule, with errors shown');
 }
 
-module.exports = { dialogKeyboard, dialogInvalidFields, dialogBigInteger, dialogAxe };
+module.exports = {
+  dialogKeyboard,
+  dialogInvalidFields,
+  dialogBigInteger,
+  dialogScheduleFeedback,
+  dialogAxe
+};
