@@ -1,6 +1,8 @@
 /**
  * The executor API's calls, typed (DESIGN.md §3). All go through `requestAPI`.
  */
+import type { INotebookContent } from '@jupyterlab/nbformat';
+
 import { parse, stringify } from './exactJson';
 import { IRequestInit, requestAPI } from './handler';
 import {
@@ -12,7 +14,8 @@ import {
   NotebookParameters,
   Page,
   ParameterValues,
-  Schedule
+  Schedule,
+  ScheduleExecutions
 } from './tokens';
 
 /** Bodies are written with exact numbers: parameters may hold `JsonNumber`s (a 20-digit integer). */
@@ -46,20 +49,27 @@ export async function listExecutions(
     }
   }
   const suffix = query.toString() ? `?${query}` : '';
-  const page = await requestAPI<Page<Execution> | Execution[]>(`executions${suffix}`);
+  const page = await requestAPI<Page<Execution> | Execution[]>(`executions${suffix}`, exact);
   return Array.isArray(page) ? page : page.items;
 }
 
 export function getExecution(id: string): Promise<Execution> {
-  return requestAPI<Execution>(`executions/${encodeURIComponent(id)}`);
+  return requestAPI<Execution>(`executions/${encodeURIComponent(id)}`, exact);
+}
+
+/** The execution's output notebook as it stands (partial while it runs). */
+export function executionNotebook(id: string): Promise<INotebookContent> {
+  return requestAPI<INotebookContent>(`executions/${encodeURIComponent(id)}/notebook`);
 }
 
 export function cancelExecution(id: string): Promise<Execution> {
   return requestAPI<Execution>(`executions/${encodeURIComponent(id)}/cancel`, post());
 }
 
-export function deleteExecution(id: string): Promise<void> {
-  return requestAPI<void>(`executions/${encodeURIComponent(id)}`, { method: 'DELETE' });
+/** Deletes the execution from the list; its output notebook too with `deleteFile`. */
+export function deleteExecution(id: string, options: { deleteFile?: boolean } = {}): Promise<void> {
+  const query = options.deleteFile ? '?delete_file=true' : '';
+  return requestAPI<void>(`executions/${encodeURIComponent(id)}${query}`, { method: 'DELETE' });
 }
 
 export function createSchedule(request: CreateSchedule): Promise<Schedule> {
@@ -89,8 +99,11 @@ export async function listSchedules(): Promise<Schedule[]> {
   return Array.isArray(page) ? page : page.items;
 }
 
-export function deleteSchedule(id: string): Promise<void> {
-  return requestAPI<void>(`schedules/${encodeURIComponent(id)}`, { method: 'DELETE' });
+/** Deletes the schedule; its executions are kept, or deleted with their output files. */
+export function deleteSchedule(id: string, executions: ScheduleExecutions): Promise<void> {
+  return requestAPI<void>(`schedules/${encodeURIComponent(id)}?executions=${executions}`, {
+    method: 'DELETE'
+  });
 }
 
 /** Runs a schedule now; `parameters` override its own for this run. */

@@ -21,6 +21,9 @@ export function statusWord(status: ExecutionStatus | string): string {
   return STATUS_WORDS[status as ExecutionStatus] ?? status;
 }
 
+/** Keeps a number with its unit, and a time with its zone, on one line. */
+export const NBSP = '\u00a0';
+
 /** The browser's IANA time zone ("Europe/Paris"), "UTC" when it cannot say. */
 export function browserZone(): string {
   try {
@@ -40,7 +43,8 @@ export interface ITimeOptions {
 }
 
 /**
- * A time in a zone, labelled with that zone: "4 Dec, 10:00 Asia/Tokyo". The text as received when it is
+ * A time in a zone, labelled with that zone: "4 Dec, 10:00 Asia/Tokyo" (a no-break space before the
+ * zone). The text as received when it is
  * not a time; the zone's label stays that of the zone asked for (or the browser's).
  */
 export function formatTime(iso: string, options: ITimeOptions = {}): string {
@@ -67,25 +71,25 @@ export function formatTime(iso: string, options: ITimeOptions = {}): string {
     zone = 'UTC';
     text = format(zone);
   }
-  return `${text} ${zone}`;
+  return `${text}${NBSP}${zone}`;
 }
 
-/** Seconds as "850 ms", "42 s", "3 min 5 s" or "2 h 4 min". */
+/** Seconds as "850 ms", "42 s", "3 min 5 s" or "2 h 4 min" (no-break spaces before units). */
 export function formatSeconds(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) {
     return '';
   }
   if (seconds < 1) {
-    return `${Math.round(seconds * 1000)} ms`;
+    return `${Math.round(seconds * 1000)}${NBSP}ms`;
   }
   const whole = Math.round(seconds);
   if (whole < 60) {
-    return `${whole} s`;
+    return `${whole}${NBSP}s`;
   }
   const minutes = Math.floor(whole / 60);
   return minutes < 60
-    ? `${minutes} min ${whole % 60} s`
-    : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+    ? `${minutes}${NBSP}min ${whole % 60}${NBSP}s`
+    : `${Math.floor(minutes / 60)}${NBSP}h ${minutes % 60}${NBSP}min`;
 }
 
 /** How long an execution ran (the server's duration once ended), or has been running until `now`. */

@@ -4,6 +4,7 @@
  * - `plugin`: the Execute command (toolbar button and file-browser menu item declared in
  *   schema/plugin.json, and the command palette) and its dialog.
  * - `sidebar`: the left panel with the Schedules and Executions tabs.
+ * - `result` (resultPlugin.ts): View result, read-only, and the notification when a run ends.
  */
 import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Dialog, ICommandPalette, Notification, showDialog } from '@jupyterlab/apputils';
@@ -16,7 +17,15 @@ import { openExecuteDialog, SubmitResult } from './components/ExecuteDialog';
 import { executeIcon } from './icons';
 import { SidebarWidget } from './components/SidebarWidget';
 import { NbgateModel } from './model';
-import { CommandIDs, EXTENSION_ID, Execution, INbgateModel, Schedule } from './tokens';
+import { announceStart, resultPlugin } from './resultPlugin';
+import {
+  CommandIDs,
+  EXTENSION_ID,
+  Execution,
+  INbgateModel,
+  Schedule,
+  ScheduleExecutions
+} from './tokens';
 
 const modelPlugin: JupyterFrontEndPlugin<INbgateModel> = {
   id: `${EXTENSION_ID}:model`,
@@ -44,21 +53,18 @@ function reveal(app: JupyterFrontEnd, model: INbgateModel, result: SubmitResult)
   }
 }
 
+/** An execution: "started" now, and how it ended later (resultPlugin). A schedule: saved. */
 function notify(app: JupyterFrontEnd, model: INbgateModel, result: SubmitResult): void {
-  const message =
-    result.kind === 'execution'
-      ? `Execution ${result.execution.name} queued.`
-      : `Schedule ${result.schedule.name} ${result.created ? 'created' : 'saved'}${
-          result.schedule.description ? `: ${result.schedule.description}` : ''
-        }.`;
+  if (result.kind === 'execution') {
+    announceStart(model, result.execution, () => reveal(app, model, result));
+    return;
+  }
+  const message = `Schedule ${result.schedule.name} ${result.created ? 'created' : 'saved'}${
+    result.schedule.description ? `: ${result.schedule.description}` : ''
+  }.`;
   Notification.success(message, {
     autoClose: 5000,
-    actions: [
-      {
-        label: result.kind === 'execution' ? 'Show execution' : 'Show schedule',
-        callback: () => reveal(app, model, result)
-      }
-    ]
+    actions: [{ label: 'Show schedule', callback: () => reveal(app, model, result) }]
   });
 }
 
@@ -158,13 +164,39 @@ const executePlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-async function confirm(title: string, body: string, label: string): Promise<boolean> {
+async function confirm(
+  title: string,
+  body: string,
+  label: string,
+  cancel = 'Cancel'
+): Promise<boolean> {
   const answer = await showDialog({
     title,
     body,
-    buttons: [Dialog.cancelButton(), Dialog.warnButton({ label })]
+    buttons: [Dialog.cancelButton({ label: cancel }), Dialog.warnButton({ label })]
   });
   return answer.button.accept;
+}
+
+/** Deleting a schedule: keep its executions (and files), or delete them too; null: not deleted. */
+async function askScheduleExecutions(schedule: Schedule): Promise<ScheduleExecutions | null> {
+  const answer = await showDialog({
+    title: `Delete schedule ${schedule.name}?`,
+    body:
+      'It stops running, and its queued or running executions are cancelled. Its executions can ' +
+      'stay in the list with their output notebooks, or be deleted with their output notebooks.',
+    buttons: [
+      Dialog.cancelButton(),
+      Dialog.okButton({ label: 'Delete, keep executions', displayType: 'default' }),
+      Dialog.warnButton({ label: 'Delete with executions and files' })
+    ],
+    // Enter keeps the history: deleting it is never the default.
+    defaultButton: 1
+  });
+  if (!answer.button.accept) {
+    return null;
+  }
+  return answer.button.label === 'Delete with executions and files' ? 'delete' : 'keep';
 }
 
 const sidebarPlugin: JupyterFrontEndPlugin<void> = {
@@ -189,7 +221,10 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     };
     const widget = new SidebarWidget(model as NbgateModel, {
       openResult: (execution: Execution) => {
-        void app.commands.execute('docmanager:open', { path: execution.output_path });
+        void app.commands.execute(CommandIDs.viewResult, {
+          id: execution.id,
+          name: execution.name
+        });
       },
       editSchedule: (schedule: Schedule) =>
         openExecuteDialog({
@@ -205,30 +240,42 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
           const execution = await api.runSchedule(schedule.id);
           model.focus = execution.id;
           widget.tab = 'executions';
+          announceStart(model, execution, () => app.shell.activateById(widget.id));
         }),
       pauseSchedule: schedule => act(() => api.pauseSchedule(schedule.id)),
       resumeSchedule: schedule => act(() => api.resumeSchedule(schedule.id)),
       deleteSchedule: async schedule => {
-        if (
-          await confirm(
-            'Delete schedule?',
-            `Delete the schedule ${schedule.name}? It stops running; its executions' output notebooks stay on disk.`,
-            'Delete'
-          )
-        ) {
-          await act(() => api.deleteSchedule(schedule.id));
+        const executions = await askScheduleExecutions(schedule);
+        if (executions) {
+          await act(() => api.deleteSchedule(schedule.id, executions));
         }
       },
-      cancelExecution: execution => act(() => api.cancelExecution(execution.id)),
-      deleteExecution: async execution => {
+      cancelExecution: async execution => {
         if (
           await confirm(
-            'Delete execution?',
-            `Delete the execution ${execution.name} from the list?`,
-            'Delete'
+            'Cancel execution?',
+            `Stop the execution ${execution.name}? Its kernel is stopped; the output so far is kept.`,
+            'Cancel execution',
+            'Keep running'
           )
         ) {
-          await act(() => api.deleteExecution(execution.id));
+          await act(() => api.cancelExecution(execution.id));
+        }
+      },
+      deleteExecution: async execution => {
+        const answer = await showDialog({
+          title: 'Delete execution?',
+          body: `Delete the execution ${execution.name} from the list?`,
+          checkbox: {
+            label: `Also delete its output notebook (${execution.output_path})`,
+            checked: false
+          },
+          buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+        });
+        if (answer.button.accept) {
+          await act(() =>
+            api.deleteExecution(execution.id, { deleteFile: answer.isChecked === true })
+          );
         }
       }
     });
@@ -244,4 +291,4 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [modelPlugin, executePlugin, sidebarPlugin];
+export default [modelPlugin, executePlugin, sidebarPlugin, resultPlugin];

@@ -33,29 +33,30 @@ export function announceStart(model: INbgateModel, execution: Execution, show: (
   model.track(execution);
 }
 
+/** How it ended, in place of its "started" toast when that one is still there (else a new one). */
 function notifyEnd(app: JupyterFrontEnd, execution: Execution): void {
-  const started = startToasts.get(execution.id);
-  if (started) {
-    Notification.dismiss(started);
-    startToasts.delete(execution.id);
-  }
-  const options = {
-    actions: [
-      {
-        label: 'View result',
-        caption: `Open the result of ${execution.name}`,
-        callback: () => void app.commands.execute(CommandIDs.viewResult, { id: execution.id })
-      }
-    ]
-  };
+  const actions = [
+    {
+      label: 'View result',
+      caption: `Open the result of ${execution.name}`,
+      callback: () => void app.commands.execute(CommandIDs.viewResult, { id: execution.id })
+    }
+  ];
   const message = endMessage(execution);
-  if (execution.status === 'succeeded') {
-    Notification.success(message, { ...options, autoClose: 8000 });
-  } else if (execution.status === 'failed' || execution.status === 'timed_out') {
-    Notification.error(message, { ...options, autoClose: false });
-  } else {
-    Notification.warning(message, { ...options, autoClose: 8000 });
+  const type: Notification.TypeOptions =
+    execution.status === 'succeeded'
+      ? 'success'
+      : execution.status === 'failed' || execution.status === 'timed_out'
+        ? 'error'
+        : 'warning';
+  // An error stays until dismissed; the other endings close by themselves.
+  const autoClose = type === 'error' ? false : 8000;
+  const started = startToasts.get(execution.id);
+  startToasts.delete(execution.id);
+  if (started && Notification.update({ id: started, message, type, autoClose, actions })) {
+    return;
   }
+  Notification.emit(message, type, { autoClose, actions });
 }
 
 /** Writes an editable copy of the output beside the notebook (a free name) and opens it. */

@@ -25,13 +25,21 @@ function addNotebook(lab, name) {
   fs.copyFileSync(path.join(NOTEBOOKS, name), path.join(lab.root, name));
 }
 
-/** The executor API through Lab's proxy, with Lab's token. */
-function api(lab, method, route, body) {
-  return labFetch(lab, `/nbgate/api/${route}`, {
+/** The executor API through Lab's proxy, with Lab's token; a failure carries the server's message. */
+async function api(lab, method, route, body) {
+  const response = await fetch(`${lab.url}/nbgate/api/${route}`, {
     method,
     body: body === undefined ? undefined : JSON.stringify(body),
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' }
+    headers: {
+      Authorization: `token ${lab.token}`,
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json' })
+    }
   });
+  const text = await response.text();
+  if (!response.ok) {
+    throw new Error(`${method} /nbgate/api/${route}: ${response.status} ${text}`);
+  }
+  return text ? JSON.parse(text) : null;
 }
 
 /** The HTTP status of a GET (for "is it gone?"). */
@@ -167,9 +175,9 @@ module.exports = {
     await shot(page, 'result-02-succeeded');
 
     const zone = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
-    const zoned = new RegExp(`\\d\\d:\\d\\d:\\d\\d ${zone.replace('/', '\\/')}$`);
+    const zoned = new RegExp(`\\d\\d:\\d\\d:\\d\\d\\s${zone.replace('/', '\\/')}$`);
     await expectText(header.locator('.nbgate-ResultHeader-started'), zoned, 'start time');
-    await expectText(header.locator('.nbgate-ResultHeader-duration'), /^\d+ s$/, 'duration');
+    await expectText(header.locator('.nbgate-ResultHeader-duration'), /^\d+\ss$/, 'duration');
     await expectText(
       header.locator('.nbgate-ResultHeader-parameters'),
       /^PAUSE = 1\.5\s+LABEL = "e2e live"$/,
@@ -342,12 +350,12 @@ module.exports = {
     const item = sidebar.locator('.nbgate-Schedule[data-name="e2e_tokyo"]');
     await expectText(
       item.locator('.nbgate-Schedule-next'),
-      /^Next run \S+ \S+, 10:00 Asia\/Tokyo$|^Next run \S+ \S+ 10:00 Asia\/Tokyo$/,
+      /^Next run \S+ \S+, 10:00\sAsia\/Tokyo$|^Next run \S+ \S+ 10:00\sAsia\/Tokyo$/,
       'next run'
     );
     await expectText(
       item.locator('.nbgate-Schedule-latest'),
-      /\d\d:\d\d:\d\d America\/New_York$/,
+      /\d\d:\d\d:\d\d\sAmerica\/New_York$/,
       'latest run'
     );
     await shot(page, 'result-08-zones-schedule');
@@ -355,7 +363,7 @@ module.exports = {
     const row = sidebar.locator('.nbgate-Execution[data-name^="e2e_tokyo_at_"]').first();
     await expectText(
       row.locator('.nbgate-Execution-time'),
-      /\d\d:\d\d:\d\d America\/New_York$/,
+      /\d\d:\d\d:\d\d\sAmerica\/New_York$/,
       'execution time'
     );
     await shot(page, 'result-09-zones-executions');

@@ -20,6 +20,7 @@ const { chromium } = require('playwright-core');
 
 const { labOnNbgateKernels } = require('./gateway');
 const { startExtensionLab, stopAll, stopLab } = require('./lab');
+const resultTests = require('./result');
 const dialogTests = require('./dialog');
 
 const SHOTS = path.join(__dirname, 'screenshots');
@@ -133,36 +134,24 @@ const extensionTests = {
     if (status !== 'succeeded') {
       throw new Error(`the execution ended ${status}: ${await row.innerText()}`);
     }
-    const title = await row.getAttribute('title');
-    if (!title.includes('DATA_DAY_RANGE = 90')) {
-      throw new Error(`the row's hover does not show the parameters: ${title}`);
-    }
+    await row.locator('.nbgate-Execution-parameters', { hasText: 'DATA_DAY_RANGE = 90' }).waitFor();
 
+    // The result, read-only (ui-tests/result.js tests what that means).
     await row.locator('.nbgate-Execution-view').click();
-    const result = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden)');
-    await page.waitForFunction(
-      () => {
-        const tab = document.querySelector('.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current');
-        return tab && /loyal_customer_at_.*\.ipynb/.test(tab.textContent || '');
-      },
-      null,
-      { timeout: 30_000 }
-    );
+    const result = page.locator('.nbgate-ResultView');
     await result
-      .locator('.jp-Cell', { hasText: 'DATA_DAY_RANGE = 90' })
-      .first()
+      .locator('.nbgate-ResultHeader-status', { hasText: 'Succeeded' })
       .waitFor({ timeout: 30_000 });
-    await result.locator('.jp-Cell', { hasText: 'LABEL_BUY_COUNT = 2' }).first().waitFor();
-    const images = result.locator('.jp-OutputArea-output img');
+    const injected = result.locator('.nbgate-ResultCell.nbgate-mod-injected');
+    await injected.filter({ hasText: 'DATA_DAY_RANGE = 90' }).waitFor({ timeout: 30_000 });
+    await injected.filter({ hasText: 'LABEL_BUY_COUNT = 2' }).waitFor();
+    const images = result.locator('.nbgate-ResultCell-outputs img');
     await images.nth(1).waitFor({ timeout: 30_000 });
     const count = await images.count();
     if (count < 2) {
       throw new Error(`the result shows ${count} plots, expected 2`);
     }
-    await showInViewport(
-      page,
-      result.locator('.jp-Cell', { hasText: 'DATA_DAY_RANGE = 90' }).first()
-    );
+    await showInViewport(page, injected);
     await shot(page, '04-result-injected-parameters');
     await showInViewport(page, images.nth(1));
     await shot(page, '05-result-plots');
@@ -211,7 +200,8 @@ const extensionTests = {
     if (status !== 'succeeded') {
       throw new Error(`the scheduled run ended ${status}: ${await row.innerText()}`);
     }
-    if (!(await row.getAttribute('title')).includes('DATA_DAY_RANGE = 75')) {
+    const parameters = await row.locator('.nbgate-Execution-parameters').innerText();
+    if (!parameters.includes('DATA_DAY_RANGE = 75')) {
       throw new Error("the scheduled run did not use the schedule's parameters");
     }
 
@@ -275,10 +265,13 @@ const extensionTests = {
       throw new Error(`the raising notebook ended ${status}`);
     }
     const error = await row.locator('.nbgate-Execution-error').innerText();
-    if (!error.includes('ValueError: the input table is empty') || !/\(cell \d+\)/.test(error)) {
+    if (error !== 'Cell 3: ValueError: the input table is empty') {
       throw new Error(`the error shown is ${JSON.stringify(error)}`);
     }
   },
+
+  // View result, delete choices, end-of-run notification, zone labels, axe-core on the sidebar.
+  ...resultTests,
 
   // The Execute dialog: keyboard only, field errors, a 20-digit integer, axe-core.
   ...dialogTests

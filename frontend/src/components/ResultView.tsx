@@ -117,9 +117,12 @@ export class ResultView extends Panel {
     if (cell.cell_type === 'code' && languages) {
       const mode = languages.findBest(language);
       if (mode) {
-        void languages.highlight(source, mode, code).catch(() => {
-          code.textContent = source;
-        });
+        // `highlight` appends to its element: highlight into a fresh one, then swap it in.
+        const highlighted = document.createElement('span');
+        void languages
+          .highlight(source, mode, highlighted)
+          .then(() => code.replaceChildren(highlighted))
+          .catch(() => undefined);
       }
     }
     input.node.append(prompt, code);
