@@ -6,18 +6,35 @@ Bodies are streamed both ways as they come (the events stream is server-sent eve
 """
 
 import json
+import logging
+from urllib.parse import unquote_plus
 
 import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.httputil import HTTPInputError
 from tornado.iostream import StreamClosedError
 
 from .gateway import GatewayUnavailable
 
-# Headers passed from the browser to the gateway, and back.
+# Headers passed from the browser to the gateway, and back. Jupyter's credentials (its Authorization
+# header, cookies, X-XSRFToken) are not among them: the proxy sets the gateway's own Authorization.
 REQUEST_HEADERS = ("Content-Type", "Accept", "Last-Event-ID", "Cache-Control")
 RESPONSE_HEADERS = ("Content-Type", "Cache-Control", "Location", "Link", "Retry-After")
+# Query parameters that are Jupyter's credentials: a `?token=` for Jupyter would be read by the
+# gateway as a wrong token of its own (401).
+JUPYTER_QUERY_CREDENTIALS = ("token", "_xsrf")
+
+
+def gateway_query(query):
+    """The query string without Jupyter's credentials; every other parameter kept byte for byte."""
+    kept = [
+        part
+        for part in query.split("&")
+        if part and unquote_plus(part.split("=", 1)[0]) not in JUPYTER_QUERY_CREDENTIALS
+    ]
+    return "&".join(kept)
 
 _client = None
 
@@ -30,8 +47,22 @@ def http_client():
     return _client
 
 
-class _ClientGone(Exception):
-    """The browser went away: stop reading from the gateway."""
+class _ClientGone(HTTPInputError):
+    """The browser went away (a reload, a closed tab): stop reading from the gateway.
+
+    Raised from the streaming callback, the only way to end a tornado fetch early. Tornado logs any
+    other exception raised there as an uncaught error with its traceback; an `HTTPInputError` it lets
+    through to close the connection, with an info line that `_QuietClientGone` drops."""
+
+
+class _QuietClientGone(logging.Filter):
+    """Drops tornado's "Malformed HTTP message" line for a `_ClientGone`: a browser that leaves is normal."""
+
+    def filter(self, record):
+        return not any(isinstance(arg, _ClientGone) for arg in record.args or ())
+
+
+logging.getLogger("tornado.general").addFilter(_QuietClientGone())
 
 
 class ProxyHandler(APIHandler):
@@ -71,8 +102,9 @@ class ProxyHandler(APIHandler):
             self._fail(503, str(error))
             return
         url = f"{base}/api/{path}"
-        if self.request.query:
-            url += "?" + self.request.query
+        query = gateway_query(self.request.query)
+        if query:
+            url += "?" + query
         headers = {name: self.request.headers[name] for name in REQUEST_HEADERS if name in self.request.headers}
         if self.gateway.token:
             headers["Authorization"] = f"token {self.gateway.token}"
@@ -114,23 +146,11 @@ class ProxyHandler(APIHandler):
         )
         try:
             await http_client().fetch(request, raise_error=False)
-        except (_ClientGone, StreamClosedError):
-            return
-        except HTTPClientError as error:  # pragma: no cover - raise_error=False
-            self._fail(502, f"the nbgate gateway failed: {error}")
-            return
-        except OSError as error:
-            if not self._responding:
-                self._fail(
-                    503,
-                    f"the nbgate gateway at {base} is not reachable ({error.strerror or error}); "
-                    "restart JupyterLab (see its log for why the gateway stopped).",
-                )
-            return
-        except Exception as error:  # the gateway dropped the connection mid-way, a timeout…
-            if self._responding:
+        except Exception as error:
+            if self._client_gone or isinstance(error, (_ClientGone, StreamClosedError)):
+                self.log.debug("nbgate proxy: the client of %s went away; stopped relaying", path)
                 return
-            self._fail(504 if "Timeout" in type(error).__name__ else 502, f"the nbgate gateway failed: {error}")
+            self._gateway_failed(error, base)
             return
         if self._client_gone:
             return
@@ -139,6 +159,22 @@ class ProxyHandler(APIHandler):
             return
         if not self._finished:
             self.finish()
+
+    def _gateway_failed(self, error, base):
+        """Answers a fetch that failed while the client is still there (once the gateway's status is
+        relayed, the connection just ends)."""
+        if self._responding:
+            return
+        if isinstance(error, HTTPClientError):
+            self._fail(502, f"the nbgate gateway failed: {error}")
+        elif isinstance(error, OSError):
+            self._fail(
+                503,
+                f"the nbgate gateway at {base} is not reachable ({error.strerror or error}); "
+                "restart JupyterLab (see its log for why the gateway stopped).",
+            )
+        else:  # the gateway dropped the connection mid-way, a timeout…
+            self._fail(504 if "Timeout" in type(error).__name__ else 502, f"the nbgate gateway failed: {error}")
 
     def _start_response(self, status, headers):
         self.clear()

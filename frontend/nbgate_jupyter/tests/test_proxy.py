@@ -1,7 +1,10 @@
 """The proxy's mechanics, against a tiny fake gateway: what is forwarded, what comes back, streaming,
 errors."""
 
+import asyncio
+import gc
 import json
+import logging
 
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
@@ -109,3 +112,68 @@ class TestUnreachableGateway:
         assert caught.value.code == 503
         message = json.loads(caught.value.response.body)["message"]
         assert "not reachable" in message and "restart JupyterLab" in message
+
+
+async def test_jupyters_own_credentials_are_not_forwarded(jp_fetch, fake_gateway, jp_serverapp):
+    """A script authenticating to Jupyter with `?token=` (as Jupyter's docs show) reaches the gateway
+    without it; the gateway's own token travels in the Authorization header the proxy sets."""
+    jupyter_token = jp_serverapp.identity_provider.token
+    response = await jp_fetch(
+        "nbgate", "api", "echo", "executions",
+        params={"token": jupyter_token, "status": "failed", "_xsrf": "x", "q": "a b&c"},
+        headers={"Authorization": "", "Cookie": "_xsrf=x; username-127-0-0-1=secret"},
+    )
+    assert response.code == 200
+    seen = json.loads(response.body)
+    assert sorted(seen["query"].split("&")) == ["q=a+b%26c", "status=failed"]
+    assert seen["authorization"] == f"token {FAKE_TOKEN}"
+    assert seen["cookie"] is None
+    assert jupyter_token not in json.dumps(seen)
+
+
+async def test_a_client_that_leaves_mid_stream_is_not_an_error(
+    http_server_client, jp_http_port, jp_base_url, jp_auth_header, fake_gateway, monkeypatch, caplog
+):
+    """Reloading the page closes the browser's events stream while the run goes on: the proxy stops
+    quietly, with no error and no traceback in Jupyter's log."""
+    from nbgate_jupyter.handlers import ProxyHandler
+
+    proxied = asyncio.Event()
+    original = ProxyHandler._proxy
+
+    async def proxy_and_tell(self, path):
+        try:
+            await original(self, path)
+        finally:
+            proxied.set()
+
+    monkeypatch.setattr(ProxyHandler, "_proxy", proxy_and_tell)
+    caplog.set_level(logging.DEBUG)
+    reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+    writer.write(
+        (
+            f"GET {jp_base_url}nbgate/api/executions/x/events HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{jp_http_port}\r\n"
+            f"Authorization: {jp_auth_header['Authorization']}\r\n\r\n"
+        ).encode()
+    )
+    await writer.drain()
+    received = b""
+    while b'"event": "progress"' not in received:
+        chunk = await asyncio.wait_for(reader.read(4096), 10)
+        assert chunk, received
+        received += chunk
+    # The browser goes away; then the gateway sends the next event.
+    writer.close()
+    await writer.wait_closed()
+    fake_gateway.release_event.set()
+    await asyncio.wait_for(proxied.wait(), 10)
+    gc.collect()
+    problems = [
+        record
+        for record in caplog.records
+        if record.levelno >= logging.WARNING or record.exc_info or "Traceback" in record.getMessage()
+    ]
+    assert problems == [], [record.getMessage() for record in problems]
+    messages = [record.getMessage() for record in caplog.records]
+    assert not any(" 502 " in m or "Malformed" in m or "_ClientGone" in m for m in messages), messages
