@@ -121,17 +121,11 @@ export function formatParameters(parameters: ParameterValues | null | undefined)
 }
 
 /**
- * The failing cell as the user counts the cells of their notebook (1-based, the injected parameters
- * cell not counted): the server sends `cell_number` so; a 0-based `cell_index` is shown plus one.
+ * The failing cell as the user counts the cells of their notebook: 1-based (the server's `cell_index`
+ * is 0-based and already leaves the injected parameters cell out).
  */
 export function userCellNumber(error: ExecutionError | null | undefined): number | null {
-  if (!error) {
-    return null;
-  }
-  if (typeof error.cell_number === 'number') {
-    return error.cell_number;
-  }
-  return typeof error.cell_index === 'number' ? error.cell_index + 1 : null;
+  return typeof error?.cell_index === 'number' ? error.cell_index + 1 : null;
 }
 
 /** "Cell 3: ValueError: the input table is empty". */

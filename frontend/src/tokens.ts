@@ -71,10 +71,8 @@ export interface NotebookParameters {
 }
 
 export interface ExecutionError {
-  /** 0-based index of the failing cell in the output notebook. */
+  /** 0-based index of the failing cell in the user's notebook (the injected cell not counted). */
   cell_index?: number | null;
-  /** The failing cell as the user's notebook counts it (1-based, without the injected cell). */
-  cell_number?: number | null;
   ename: string;
   evalue: string;
   traceback?: string[];
@@ -85,6 +83,8 @@ export interface Execution {
   /** `<schedule>_at_YYYY_MM_DD_HH_MM_SS`. */
   name: string;
   schedule_id?: string | null;
+  /** The schedule's name; kept (with `schedule_id` null) when the schedule was deleted. */
+  schedule_name?: string | null;
   notebook: string;
   status: ExecutionStatus;
   reason?: string | null;

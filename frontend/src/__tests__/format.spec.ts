@@ -114,11 +114,7 @@ describe('formatParameters', () => {
 });
 
 describe('the failing cell', () => {
-  it("is the server's cell_number when it sends one", () => {
-    expect(userCellNumber({ cell_number: 3, cell_index: 3, ename: 'E', evalue: '' })).toBe(3);
-  });
-
-  it('is a 0-based cell_index plus one otherwise', () => {
+  it("is the server's 0-based cell_index plus one", () => {
     expect(userCellNumber({ cell_index: 2, ename: 'E', evalue: '' })).toBe(3);
     expect(userCellNumber({ ename: 'E', evalue: '' })).toBeNull();
   });

@@ -178,7 +178,9 @@ function Executions(props: { model: NbgateModel; actions: ISidebarActions }): JS
   const shown = model.executions.filter(
     e =>
       (!scheduleFilter ||
-        (scheduleFilter === 'adhoc' ? !e.schedule_id : e.schedule_id === scheduleFilter)) &&
+        (scheduleFilter === 'adhoc'
+          ? !e.schedule_id && !e.schedule_name
+          : e.schedule_id === scheduleFilter)) &&
       (!statusFilter || e.status === statusFilter)
   );
   return (
