@@ -141,7 +141,7 @@ const executePlugin: JupyterFrontEndPlugin<void> = {
         const button = (args as { source?: string }).source
           ? null
           : panel?.toolbar.node.querySelector<HTMLElement>(
-              '[data-jp-item-name="nbgate-execute"] button'
+              '[data-jp-item-name="nbgate-execute"] :is(jp-button, button)'
             );
         openExecuteDialog(
           {

@@ -241,6 +241,10 @@ async function dialogInvalidFields(page, lab) {
   if ((await executions(page)).length !== before) {
     throw new Error('an execution was created');
   }
+  // Opened with the mouse, closed: focus is on the Execute button all the same.
+  if (!(await focused(page)).isExecuteButton) {
+    throw new Error(`after Cancel the focus is on ${JSON.stringify(await focused(page))}`);
+  }
 }
 
 /** A 20-digit integer typed in the dialog is what the kernel prints and what the record says. */

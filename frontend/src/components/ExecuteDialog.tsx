@@ -286,13 +286,17 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
     }
   };
 
-  const requestClose = () => {
+  /** Escape or the backdrop: closes an untouched form; asks first about an edited one. Escape on the
+   * question means keep editing; the backdrop leaves the question up. */
+  const requestClose = (how: 'escape' | 'backdrop') => {
     if (!edited) {
       props.onCancel();
-    } else if (confirming) {
+    } else if (!confirming) {
+      setConfirming(true);
+    } else if (how === 'escape') {
       setConfirming(false);
     } else {
-      setConfirming(true);
+      formRef.current?.querySelector<HTMLElement>('.nbgate-ExecuteDialog-keep')?.focus();
     }
   };
 

@@ -11,8 +11,8 @@ export interface IModalDialogProps {
   /** The id of the dialog's title element. */
   labelledBy: string;
   className?: string;
-  /** Escape or a click on the backdrop. */
-  onRequestClose: () => void;
+  /** Escape or a press on the backdrop. */
+  onRequestClose: (how: 'escape' | 'backdrop') => void;
   children: React.ReactNode;
 }
 
@@ -33,14 +33,14 @@ export function ModalDialog(props: IModalDialogProps): JSX.Element {
       onCancel={event => {
         // Escape: the content decides (an edited form asks first).
         event.preventDefault();
-        props.onRequestClose();
+        props.onRequestClose('escape');
       }}
       onKeyDown={event => {
         // Escape is handled here, its default (the dialog's `cancel`) prevented: Chrome may close a
         // dialog without a cancelable `cancel` on a second Escape, behind the content's back.
         if (event.key === 'Escape' && !event.defaultPrevented) {
           event.preventDefault();
-          props.onRequestClose();
+          props.onRequestClose('escape');
         } else if (event.key === 'Tab' && ref.current) {
           wrapFocus(ref.current, event);
         }
@@ -48,7 +48,9 @@ export function ModalDialog(props: IModalDialogProps): JSX.Element {
       onMouseDown={event => {
         // The dialog has no padding: a press on the dialog element itself is on the backdrop.
         if (event.target === ref.current) {
-          props.onRequestClose();
+          // Focus stays where it is (or goes where the content puts it), not on the <dialog>.
+          event.preventDefault();
+          props.onRequestClose('backdrop');
         }
       }}
     >

@@ -143,10 +143,16 @@ async fn execute(
     {
         tracing::error!(%error, "cannot record the input hash");
     }
-    let notebook = match crate::validate::parse_notebook(&execution.notebook, &bytes) {
+    let mut notebook = match crate::validate::parse_notebook(&execution.notebook, &bytes) {
         Ok(notebook) => notebook,
         Err(error) => return (End::failed(error.to_string()), None),
     };
+    // The output says whose record it is: the Jupyter extension refuses saves over a notebook with
+    // this marker, and a copy to edit drops it.
+    notebook.metadata_mut().insert(
+        "nbgate".into(),
+        json!({"execution_id": execution.id, "execution_name": execution.name}),
+    );
     let save_to = match paths::output_dir(&ctx.root, &execution.output_path) {
         Ok(path) => path,
         Err(error) => return (End::failed(error.to_string()), None),
