@@ -7,6 +7,7 @@ from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Unicode
 
+from . import records
 from .gateway import Gateway
 from .handlers import ProxyHandler
 
@@ -57,6 +58,7 @@ class NbgateApp(ExtensionApp):
                 log=self.log,
             )
         self.settings["nbgate_gateway"] = self.gateway
+        records.register(self.serverapp.contents_manager, self.log)
 
     def initialize_handlers(self):
         self.handlers.append((r"/nbgate/api/(.*)", ProxyHandler))
