@@ -234,6 +234,45 @@ module.exports = {
     }
   },
 
+  /**
+   * Cancelling asks first ("Keep running" keeps it running); a cancelled run's result keeps its partial
+   * output and closes without asking to save anything.
+   */
+  async cancelConfirm(page, lab) {
+    addNotebook(lab, 'slow.ipynb');
+    const sidebar = await openSidebar(page, lab);
+    const execution = await api(lab, 'POST', 'executions', {
+      notebook: 'slow.ipynb',
+      parameters: { PAUSE: 30, LABEL: 'e2e cancel' }
+    });
+    const row = sidebar.locator(`.nbgate-Execution[data-id="${execution.id}"]`);
+    await rowStatus(row, ['running']);
+    await row.locator('.nbgate-Execution-cancel').click();
+    await shot(page, 'result-11-cancel-confirm');
+    await answerDialog(page, 'Stop the execution', 'Keep running');
+    if ((await api(lab, 'GET', `executions/${execution.id}`)).status !== 'running') {
+      throw new Error('"Keep running" did not keep it running');
+    }
+    await row.locator('.nbgate-Execution-cancel').click();
+    await answerDialog(page, 'Stop the execution', 'Cancel execution');
+    await rowStatus(row, ['cancelled']);
+    const cancelled = await api(lab, 'GET', `executions/${execution.id}`);
+    const output = path.join(lab.root, cancelled.output_path);
+    const recorded = sha256(output);
+
+    await row.locator('.nbgate-Execution-view').click();
+    const view = page.locator('.nbgate-ResultView');
+    await view.locator('.nbgate-ResultHeader-status', { hasText: 'Cancelled' }).waitFor();
+    await view.locator('.nbgate-ResultCell-outputs', { hasText: 'e2e cancel: step 1' }).waitFor();
+    await shot(page, 'result-12-cancelled-result');
+    const tab = page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: cancelled.name });
+    await tab.first().locator('.lm-TabBar-tabCloseIcon').click();
+    await view.waitFor({ state: 'detached' });
+    if ((await page.locator('.jp-Dialog').count()) > 0 || sha256(output) !== recorded) {
+      throw new Error("closing the cancelled run's result asked something or changed its output");
+    }
+  },
+
   /** Deleting a schedule: keep its executions (and files), or delete them with their files. */
   async deleteChoices(page, lab) {
     addNotebook(lab, 'slow.ipynb');
