@@ -279,4 +279,31 @@ fn a_schedule_deleted_with_its_executions_kept_leaves_them_unlinked_under_its_na
         (None, Some("daily_v2"))
     );
     assert_eq!(store.get_execution("busy_retry").expect("get"), None);
+    // Recovery after a crash reads it unlinked and fails it: no retry either.
+    let mut stale = execution("stale", Some("id-other"), ExecutionStatus::Running);
+    store.insert_execution(&stale).expect("insert");
+    store
+        .delete_schedule("id-other", RunHistory::Keep, now)
+        .expect("delete");
+    stale = get("stale");
+    stale.status = ExecutionStatus::Failed;
+    let retry = execution("stale_retry", None, ExecutionStatus::Queued);
+    assert!(
+        store
+            .finish_execution(&stale, ExecutionStatus::Running, Some(&retry))
+            .expect("finish")
+    );
+    assert_eq!(store.get_execution("stale_retry").expect("get"), None);
+    // A one-off run is retried as before.
+    let one_off = execution("one_off", None, ExecutionStatus::Running);
+    store.insert_execution(&one_off).expect("insert");
+    let retry = execution("one_off_retry", None, ExecutionStatus::Queued);
+    let mut failed = one_off.clone();
+    failed.status = ExecutionStatus::Failed;
+    assert!(
+        store
+            .finish_execution(&failed, ExecutionStatus::Running, Some(&retry))
+            .expect("finish")
+    );
+    assert!(store.get_execution("one_off_retry").expect("get").is_some());
 }

@@ -441,14 +441,18 @@ impl Store for SqliteStore {
         if !update_execution_if(&tx, execution, expected)? {
             return Ok(false);
         }
-        // No retry for an execution whose schedule was deleted meanwhile (its link is cleared).
+        // No retry for an execution whose schedule was deleted meanwhile (unlinked, its name kept),
+        // whether its end is written by its worker or by recovery after a crash.
         let unlinked = || -> StoreResult<bool> {
             Ok(tx
-                .prepare_cached("SELECT schedule_id IS NULL FROM executions WHERE id = ?1")?
+                .prepare_cached(
+                    "SELECT schedule_id IS NULL AND schedule_name IS NOT NULL \
+                     FROM executions WHERE id = ?1",
+                )?
                 .query_row([&execution.id], |row| row.get(0))?)
         };
         if let Some(retry) = retry
-            && !(execution.schedule_id.is_some() && unlinked()?)
+            && !unlinked()?
         {
             let seq = next_seq(&tx)?;
             insert_execution(&tx, retry, seq)?;
