@@ -214,6 +214,9 @@ module.exports = {
     await page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell').first().waitFor();
     const copy = JSON.parse(fs.readFileSync(path.join(lab.root, copyName), 'utf8'));
     const original = JSON.parse(fs.readFileSync(output, 'utf8'));
+    if (!original.metadata.nbgate || original.metadata.nbgate.execution_id !== execution.id) {
+      throw new Error(`the output carries no record marker: ${JSON.stringify(original.metadata)}`);
+    }
     if ('nbgate' in copy.metadata || copy.cells.length !== original.cells.length) {
       throw new Error(
         `the copy is not the output without its marker: ${JSON.stringify(copy.metadata)}`
