@@ -27,12 +27,10 @@ import {
   valuesFromTexts
 } from '../schema';
 import {
-  Catchup,
   CreateSchedule,
   Environment,
   Execution,
   NotebookParameters,
-  Overlap,
   ParameterValues,
   Schedule,
   scheduleCron
@@ -49,7 +47,8 @@ import {
 } from '../validate';
 import { Field, FieldError, TextField } from './Field';
 import { FrequencyPicker, Preview } from './FrequencyPicker';
-import { ModalDialog, openModal } from './ModalDialog';
+import { AdvancedOptions, IAdvanced } from './AdvancedOptions';
+import { DiscardConfirm, ModalDialog, openModal } from './ModalDialog';
 import { parameterId, ParameterFields } from './ParameterFields';
 import { fieldOfServerError, ServerError } from './serverErrors';
 
@@ -69,16 +68,6 @@ export interface IExecuteDialogProps {
 }
 
 type Mode = 'once' | 'recurring';
-
-interface Advanced {
-  timeout: string;
-  cellTimeout: string;
-  retries: string;
-  outputDir: string;
-  overlap: Overlap;
-  catchup: Catchup;
-  webhook: string;
-}
 
 const TITLE_ID = 'nbgate-ExecuteDialog-title';
 
@@ -122,7 +111,7 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
   );
   const [timezone, setTimezone] = React.useState(editing?.timezone ?? browserTimeZone());
   const [showAdvanced, setShowAdvanced] = React.useState(false);
-  const [advanced, setAdvanced] = React.useState<Advanced>({
+  const [advanced, setAdvanced] = React.useState<IAdvanced>({
     timeout: toText(editing?.timeout),
     cellTimeout: toText(editing?.cell_timeout),
     retries: toText(editing?.retries),
@@ -300,7 +289,7 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
     }
   };
 
-  const setAdv = (key: keyof Advanced, value: string) => {
+  const setAdv = (key: keyof IAdvanced, value: string) => {
     changed(key);
     setAdvanced({ ...advanced, [key]: value });
   };
@@ -496,88 +485,12 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
               </button>
               {(showAdvanced || advancedInvalid) && (
                 <div className="nbgate-ExecuteDialog-advanced" id="nbgate-ExecuteDialog-advanced">
-                  <TextField
-                    id="nbgate-ExecuteDialog-timeout"
-                    label="Run timeout (seconds)"
-                    className="nbgate-ExecuteDialog-timeout"
-                    inputMode="decimal"
-                    placeholder="no limit"
-                    value={advanced.timeout}
-                    error={messageFor('timeout')}
-                    onChange={v => setAdv('timeout', v)}
+                  <AdvancedOptions
+                    advanced={advanced}
+                    recurring={recurring}
+                    messageFor={messageFor}
+                    onChange={setAdv}
                   />
-                  <TextField
-                    id="nbgate-ExecuteDialog-cellTimeout"
-                    label="Cell timeout (seconds)"
-                    className="nbgate-ExecuteDialog-cellTimeout"
-                    inputMode="decimal"
-                    placeholder="no limit"
-                    value={advanced.cellTimeout}
-                    error={messageFor('cellTimeout')}
-                    onChange={v => setAdv('cellTimeout', v)}
-                  />
-                  <TextField
-                    id="nbgate-ExecuteDialog-retries"
-                    label="Retries"
-                    className="nbgate-ExecuteDialog-retries"
-                    inputMode="numeric"
-                    placeholder="0"
-                    help={`Runs again after a failure, up to ${RETRIES.max} times`}
-                    value={advanced.retries}
-                    error={messageFor('retries')}
-                    onChange={v => setAdv('retries', v)}
-                  />
-                  <TextField
-                    id="nbgate-ExecuteDialog-outputDir"
-                    label="Output folder"
-                    className="nbgate-ExecuteDialog-outputDir"
-                    placeholder="executions"
-                    value={advanced.outputDir}
-                    error={messageFor('outputDir')}
-                    onChange={v => setAdv('outputDir', v)}
-                  />
-                  {recurring && (
-                    <>
-                      <Field
-                        id="nbgate-ExecuteDialog-overlap"
-                        label="If the previous run is still going"
-                        control={control => (
-                          <select
-                            {...control}
-                            value={advanced.overlap}
-                            onChange={e => setAdv('overlap', e.target.value)}
-                          >
-                            <option value="skip">skip this run</option>
-                            <option value="queue">queue it</option>
-                          </select>
-                        )}
-                      />
-                      <Field
-                        id="nbgate-ExecuteDialog-catchup"
-                        label="Runs missed while nbgate was down"
-                        control={control => (
-                          <select
-                            {...control}
-                            value={advanced.catchup}
-                            onChange={e => setAdv('catchup', e.target.value)}
-                          >
-                            <option value="once">run once</option>
-                            <option value="all">run each</option>
-                            <option value="skip">skip them</option>
-                          </select>
-                        )}
-                      />
-                      <TextField
-                        id="nbgate-ExecuteDialog-webhook"
-                        label="Webhook on failure"
-                        className="nbgate-ExecuteDialog-webhook"
-                        placeholder="http://host:port/path"
-                        value={advanced.webhook}
-                        error={messageFor('webhook')}
-                        onChange={v => setAdv('webhook', v)}
-                      />
-                    </>
-                  )}
                 </div>
               )}
             </section>
@@ -627,45 +540,6 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
         </div>
       </form>
     </ModalDialog>
-  );
-}
-
-/** "Discard your changes?" inside the dialog; Keep editing has the focus (Escape keeps editing too). */
-function DiscardConfirm(props: { onKeep: () => void; onDiscard: () => void }): JSX.Element {
-  const keep = React.useRef<HTMLButtonElement>(null);
-  const before = React.useRef<Element | null>(document.activeElement);
-  React.useEffect(() => {
-    keep.current?.focus();
-    const previous = before.current;
-    return () => {
-      if (previous instanceof HTMLElement && previous.isConnected) {
-        previous.focus();
-      }
-    };
-  }, []);
-  return (
-    <div
-      className="nbgate-ExecuteDialog-confirm"
-      role="alertdialog"
-      aria-labelledby="nbgate-ExecuteDialog-confirm-question"
-    >
-      <span id="nbgate-ExecuteDialog-confirm-question">Discard the changes you made?</span>
-      <button
-        type="button"
-        ref={keep}
-        className="jp-Dialog-button jp-mod-reject jp-mod-styled nbgate-ExecuteDialog-keep"
-        onClick={props.onKeep}
-      >
-        Keep editing
-      </button>
-      <button
-        type="button"
-        className="jp-Dialog-button jp-mod-warn jp-mod-styled nbgate-ExecuteDialog-discard"
-        onClick={props.onDiscard}
-      >
-        Discard
-      </button>
-    </div>
   );
 }
 

@@ -108,3 +108,42 @@ export function openModal(
   host.addClass('nbgate-ModalHost');
   Widget.attach(host, document.body);
 }
+
+/** "Discard your changes?" inside the dialog; Keep editing has the focus (Escape keeps editing too). */
+export function DiscardConfirm(props: { onKeep: () => void; onDiscard: () => void }): JSX.Element {
+  const keep = React.useRef<HTMLButtonElement>(null);
+  const before = React.useRef<Element | null>(document.activeElement);
+  React.useEffect(() => {
+    keep.current?.focus();
+    const previous = before.current;
+    return () => {
+      if (previous instanceof HTMLElement && previous.isConnected) {
+        previous.focus();
+      }
+    };
+  }, []);
+  return (
+    <div
+      className="nbgate-ExecuteDialog-confirm"
+      role="alertdialog"
+      aria-labelledby="nbgate-ExecuteDialog-confirm-question"
+    >
+      <span id="nbgate-ExecuteDialog-confirm-question">Discard the changes you made?</span>
+      <button
+        type="button"
+        ref={keep}
+        className="jp-Dialog-button jp-mod-reject jp-mod-styled nbgate-ExecuteDialog-keep"
+        onClick={props.onKeep}
+      >
+        Keep editing
+      </button>
+      <button
+        type="button"
+        className="jp-Dialog-button jp-mod-warn jp-mod-styled nbgate-ExecuteDialog-discard"
+        onClick={props.onDiscard}
+      >
+        Discard
+      </button>
+    </div>
+  );
+}
