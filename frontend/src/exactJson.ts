@@ -52,8 +52,9 @@ class Parser {
 
   constructor(private readonly text: string) {}
 
+  /** Where, as a person counts: the first character is 1. */
   fail(what: string): never {
-    throw new SyntaxError(`${what} at position ${this.at}`);
+    throw new SyntaxError(`${what} at character ${this.at + 1}`);
   }
 
   space(): void {
@@ -88,7 +89,9 @@ class Parser {
       this.at += number[0].length;
       return numberValue(number[0]);
     }
-    return this.fail(c === undefined ? 'unexpected end of the text' : `unexpected ${c}`);
+    return this.fail(
+      c === undefined ? 'unexpected end of the text' : `unexpected ${JSON.stringify(c)}`
+    );
   }
 
   object(): { [key: string]: unknown } {
@@ -151,7 +154,7 @@ class Parser {
 
   expect(c: string): void {
     if (this.text[this.at] !== c) {
-      this.fail(`expected ${c}`);
+      this.fail(`expected ${JSON.stringify(c)}`);
     }
     this.at += 1;
   }

@@ -171,7 +171,12 @@ function jsonValue(kind: FieldKind, text: string): FieldValue {
   try {
     value = parse(text);
   } catch (error) {
-    return { error: `not valid JSON: ${(error as Error).message}` };
+    // A bare word is most likely meant as text.
+    const hint =
+      /^[A-Za-z_]/.test(text) && !/^(true|false|null)\b/.test(text)
+        ? ' (put text in "double quotes")'
+        : '';
+    return { error: `not valid JSON: ${(error as Error).message}${hint}` };
   }
   const isList = Array.isArray(value);
   const isDict = value !== null && typeof value === 'object' && !isList;

@@ -51,10 +51,14 @@ describe('exact JSON', () => {
     expect(parse(text)).toEqual(JSON.parse(text));
   });
 
+  it('counts characters from 1', () => {
+    expect(() => parse('[1, x]')).toThrow('unexpected "x" at character 5');
+  });
+
   it.each(['[1, 2', '{"a" 1}', "{'a': 1}", '[1,]', '1 2', 'tru', '"\n"'])(
-    'rejects %j with a position',
+    'rejects %j saying where',
     text => {
-      expect(() => parse(text)).toThrow(/position \d+/);
+      expect(() => parse(text)).toThrow(/at character \d+$/);
     }
   );
 });

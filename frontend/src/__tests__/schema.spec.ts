@@ -130,6 +130,9 @@ describe('parameter fields', () => {
     expect(error('WEIGHTS', '[1]')).toBe('use a JSON object, e.g. {"a": 1}');
     expect(error('WEIGHTS', "{'a': 1}")).toMatch(/^not valid JSON: expected a "quoted" key/);
     expect(sent('LIMIT', '"text"')).toBe('"text"');
+    expect(error('LIMIT', 'text')).toBe(
+      'not valid JSON: unexpected "t" at character 1 (put text in "double quotes")'
+    );
   });
 
   it('keep a string exactly, spaces included', () => {
