@@ -9,19 +9,33 @@ use nbgate_scheduler::{NewExecution, Recurrence, ScheduleSpec, TokioClock};
 use support::*;
 use tokio_util::sync::CancellationToken;
 
-#[tokio::test(start_paused = true)]
-async fn executions_created_at_once_never_share_a_name_or_an_output_file() {
+/// A scheduler on a fake runner whose clock starts `at` (RFC 3339), with an `ok` notebook at `path`;
+/// the root and data folders last as long as the first value.
+async fn start(
+    path: &str,
+    at: &str,
+) -> (
+    [tempfile::TempDir; 2],
+    nbgate_scheduler::SchedulerHandle,
+    CancellationToken,
+) {
     let root = tempfile::tempdir().expect("root");
     let data = tempfile::tempdir().expect("data");
     write(
         root.path(),
-        "nb.ipynb",
+        path,
         &notebook("python3", "python", None, &["ok"]),
     );
     let runner = FakeRunner::new(fake_specs(data.path()));
-    let clock = TokioClock::starting_at(utc("2026-03-01T09:00:00Z"));
+    let clock = TokioClock::starting_at(utc(at));
     let shutdown = CancellationToken::new();
     let handle = start_fake(root.path(), data.path(), clock, runner, shutdown.clone()).await;
+    ([root, data], handle, shutdown)
+}
+
+#[tokio::test(start_paused = true)]
+async fn executions_created_at_once_never_share_a_name_or_an_output_file() {
+    let (_dirs, handle, shutdown) = start("nb.ipynb", "2026-03-01T09:00:00Z").await;
     let mut spec = ScheduleSpec::new("daily", "nb.ipynb", Recurrence::Every("1h".into()), "UTC");
     spec.paused = true;
     handle.create_schedule(spec).await.expect("schedule");
@@ -62,17 +76,7 @@ fn time_of(execution: &nbgate_scheduler::Execution) -> chrono::DateTime<chrono::
 /// whatever the schedule's time zone; one-off runs of the notebook share the schedule's folder.
 #[tokio::test(start_paused = true)]
 async fn names_and_files_sort_in_time_order_in_utc_whatever_the_time_zone() {
-    let root = tempfile::tempdir().expect("root");
-    let data = tempfile::tempdir().expect("data");
-    write(
-        root.path(),
-        "report.ipynb",
-        &notebook("python3", "python", None, &["ok"]),
-    );
-    let runner = FakeRunner::new(fake_specs(data.path()));
-    let clock = TokioClock::starting_at(utc("2026-03-01T00:59:00Z"));
-    let shutdown = CancellationToken::new();
-    let handle = start_fake(root.path(), data.path(), clock, runner, shutdown.clone()).await;
+    let (_dirs, handle, shutdown) = start("report.ipynb", "2026-03-01T00:59:00Z").await;
     let mut events = handle.subscribe(None);
     let one_off = || async {
         let request = NewExecution {
@@ -125,18 +129,8 @@ async fn names_and_files_sort_in_time_order_in_utc_whatever_the_time_zone() {
 /// On the night clocks go back, local times repeat: UTC names stay distinct and in order.
 #[tokio::test(start_paused = true)]
 async fn names_stay_in_time_order_when_the_clocks_go_back() {
-    let root = tempfile::tempdir().expect("root");
-    let data = tempfile::tempdir().expect("data");
-    write(
-        root.path(),
-        "nb.ipynb",
-        &notebook("python3", "python", None, &["ok"]),
-    );
-    let runner = FakeRunner::new(fake_specs(data.path()));
     // 00:50 EDT; at 06:00 UTC (02:00 EDT) New York goes back to 01:00 EST.
-    let clock = TokioClock::starting_at(utc("2026-11-01T04:50:00Z"));
-    let shutdown = CancellationToken::new();
-    let handle = start_fake(root.path(), data.path(), clock, runner, shutdown.clone()).await;
+    let (_dirs, handle, shutdown) = start("nb.ipynb", "2026-11-01T04:50:00Z").await;
     let mut events = handle.subscribe(None);
     let spec = ScheduleSpec::new(
         "ny",
