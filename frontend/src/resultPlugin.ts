@@ -25,7 +25,8 @@ const startToasts = new Map<string, string>();
  * `show` reveals it in the sidebar.
  */
 export function announceStart(model: INbgateModel, execution: Execution, show: () => void): void {
-  const toast = Notification.info(`Execution ${execution.name} started.`, {
+  // In progress (a spinner, no colour of its own): it becomes the colour of how the run ended.
+  const toast = Notification.emit(`Execution ${execution.name} started.`, 'in-progress', {
     autoClose: 5000,
     actions: [{ label: 'Show execution', callback: show }]
   });

@@ -121,6 +121,19 @@ async function expectText(locator, pattern, what) {
   return text;
 }
 
+/** axe-core's serious and critical violations in `selector` ("rule (impact): targets"). */
+async function seriousViolations(page, selector) {
+  if (!(await page.evaluate(() => 'axe' in window))) {
+    await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
+  }
+  return page.evaluate(async within => {
+    const result = await window.axe.run(within);
+    return result.violations
+      .filter(v => v.impact === 'serious' || v.impact === 'critical')
+      .map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).join(', ')}`);
+  }, selector);
+}
+
 /** Clicks a button of Lab's dialog by its label, once the dialog shows `expected`. */
 async function answerDialog(page, expected, label, check) {
   const dialog = page.locator('.jp-Dialog');
@@ -183,6 +196,11 @@ module.exports = {
       /^PAUSE = 1\.5\s+LABEL = "e2e live"$/,
       'parameters'
     );
+
+    const violations = await seriousViolations(page, '.nbgate-ResultHeader');
+    if (violations.length > 0) {
+      throw new Error(`axe-core on the result's header: ${violations.join('; ')}`);
+    }
 
     // A record: nothing editable, nothing dirty, no kernel or session started by viewing it.
     const editable = await view
@@ -345,6 +363,7 @@ module.exports = {
       hasText: /Execution e2e_notify_ok_at_\S+ succeeded/
     });
     await success.waitFor({ timeout: RUN_TIMEOUT });
+    await success.locator('.Toastify__progress-bar--success').waitFor();
     await shot(page, 'result-06-notified-success');
     await success.locator('button', { hasText: 'View result' }).click();
     await page
@@ -417,18 +436,11 @@ module.exports = {
     const a11y = await schedule(lab, 'e2e_a11y', 'raises.ipynb');
     await finished(lab, (await api(lab, 'POST', `schedules/${a11y.id}/run`, {})).id);
     const sidebar = await openSidebar(page, lab);
-    await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
     const problems = [];
     for (const tab of ['schedules', 'executions']) {
       await showTab(sidebar, tab);
       await sidebar.locator('.nbgate-Item').first().waitFor();
-      const violations = await page.evaluate(async () => {
-        const result = await window.axe.run('#nbgate-sidebar');
-        return result.violations
-          .filter(v => v.impact === 'serious' || v.impact === 'critical')
-          .map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).join(', ')}`);
-      });
-      problems.push(...violations.map(v => `${tab}: ${v}`));
+      problems.push(...(await seriousViolations(page, '#nbgate-sidebar')).map(v => `${tab}: ${v}`));
     }
     await shot(page, 'result-10-sidebar-a11y');
     if (problems.length > 0) {
