@@ -190,7 +190,8 @@ export class NbgateModel implements INbgateModel {
           continue;
         }
       }
-      if (isTerminal(execution.status)) {
+      // Still tracked: a refresh running alongside may have reported it while this one read it.
+      if (isTerminal(execution.status) && this._tracked.ids.includes(id)) {
         this._tracked.delete(id);
         this._ended.emit(execution);
       }

@@ -36,6 +36,8 @@ export class ResultView extends Panel {
   constructor(private _options: IResultViewOptions) {
     super();
     this.addClass('nbgate-ResultView');
+    // Focusable, so that the keyboard scrolls it (Lab focuses it when its tab is activated).
+    this.node.tabIndex = 0;
     this._header = ReactWidget.create(
       <ResultHeader follower={_options.follower} openCopy={_options.openCopy} />
     );
