@@ -161,10 +161,11 @@ class Parser {
 }
 
 /**
- * Value → JSON text, like `JSON.stringify` without `toJSON` or spacing, but a `JsonNumber` is written
+ * Value → JSON text, like `JSON.stringify` without `toJSON` (on one line; `spaced`: `[1, 2]`, `{"a": 1}`
+ * for a person to read), but a `JsonNumber` is written
  * as its token, and a number that JSON cannot hold (NaN, ±Infinity) throws instead of becoming `null`.
  */
-export function stringify(value: unknown): string {
+export function stringify(value: unknown, spaced = false): string {
   if (value instanceof JsonNumber) {
     return value.text;
   }
@@ -182,12 +183,14 @@ export function stringify(value: unknown): string {
       return JSON.stringify(value);
     case 'object':
       if (Array.isArray(value)) {
-        return `[${value.map(item => (item === undefined ? 'null' : stringify(item))).join(',')}]`;
+        return `[${value.map(item => (item === undefined ? 'null' : stringify(item, spaced))).join(spaced ? ', ' : ',')}]`;
       }
       return `{${Object.entries(value as object)
         .filter(([, item]) => item !== undefined)
-        .map(([key, item]) => `${JSON.stringify(key)}:${stringify(item)}`)
-        .join(',')}}`;
+        .map(
+          ([key, item]) => `${JSON.stringify(key)}${spaced ? ': ' : ':'}${stringify(item, spaced)}`
+        )
+        .join(spaced ? ', ' : ',')}}`;
     default:
       throw new TypeError(`a ${typeof value} cannot be written as JSON`);
   }

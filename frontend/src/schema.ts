@@ -56,13 +56,17 @@ export function parameterFields(parameters: ParameterInfo[]): ParameterField[] {
           ? 'JSON value; leave empty for None'
           : `JSON value; leave empty for the notebook's ${parameter.default}`
     }[kind];
+    const initial = defaultText(kind, parameter);
     return {
       name: parameter.name,
       kind,
       help: parameter.help?.trim() ?? '',
-      hint,
+      hint:
+        kind === 'float' && NON_FINITE.test(initial)
+          ? `number; left as ${initial}, the notebook keeps its own (JSON cannot carry ${initial})`
+          : hint,
       default: parameter.default,
-      defaultText: defaultText(kind, parameter),
+      defaultText: initial,
       optional
     };
   });
@@ -95,9 +99,9 @@ export function textOf(kind: FieldKind, value: unknown): string {
     case 'bool':
       return value === true ? 'true' : 'false';
     case 'str':
-      return typeof value === 'string' ? value : stringify(value);
+      return typeof value === 'string' ? value : stringify(value, true);
     default:
-      return stringify(value);
+      return stringify(value, true);
   }
 }
 

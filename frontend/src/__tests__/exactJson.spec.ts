@@ -21,6 +21,12 @@ describe('exact JSON', () => {
     expect(stringify(value)).toBe(JSON.stringify(value));
   });
 
+  it('writes spaced JSON for a person to read, numbers exact', () => {
+    expect(stringify({ a: [1, new JsonNumber('1.0')], b: {} }, true)).toBe(
+      '{"a": [1, 1.0], "b": {}}'
+    );
+  });
+
   it('refuses what JSON cannot hold instead of writing null', () => {
     expect(() => stringify(NaN)).toThrow('cannot be written as JSON');
     expect(() => stringify({ x: Infinity })).toThrow('cannot be written as JSON');

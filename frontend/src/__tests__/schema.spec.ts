@@ -54,7 +54,7 @@ describe('parameter fields', () => {
       DRY_RUN: 'false',
       OUTPUT_DIR: 'output',
       SEGMENTS: '["a", "b"]',
-      WEIGHTS: '{"a":1}',
+      WEIGHTS: '{"a": 1}',
       RUN_DATE: '',
       LIMIT: '',
       BIG: '12345678901234567890123',
@@ -71,7 +71,7 @@ describe('parameter fields', () => {
     });
     expect([texts.BIG, texts.SEGMENTS, texts.DRY_RUN]).toEqual([
       '-99999999999999999999',
-      '["x",1e16]',
+      '["x", 1e16]',
       'true'
     ]);
   });
@@ -156,5 +156,8 @@ describe('parameter fields', () => {
       "JSON value; leave empty for the notebook's dt.date.today()"
     );
     expect(field('LIMIT').hint).toBe('JSON value; leave empty for None');
+    expect(field('MISSING').hint).toBe(
+      'number; left as nan, the notebook keeps its own (JSON cannot carry nan)'
+    );
   });
 });

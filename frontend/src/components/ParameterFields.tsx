@@ -1,6 +1,6 @@
 /**
  * The parameter fields of the Execute dialog: a text box per number (numeric keyboard, the text kept as
- * typed), a checkbox per bool, a text box per string, a textarea per list, dict or free JSON value. Each
+ * typed), a checkbox per bool, a text box per string or free JSON value, a textarea per list or dict. Each
  * shows its own error under it.
  */
 import * as React from 'react';
@@ -44,13 +44,11 @@ export function ParameterFields(props: {
                   );
                 case 'list':
                 case 'dict':
-                case 'json':
                   return (
                     <textarea
                       {...control}
                       rows={Math.min(6, Math.max(2, text.split('\n').length))}
                       value={text}
-                      placeholder={field.optional ? 'empty: the notebook’s default' : undefined}
                       spellCheck={false}
                       onChange={e => set(e.target.value)}
                     />
@@ -69,6 +67,7 @@ export function ParameterFields(props: {
                       }
                       autoComplete="off"
                       spellCheck={false}
+                      placeholder={field.optional ? field.default : undefined}
                       value={text}
                       onChange={e => set(e.target.value)}
                     />
