@@ -135,6 +135,9 @@ const extensionTests = {
       throw new Error(`the execution ended ${status}: ${await row.innerText()}`);
     }
     await row.locator('.nbgate-Execution-parameters', { hasText: 'DATA_DAY_RANGE = 90' }).waitFor();
+    // Six parameters: three shown, the others one click away.
+    await row.locator('.nbgate-Parameters-more summary', { hasText: '3 more parameters' }).click();
+    await row.locator('.nbgate-Parameters-more', { hasText: 'SEED = 42' }).waitFor();
 
     // The result, read-only (ui-tests/result.js tests what that means).
     await row.locator('.nbgate-Execution-view').click();

@@ -295,13 +295,7 @@ function ExecutionItem(props: {
         {parameters.length === 0 ? (
           "The notebook's default parameters"
         ) : (
-          <ul className="nbgate-Parameters" aria-label="Parameters">
-            {parameters.map(line => (
-              <li key={line} title={line}>
-                <code>{line}</code>
-              </li>
-            ))}
-          </ul>
+          <ParameterList lines={parameters} />
         )}
       </div>
       {e.error && <div className="nbgate-Error nbgate-Execution-error">{formatError(e.error)}</div>}
@@ -335,6 +329,36 @@ function ExecutionItem(props: {
         )}
       </div>
     </li>
+  );
+}
+
+/** How many parameter lines a row shows before folding the rest under "n more parameters". */
+const PARAMETERS_SHOWN = 4;
+
+/** An execution's parameters, one `name = value` line each; a long list folded after the first few. */
+function ParameterList(props: { lines: string[] }): JSX.Element {
+  const list = (lines: string[], label: string) => (
+    <ul className="nbgate-Parameters" aria-label={label}>
+      {lines.map(line => (
+        <li key={line} title={line}>
+          <code>{line}</code>
+        </li>
+      ))}
+    </ul>
+  );
+  const { lines } = props;
+  if (lines.length <= PARAMETERS_SHOWN) {
+    return list(lines, 'Parameters');
+  }
+  const first = PARAMETERS_SHOWN - 1;
+  return (
+    <>
+      {list(lines.slice(0, first), 'Parameters')}
+      <details className="nbgate-Parameters-more">
+        <summary>{lines.length - first} more parameters</summary>
+        {list(lines.slice(first), 'More parameters')}
+      </details>
+    </>
   );
 }
 
