@@ -419,6 +419,9 @@ async function dialogAxe(page, lab) {
   await shot(page, 'dialog-05-schedule-errors');
   await checkNamesAndDescriptions(dialog);
   await check('on a schedule, with errors shown');
+  await page.keyboard.press('Escape');
+  await dialog.locator('.nbgate-ExecuteDialog-confirm').waitFor();
+  await check('asking before discarding');
 }
 
 module.exports = {
