@@ -411,7 +411,7 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
                         setMode('recurring');
                       }}
                     />
-                    On a schedule
+                    Recurring
                   </label>
                 </fieldset>
               )}
