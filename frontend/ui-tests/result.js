@@ -391,6 +391,13 @@ module.exports = {
     if ((await page.locator('.Toastify__toast', { hasText: /queued/i }).count()) > 0) {
       throw new Error('a toast says "queued"');
     }
+    // Its result shows the error as the sidebar does.
+    await failure.locator('button', { hasText: 'View result' }).click();
+    const error = page.locator(
+      '.nbgate-ResultWidget:not(.lm-mod-hidden) .nbgate-ResultHeader-error'
+    );
+    await expectText(error, /^Cell 3: ValueError: the input table is empty$/, 'the error');
+    await shot(page, 'result-13-failed-result');
   },
 
   /** A schedule's next run in its own zone (Asia/Tokyo), executions in the browser's, each labelled. */
