@@ -214,6 +214,14 @@ function ResultHeader(props: {
         </dd>
         <dt>Notebook</dt>
         <dd className="nbgate-ResultHeader-notebook">{execution.notebook}</dd>
+        <dt>Output</dt>
+        <dd className="nbgate-ResultHeader-output">{execution.output_path}</dd>
+        {execution.kernel && (
+          <>
+            <dt>Environment</dt>
+            <dd className="nbgate-ResultHeader-kernel">{execution.kernel}</dd>
+          </>
+        )}
         <dt>{execution.started_at ? 'Started' : 'Queued'}</dt>
         <dd className="nbgate-ResultHeader-started">
           {formatTime(execution.started_at ?? execution.created_at)}
