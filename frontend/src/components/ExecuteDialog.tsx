@@ -264,7 +264,9 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
       }
     } catch (error) {
       const message = (error as Error).message;
-      const field = fieldOfServerError(message, fields);
+      const about = fieldOfServerError(message, fields);
+      // A cron error shows at the expression; with the friendly picker there is none to show it at.
+      const field = about === 'cron' && frequency.kind !== 'cron' ? null : about;
       setServerError({ field, message });
       setSubmitting(false);
       if (field && ['timeout', 'cellTimeout', 'retries', 'outputDir', 'webhook'].includes(field)) {
@@ -436,10 +438,7 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
                     error={
                       scheduleError ??
                       (serverError?.field === 'cron'
-                        ? {
-                            field: frequency.kind === 'cron' ? 'cron' : 'days',
-                            message: serverError.message
-                          }
+                        ? { field: 'cron', message: serverError.message }
                         : null)
                     }
                     onChange={next => {
