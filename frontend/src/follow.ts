@@ -1,25 +1,34 @@
 /**
  * One execution and its output notebook, followed live for the result view: loaded once, then, while
  * the execution is not over, kept fresh by its server-sent events (`GET /api/executions/{id}/events`:
- * `status`, `progress`, `output`, `deleted`). The notebook is fetched again when a cell progresses or
- * prints (at most one fetch at a time, the next one `refetchMs` after the last), and a last time when
- * the execution ends. Without events (no EventSource, or the stream failed) it polls every `pollMs`.
- * Nothing here touches the DOM.
+ * `status`, `progress`, `output`, `deleted`) as the model relays them (one stream per execution,
+ * however many views: a browser opens at most six connections to a server), and by the model's
+ * polled list (queued → running). The notebook is fetched again when a cell progresses or prints (at
+ * most one fetch at a time, the next one `refetchMs` after the last), and a last time when the
+ * execution ends. While the model has no stream for it (not in its list, or no EventSource) it polls
+ * every `pollMs`. Nothing here touches the DOM.
  */
 import type { INotebookContent } from '@jupyterlab/nbformat';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { executionNotebook, getExecution } from './api';
 import { parse } from './exactJson';
-import { apiURL, NbgateRequestError } from './handler';
-import { Execution, isTerminal } from './tokens';
+import { NbgateRequestError } from './handler';
+import { Execution, IExecutionEvent, isTerminal } from './tokens';
+
+/** Where the events come from: the model (its streams and its polled list). */
+export interface IExecutionSource {
+  readonly executions: Execution[];
+  readonly changed: ISignal<unknown, void>;
+  readonly events: ISignal<unknown, IExecutionEvent>;
+}
 
 export class ExecutionFollower {
   constructor(
     readonly id: string,
-    options: { useEvents?: boolean; pollMs?: number; refetchMs?: number } = {}
+    private _source: IExecutionSource,
+    options: { pollMs?: number; refetchMs?: number } = {}
   ) {
-    this._useEvents = options.useEvents ?? typeof EventSource !== 'undefined';
     this._pollMs = options.pollMs ?? 2000;
     this._refetchMs = options.refetchMs ?? 300;
   }
@@ -55,6 +64,8 @@ export class ExecutionFollower {
 
   /** Loads both and follows the execution until it is over. */
   async start(): Promise<void> {
+    // Listening before reading: an event while the first reads are under way is not lost.
+    this._listen();
     await this._loadExecution();
     await this._loadNotebook();
     this._follow();
@@ -79,42 +90,43 @@ export class ExecutionFollower {
       this._stopFollowing();
       return;
     }
-    if (this._useEvents && this._source === null && !this._eventsFailed) {
-      const source = new EventSource(apiURL(`executions/${encodeURIComponent(this.id)}/events`), {
-        withCredentials: true
-      });
-      for (const name of ['status', 'progress', 'output', 'deleted']) {
-        source.addEventListener(name, (message: Event) =>
-          this._onEvent(name, (message as MessageEvent).data)
-        );
-      }
-      source.onerror = () => {
-        // The stream ends after a terminal status; otherwise the server went away: poll instead.
-        source.close();
-        this._source = null;
-        this._eventsFailed = true;
-        if (!this._over) {
-          this._poll();
-        }
-      };
-      this._source = source;
-    } else if (this._source === null && this._timer === null) {
-      this._poll();
+    this._listen();
+    this._poll();
+  }
+
+  private _listen(): void {
+    if (!this._following) {
+      this._following = true;
+      this._source.events.connect(this._onSourceEvent, this);
+      this._source.changed.connect(this._onSourceChanged, this);
     }
   }
 
+  /** Reads both again every `pollMs` while the model's stream does not cover the execution. */
   private _poll(): void {
+    if (this._timer !== null) {
+      return;
+    }
     this._timer = setTimeout(async () => {
       this._timer = null;
-      await this._loadExecution();
-      await this._loadNotebook();
+      if (this._disposed || this._over) {
+        return;
+      }
+      const listed = this._source.executions.find(e => e.id === this.id);
+      if (!listed || listed.status !== 'running') {
+        await this._loadExecution();
+        await this._loadNotebook();
+      }
       this._follow();
     }, this._pollMs);
   }
 
   private _stopFollowing(): void {
-    this._source?.close();
-    this._source = null;
+    if (this._following) {
+      this._following = false;
+      this._source.events.disconnect(this._onSourceEvent, this);
+      this._source.changed.disconnect(this._onSourceChanged, this);
+    }
     if (this._timer !== null) {
       clearTimeout(this._timer);
       this._timer = null;
@@ -125,12 +137,47 @@ export class ExecutionFollower {
     }
   }
 
-  /** An event of the stream; its data is JSON (numbers kept exactly, for the parameters). */
-  private _onEvent(name: string, data: string): void {
-    if (this._disposed || !this._execution) {
+  private _onSourceEvent(_: unknown, event: IExecutionEvent): void {
+    if (event.id === this.id) {
+      this._onEvent(event.name, event.data);
+    }
+  }
+
+  /** The model's list moved on (a poll): a status it saw before any event did (queued → running). */
+  private _onSourceChanged(): void {
+    const listed = this._source.executions.find(e => e.id === this.id);
+    if (!listed || !this._execution || listed.status === this._execution.status) {
+      return;
+    }
+    if (isTerminal(listed.status)) {
+      this._finish();
+    } else {
+      this._execution = { ...this._execution, status: listed.status, progress: listed.progress };
+      this._changed.emit();
+      this._refetchNotebook();
+    }
+  }
+
+  /** Over: the final record (end time, duration, error) and the final notebook, once. */
+  private _finish(): void {
+    if (this._finishing) {
+      return;
+    }
+    this._finishing = true;
+    this._stopFollowing();
+    void this._loadExecution().then(() => this._refetchNotebook());
+  }
+
+  /**
+   * An event of the stream: its kind is the SSE name, or the `event` field of an unnamed one's data;
+   * the data is JSON (numbers kept exactly, for the parameters).
+   */
+  private _onEvent(type: string, data: string): void {
+    if (this._disposed || !this._execution || this._finishing) {
       return;
     }
     let event: {
+      event?: string;
       status?: Execution['status'];
       reason?: string | null;
       cell?: number;
@@ -142,6 +189,7 @@ export class ExecutionFollower {
     } catch {
       return;
     }
+    const name = type === 'message' ? (event.event ?? type) : type;
     if (name === 'deleted') {
       this._deleted = true;
       this._stopFollowing();
@@ -154,10 +202,7 @@ export class ExecutionFollower {
       };
       this._changed.emit();
       if (isTerminal(event.status)) {
-        // The final record (end time, duration, error) and the final notebook.
-        this._source?.close();
-        this._source = null;
-        void this._loadExecution().then(() => this._refetchNotebook());
+        this._finish();
       } else {
         this._refetchNotebook();
       }
@@ -233,13 +278,12 @@ export class ExecutionFollower {
   private _deleted = false;
   private _disposed = false;
   private _changed = new Signal<this, void>(this);
-  private _source: EventSource | null = null;
-  private _eventsFailed = false;
+  private _following = false;
+  private _finishing = false;
   private _timer: ReturnType<typeof setTimeout> | null = null;
   private _refetchTimer: ReturnType<typeof setTimeout> | null = null;
   private _fetching = false;
   private _again = false;
-  private _useEvents: boolean;
   private _pollMs: number;
   private _refetchMs: number;
 }

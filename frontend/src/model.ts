@@ -1,13 +1,14 @@
 /**
  * The sidebar's state: executions and schedules, kept fresh by polling (every 2 s while someone looks
  * or something runs) and, for running executions, by their server-sent events (cell n of m as it
- * happens). Views listen to `changed`; nothing here touches the DOM.
+ * happens), which it passes on (`events`: one stream per execution, shared with the result views).
+ * Views listen to `changed`; nothing here touches the DOM.
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { getExecution, listExecutions, listSchedules } from './api';
 import { apiURL, NbgateRequestError } from './handler';
-import { Execution, INbgateModel, isTerminal, Schedule } from './tokens';
+import { Execution, IExecutionEvent, INbgateModel, isTerminal, Schedule } from './tokens';
 
 /** Poll period while the sidebar is visible or an execution is active. */
 export const FAST_POLL_MS = 2000;
@@ -92,6 +93,10 @@ export class NbgateModel implements INbgateModel {
 
   get ended(): ISignal<INbgateModel, Execution> {
     return this._ended;
+  }
+
+  get events(): ISignal<INbgateModel, IExecutionEvent> {
+    return this._events;
   }
 
   focus: string | null = null;
@@ -216,7 +221,7 @@ export class NbgateModel implements INbgateModel {
           withCredentials: true
         });
         const onEvent = (message: MessageEvent) => this._onEvent(id, message.type, message.data);
-        for (const name of ['message', 'status', 'progress']) {
+        for (const name of ['message', 'status', 'progress', 'output', 'deleted']) {
           source.addEventListener(name, onEvent as EventListener);
         }
         source.onerror = () => {
@@ -230,6 +235,7 @@ export class NbgateModel implements INbgateModel {
 
   /** An event of the stream: its kind is the SSE event name, or the `event` field of its JSON data. */
   private _onEvent(id: string, type: string, data: string): void {
+    this._events.emit({ id, name: type, data });
     let event: { event?: string; status?: Execution['status']; cell?: number; total?: number };
     try {
       event = JSON.parse(data);
@@ -260,6 +266,7 @@ export class NbgateModel implements INbgateModel {
   private _unavailable: string | null = null;
   private _changed = new Signal<INbgateModel, void>(this);
   private _ended = new Signal<INbgateModel, Execution>(this);
+  private _events = new Signal<INbgateModel, IExecutionEvent>(this);
   private _tracked: Tracked;
   private _timer: ReturnType<typeof setTimeout> | null = null;
   private _watching = false;

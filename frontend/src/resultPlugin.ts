@@ -102,7 +102,7 @@ export const resultPlugin: JupyterFrontEndPlugin<void> = {
           app.shell.activateById(open.id);
           return;
         }
-        const follower = new ExecutionFollower(id);
+        const follower = new ExecutionFollower(id, model);
         const content = new ResultView({
           follower,
           rendermime,

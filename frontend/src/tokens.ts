@@ -181,6 +181,13 @@ export function scheduleCron(schedule: Schedule): string | null {
   return schedule.cron ?? schedule.recurrence?.cron ?? null;
 }
 
+/** One server-sent event of an execution's stream: its SSE name and its JSON data, as received. */
+export interface IExecutionEvent {
+  id: string;
+  name: string;
+  data: string;
+}
+
 /** The executions and schedules the sidebar shows, kept fresh. */
 export interface INbgateModel {
   readonly executions: Execution[];
@@ -197,6 +204,8 @@ export interface INbgateModel {
   track(execution: Execution): void;
   /** An execution passed to `track` reached a terminal status (as it then stands). */
   readonly ended: ISignal<INbgateModel, Execution>;
+  /** Every event of the running executions' streams (status, progress, output, deleted). */
+  readonly events: ISignal<INbgateModel, IExecutionEvent>;
 }
 
 export const INbgateModel = new Token<INbgateModel>(

@@ -1,7 +1,8 @@
 /**
- * The result view's follower: loads the execution and its notebook, follows the events of a running
- * one (the notebook fetched again as cells progress, at most one fetch at a time), a last time at the
- * end, and then stops; without events it polls.
+ * The result view's follower: loads the execution and its notebook, follows the events the model relays
+ * for a running one (the notebook fetched again as cells progress, at most one fetch at a time) and the
+ * model's list (queued → running), reads both a last time at the end, and then stops; while the model
+ * has no stream for it, it polls.
  */
 const getExecution = jest.fn();
 const executionNotebook = jest.fn();
@@ -22,33 +23,27 @@ jest.mock('../handler', () => {
   return { NbgateRequestError, apiURL: (path: string) => `/nbgate/api/${path}` };
 });
 
-/** EventSource as the browser has it, driven by the test. */
-class FakeEventSource {
-  static last: FakeEventSource | null = null;
-  listeners = new Map<string, (event: { data: string }) => void>();
-  closed = false;
-  onerror: (() => void) | null = null;
-
-  constructor(readonly url: string) {
-    FakeEventSource.last = this;
-  }
-
-  addEventListener(name: string, listener: (event: { data: string }) => void): void {
-    this.listeners.set(name, listener);
-  }
-
-  emit(name: string, data: object): void {
-    this.listeners.get(name)?.({ data: JSON.stringify(data) });
-  }
-
-  close(): void {
-    this.closed = true;
-  }
-}
-(globalThis as unknown as { EventSource: unknown }).EventSource = FakeEventSource;
+import { Signal } from '@lumino/signaling';
 
 import { ExecutionFollower } from '../follow';
 import { NbgateRequestError } from '../handler';
+import { Execution, IExecutionEvent } from '../tokens';
+
+/** The model as the follower sees it: its list, `changed`, and the events of its streams. */
+class FakeModel {
+  executions: Execution[] = [];
+  changed = new Signal<this, void>(this);
+  events = new Signal<this, IExecutionEvent>(this);
+
+  emit(name: string, data: object, id = 'e1'): void {
+    this.events.emit({ id, name, data: JSON.stringify(data) });
+  }
+
+  list(...executions: object[]): void {
+    this.executions = executions as Execution[];
+    this.changed.emit();
+  }
+}
 
 const execution = (status: string, fields: object = {}) => ({
   id: 'e1',
@@ -72,7 +67,6 @@ describe('ExecutionFollower', () => {
     jest.useFakeTimers();
     getExecution.mockReset();
     executionNotebook.mockReset();
-    FakeEventSource.last = null;
   });
 
   afterEach(() => jest.useRealTimers());
@@ -81,53 +75,76 @@ describe('ExecutionFollower', () => {
     // Given
     getExecution.mockResolvedValue(execution('running'));
     executionNotebook.mockResolvedValue(notebook(1));
-    const follower = new ExecutionFollower('e1', { refetchMs: 100 });
+    const model = new FakeModel();
+    model.list(execution('running'));
+    const follower = new ExecutionFollower('e1', model, { refetchMs: 100 });
     // When
     await follower.start();
     // Then
-    const source = FakeEventSource.last!;
-    expect(source.url).toBe('/nbgate/api/executions/e1/events');
     expect(follower.notebook?.cells).toHaveLength(1);
 
     // Cells progress: the notebook is fetched again, one fetch at a time.
     executionNotebook.mockResolvedValue(notebook(2));
-    source.emit('progress', { cell: 1, total: 3 });
-    source.emit('output', { cell: 1 });
-    source.emit('progress', { cell: 2, total: 3 });
+    model.emit('progress', { cell: 1, total: 3 });
+    model.emit('output', { cell: 1 });
+    model.emit('progress', { cell: 0, total: 9 }, 'another execution');
+    model.emit('progress', { cell: 2, total: 3 });
     expect(follower.execution?.progress).toEqual({ cell: 2, total: 3 });
     expect(executionNotebook).toHaveBeenCalledTimes(2);
     await jest.advanceTimersByTimeAsync(100);
     expect(executionNotebook).toHaveBeenCalledTimes(3);
     expect(follower.notebook?.cells).toHaveLength(2);
 
-    // It ends: the final record and notebook, and the stream is closed.
+    // It ends: the final record and notebook, once, and nothing more is read.
     getExecution.mockResolvedValue(execution('succeeded', { duration: 3 }));
     executionNotebook.mockResolvedValue(notebook(3));
-    source.emit('status', { status: 'succeeded' });
+    model.emit('status', { status: 'succeeded' });
+    model.list(execution('succeeded'));
     await jest.advanceTimersByTimeAsync(200);
-    expect(source.closed).toBe(true);
     expect(follower.execution?.duration).toBe(3);
     expect(follower.notebook?.cells).toHaveLength(3);
+    expect(getExecution).toHaveBeenCalledTimes(2);
     const calls = executionNotebook.mock.calls.length;
+    model.emit('progress', { cell: 2, total: 3 });
     await jest.advanceTimersByTimeAsync(10_000);
     expect(executionNotebook).toHaveBeenCalledTimes(calls);
+    expect(getExecution).toHaveBeenCalledTimes(2);
     follower.dispose();
   });
 
-  it('opens no stream for an execution that is over', async () => {
+  it('reads an execution that is over once, and listens to nothing', async () => {
     getExecution.mockResolvedValue(execution('failed'));
     executionNotebook.mockResolvedValue(notebook(2));
-    const follower = new ExecutionFollower('e1');
+    const model = new FakeModel();
+    const follower = new ExecutionFollower('e1', model);
     await follower.start();
-    expect(FakeEventSource.last).toBeNull();
+    model.emit('progress', { cell: 1, total: 2 });
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(executionNotebook).toHaveBeenCalledTimes(1);
     expect(follower.problem).toBeNull();
     follower.dispose();
   });
 
-  it('waits for the output of a queued execution without calling it a problem, and polls without events', async () => {
+  it("sees a queued execution start through the model's list", async () => {
     getExecution.mockResolvedValue(execution('queued'));
     executionNotebook.mockRejectedValue(new NbgateRequestError(404, 'no output notebook yet'));
-    const follower = new ExecutionFollower('e1', { useEvents: false, pollMs: 2000 });
+    const model = new FakeModel();
+    model.list(execution('queued'));
+    const follower = new ExecutionFollower('e1', model, { pollMs: 60_000 });
+    await follower.start();
+    executionNotebook.mockResolvedValue(notebook(1));
+    model.list(execution('running', { progress: { cell: 0, total: 4 } }));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(follower.execution?.status).toBe('running');
+    expect(follower.execution?.progress).toEqual({ cell: 0, total: 4 });
+    expect(follower.notebook?.cells).toHaveLength(1);
+    follower.dispose();
+  });
+
+  it('waits for the output of a queued execution without calling it a problem, and polls when the model does not list it', async () => {
+    getExecution.mockResolvedValue(execution('queued'));
+    executionNotebook.mockRejectedValue(new NbgateRequestError(404, 'no output notebook yet'));
+    const follower = new ExecutionFollower('e1', new FakeModel(), { pollMs: 2000 });
     await follower.start();
     expect(follower.notebook).toBeNull();
     expect(follower.problem).toBeNull();
@@ -141,7 +158,7 @@ describe('ExecutionFollower', () => {
 
   it('says when the execution was deleted', async () => {
     getExecution.mockRejectedValue(new NbgateRequestError(404, 'no execution e1'));
-    const follower = new ExecutionFollower('e1');
+    const follower = new ExecutionFollower('e1', new FakeModel());
     await follower.start();
     expect(follower.deleted).toBe(true);
     expect(follower.problem).toBe('no execution e1');
