@@ -3,7 +3,7 @@
  * execution), "Open a copy to edit", and the notification when an execution started in this browser
  * ends ("View result" as its action).
  */
-import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { MainAreaWidget, Notification, WidgetTracker } from '@jupyterlab/apputils';
 import { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
@@ -84,14 +84,21 @@ export const resultPlugin: JupyterFrontEndPlugin<void> = {
   description: "An execution's result, read-only and live, and the notification when a run ends.",
   autoStart: true,
   requires: [INbgateModel, IRenderMimeRegistry],
-  optional: [IEditorLanguageRegistry],
+  optional: [IEditorLanguageRegistry, ILayoutRestorer],
   activate: (
     app: JupyterFrontEnd,
     model: INbgateModel,
     rendermime: IRenderMimeRegistry,
-    languages: IEditorLanguageRegistry | null
+    languages: IEditorLanguageRegistry | null,
+    restorer: ILayoutRestorer | null
   ): void => {
     const tracker = new WidgetTracker<MainAreaWidget<ResultView>>({ namespace: 'nbgate-result' });
+    // A reload reopens the results that were open.
+    void restorer?.restore(tracker, {
+      command: CommandIDs.viewResult,
+      args: widget => ({ id: widget.content.follower.id }),
+      name: widget => widget.content.follower.id
+    });
     app.commands.addCommand(CommandIDs.viewResult, {
       label: 'View result',
       caption: "Open an execution's output notebook, read-only",

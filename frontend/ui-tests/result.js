@@ -286,6 +286,18 @@ module.exports = {
     await view.locator('.nbgate-ResultHeader-status', { hasText: 'Cancelled' }).waitFor();
     await view.locator('.nbgate-ResultCell-outputs', { hasText: 'e2e cancel: step 1' }).waitFor();
     await shot(page, 'result-12-cancelled-result');
+    // A reload (the layout kept) reopens it, once Lab has saved the layout.
+    const deadline = Date.now() + 20_000;
+    while (
+      !JSON.stringify(await labFetch(lab, '/lab/api/workspaces/default')).includes(cancelled.id)
+    ) {
+      if (Date.now() > deadline) {
+        throw new Error('Lab did not save the result view in its layout');
+      }
+      await new Promise(resolve => setTimeout(resolve, 250));
+    }
+    await page.goto(`${lab.url}/lab`);
+    await view.locator('.nbgate-ResultHeader-status', { hasText: 'Cancelled' }).waitFor();
     const tab = page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: cancelled.name });
     await tab.first().locator('.lm-TabBar-tabCloseIcon').click();
     await view.waitFor({ state: 'detached' });
