@@ -126,12 +126,20 @@ async function seriousViolations(page, selector) {
   if (!(await page.evaluate(() => 'axe' in window))) {
     await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
   }
-  return page.evaluate(async within => {
+  const { checked, violations } = await page.evaluate(async within => {
     const result = await window.axe.run(within);
-    return result.violations
-      .filter(v => v.impact === 'serious' || v.impact === 'critical')
-      .map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).join(', ')}`);
+    return {
+      checked: result.passes.reduce((n, rule) => n + rule.nodes.length, 0),
+      violations: result.violations
+        .filter(v => v.impact === 'serious' || v.impact === 'critical')
+        .map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).join(', ')}`)
+    };
   }, selector);
+  // Nothing checked would pass anything: make sure axe saw the elements.
+  if (checked === 0) {
+    throw new Error(`axe-core checked nothing in ${selector}`);
+  }
+  return violations;
 }
 
 /** Clicks a button of Lab's dialog by its label, once the dialog shows `expected`. */
