@@ -1,14 +1,12 @@
 /**
- * The Lumino side of the sidebar and the dialog: a ReactWidget per view, and a modal host.
+ * The Lumino side of the sidebar: a ReactWidget over the model that tells it when someone is looking.
  */
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
-import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import { NbgateModel } from '../model';
 import { SIDEBAR_ID } from '../tokens';
-import { ExecuteDialog, IExecuteDialogProps } from './ExecuteDialog';
 import { ISidebarActions, Sidebar, Tab } from './Sidebar';
 
 export class SidebarWidget extends ReactWidget {
@@ -49,28 +47,4 @@ export class SidebarWidget extends ReactWidget {
   }
 
   private _tab: Tab = 'executions';
-}
-
-/** Opens the Execute dialog over the page; it closes itself on submit or cancel. */
-export function openExecuteDialog(props: Omit<IExecuteDialogProps, 'onCancel'>): void {
-  const host = ReactWidget.create(
-    <div className="nbgate-Modal-content">
-      <ExecuteDialog
-        {...props}
-        onCancel={() => host.dispose()}
-        onDone={result => {
-          host.dispose();
-          props.onDone(result);
-        }}
-      />
-    </div>
-  );
-  host.addClass('nbgate-Modal');
-  host.node.addEventListener('mousedown', event => {
-    if (event.target === host.node) {
-      host.dispose();
-    }
-  });
-  Widget.attach(host, document.body);
-  host.node.querySelector<HTMLElement>('.nbgate-Modal-content')?.focus();
 }
