@@ -203,7 +203,7 @@ function ResultHeader(props: {
       </h2>
       <dl className="nbgate-ResultHeader-facts">
         <dt>Status</dt>
-        <dd className="nbgate-ResultHeader-status">
+        <dd className="nbgate-ResultHeader-status" aria-live="polite">
           {statusWord(execution.status)}
           {execution.status === 'running' &&
             progress &&
