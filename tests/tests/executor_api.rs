@@ -115,6 +115,17 @@ impl Server {
     }
 }
 
+/// A test that fails midway must not leave its server running (it would also hold the test's output
+/// pipe open).
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Server-sent events as (event, data) until the stream ends.
 struct Events {
     reader: BufReader<TcpStream>,
@@ -169,6 +180,15 @@ fn env_with_notebooks() -> JupyterEnv {
         notebook("python3", "python", Some("x = 1"), &["print(x * 2)"]),
     );
     write(
+        "pyfail.ipynb",
+        notebook(
+            "python3",
+            "python",
+            Some("x = 1"),
+            &["y = 2", "raise ValueError(x)"],
+        ),
+    );
+    write(
         "ok.ipynb",
         notebook("testk", "testlang", None, &["echo tick"]),
     );
@@ -206,6 +226,7 @@ fn runs_schedules_cancels_and_failures_on_the_real_binary() {
     let server = Server::start(&env, data.path());
 
     // Run once on ipykernel with a typed parameter; the stream shows progress; the output downloads.
+    // Progress counts the user's 2 cells: the injected-parameters cell (the output's 3rd) is not one.
     let id = server.create("py.ipynb", json!({"parameters": {"x": 21}}));
     let (events, execution) = server.finish(&id);
     assert_eq!(execution["status"], "succeeded", "{execution}");
@@ -214,10 +235,12 @@ fn runs_schedules_cancels_and_failures_on_the_real_binary() {
         .filter(|(name, _)| name == "progress")
         .map(|(_, d)| (d["cell"].clone(), d["total"].clone()))
         .collect();
-    assert!(
-        !progress.is_empty() && progress.iter().all(|(_, total)| total == 3),
+    assert_eq!(
+        progress,
+        [(json!(0), json!(2)), (json!(1), json!(2))],
         "{events:?}"
     );
+    assert_eq!(execution["progress"], json!({"cell": 1, "total": 2}));
     let output = server.ok("GET", &format!("/api/executions/{id}/notebook"), None);
     assert_eq!(stdout_text(&output, 2), "42\n", "{output}");
     assert!(
@@ -237,6 +260,38 @@ fn runs_schedules_cancels_and_failures_on_the_real_binary() {
         ),
         (Some(1), Some("KeyError"), Some("missing"))
     );
+
+    // With parameters injected, the failing cell is still the user's: their third cell (index 2),
+    // though it is the output notebook's fourth.
+    let (_, failed) =
+        server.finish(&server.create("pyfail.ipynb", json!({"parameters": {"x": 5}})));
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(
+        (
+            failed["error"]["cell_index"].as_u64(),
+            failed["error"]["evalue"].as_str(),
+            &failed["progress"]
+        ),
+        (Some(2), Some("5"), &json!({"cell": 2, "total": 3})),
+        "{failed}"
+    );
+    let output = server.ok(
+        "GET",
+        &format!(
+            "/api/executions/{}/notebook",
+            failed["id"].as_str().expect("id")
+        ),
+        None,
+    );
+    // The output has the injected cell and papermill's two error markers: 6 cells for 3.
+    let tags: Vec<_> = output["cells"]
+        .as_array()
+        .expect("cells")
+        .iter()
+        .map(|cell| cell["metadata"]["tags"].clone())
+        .collect();
+    assert_eq!(tags.len(), 6, "{output}");
+    assert!(tags.contains(&json!(["injected-parameters"])), "{tags:?}");
 
     // Cancel a hanging run once its second cell runs: cancelled, partial output kept.
     let hang = server.create("hang.ipynb", json!({}));

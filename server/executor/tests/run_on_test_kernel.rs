@@ -63,7 +63,10 @@ async fn progress_is_reported_in_order() {
     assert_eq!(
         events,
         vec![
-            Progress::Started { total: 2 },
+            Progress::Started {
+                total: 2,
+                injected_cell: None
+            },
             Progress::KernelReady {
                 kernel: "tk".into()
             },

@@ -359,9 +359,10 @@ fn outcome(execution: &Value) -> Result<(), Failure> {
     let error = &execution["error"];
     let why = match (error["ename"].as_str(), execution["reason"].as_str()) {
         (Some(ename), _) => {
+            // `cell_index` is 0-based in the user's notebook; people count from 1.
             let cell = error["cell_index"]
                 .as_u64()
-                .map(|cell| format!("cell {cell} raised "))
+                .map(|cell| format!("cell {} raised ", cell + 1))
                 .unwrap_or_default();
             let evalue = error["evalue"].as_str().unwrap_or("");
             format!(": {cell}{ename}: {}", evalue.lines().next().unwrap_or(""))

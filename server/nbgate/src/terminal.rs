@@ -83,7 +83,7 @@ impl Terminal {
 impl nbgate_executor::run::ProgressSink for Terminal {
     fn report(&mut self, progress: Progress) {
         match progress {
-            Progress::Started { total } => {
+            Progress::Started { total, .. } => {
                 if let Some(bar) = &self.bar {
                     bar.set_length(total as u64);
                 }

@@ -27,7 +27,7 @@ pub enum EventKind {
         status: ExecutionStatus,
         reason: Option<String>,
     },
-    /// Cell `cell` (0-based) of `total` started.
+    /// Cell `cell` (0-based) of `total` started, in the user's numbering (see `CellProgress`).
     Progress { cell: usize, total: usize },
     /// Cell `cell` produced an output (nbformat JSON).
     Output { cell: usize, output: Value },

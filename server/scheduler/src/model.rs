@@ -227,13 +227,15 @@ impl fmt::Display for ExecutionStatus {
 /// Where a failed execution failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecutionError {
+    /// 0-based index of the cell in the user's notebook (the injected-parameters cell not counted).
     pub cell_index: Option<usize>,
     pub ename: String,
     pub evalue: String,
     pub traceback: Vec<String>,
 }
 
-/// Cell n of m: `cell` is the 0-based index of the cell running (or last run).
+/// Cell n of m as the user's notebook counts them (the injected-parameters cell not counted): `cell`
+/// is the 0-based index of the cell running (or last run), `total` the notebook's cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CellProgress {
     pub cell: usize,

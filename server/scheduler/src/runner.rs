@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use nbgate_executor::Notebook;
-use nbgate_executor::run::{Outcome, ProgressSink, RunRequest, run_notebook};
+use nbgate_executor::run::{Outcome, ProgressSink, RunRequest, UserNumbered, run_notebook};
 use nbgate_kernel::KernelSpecs;
 use tokio_util::sync::CancellationToken;
 
@@ -20,7 +20,9 @@ pub struct RunJob {
 }
 
 /// Runs notebooks. `Err` is a run that could not be done at all (unknown kernel, kernel failed to
-/// start, output not writable), with the message to record.
+/// start, output not writable), with the message to record. Progress and outcomes number cells as
+/// the user's notebook does (`nbgate_executor::run::UserNumbered`: the injected-parameters cell not
+/// counted).
 pub trait Runner: Send + Sync + 'static {
     fn run<'a>(
         &'a self,
@@ -89,9 +91,12 @@ impl Runner for ExecutorRunner {
             if let Some(limit) = self.max_output_bytes {
                 request.cells.max_output_bytes = limit;
             }
-            run_notebook(&mut notebook, &request, &self.specs, &mut *sink, cancel)
+            // Progress and outcomes count the user's cells, not the injected-parameters cell.
+            let mut sink = UserNumbered::new(&mut *sink);
+            let outcome = run_notebook(&mut notebook, &request, &self.specs, &mut sink, cancel)
                 .await
-                .map_err(|error| error.to_string())
+                .map_err(|error| error.to_string())?;
+            Ok(sink.numbering().user_outcome(outcome))
         })
     }
 

@@ -249,7 +249,8 @@ fn outcome_end(outcome: Outcome) -> End {
             status: ExecutionStatus::Failed,
             reason: Some(format!(
                 "cell {} raised {}",
-                failure.cell_index, failure.ename
+                failure.cell_index + 1,
+                failure.ename
             )),
             error: Some(ExecutionError {
                 cell_index: Some(failure.cell_index),

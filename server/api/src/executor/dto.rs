@@ -387,7 +387,8 @@ impl From<NotebookParameters> for NotebookParametersDto {
 
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct ProgressDto {
-    /// 0-based index of the cell running (or last run).
+    /// 0-based index of the cell running (or last run) in the user's notebook, of `total` cells
+    /// (the injected-parameters cell is not counted in either).
     cell: usize,
     total: usize,
 }
@@ -403,6 +404,7 @@ impl From<CellProgress> for ProgressDto {
 
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct ErrorDto {
+    /// 0-based, in the user's notebook (the injected-parameters cell not counted).
     cell_index: Option<usize>,
     ename: String,
     evalue: String,

@@ -252,9 +252,12 @@ fn schemas() -> Value {
             "first_attempt_id": opt_string, "fire_time": time, "created_at": time, "ready_at": time,
             "started_at": time, "ended_at": time, "duration": seconds,
             "progress": {"type": "object", "nullable": true, "properties": {
-                "cell": {"type": "integer", "description": "0-based"}, "total": {"type": "integer"}}},
+                "cell": {"type": "integer", "description": "0-based index in the user's notebook (the injected-parameters cell not counted)"},
+                "total": {"type": "integer", "description": "cells of the user's notebook"}}},
             "error": {"type": "object", "nullable": true, "properties": {
-                "cell_index": {"type": "integer", "nullable": true}, "ename": string, "evalue": string,
+                "cell_index": {"type": "integer", "nullable": true,
+                    "description": "0-based index in the user's notebook (the injected-parameters cell not counted)"},
+                "ename": string, "evalue": string,
                 "traceback": {"type": "array", "items": string}}},
             "output_path": string, "notify_error": opt_string, "timeout": seconds,
             "cell_timeout": seconds, "retry_delay": seconds}},

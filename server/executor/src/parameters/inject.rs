@@ -50,6 +50,9 @@ impl std::fmt::Display for InjectWarning {
 pub struct Injection {
     /// Index of the injected cell, `None` when there were no parameters (nothing changes then).
     pub cell_index: Option<usize>,
+    /// Whether that cell is new: `false` when it replaced the injected cell of an earlier run,
+    /// which the user's notebook already had.
+    pub added: bool,
     pub warnings: Vec<InjectWarning>,
 }
 
@@ -68,6 +71,7 @@ pub fn inject_parameters(
     if parameters.is_empty() {
         return Ok(Injection {
             cell_index: None,
+            added: false,
             warnings: Vec::new(),
         });
     }
@@ -107,10 +111,12 @@ pub fn inject_parameters(
             0
         }
     };
+    let added = injected.is_none();
     let papermill = object_entry(notebook.metadata_mut(), "papermill");
     papermill.insert("parameters".into(), Value::Object(parameters.to_json()));
     Ok(Injection {
         cell_index: Some(cell_index),
+        added,
         warnings,
     })
 }
@@ -197,7 +203,7 @@ mod tests {
             None,
             None,
         )?;
-        assert_eq!(injection.cell_index, Some(2));
+        assert_eq!((injection.cell_index, injection.added), (Some(2), true));
         assert_eq!(
             injection.warnings,
             [InjectWarning::UnknownParameter { name: "zz".into() }]
@@ -249,6 +255,7 @@ mod tests {
             injection,
             Injection {
                 cell_index: Some(2),
+                added: false,
                 warnings: vec![]
             }
         );
@@ -273,7 +280,7 @@ mod tests {
             None,
             None,
         )?;
-        assert_eq!(injection.cell_index, Some(0));
+        assert_eq!((injection.cell_index, injection.added), (Some(0), true));
         assert_eq!(
             injection.warnings,
             [
@@ -293,6 +300,7 @@ mod tests {
             inject_parameters(&mut nb, &Parameters::new(), None, None)?,
             Injection {
                 cell_index: None,
+                added: false,
                 warnings: vec![]
             }
         );

@@ -6,8 +6,13 @@ use serde_json::Value;
 /// One step of a run, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Progress {
-    /// Execution begins: `total` cells (all cells, as papermill's progress bar counts them).
-    Started { total: usize },
+    /// Execution begins: `total` cells (all cells, as papermill's progress bar counts them), the
+    /// injected-parameters cell at `injected_cell` when the injection added it (not when it replaced
+    /// an earlier run's). Indices here are the run's; [`super::UserNumbered`] gives the user's.
+    Started {
+        total: usize,
+        injected_cell: Option<usize>,
+    },
     /// The kernel is ready.
     KernelReady { kernel: String },
     /// Cell `index` (0-based) of `total` starts.

@@ -7,6 +7,7 @@
 
 mod cell;
 mod events;
+mod numbering;
 mod save;
 
 use std::path::PathBuf;
@@ -21,11 +22,12 @@ pub use self::cell::{
     RAISES_EXCEPTION_TAG, SHUTDOWN_STEP, SKIP_EXECUTION_TAG, should_execute, timeout_message,
 };
 pub use self::events::{Progress, ProgressSink, ignore};
+pub use self::numbering::{CellNumbering, UserNumbered};
 use self::save::Saver;
 use crate::error::{InjectError, NotebookError};
 use crate::notebook::Notebook;
 use crate::papermill::{self, PapermillExecutionError};
-use crate::parameters::{Parameters, inject_parameters};
+use crate::parameters::{INJECTED_PARAMETERS_TAG, Parameters, inject_parameters};
 
 /// Everything a run needs besides the notebook.
 #[derive(Debug, Clone, Default)]
@@ -101,7 +103,7 @@ pub async fn run_notebook_with_clock(
     cancel: CancellationToken,
     now: Clock,
 ) -> Result<Outcome, RunError> {
-    prepare(notebook, request, sink)?;
+    let injected_cell = prepare(notebook, request, sink)?;
     if request.prepare_only {
         if let Some(path) = &request.save_to {
             notebook.write_atomic(path)?;
@@ -124,6 +126,7 @@ pub async fn run_notebook_with_clock(
     save(notebook)?;
     sink.report(Progress::Started {
         total: notebook.cells().len(),
+        injected_cell,
     });
 
     let executed = match nbgate_kernel::start(spec, request.launch.clone()).await {
@@ -168,12 +171,13 @@ pub async fn run_notebook_with_clock(
     Ok(outcome)
 }
 
-/// Load normalisation, parameters, papermill metadata, removal of old error markers.
+/// Load normalisation, parameters, papermill metadata, removal of old error markers. Returns the
+/// index of the injected cell when the injection added one.
 fn prepare(
     notebook: &mut Notebook,
     request: &RunRequest,
     sink: &mut dyn ProgressSink,
-) -> Result<(), RunError> {
+) -> Result<Option<usize>, RunError> {
     papermill::normalize_loaded(notebook);
     let injection = inject_parameters(
         notebook,
@@ -186,7 +190,12 @@ fn prepare(
     }
     papermill::prepare_metadata(notebook, &request.input_label, &request.output_label);
     papermill::remove_error_markers(notebook);
-    Ok(())
+    // Found again: removing an earlier run's error markers may have moved it.
+    let injected_cell = notebook
+        .cells()
+        .iter()
+        .position(|cell| cell.has_tag(INJECTED_PARAMETERS_TAG));
+    Ok(injected_cell.filter(|_| injection.added))
 }
 
 /// The kernelspec to run: the override, else the notebook's (`python` meaning `python3`, as nbclient).
