@@ -12,10 +12,12 @@ import {
   Execution,
   ExecutionStatus,
   NotebookParameters,
+  OutputPreview,
   Page,
   ParameterValues,
   Schedule,
-  ScheduleExecutions
+  ScheduleExecutions,
+  ValueSeries
 } from './tokens';
 
 /** Bodies are written with exact numbers: parameters may hold `JsonNumber`s (a 20-digit integer). */
@@ -120,4 +122,33 @@ export function pauseSchedule(id: string): Promise<Schedule> {
 
 export function resumeSchedule(id: string): Promise<Schedule> {
   return requestAPI<Schedule>(`schedules/${encodeURIComponent(id)}/resume`, post());
+}
+
+/** Each recorded name's values across the schedule's runs, oldest first; numbers exact. */
+export async function scheduleValues(
+  id: string,
+  options: { name?: string; limit?: number } = {}
+): Promise<ValueSeries> {
+  const query = new URLSearchParams();
+  if (options.name) {
+    query.set('name', options.name);
+  }
+  if (options.limit !== undefined) {
+    query.set('limit', String(options.limit));
+  }
+  const suffix = query.toString() ? `?${query}` : '';
+  const answer = await requestAPI<{ series?: ValueSeries }>(
+    `schedules/${encodeURIComponent(id)}/values${suffix}`,
+    exact
+  );
+  return answer?.series ?? {};
+}
+
+/** The first `limit` rows of one of the execution's recorded output tables; numbers exact. */
+export function outputPreview(id: string, path: string, limit = 50): Promise<OutputPreview> {
+  const query = new URLSearchParams({ path, limit: String(limit) });
+  return requestAPI<OutputPreview>(
+    `executions/${encodeURIComponent(id)}/outputs/preview?${query}`,
+    exact
+  );
 }

@@ -17,6 +17,8 @@ export namespace CommandIDs {
   export const openSidebar = 'nbgate:open-sidebar';
   /** Opens an execution's result, read-only (args: `{id}`, the execution's id). */
   export const viewResult = 'nbgate:view-result';
+  /** Opens a schedule's detail: recorded values across runs, outputs (args: `{id}`). */
+  export const openSchedule = 'nbgate:open-schedule';
 }
 
 /** The sidebar's widget id (its tab is `[data-id="nbgate-sidebar"]`). */
@@ -101,6 +103,53 @@ export interface Execution {
   error?: ExecutionError | null;
   /** The output notebook, relative to the Jupyter root. */
   output_path: string;
+  /** Values the notebook recorded (scrapbook `glue`, papermill `record`), by name; exact numbers. */
+  values?: RecordedValues;
+  /** The output files the run created or changed (matching its `outputs` patterns). */
+  outputs?: OutputFile[];
+}
+
+/** Recorded values by name, as JSON (a text encoder's value is a string). */
+export type RecordedValues = { [name: string]: unknown };
+
+/** An output file of an execution, relative to the kernel's working directory. */
+export interface OutputFile {
+  path: string;
+  bytes: number;
+  /** When it was last written (RFC 3339). */
+  modified: string;
+  sha256?: string;
+  /** Tables (CSV/TSV, JSON lines, Parquet): their rows and columns. */
+  rows?: number | null;
+  columns?: { name: string; type: string }[] | null;
+}
+
+/** The first rows of an output table (`GET /api/executions/{id}/outputs/preview`). */
+export interface OutputPreview {
+  columns: (string | { name: string; type?: string })[];
+  rows: unknown[][];
+}
+
+/** One run's value of a recorded name (`GET /api/schedules/{id}/values`). */
+export interface ValuePoint {
+  execution_id: string;
+  fire_time?: string | null;
+  created_at: string;
+  status: ExecutionStatus;
+  value: unknown;
+}
+
+/** Each recorded name's values across a schedule's runs, oldest first. */
+export interface ValueSeries {
+  [name: string]: ValuePoint[];
+}
+
+/** Whether a schedule's outputs are up to date. */
+export interface Freshness {
+  last_success?: string | null;
+  last_output_at?: string | null;
+  /** No successful run with outputs within twice the schedule's period (or its `stale_after`). */
+  stale: boolean;
 }
 
 export type Overlap = 'skip' | 'queue';
@@ -121,6 +170,8 @@ export interface CreateExecution {
   cell_timeout?: number;
   output_dir?: string;
   retries?: number;
+  /** Output file patterns to record after the run. */
+  outputs?: string[];
 }
 
 /** What the dialog submits for a schedule (`POST /api/schedules`, `PATCH` for an edit). */
@@ -139,6 +190,8 @@ export interface CreateSchedule {
   cell_timeout?: number;
   output_dir?: string;
   notify?: Notify | null;
+  /** Output file patterns to record after each run. */
+  outputs?: string[];
 }
 
 export interface Schedule {
@@ -165,6 +218,10 @@ export interface Schedule {
   description?: string;
   /** The newest execution, when the server includes it. */
   last_execution?: Execution | null;
+  /** Output file patterns (globs relative to the kernel's working directory). */
+  outputs?: string[] | null;
+  /** Present on `GET /api/schedules/{id}`. */
+  freshness?: Freshness | null;
 }
 
 /** What deleting a schedule does with its executions (and their output files). */
