@@ -5,6 +5,7 @@
  *   schema/plugin.json, and the command palette) and its dialog.
  * - `sidebar`: the left panel with the Schedules and Executions tabs.
  * - `result` (resultPlugin.ts): View result, read-only, and the notification when a run ends.
+ * - `schedule` (schedulePlugin.ts): a schedule's detail: recorded values across runs, outputs.
  */
 import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Dialog, ICommandPalette, Notification, showDialog } from '@jupyterlab/apputils';
@@ -18,6 +19,7 @@ import { executeIcon } from './icons';
 import { SidebarWidget } from './components/SidebarWidget';
 import { NbgateModel } from './model';
 import { announceStart, resultPlugin } from './resultPlugin';
+import { schedulePlugin } from './schedulePlugin';
 import {
   CommandIDs,
   EXTENSION_ID,
@@ -226,6 +228,12 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
           name: execution.name
         });
       },
+      openSchedule: (schedule: Schedule) => {
+        void app.commands.execute(CommandIDs.openSchedule, {
+          id: schedule.id,
+          name: schedule.name
+        });
+      },
       editSchedule: (schedule: Schedule) =>
         openExecuteDialog({
           path: schedule.notebook,
@@ -291,4 +299,4 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [modelPlugin, executePlugin, sidebarPlugin, resultPlugin];
+export default [modelPlugin, executePlugin, sidebarPlugin, resultPlugin, schedulePlugin];

@@ -22,6 +22,7 @@ const { labOnNbgateKernels } = require('./gateway');
 const { startExtensionLab, stopAll, stopLab } = require('./lab');
 const resultTests = require('./result');
 const dialogTests = require('./dialog');
+const trendsTests = require('./trends');
 
 const SHOTS = path.join(__dirname, 'screenshots');
 const WORK = path.join(__dirname, '.work');
@@ -277,7 +278,10 @@ const extensionTests = {
   ...resultTests,
 
   // The Execute dialog: keyboard only, field errors, a 20-digit integer, axe-core.
-  ...dialogTests
+  ...dialogTests,
+
+  // A schedule's detail: recorded values charted across runs, the output's freshness and preview.
+  ...trendsTests
 };
 
 /** Tests that start their own Lab and gateway. */

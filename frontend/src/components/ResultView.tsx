@@ -193,6 +193,7 @@ function ResultHeader(props: {
     );
   }
   const parameters = formatParameters(execution.parameters);
+  const values = formatParameters(execution.values);
   const progress = execution.progress;
   const duration = executionDuration(execution);
   return (
@@ -254,6 +255,20 @@ function ResultHeader(props: {
             </ul>
           )}
         </dd>
+        {values.length > 0 && (
+          <>
+            <dt>Recorded values</dt>
+            <dd className="nbgate-ResultHeader-values">
+              <ul className="nbgate-Parameters nbgate-Values">
+                {values.map(line => (
+                  <li key={line}>
+                    <code>{line}</code>
+                  </li>
+                ))}
+              </ul>
+            </dd>
+          </>
+        )}
         {execution.error && (
           <>
             <dt>Error</dt>

@@ -25,6 +25,8 @@ import { StatusIcon } from './StatusIcon';
 /** What the panel asks its host to do (open files, confirm, call the API, notify). */
 export interface ISidebarActions {
   openResult(execution: Execution): void;
+  /** Opens the schedule's detail (recorded values across runs, outputs). */
+  openSchedule(schedule: Schedule): void;
   editSchedule(schedule: Schedule): void;
   runSchedule(schedule: Schedule): Promise<void>;
   pauseSchedule(schedule: Schedule): Promise<void>;
@@ -106,7 +108,15 @@ function Schedules(props: { model: NbgateModel; actions: ISidebarActions }): JSX
         return (
           <li key={schedule.id} className="nbgate-Item nbgate-Schedule" data-name={schedule.name}>
             <div className="nbgate-Item-title">
-              <span className="nbgate-Item-name">{schedule.name}</span>
+              <button
+                type="button"
+                className="nbgate-LinkButton nbgate-Item-name nbgate-Schedule-open"
+                title="Recorded values across runs, outputs"
+                aria-label={`${schedule.name}: details`}
+                onClick={() => actions.openSchedule(schedule)}
+              >
+                {schedule.name}
+              </button>
               {schedule.paused && (
                 <span className="nbgate-Badge nbgate-Schedule-paused">paused</span>
               )}
@@ -247,6 +257,7 @@ function ExecutionItem(props: {
 }): JSX.Element {
   const { execution: e, actions } = props;
   const parameters = formatParameters(e.parameters);
+  const values = formatParameters(e.values);
   const progress = e.progress;
   const duration = executionDuration(e);
   return (
@@ -298,6 +309,20 @@ function ExecutionItem(props: {
           <ParameterList lines={parameters} />
         )}
       </div>
+      {values.length > 0 && (
+        <div className="nbgate-Item-detail nbgate-Execution-values">
+          <span className="nbgate-Values-label" aria-hidden="true">
+            Recorded
+          </span>
+          <ul className="nbgate-Parameters nbgate-Values" aria-label="Recorded values">
+            {values.map(line => (
+              <li key={line} title={line}>
+                <code>{line}</code>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
       {e.error && <div className="nbgate-Error nbgate-Execution-error">{formatError(e.error)}</div>}
       {!e.error && e.reason && isTerminal(e.status) && e.status !== 'succeeded' && (
         <div className="nbgate-Hint nbgate-Execution-reason">{e.reason}</div>

@@ -1,0 +1,188 @@
+/**
+ * Browser test of a schedule's detail (run by run.js in the extension's Lab): three runs of a schedule
+ * of a notebook that records `accuracy` with scrapbook and writes output/predictions.csv show three
+ * points in the chart (a click opens that run's result), every run's values in the table, the output's
+ * freshness and a preview of its first rows.
+ */
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+
+const SHOTS = path.join(__dirname, 'screenshots');
+const NOTEBOOKS = path.join(__dirname, 'notebooks');
+const RUN_TIMEOUT = 120_000;
+const TERMINAL = ['succeeded', 'failed', 'cancelled', 'timed_out', 'skipped'];
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+}
+
+/** The executor API through Lab's proxy, with Lab's token; a failure carries the server's message. */
+async function api(lab, method, route, body) {
+  const response = await fetch(`${lab.url}/nbgate/api/${route}`, {
+    method,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: {
+      Authorization: `token ${lab.token}`,
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json' })
+    }
+  });
+  const text = await response.text();
+  if (!response.ok) {
+    throw new Error(`${method} /nbgate/api/${route}: ${response.status} ${text}`);
+  }
+  return text ? JSON.parse(text) : null;
+}
+
+/** Polls the API until the execution is over; returns it. */
+async function finished(lab, id) {
+  const deadline = Date.now() + RUN_TIMEOUT;
+  for (;;) {
+    const execution = await api(lab, 'GET', `executions/${id}`);
+    if (TERMINAL.includes(execution.status)) {
+      return execution;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`execution ${execution.name} still ${execution.status}`);
+    }
+    await new Promise(resolve => setTimeout(resolve, 250));
+  }
+}
+
+/** axe-core's serious and critical violations in `selector`; throws when it checked nothing. */
+async function axeViolations(page, selector) {
+  if (!(await page.evaluate(() => 'axe' in window))) {
+    await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
+  }
+  const { checked, violations } = await page.evaluate(async within => {
+    const result = await window.axe.run(within);
+    return {
+      checked: result.passes.reduce((n, rule) => n + rule.nodes.length, 0),
+      violations: result.violations
+        .filter(v => v.impact === 'serious' || v.impact === 'critical')
+        .map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).join(', ')}`)
+    };
+  }, selector);
+  if (checked === 0) {
+    throw new Error(`axe-core checked nothing in ${selector}`);
+  }
+  return violations;
+}
+
+module.exports = {
+  /**
+   * A schedule's detail: a chart point per run, marked by status, opening that run's result; the
+   * values table; the output's rows and freshness; the first rows of the latest output.
+   */
+  async trends(page, lab) {
+    fs.copyFileSync(path.join(NOTEBOOKS, 'records.ipynb'), path.join(lab.root, 'records.ipynb'));
+    const schedule = await api(lab, 'POST', 'schedules', {
+      name: 'e2e_trends',
+      notebook: 'records.ipynb',
+      parameters: {},
+      cron: '0 3 1 1 *',
+      timezone: 'UTC',
+      paused: true,
+      outputs: ['output/*.csv']
+    });
+    // Three runs, one after the other, each with its own accuracy (and one more row than the last).
+    const accuracies = ['0.81', '0.85', '0.9'];
+    const runs = [];
+    for (const [index, accuracy] of accuracies.entries()) {
+      const started = await api(lab, 'POST', `schedules/${schedule.id}/run`, {
+        parameters: { ACCURACY: Number(accuracy), ROWS: index + 3 }
+      });
+      const run = await finished(lab, started.id);
+      if (run.status !== 'succeeded') {
+        throw new Error(`run ${index + 1} ended ${run.status}: ${JSON.stringify(run.error)}`);
+      }
+      runs.push(run);
+    }
+
+    await page.goto(`${lab.url}/lab?reset&token=${lab.token}`);
+    const tab = page.locator('.jp-SideBar .lm-TabBar-tab[data-id="nbgate-sidebar"]');
+    await tab.waitFor({ timeout: 60_000 });
+    if (!(await page.locator('#nbgate-sidebar').isVisible())) {
+      await tab.click();
+    }
+    const sidebar = page.locator('#nbgate-sidebar');
+    // The execution row says what the run recorded.
+    const row = sidebar.locator(`.nbgate-Execution[data-id="${runs[2].id}"]`);
+    await row.waitFor({ timeout: 15_000 });
+    await row.locator('.nbgate-Execution-values', { hasText: 'accuracy = 0.9' }).waitFor();
+    await row.locator('.nbgate-Execution-values', { hasText: 'model = "xgb"' }).waitFor();
+
+    await sidebar.locator('.nbgate-Tab-schedules').click();
+    const open = sidebar.locator('.nbgate-Schedule[data-name="e2e_trends"] .nbgate-Schedule-open');
+    // Reachable by keyboard: focus the name and press Enter.
+    await open.focus();
+    await page.keyboard.press('Enter');
+    const detail = page.locator('.nbgate-ScheduleDetail-body[data-name="e2e_trends"]');
+    await detail.waitFor({ timeout: 15_000 });
+
+    // The chart: Lab's Vega-Lite renderer, one point per run.
+    const chart = detail.locator('.nbgate-Trend[data-name="accuracy"]');
+    const points = chart.locator('svg .mark-symbol.role-mark path');
+    await points.nth(2).waitFor({ timeout: 30_000 });
+    const count = await points.count();
+    if (count !== 3) {
+      throw new Error(`the accuracy chart shows ${count} points, expected 3`);
+    }
+    const labels = await points.evaluateAll(paths => paths.map(p => p.getAttribute('aria-label')));
+    for (const [index, accuracy] of accuracies.entries()) {
+      if (!labels.some(label => label && label.includes(`accuracy ${accuracy} on`))) {
+        throw new Error(`no point says accuracy ${accuracy} (run ${index + 1}): ${labels}`);
+      }
+    }
+    // "model" is text: in the table, not charted.
+    if ((await detail.locator('.nbgate-Trend[data-name="model"]').count()) !== 0) {
+      throw new Error('a text value was charted');
+    }
+    const table = detail.locator('.nbgate-Runs tbody tr');
+    if ((await table.count()) !== 3) {
+      throw new Error(`the values table has ${await table.count()} rows, expected 3`);
+    }
+    const newest = await table.first().innerText();
+    if (!/Succeeded\s+0\.9\s+xgb/.test(newest)) {
+      throw new Error(`the newest run's values read ${JSON.stringify(newest)}`);
+    }
+
+    // The output: its rows and freshness, and the first rows of the latest one.
+    await detail
+      .locator('.nbgate-Output', {
+        hasText: /predictions\.csv: 5 rows, .*written (just now|1\smin ago)/
+      })
+      .waitFor();
+    const preview = detail.locator('.nbgate-OutputPreview-table');
+    await preview.waitFor({ timeout: 15_000 });
+    const header = await preview.locator('thead th').allInnerTexts();
+    if (header.join(',') !== 'customer,score') {
+      throw new Error(`the preview's columns are ${header}`);
+    }
+    const cells = await preview.locator('tbody tr').first().locator('td').allInnerTexts();
+    if ((await preview.locator('tbody tr').count()) !== 5 || cells.join(',') !== 'c1,0.9') {
+      throw new Error(`the preview shows ${await preview.innerText()}`);
+    }
+    await detail.locator('.nbgate-Trend-chart svg').first().scrollIntoViewIfNeeded();
+    await shot(page, 'trends-01-schedule-detail');
+    await preview.scrollIntoViewIfNeeded();
+    await shot(page, 'trends-02-output-preview');
+
+    const violations = await axeViolations(page, '.nbgate-ScheduleDetail');
+    if (violations.length > 0) {
+      throw new Error(`axe-core on the schedule's detail: ${violations.join('; ')}`);
+    }
+
+    // A click on the middle point opens that run's result, with its recorded values in the header.
+    const middle = chart.locator('svg .mark-symbol.role-mark path[aria-label*="accuracy 0.85 on"]');
+    await middle.scrollIntoViewIfNeeded();
+    await middle.click();
+    const result = page.locator(`.nbgate-ResultView`);
+    await result.locator('.nbgate-ResultHeader-name', { hasText: runs[1].name }).waitFor();
+    await result
+      .locator('.nbgate-ResultHeader-values', { hasText: 'accuracy = 0.85' })
+      .waitFor({ timeout: 15_000 });
+    await shot(page, 'trends-03-point-opens-result');
+  }
+};
