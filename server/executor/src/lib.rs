@@ -11,6 +11,7 @@
 //!   lifecycle (`metadata.papermill`, nbclient timing), error marker cells, the execution error.
 //! - [`error`]: one error enum per concern.
 //! - [`outputs`]: iopub messages → nbformat outputs (nbclient's display-id and clear_output rules).
+//! - [`values`]: recorded values (scrapbook's `glue`, papermill's `record`) read from display messages.
 //! - [`run`]: one run — prepare, start the kernel (through `nbgate-kernel`), execute cell by cell with
 //!   timeouts and cancellation, save after every cell, record the outcome; progress events.
 //!   Everything other than `run` is pure: no kernel, no sockets, no clock.
@@ -24,6 +25,7 @@ pub mod papermill;
 pub mod parameters;
 pub mod pyjson;
 pub mod run;
+pub mod values;
 
 pub use error::{InjectError, NotebookError, ParametersError, TranslateError};
 pub use notebook::{Cell, CellType, Notebook};

@@ -116,6 +116,8 @@ impl nbgate_executor::run::ProgressSink for Terminal {
                 }
             }
             Progress::Warning(warning) => self.log(&format!("nbgate: warning: {warning}")),
+            // Printed at the end of the run, once each (`run_cmd`).
+            Progress::Recorded { .. } => {}
         }
     }
 }

@@ -20,6 +20,7 @@ use crate::outputs::{Effect, OutputCollector};
 use crate::papermill::{
     TimingEvent, clear_execution_timing, record_execution_timing, timing_from_header_date,
 };
+use crate::values::ValueExtractor;
 
 /// Tag that lets a cell raise without stopping the run.
 pub const RAISES_EXCEPTION_TAG: &str = "raises-exception";
@@ -92,6 +93,7 @@ pub struct CellRunner<'a> {
     kernel: &'a Kernel,
     events: KernelEvents,
     collector: OutputCollector,
+    values: ValueExtractor,
     options: CellOptions,
     cancel: CancellationToken,
 }
@@ -110,6 +112,7 @@ impl<'a> CellRunner<'a> {
             events: kernel.subscribe(),
             kernel,
             collector: OutputCollector::with_limit(options.max_output_bytes),
+            values: ValueExtractor::new(),
             options,
             cancel,
         }
@@ -133,6 +136,7 @@ impl<'a> CellRunner<'a> {
         let code = cell.source().to_owned();
         cell.outputs_mut().clear();
         self.collector.start_cell();
+        self.values.start_cell();
 
         let request = RawMessage::new_typed(
             ExecuteRequest {
@@ -305,6 +309,10 @@ impl<'a> CellRunner<'a> {
                 pending.reply = Some(content);
             }
             (Channel::IoPub, msg_type) => {
+                // Before the collector: a value is recorded even when its output is over the limit.
+                for (name, value) in self.values.extract(msg_type, &content) {
+                    sink.report(Progress::Recorded { index, name, value });
+                }
                 let cells = notebook.cells_mut();
                 if let Some(cell) = cells.get_mut(index) {
                     match (

@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use crate::values::RecordedValue;
+
 /// One step of a run, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Progress {
@@ -24,6 +26,13 @@ pub enum Progress {
         index: usize,
         total: usize,
         failed: bool,
+    },
+    /// The cell at `index` recorded a value (scrapbook's `glue`, papermill's `record`); a name
+    /// recorded again replaces the earlier value ([`crate::values::RecordedValues`]).
+    Recorded {
+        index: usize,
+        name: String,
+        value: RecordedValue,
     },
     /// Something the user should hear about (papermill logs these as warnings).
     Warning(String),

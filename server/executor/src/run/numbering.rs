@@ -124,6 +124,11 @@ impl ProgressSink for UserNumbered<'_> {
                 index: numbering.user_index(index),
                 output,
             },
+            Progress::Recorded { index, name, value } => Progress::Recorded {
+                index: numbering.user_index(index),
+                name,
+                value,
+            },
             other @ (Progress::KernelReady { .. } | Progress::Warning(_)) => other,
         };
         self.inner.report(mapped);
