@@ -22,7 +22,8 @@ Steps:
 1. load `DATA_DAY_RANGE` days of shop events (here: synthetic `view` / `cart` / `purchase` events,
    reproducible from `SEED`);
 2. build per-user features and labels;
-3. train a gradient-boosting classifier and report its metrics, confusion matrix and feature importances;
+3. train a gradient-boosting classifier and report its metrics, confusion matrix and feature importances
+   (accuracy, precision and recall are recorded with scrapbook, so nbgate charts them across runs);
 4. score every user on their most recent activity and append the predictions to
    `OUTPUT_DIR/generated_sync_date=YYYY-MM-DD/predictions.csv`.
 
@@ -48,6 +49,7 @@ import os
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import scrapbook as sb
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.metrics import (
     ConfusionMatrixDisplay,
@@ -175,6 +177,9 @@ metrics = {
 }
 for name, value in metrics.items():
     print(f"{name:>9}: {value:.3f}")
+# Recorded values: nbgate keeps them per execution and charts them across a schedule's runs.
+for name in ("accuracy", "precision", "recall"):
+    sb.glue(name, float(metrics[name]))
 print()
 print(classification_report(y_test, pred_test, target_names=["not loyal", "loyal"], zero_division=0))"""
 
