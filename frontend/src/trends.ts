@@ -266,3 +266,39 @@ export function previewColumn(column: string | { name: string; type?: string }):
 export function cellText(value: unknown): string {
   return value === null || value === undefined ? '' : valueText(value);
 }
+
+/** The output patterns typed one per line (blank lines dropped, each trimmed). */
+export function outputPatterns(text: string): string[] {
+  return text
+    .split('\n')
+    .map(line => line.trim())
+    .filter(Boolean);
+}
+
+/** What is wrong with the typed output patterns (relative globs inside the working directory). */
+export function outputPatternsError(text: string): string | null {
+  for (const pattern of outputPatterns(text)) {
+    if (pattern.startsWith('/') || /^[A-Za-z]:[\\/]/.test(pattern)) {
+      return `${JSON.stringify(pattern)} is absolute: give a path relative to the notebook's folder`;
+    }
+    if (pattern.split(/[\\/]/).includes('..')) {
+      return `${JSON.stringify(pattern)} leaves the notebook's folder (..): outputs are read only inside it`;
+    }
+  }
+  return null;
+}
+
+/**
+ * The `outputs` of a request: for a new run or schedule only when some are given; for an edit only
+ * when they changed (an empty list clears them).
+ */
+export function outputsRequest(text: string, before?: string[] | null): { outputs?: string[] } {
+  const patterns = outputPatterns(text);
+  if (before === undefined) {
+    return patterns.length > 0 ? { outputs: patterns } : {};
+  }
+  const same =
+    patterns.length === (before ?? []).length &&
+    patterns.every((pattern, index) => pattern === (before ?? [])[index]);
+  return same ? {} : { outputs: patterns };
+}

@@ -107,13 +107,20 @@ module.exports = {
       await tab.click();
     }
     const sidebar = page.locator('#nbgate-sidebar');
-    // The execution row says what the run recorded.
-    const row = sidebar.locator(`.nbgate-Execution[data-id="${runs[2].id}"]`);
-    await row.waitFor({ timeout: 15_000 });
-    await row.locator('.nbgate-Execution-values', { hasText: 'accuracy = 0.9' }).waitFor();
-    await row.locator('.nbgate-Execution-values', { hasText: 'model = "xgb"' }).waitFor();
-
     await sidebar.locator('.nbgate-Tab-schedules').click();
+    // The schedule's output patterns are in its Execute dialog (Edit → Advanced options).
+    const item = sidebar.locator('.nbgate-Schedule[data-name="e2e_trends"]');
+    await item.locator('.nbgate-Schedule-edit').click();
+    const dialog = page.locator('.nbgate-ExecuteDialog');
+    await dialog.locator('.nbgate-ExecuteDialog-body').waitFor({ timeout: 30_000 });
+    await dialog.locator('.nbgate-ExecuteDialog-advancedToggle').click();
+    const patterns = await dialog.locator('.nbgate-ExecuteDialog-outputs').inputValue();
+    if (patterns !== 'output/*.csv') {
+      throw new Error(`the dialog shows the output patterns ${JSON.stringify(patterns)}`);
+    }
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+
     const open = sidebar.locator('.nbgate-Schedule[data-name="e2e_trends"] .nbgate-Schedule-open');
     // Reachable by keyboard: focus the name and press Enter.
     await open.focus();
@@ -180,9 +187,11 @@ module.exports = {
     await middle.click();
     const result = page.locator(`.nbgate-ResultView`);
     await result.locator('.nbgate-ResultHeader-name', { hasText: runs[1].name }).waitFor();
+    // The run's recorded values, exactly, in its result's header.
     await result
       .locator('.nbgate-ResultHeader-values', { hasText: 'accuracy = 0.85' })
       .waitFor({ timeout: 15_000 });
+    await result.locator('.nbgate-ResultHeader-values', { hasText: 'model = "xgb"' }).waitFor();
     await shot(page, 'trends-03-point-opens-result');
   }
 };

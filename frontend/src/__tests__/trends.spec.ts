@@ -7,6 +7,9 @@ import {
   formatBytes,
   numericNames,
   numericValue,
+  outputPatterns,
+  outputPatternsError,
+  outputsRequest,
   previewColumn,
   runsWithValues,
   STATUS_MARKS,
@@ -265,5 +268,36 @@ describe('previewColumn', () => {
       name: 'score',
       type: 'float64'
     });
+  });
+});
+
+describe('output patterns', () => {
+  it('reads one pattern per line, trimmed, blank lines dropped', () => {
+    expect(outputPatterns(' output/*.csv \n\n  model.pkl\n')).toEqual([
+      'output/*.csv',
+      'model.pkl'
+    ]);
+    expect(outputPatterns('')).toEqual([]);
+  });
+
+  it('refuses absolute patterns and patterns that leave the folder, naming them', () => {
+    expect(outputPatternsError('output/generated_sync_date=*/predictions.csv')).toBeNull();
+    expect(outputPatternsError('a.csv\n/etc/passwd')).toBe(
+      `"/etc/passwd" is absolute: give a path relative to the notebook's folder`
+    );
+    expect(outputPatternsError('../up/*.csv')).toMatch(
+      /^"..\/up\/\*.csv" leaves the notebook's folder/
+    );
+    expect(outputPatternsError('out/../../x')).not.toBeNull();
+    expect(outputPatternsError('a..b.csv')).toBeNull();
+  });
+
+  it('sends outputs for a new run only when given, for an edit only when changed', () => {
+    expect(outputsRequest('')).toEqual({});
+    expect(outputsRequest('a.csv\nb/*.json')).toEqual({ outputs: ['a.csv', 'b/*.json'] });
+    expect(outputsRequest('a.csv', ['a.csv'])).toEqual({});
+    expect(outputsRequest('', null)).toEqual({});
+    expect(outputsRequest('', ['a.csv'])).toEqual({ outputs: [] });
+    expect(outputsRequest('b.csv', ['a.csv'])).toEqual({ outputs: ['b.csv'] });
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The Execute dialog's advanced options: run and cell timeouts, retries (bounded as the server bounds
- * them), output folder and, for a schedule, overlap and catch-up policies and a webhook. Typed as text,
+ * them), output folder, output files to record and, for a schedule, overlap and catch-up policies and a webhook. Typed as text,
  * each with its message at the field.
  */
 import * as React from 'react';
@@ -18,7 +18,19 @@ export interface IAdvanced {
   overlap: Overlap;
   catchup: Catchup;
   webhook: string;
+  /** Output file patterns, one per line. */
+  outputs: string;
 }
+
+/** The fields shown here: a message about one of them opens the advanced options. */
+export const ADVANCED_FIELDS = [
+  'timeout',
+  'cellTimeout',
+  'retries',
+  'outputDir',
+  'webhook',
+  'outputs'
+];
 
 export function AdvancedOptions(props: {
   advanced: IAdvanced;
@@ -71,6 +83,23 @@ export function AdvancedOptions(props: {
         value={advanced.outputDir}
         error={messageFor('outputDir')}
         onChange={v => setAdv('outputDir', v)}
+      />
+      <Field
+        id="nbgate-ExecuteDialog-outputs"
+        label="Output files"
+        help="Glob patterns relative to the notebook's folder, one per line (output/*.csv): their rows, size and time are recorded after each run"
+        error={messageFor('outputs')}
+        control={control => (
+          <textarea
+            {...control}
+            className="nbgate-ExecuteDialog-outputs"
+            rows={2}
+            placeholder="output/predictions.csv"
+            value={advanced.outputs}
+            spellCheck={false}
+            onChange={e => setAdv('outputs', e.target.value)}
+          />
+        )}
       />
       {recurring && (
         <>

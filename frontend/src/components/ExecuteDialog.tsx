@@ -19,6 +19,7 @@ import {
   toCron
 } from '../cron';
 import { NbgateRequestError } from '../handler';
+import { outputPatternsError, outputsRequest } from '../trends';
 import {
   FieldTexts,
   initialTexts,
@@ -47,7 +48,7 @@ import {
 } from '../validate';
 import { Field, FieldError, TextField } from './Field';
 import { FrequencyPicker, Preview } from './FrequencyPicker';
-import { AdvancedOptions, IAdvanced } from './AdvancedOptions';
+import { ADVANCED_FIELDS, AdvancedOptions, IAdvanced } from './AdvancedOptions';
 import { DiscardConfirm, ModalDialog, openModal } from './ModalDialog';
 import { parameterId, ParameterFields } from './ParameterFields';
 import { fieldOfServerError, ServerError } from './serverErrors';
@@ -118,7 +119,8 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
     outputDir: editing?.output_dir ?? '',
     overlap: editing?.overlap ?? 'skip',
     catchup: editing?.catchup ?? 'once',
-    webhook: editing?.notify?.url ?? ''
+    webhook: editing?.notify?.url ?? '',
+    outputs: (editing?.outputs ?? []).join('\n')
   });
   const [submitting, setSubmitting] = React.useState(false);
   const [serverError, setServerError] = React.useState<ServerError | null>(null);
@@ -189,13 +191,14 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
     cellTimeout: optionalSecondsError('the cell timeout', advanced.cellTimeout),
     retries: optionalIntegerError('retries', advanced.retries, RETRIES.min, RETRIES.max),
     outputDir: outputDirError(advanced.outputDir),
-    webhook: recurring ? webhookError(advanced.webhook) : null
+    webhook: recurring ? webhookError(advanced.webhook) : null,
+    outputs: outputPatternsError(advanced.outputs)
   };
   const valid =
     scheduleError === null &&
     Object.values(errors).every(e => e === null) &&
     Object.keys(parameterErrors).length === 0;
-  const advancedInvalid = ['timeout', 'cellTimeout', 'retries', 'outputDir', 'webhook'].some(
+  const advancedInvalid = ADVANCED_FIELDS.some(
     key => errors[key] !== null || serverError?.field === key
   );
 
@@ -233,7 +236,8 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
       timeout: toNumber(advanced.timeout),
       cell_timeout: toNumber(advanced.cellTimeout),
       retries: toNumber(advanced.retries),
-      output_dir: advanced.outputDir.trim() || undefined
+      output_dir: advanced.outputDir.trim() || undefined,
+      ...outputsRequest(advanced.outputs, editing ? (editing.outputs ?? null) : undefined)
     };
     try {
       if (mode === 'once') {
@@ -269,7 +273,7 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
       const field = about === 'cron' && frequency.kind !== 'cron' ? null : about;
       setServerError({ field, message });
       setSubmitting(false);
-      if (field && ['timeout', 'cellTimeout', 'retries', 'outputDir', 'webhook'].includes(field)) {
+      if (field && ADVANCED_FIELDS.includes(field)) {
         setShowAdvanced(true);
       }
       // The field the server complains about gets the focus; its message is read with it.

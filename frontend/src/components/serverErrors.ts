@@ -21,6 +21,7 @@ const PATTERNS: [RegExp, string][] = [
   [/^retries must /, 'retries'],
   [/^invalid path /, 'outputDir'],
   [/^invalid webhook URL /, 'webhook'],
+  [/^invalid output pattern /, 'outputs'],
   [/^unknown parameters |^the notebook has no cell tagged `parameters`/, 'parameters']
 ];
 
