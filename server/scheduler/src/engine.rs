@@ -253,6 +253,7 @@ pub(crate) fn scheduled_draft(
             cell_timeout: spec.cell_timeout,
             retry_delay: spec.retry_delay,
             snapshot: spec.input == crate::model::InputMode::Snapshot,
+            outputs: spec.outputs.clone(),
         },
     }
 }

@@ -61,6 +61,10 @@ pub enum ValidationError {
     },
     #[error("invalid webhook URL {url:?}: {reason}")]
     InvalidWebhook { url: String, reason: String },
+    #[error("invalid output pattern {pattern:?}: {reason}")]
+    InvalidOutputPattern { pattern: String, reason: String },
+    #[error("output {path:?} is not a table: a preview reads CSV, TSV and JSON lines files")]
+    NotATable { path: String },
     #[error("invalid cursor {cursor:?}")]
     InvalidCursor { cursor: String },
 }

@@ -15,6 +15,8 @@
 //! - `service` + `schedules`: [`SchedulerHandle`], what the API calls.
 //! - [`notify`]: webhooks on their own task; [`events`]: the live-progress broadcast; [`lateness`]:
 //!   how late fires were recorded (a histogram for `/metrics`).
+//! - [`outputs`]: the files a run writes (`outputs` glob patterns), recorded after it with their hash
+//!   and, for tables, rows and columns; previews; a schedule's freshness.
 //! - [`paths`], [`validate`]: what users submit, checked; [`clock`]: the one place time is read.
 //!
 //! Absent on purpose: HTTP (the `api` crate maps [`SchedulerError`] to status codes).
@@ -35,6 +37,7 @@ pub mod events;
 pub mod lateness;
 pub mod model;
 pub mod notify;
+pub mod outputs;
 pub mod paths;
 pub mod runner;
 mod schedules;
@@ -56,6 +59,7 @@ pub use error::{Result, SchedulerError, StoreError, ValidationError};
 pub use events::{EventKind, ExecutionEvent, Received, Subscription};
 pub use lateness::{FireLateness, LATENESS_BUCKETS};
 pub use model::*;
+pub use outputs::{Column, Freshness, OutputFile, Preview};
 pub use runner::{ExecutorRunner, RunJob, Runner};
 pub use service::{MAX_PAGE, SchedulerHandle};
 pub use store::{SqliteStore, Store};

@@ -99,6 +99,13 @@ pub struct ScheduleSpec {
     pub output_dir: String,
     /// Keep the last N executions (and their files); `None` keeps all.
     pub retention: Option<u32>,
+    /// Glob patterns, relative to the kernel's working directory, of the files a run writes
+    /// (recorded after each run: see [`crate::outputs`]).
+    #[serde(default)]
+    pub outputs: Vec<String>,
+    /// Outputs older than this are stale; `None`: twice the schedule's period.
+    #[serde(default, with = "opt_millis")]
+    pub stale_after: Option<Duration>,
 }
 
 impl ScheduleSpec {
@@ -124,6 +131,8 @@ impl ScheduleSpec {
             notify: None,
             output_dir: DEFAULT_OUTPUT_DIR.into(),
             retention: None,
+            outputs: Vec::new(),
+            stale_after: None,
         }
     }
 }
@@ -152,6 +161,8 @@ pub struct SchedulePatch {
     pub notify: Option<Option<Notify>>,
     pub output_dir: Option<String>,
     pub retention: Option<Option<u32>>,
+    pub outputs: Option<Vec<String>>,
+    pub stale_after: Option<Option<Duration>>,
 }
 
 /// A schedule as stored, with what the scheduler derives from it.
@@ -313,6 +324,9 @@ pub struct RunConfig {
     pub retry_delay: Duration,
     /// Read the schedule's snapshot instead of the live notebook.
     pub snapshot: bool,
+    /// Glob patterns of the files the run writes, relative to the kernel's working directory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<String>,
 }
 
 /// An ad-hoc run.
@@ -328,6 +342,8 @@ pub struct NewExecution {
     pub output_dir: Option<String>,
     pub retries: u32,
     pub retry_delay: Option<Duration>,
+    /// Glob patterns of the files the run writes, relative to the kernel's working directory.
+    pub outputs: Vec<String>,
 }
 
 /// Which executions to list.

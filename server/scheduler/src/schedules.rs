@@ -69,6 +69,10 @@ impl SchedulerHandle {
             validate::check_webhook(&notify.url)?;
         }
         paths::output_dir(&self.ctx.root, &spec.output_dir)?;
+        crate::outputs::check_patterns(&spec.outputs)?;
+        if let Some(stale_after) = spec.stale_after {
+            crate::outputs::check_stale_after(stale_after)?;
+        }
         let (bytes, notebook) = self.read_notebook(&spec.notebook).await?;
         validate::check_parameters(
             &notebook,
@@ -141,7 +145,9 @@ impl SchedulerHandle {
             cell_timeout,
             notify,
             output_dir,
-            retention
+            retention,
+            outputs,
+            stale_after
         );
         let bytes = self.check_spec(&schedule.spec).await?;
         let spec = &schedule.spec;

@@ -41,6 +41,7 @@ impl SchedulerHandle {
         validate::check_kernel(ctx.runner.specs(), request.kernel.as_deref(), &notebook)?;
         let output_dir = request.output_dir.as_deref().unwrap_or(DEFAULT_OUTPUT_DIR);
         paths::output_dir(&ctx.root, output_dir)?;
+        crate::outputs::check_patterns(&request.outputs)?;
         let now = ctx.now();
         let stem = paths::name_from_stem(&request.notebook);
         let _naming = ctx.naming.lock().await;
@@ -62,6 +63,7 @@ impl SchedulerHandle {
                     .retry_delay
                     .unwrap_or(std::time::Duration::from_secs(60)),
                 snapshot: false,
+                outputs: request.outputs,
             },
         }
         .queued(now);

@@ -207,6 +207,7 @@ async fn execute(
         }
         _ => {}
     });
+    let outputs_before = crate::outputs::before_run(ctx, execution).await;
     let run_cancel = cancel.child_token();
     let run = ctx
         .runner
@@ -229,6 +230,7 @@ async fn execute(
         Err(_) if run_cancel.is_cancelled() => outcome_end(Outcome::Cancelled { cell_index: 0 }),
         Err(reason) => End::failed(reason),
     };
+    crate::outputs::after_run(ctx, execution, outputs_before).await;
     (end, timed_out)
 }
 

@@ -252,6 +252,7 @@ async fn restart_fails_interrupted_runs_and_retries_them() {
                     cell_timeout: None,
                     retry_delay: Duration::ZERO,
                     snapshot: false,
+                    outputs: Vec::new(),
                 },
             })
             .expect("insert");

@@ -70,6 +70,7 @@ fn execution(id: &str, schedule_id: Option<&str>, status: ExecutionStatus) -> Ex
             cell_timeout: None,
             retry_delay: Duration::from_secs(60),
             snapshot: true,
+            outputs: Vec::new(),
         },
     }
 }
@@ -80,11 +81,11 @@ fn migrations_are_applied_once_and_reopen_keeps_data() {
     let path = dir.path().join("db.sqlite3");
     {
         let store = SqliteStore::open(&path).expect("open");
-        assert_eq!(store.schema_version().expect("version"), 4);
+        assert_eq!(store.schema_version().expect("version"), 6);
         store.insert_schedule(&schedule("a")).expect("insert");
     }
     let store = SqliteStore::open(&path).expect("reopen");
-    assert_eq!(store.schema_version().expect("version"), 4);
+    assert_eq!(store.schema_version().expect("version"), 6);
     assert_eq!(store.list_schedules().expect("list").len(), 1);
     let mode: String = rusqlite::Connection::open(&path)
         .expect("open")

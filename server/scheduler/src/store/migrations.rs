@@ -67,6 +67,9 @@ pub(crate) const MIGRATIONS: &[(u32, &str)] = &[
     // Executions kept when their schedule is deleted keep its name here (their `schedule_id` is
     // cleared); linked ones read their schedule's current name instead (`EXECUTION_SELECT`).
     (4, "ALTER TABLE executions ADD COLUMN schedule_name TEXT;"),
+    // The files an execution's run created or changed that its `outputs` patterns matched
+    // (`store::outputs`); deleted with their execution.
+    (6, super::outputs::MIGRATION),
 ];
 
 /// Applies the steps not yet applied; returns the schema version.

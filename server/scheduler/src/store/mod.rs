@@ -5,6 +5,7 @@
 //! [`Db`] runs calls on tokio's blocking pool so no SQLite call blocks the runtime.
 
 mod migrations;
+mod outputs;
 mod rows;
 mod sqlite;
 
@@ -17,6 +18,7 @@ use crate::error::StoreError;
 use crate::model::{
     CellProgress, Execution, ExecutionFilter, ExecutionStatus, RunHistory, Schedule,
 };
+use crate::outputs::{OutputFile, OutputTimes};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -110,6 +112,13 @@ pub trait Store: Send + Sync + 'static {
     fn delete_execution(&self, id: &str) -> StoreResult<bool>;
     /// Whether an execution has this name.
     fn execution_name_exists(&self, name: &str) -> StoreResult<bool>;
+
+    /// Records an execution's output files, replacing those recorded before.
+    fn record_outputs(&self, execution_id: &str, files: &[OutputFile]) -> StoreResult<()>;
+    /// An execution's recorded output files, by path.
+    fn execution_outputs(&self, execution_id: &str) -> StoreResult<Vec<OutputFile>>;
+    /// A schedule's latest success and output times, for its freshness.
+    fn output_times(&self, schedule_id: &str) -> StoreResult<OutputTimes>;
 }
 
 /// What one schedule's fire (or catch-up) writes: see [`Store::record_fire_batch`].

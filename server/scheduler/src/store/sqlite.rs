@@ -492,4 +492,23 @@ impl Store for SqliteStore {
             .optional()?
             .is_some())
     }
+
+    fn record_outputs(
+        &self,
+        execution_id: &str,
+        files: &[crate::outputs::OutputFile],
+    ) -> StoreResult<()> {
+        super::outputs::record(&mut self.conn(), execution_id, files)
+    }
+
+    fn execution_outputs(
+        &self,
+        execution_id: &str,
+    ) -> StoreResult<Vec<crate::outputs::OutputFile>> {
+        super::outputs::list(&self.conn(), execution_id)
+    }
+
+    fn output_times(&self, schedule_id: &str) -> StoreResult<crate::outputs::OutputTimes> {
+        super::outputs::times(&self.conn(), schedule_id)
+    }
 }
