@@ -9,66 +9,9 @@
 const fs = require('fs');
 const path = require('path');
 
-const SHOTS = path.join(__dirname, 'screenshots');
+const { api, finished, openSidebar, seriousViolations, shot } = require('./support');
+
 const NOTEBOOKS = path.join(__dirname, 'notebooks');
-const RUN_TIMEOUT = 120_000;
-const TERMINAL = ['succeeded', 'failed', 'cancelled', 'timed_out', 'skipped'];
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
-}
-
-/** The executor API through Lab's proxy, with Lab's token; a failure carries the server's message. */
-async function api(lab, method, route, body) {
-  const response = await fetch(`${lab.url}/nbgate/api/${route}`, {
-    method,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    headers: {
-      Authorization: `token ${lab.token}`,
-      ...(body === undefined ? {} : { 'Content-Type': 'application/json' })
-    }
-  });
-  const text = await response.text();
-  if (!response.ok) {
-    throw new Error(`${method} /nbgate/api/${route}: ${response.status} ${text}`);
-  }
-  return text ? JSON.parse(text) : null;
-}
-
-/** Polls the API until the execution is over; returns it. */
-async function finished(lab, id) {
-  const deadline = Date.now() + RUN_TIMEOUT;
-  for (;;) {
-    const execution = await api(lab, 'GET', `executions/${id}`);
-    if (TERMINAL.includes(execution.status)) {
-      return execution;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`execution ${execution.name} still ${execution.status}`);
-    }
-    await new Promise(resolve => setTimeout(resolve, 250));
-  }
-}
-
-/** axe-core's serious and critical violations in `selector`; throws when it checked nothing. */
-async function axeViolations(page, selector) {
-  if (!(await page.evaluate(() => 'axe' in window))) {
-    await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
-  }
-  const { checked, violations } = await page.evaluate(async within => {
-    const result = await window.axe.run(within);
-    return {
-      checked: result.passes.reduce((n, rule) => n + rule.nodes.length, 0),
-      violations: result.violations
-        .filter(v => v.impact === 'serious' || v.impact === 'critical')
-        .map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).join(', ')}`)
-    };
-  }, selector);
-  if (checked === 0) {
-    throw new Error(`axe-core checked nothing in ${selector}`);
-  }
-  return violations;
-}
 
 module.exports = {
   /**
@@ -100,13 +43,7 @@ module.exports = {
       runs.push(run);
     }
 
-    await page.goto(`${lab.url}/lab?reset&token=${lab.token}`);
-    const tab = page.locator('.jp-SideBar .lm-TabBar-tab[data-id="nbgate-sidebar"]');
-    await tab.waitFor({ timeout: 60_000 });
-    if (!(await page.locator('#nbgate-sidebar').isVisible())) {
-      await tab.click();
-    }
-    const sidebar = page.locator('#nbgate-sidebar');
+    const sidebar = await openSidebar(page, lab);
     await sidebar.locator('.nbgate-Tab-schedules').click();
     // The schedule's output patterns are in its Execute dialog (Edit → Advanced options).
     const item = sidebar.locator('.nbgate-Schedule[data-name="e2e_trends"]');
@@ -176,7 +113,7 @@ module.exports = {
     await preview.scrollIntoViewIfNeeded();
     await shot(page, 'trends-02-output-preview');
 
-    const violations = await axeViolations(page, '.nbgate-ScheduleDetail');
+    const violations = await seriousViolations(page, '.nbgate-ScheduleDetail');
     if (violations.length > 0) {
       throw new Error(`axe-core on the schedule's detail: ${violations.join('; ')}`);
     }

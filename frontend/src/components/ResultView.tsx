@@ -177,6 +177,19 @@ function useFollower(follower: ExecutionFollower): void {
   }, [follower]);
 }
 
+/** `name = value` lines (parameters, recorded values), as code. */
+function CodeLines(props: { lines: string[]; className?: string }): JSX.Element {
+  return (
+    <ul className={`nbgate-Parameters${props.className ? ` ${props.className}` : ''}`}>
+      {props.lines.map(line => (
+        <li key={line}>
+          <code>{line}</code>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 function ResultHeader(props: {
   follower: ExecutionFollower;
   openCopy(execution: Execution): Promise<void>;
@@ -243,29 +256,13 @@ function ResultHeader(props: {
         )}
         <dt>Parameters</dt>
         <dd className="nbgate-ResultHeader-parameters">
-          {parameters.length === 0 ? (
-            "The notebook's defaults"
-          ) : (
-            <ul className="nbgate-Parameters">
-              {parameters.map(line => (
-                <li key={line}>
-                  <code>{line}</code>
-                </li>
-              ))}
-            </ul>
-          )}
+          {parameters.length === 0 ? "The notebook's defaults" : <CodeLines lines={parameters} />}
         </dd>
         {values.length > 0 && (
           <>
             <dt>Recorded values</dt>
             <dd className="nbgate-ResultHeader-values">
-              <ul className="nbgate-Parameters nbgate-Values">
-                {values.map(line => (
-                  <li key={line}>
-                    <code>{line}</code>
-                  </li>
-                ))}
-              </ul>
+              <CodeLines lines={values} className="nbgate-Values" />
             </dd>
           </>
         )}
