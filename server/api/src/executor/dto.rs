@@ -90,6 +90,9 @@ pub(crate) struct CreateExecution {
     #[serde(default)]
     retries: u32,
     retry_delay: Option<f64>,
+    /// Glob patterns of the files the run writes, relative to the notebook's folder.
+    #[serde(default)]
+    outputs: Vec<String>,
 }
 
 impl CreateExecution {
@@ -104,6 +107,7 @@ impl CreateExecution {
             output_dir: self.output_dir,
             retries: self.retries,
             retry_delay: opt_duration("retry_delay", self.retry_delay)?,
+            outputs: self.outputs,
         })
     }
 }
@@ -170,6 +174,9 @@ pub(crate) struct CreateSchedule {
     notify: Option<NotifyDto>,
     output_dir: Option<String>,
     retention: Option<u32>,
+    #[serde(default)]
+    outputs: Vec<String>,
+    stale_after: Option<f64>,
 }
 
 impl CreateSchedule {
@@ -197,6 +204,8 @@ impl CreateSchedule {
             spec.output_dir = dir;
         }
         spec.retention = self.retention;
+        spec.outputs = self.outputs;
+        spec.stale_after = opt_duration("stale_after", self.stale_after)?;
         Ok(spec)
     }
 }
@@ -230,6 +239,9 @@ pub(crate) struct PatchSchedule {
     output_dir: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     retention: Option<Option<u32>>,
+    outputs: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    stale_after: Option<Option<f64>>,
 }
 
 impl PatchSchedule {
@@ -263,6 +275,11 @@ impl PatchSchedule {
             notify: self.notify.map(|notify| notify.map(Notify::from)),
             output_dir: self.output_dir,
             retention: self.retention,
+            outputs: self.outputs,
+            stale_after: self
+                .stale_after
+                .map(|s| opt_duration("stale_after", s))
+                .transpose()?,
         })
     }
 }
@@ -453,6 +470,19 @@ pub(crate) struct ExecutionDto {
     timeout: Option<f64>,
     cell_timeout: Option<f64>,
     retry_delay: f64,
+    /// The `outputs` glob patterns it was given.
+    output_patterns: Vec<String>,
+    /// Its recorded output files: only in `GET /api/executions/{id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outputs: Option<Vec<super::outputs::OutputFileDto>>,
+}
+
+impl ExecutionDto {
+    /// With its recorded output files.
+    pub fn with_outputs(mut self, outputs: Vec<super::outputs::OutputFileDto>) -> Self {
+        self.outputs = Some(outputs);
+        self
+    }
 }
 
 impl From<Execution> for ExecutionDto {
@@ -488,6 +518,8 @@ impl From<Execution> for ExecutionDto {
             timeout: e.run.timeout.map(secs),
             cell_timeout: e.run.cell_timeout.map(secs),
             retry_delay: secs(e.run.retry_delay),
+            output_patterns: e.run.outputs,
+            outputs: None,
         }
     }
 }
@@ -515,6 +547,11 @@ pub(crate) struct ScheduleDto {
     notify: Option<NotifyDto>,
     output_dir: String,
     retention: Option<u32>,
+    outputs: Vec<String>,
+    stale_after: Option<f64>,
+    /// Only in `GET /api/schedules/{id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    freshness: Option<super::outputs::FreshnessDto>,
     next_run: Option<String>,
     last_fire: Option<String>,
     /// "Every day at 10:00 (Asia/Tokyo)".
@@ -555,6 +592,9 @@ impl ScheduleDto {
             notify: spec.notify.map(NotifyDto::from),
             output_dir: spec.output_dir,
             retention: spec.retention,
+            outputs: spec.outputs,
+            stale_after: spec.stale_after.map(secs),
+            freshness: None,
             next_run: opt_time(schedule.next_run),
             last_fire: opt_time(schedule.last_fire),
             description: schedule.description,
@@ -563,6 +603,14 @@ impl ScheduleDto {
             updated_at: time(schedule.updated_at),
             last_execution: last_execution.map(ExecutionDto::from),
         }
+    }
+}
+
+impl ScheduleDto {
+    /// With its outputs' freshness.
+    pub fn with_freshness(mut self, freshness: super::outputs::FreshnessDto) -> Self {
+        self.freshness = Some(freshness);
+        self
     }
 }
 

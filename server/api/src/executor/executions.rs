@@ -82,7 +82,8 @@ async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<ExecutionDto>, ExecutorError> {
     let execution = state.scheduler()?.get_execution(&id).await?;
-    Ok(Json(execution.into()))
+    let outputs = super::outputs::of_execution(&state, &id).await?;
+    Ok(Json(ExecutionDto::from(execution).with_outputs(outputs)))
 }
 
 /// 202: a running execution is being stopped (it ends `cancelled`); 200 when it is already over

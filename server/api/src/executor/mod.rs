@@ -8,6 +8,7 @@
 //! - `dto`: request and response bodies; `error`: [`SchedulerError`](nbgate_scheduler::SchedulerError)
 //!   → `{"message"}` + status.
 //! - `executions`, `schedules`, `environments`: the handlers; `events`: SSE; `metrics`: `/metrics`;
+//!   `outputs`: an execution's recorded output files and previews of them;
 //!   `openapi`: `/api/openapi.json` (a test keeps it and the table in step).
 //!
 //! Without a scheduler (the Kernel Gateway alone) every route here answers 503.
@@ -19,6 +20,7 @@ mod events;
 mod executions;
 mod metrics;
 mod openapi;
+mod outputs;
 mod schedules;
 
 use std::sync::Arc;
@@ -43,6 +45,7 @@ pub fn routes() -> Vec<Route> {
         executions::routes(),
         events::routes(),
         schedules::routes(),
+        outputs::routes(),
         openapi::routes(),
         metrics::routes(),
     ]

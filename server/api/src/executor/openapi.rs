@@ -169,6 +169,8 @@ pub(crate) fn document() -> Value {
                 vec![id_param()], None, json!({
                 "200": reply("The schedule.", "Schedule"), "404": unknown(), "422": invalid(),
             }))},
+            "/api/executions/{id}/outputs": super::outputs::list_path(),
+            "/api/executions/{id}/outputs/preview": super::outputs::preview_path(),
             "/api/openapi.json": {"get": op("This document", vec![], None, json!({
                 "200": {"description": "OpenAPI 3.0.", "content": {"application/json": {"schema": {"type": "object"}}}},
             }))},
@@ -177,7 +179,7 @@ pub(crate) fn document() -> Value {
                         "content": {"text/plain": {"schema": {"type": "string"}}}},
             }))},
         },
-        "components": {"schemas": schemas()},
+        "components": {"schemas": super::outputs::add_schemas(schemas())},
     })
 }
 

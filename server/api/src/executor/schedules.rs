@@ -70,7 +70,12 @@ async fn get(
 ) -> Result<Json<ScheduleDto>, ExecutorError> {
     let scheduler = state.scheduler()?;
     let schedule = scheduler.get_schedule(&id).await?;
-    Ok(Json(dto(scheduler, schedule).await?))
+    let freshness = scheduler.schedule_freshness(&schedule.id).await?;
+    Ok(Json(
+        dto(scheduler, schedule)
+            .await?
+            .with_freshness(freshness.into()),
+    ))
 }
 
 async fn update(
