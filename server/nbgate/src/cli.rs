@@ -84,6 +84,10 @@ pub struct RunArgs {
     /// Append the notebook's stderr stream text to this file.
     #[arg(long = "stderr-file", value_name = "FILE")]
     pub stderr_file: Option<PathBuf>,
+    /// Write the values the notebook recorded (scrapbook's `glue`, papermill's `record`) to this
+    /// file as one JSON object `{name: value}`, also when a cell failed.
+    #[arg(long = "values-json", value_name = "FILE")]
+    pub values_json: Option<PathBuf>,
     /// Show a progress bar (default on a terminal unless --log-output).
     #[arg(long = "progress-bar", overrides_with = "no_progress_bar")]
     pub progress_bar: bool,

@@ -8,11 +8,13 @@
 //! # Map
 //! - `args`: the subcommands and their options.
 //! - this file: each command's requests and output (tables, `field: value` lines, `--json`).
+//! - `values`: recorded values (an execution's; a schedule's across runs).
 //! - `http`: a small blocking HTTP/1.1 client (each command makes a few requests, so it needs neither
 //!   the async runtime nor another crate).
 
 mod args;
 mod http;
+mod values;
 
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 
@@ -65,6 +67,9 @@ pub fn executions(args: ExecutionsArgs) -> Result<(), Failure> {
                 println!("deleted execution {id}");
             }
             Ok(())
+        }
+        ExecutionsCommand::Values(ExecutionId { id }) => {
+            values::execution_values(&client, &id, json_out)
         }
         ExecutionsCommand::Notebook { id, output } => {
             let bytes = client.call("GET", &execution_path(&id, "/notebook"), None)?;
@@ -143,6 +148,11 @@ pub fn schedules(args: SchedulesArgs) -> Result<(), Failure> {
             let execution = client.json("POST", &path, body.as_ref())?;
             finish_started(&client, execution, run.wait, json_out)
         }
+        SchedulesCommand::Values {
+            schedule,
+            name,
+            limit,
+        } => values::schedule_values(&client, &schedule, name.as_deref(), limit, json_out),
         SchedulesCommand::Delete {
             schedule,
             executions,

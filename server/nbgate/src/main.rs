@@ -8,6 +8,7 @@
 //! - `client_cmd`: `nbgate executions …` / `nbgate schedules …`: the executor API of a running server
 //!   (blocking HTTP, no runtime).
 //! - `terminal`: the progress bar and `--log-output` / `--stdout-file` forwarding.
+//! - `values_out`: `nbgate run`'s recorded values, printed at the end and `--values-json FILE`.
 //!
 //! Exit codes: 0 success; 1 a cell failed or timed out, or the kernel could not start (client
 //! commands: the server is unreachable or failed, or a waited-for execution did not succeed); 2 bad
@@ -21,6 +22,7 @@ mod params_cmd;
 mod run_cmd;
 mod serve_cmd;
 mod terminal;
+mod values_out;
 
 use std::process::ExitCode;
 

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Failure;
 use crate::cli::{ParameterArgs, RunArgs};
 use crate::terminal::Terminal;
+use crate::values_out::{self, Recording};
 
 /// Exit code of a dead kernel, as papermill's for `DeadKernelError`.
 const DEAD_KERNEL: u8 = 138;
@@ -83,8 +84,16 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
         }
     });
     let specs = KernelSpecs::from_env();
-    let result = run_notebook(&mut notebook, &request, &specs, &mut terminal, cancel).await;
+    let mut recording = Recording::new(&mut terminal);
+    let result = run_notebook(&mut notebook, &request, &specs, &mut recording, cancel).await;
+    let values = recording.values;
     terminal.finish();
+    values_out::print(&values, &mut std::io::stderr().lock());
+    let values_written = match &args.values_json {
+        Some(path) => values_out::write_json(&values, path)
+            .map_err(|error| Failure::run(format!("--values-json {}: {error}", path.display()))),
+        None => Ok(()),
+    };
 
     if output == "-"
         && !matches!(
@@ -104,7 +113,7 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
         path => format!("{what}; output: {path}"),
     };
     match result {
-        Ok(Outcome::Succeeded | Outcome::Prepared) => Ok(()),
+        Ok(Outcome::Succeeded | Outcome::Prepared) => values_written,
         Ok(Outcome::Failed(error)) => Err(Failure::run(saved(&format!(
             "cell {} (In [{}]) raised {}: {}",
             error.cell_index,

@@ -17,6 +17,7 @@
 //!   how late fires were recorded (a histogram for `/metrics`).
 //! - [`outputs`]: the files a run writes (`outputs` glob patterns), recorded after it with their hash
 //!   and, for tables, rows and columns; previews; a schedule's freshness.
+//! - [`values`]: recorded values, stored as a run goes; a schedule's values as series.
 //! - [`paths`], [`validate`]: what users submit, checked; [`clock`]: the one place time is read.
 //!
 //! Absent on purpose: HTTP (the `api` crate maps [`SchedulerError`] to status codes).
@@ -45,6 +46,7 @@ mod service;
 pub mod store;
 pub mod timing;
 pub mod validate;
+pub mod values;
 mod worker;
 
 use std::collections::BTreeMap;

@@ -17,6 +17,7 @@ use crate::model::{CellProgress, Execution, ExecutionError, ExecutionStatus, SCH
 use crate::notify::Delivery;
 use crate::paths;
 use crate::runner::RunJob;
+use crate::values::ValueRecorder;
 
 /// How a run ended, before it is written.
 struct End {
@@ -46,8 +47,11 @@ pub(crate) async fn run_execution(
         execution.id.clone(),
         progress_rx,
     ));
-    let (end, timed_out) = execute(&ctx, &mut execution, cancel.clone(), progress_tx).await;
+    let (values, values_writer) = ValueRecorder::start(&ctx, &execution.id);
+    let (end, timed_out) = execute(&ctx, &mut execution, cancel.clone(), progress_tx, values).await;
     execution.progress = writer.await.unwrap_or(None);
+    // Every value is stored before the execution is seen to end.
+    let _ = values_writer.await;
     let cause = ctx
         .running()
         .get(&execution.id)
@@ -123,6 +127,7 @@ async fn execute(
     execution: &mut Execution,
     cancel: CancellationToken,
     progress: watch::Sender<Option<CellProgress>>,
+    values: ValueRecorder,
 ) -> (End, Option<std::time::Duration>) {
     let input = match &execution.schedule_id {
         Some(id) if execution.run.snapshot => Ok(ctx.snapshot_path(id)),
@@ -196,6 +201,7 @@ async fn execute(
             progress.send_replace(Some(CellProgress { cell: index, total }));
             events.send(&id, EventKind::Progress { cell: index, total });
         }
+        Progress::Recorded { name, value, .. } => values.record(name, value),
         Progress::Output { index, output } => {
             events.send(
                 &id,

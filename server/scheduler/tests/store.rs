@@ -4,6 +4,7 @@ mod support;
 
 use std::time::Duration;
 
+use nbgate_executor::values::RecordedValue;
 use nbgate_scheduler::store::Store;
 use nbgate_scheduler::{
     CellProgress, Execution, ExecutionError, ExecutionFilter, ExecutionStatus, Recurrence,
@@ -307,4 +308,154 @@ fn a_schedule_deleted_with_its_executions_kept_leaves_them_unlinked_under_its_na
             .expect("finish")
     );
     assert!(store.get_execution("one_off_retry").expect("get").is_some());
+}
+
+fn scrap(text: &str) -> RecordedValue {
+    RecordedValue::Json(serde_json::from_str(text).expect("json"))
+}
+
+#[test]
+fn recorded_values_keep_the_last_value_in_first_order_and_go_with_their_execution() {
+    let store = SqliteStore::in_memory().expect("store");
+    store
+        .insert_execution(&execution("e1", None, ExecutionStatus::Running))
+        .expect("insert");
+    let now = utc("2026-01-01T01:00:01Z");
+    let big = "0.12345678901234567890123456789";
+    store
+        .record_values(
+            "e1",
+            &[
+                ("accuracy".into(), scrap("0.5")),
+                ("précision".into(), scrap(big)),
+                ("note".into(), RecordedValue::Text("ok".into())),
+            ],
+            now,
+        )
+        .expect("record");
+    store
+        .record_values(
+            "e1",
+            &[
+                ("accuracy".into(), scrap("0.91")),
+                (
+                    "table".into(),
+                    RecordedValue::Other {
+                        encoder: "pandas".into(),
+                        summary: Some("   a\n0  1".into()),
+                    },
+                ),
+            ],
+            now,
+        )
+        .expect("record again");
+    let values = store.execution_values("e1").expect("values");
+    let names: Vec<&str> = values.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["accuracy", "précision", "note", "table"]);
+    assert_eq!(values[0].1, scrap("0.91"));
+    // The number's text is kept digit for digit.
+    let RecordedValue::Json(precise) = &values[1].1 else {
+        panic!("{values:?}")
+    };
+    assert_eq!(precise.to_string(), big);
+    assert_eq!(values[2].1, RecordedValue::Text("ok".into()));
+    assert_eq!(values[3].1.encoder(), "pandas");
+    // A run deleted meanwhile records nothing; a deleted execution takes its values along.
+    store
+        .record_values("gone", &[("x".into(), scrap("1"))], now)
+        .expect("no-op");
+    assert!(store.execution_values("gone").expect("none").is_empty());
+    assert!(store.delete_execution("e1").expect("delete"));
+    assert!(store.execution_values("e1").expect("values").is_empty());
+}
+
+#[test]
+fn value_series_are_oldest_first_over_the_last_runs_that_recorded() {
+    let store = SqliteStore::in_memory().expect("store");
+    store.insert_schedule(&schedule("daily")).expect("schedule");
+    let now = utc("2026-01-02T00:00:00Z");
+    for (id, accuracy) in [("r1", "0.7"), ("r2", "0.8"), ("quiet", ""), ("r3", "0.9")] {
+        let mut run = execution(id, Some("id-daily"), ExecutionStatus::Succeeded);
+        run.created_at = now;
+        store.insert_execution(&run).expect("insert");
+        if !accuracy.is_empty() {
+            let mut values = vec![("accuracy".to_owned(), scrap(accuracy))];
+            if id != "r2" {
+                values.push(("rows".to_owned(), scrap("158")));
+            }
+            store.record_values(id, &values, now).expect("record");
+        }
+    }
+    // Another schedule's run is not in the series.
+    store
+        .insert_execution(&execution(
+            "other",
+            Some("id-other"),
+            ExecutionStatus::Failed,
+        ))
+        .expect("insert");
+    store
+        .record_values("other", &[("accuracy".into(), scrap("0.1"))], now)
+        .expect("record");
+
+    let all = store.value_series("id-daily", None, 100).expect("series");
+    let points: Vec<(&str, &str)> = all
+        .iter()
+        .map(|p| (p.execution_id.as_str(), p.name.as_str()))
+        .collect();
+    assert_eq!(
+        points,
+        [
+            ("r1", "accuracy"),
+            ("r1", "rows"),
+            ("r2", "accuracy"),
+            ("r3", "accuracy"),
+            ("r3", "rows")
+        ]
+    );
+    assert_eq!(all[0].status, ExecutionStatus::Succeeded);
+    assert_eq!(all[0].created_at, now);
+    // One name, the last two runs that recorded it.
+    let rows = store
+        .value_series("id-daily", Some("rows"), 2)
+        .expect("rows");
+    let ids: Vec<&str> = rows.iter().map(|p| p.execution_id.as_str()).collect();
+    assert_eq!(ids, ["r1", "r3"]);
+    let last = store
+        .value_series("id-daily", Some("accuracy"), 1)
+        .expect("last");
+    assert_eq!(last.len(), 1);
+    assert_eq!(last[0].value, scrap("0.9"));
+    assert!(
+        store
+            .value_series("id-daily", Some("missing"), 10)
+            .expect("none")
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_step_missed_below_the_highest_applied_is_applied_at_open() {
+    // A database migrated by a build that had step 6 but not yet step 5.
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("db.sqlite3");
+    drop(SqliteStore::open(&path).expect("open"));
+    let conn = rusqlite::Connection::open(&path).expect("sqlite");
+    conn.execute_batch(
+        "DROP TABLE execution_values; DELETE FROM schema_migrations WHERE version = 5;",
+    )
+    .expect("undo step 5");
+    drop(conn);
+    let store = SqliteStore::open(&path).expect("reopen");
+    store
+        .insert_execution(&execution("e1", None, ExecutionStatus::Running))
+        .expect("insert");
+    store
+        .record_values(
+            "e1",
+            &[("x".into(), scrap("1"))],
+            utc("2026-01-01T00:00:00Z"),
+        )
+        .expect("step 5 applied");
+    assert_eq!(store.execution_values("e1").expect("values").len(), 1);
 }

@@ -53,6 +53,8 @@ pub(super) enum ExecutionsCommand {
         #[arg(long, alias = "delete-files")]
         delete_file: bool,
     },
+    /// The values an execution recorded (scrapbook's `glue`, papermill's `record`).
+    Values(ExecutionId),
     /// Write an execution's output notebook to standard output or a file.
     Notebook {
         /// The execution's id.
@@ -126,6 +128,17 @@ pub(super) enum SchedulesCommand {
     Run(RunScheduleArgs),
     /// Copy the notebook again into the schedule's snapshot.
     Snapshot(ScheduleKey),
+    /// A schedule's recorded values across its runs, oldest run first.
+    Values {
+        /// The schedule's id or name.
+        schedule: String,
+        /// Only this value (default: every recorded name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Only the newest K runs that recorded one.
+        #[arg(long, value_name = "K")]
+        limit: Option<usize>,
+    },
     /// Delete a schedule; its queued and running executions are cancelled.
     Delete {
         /// The schedule's id or name.

@@ -67,6 +67,8 @@ pub(crate) const MIGRATIONS: &[(u32, &str)] = &[
     // Executions kept when their schedule is deleted keep its name here (their `schedule_id` is
     // cleared); linked ones read their schedule's current name instead (`EXECUTION_SELECT`).
     (4, "ALTER TABLE executions ADD COLUMN schedule_name TEXT;"),
+    // The values each execution recorded (`store::values`); deleted with their execution.
+    (5, super::values::MIGRATION),
     // The files an execution's run created or changed that its `outputs` patterns matched
     // (`store::outputs`); deleted with their execution.
     (6, super::outputs::MIGRATION),
@@ -80,12 +82,16 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
             applied_at BIGINT NOT NULL
         );",
     )?;
-    let current: u32 = conn.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-        [],
-        |row| row.get(0),
-    )?;
-    for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > current) {
+    // Every step not applied yet, not only those above the highest applied: steps written at the same
+    // time may land out of order (a database at step 6 still gets step 5).
+    let applied: Vec<u32> = conn
+        .prepare("SELECT version FROM schema_migrations")?
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    for (version, sql) in MIGRATIONS
+        .iter()
+        .filter(|(version, _)| !applied.contains(version))
+    {
         let failed = |error: rusqlite::Error| StoreError::Migration {
             version: *version,
             reason: error.to_string(),

@@ -8,6 +8,7 @@ mod migrations;
 mod outputs;
 mod rows;
 mod sqlite;
+mod values;
 
 use std::sync::Arc;
 
@@ -19,6 +20,8 @@ use crate::model::{
     CellProgress, Execution, ExecutionFilter, ExecutionStatus, RunHistory, Schedule,
 };
 use crate::outputs::{OutputFile, OutputTimes};
+use crate::values::ValuePoint;
+use nbgate_executor::values::RecordedValue;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -112,6 +115,25 @@ pub trait Store: Send + Sync + 'static {
     fn delete_execution(&self, id: &str) -> StoreResult<bool>;
     /// Whether an execution has this name.
     fn execution_name_exists(&self, name: &str) -> StoreResult<bool>;
+
+    /// Records values an execution recorded, in order (a name recorded again keeps the last value);
+    /// nothing if the execution is gone.
+    fn record_values(
+        &self,
+        execution_id: &str,
+        values: &[(String, RecordedValue)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// An execution's values, in the order their names were first recorded.
+    fn execution_values(&self, execution_id: &str) -> StoreResult<Vec<(String, RecordedValue)>>;
+    /// The values of a schedule's newest `limit` executions that recorded one (named `name` when
+    /// given), oldest execution first.
+    fn value_series(
+        &self,
+        schedule_id: &str,
+        name: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<ValuePoint>>;
 
     /// Records an execution's output files, replacing those recorded before.
     fn record_outputs(&self, execution_id: &str, files: &[OutputFile]) -> StoreResult<()>;

@@ -511,4 +511,29 @@ impl Store for SqliteStore {
     fn output_times(&self, schedule_id: &str) -> StoreResult<crate::outputs::OutputTimes> {
         super::outputs::times(&self.conn(), schedule_id)
     }
+
+    fn record_values(
+        &self,
+        execution_id: &str,
+        values: &[(String, nbgate_executor::values::RecordedValue)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        super::values::record(&mut self.conn(), execution_id, values, now)
+    }
+
+    fn execution_values(
+        &self,
+        execution_id: &str,
+    ) -> StoreResult<Vec<(String, nbgate_executor::values::RecordedValue)>> {
+        super::values::list(&self.conn(), execution_id)
+    }
+
+    fn value_series(
+        &self,
+        schedule_id: &str,
+        name: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<crate::values::ValuePoint>> {
+        super::values::series(&self.conn(), schedule_id, name, limit)
+    }
 }
