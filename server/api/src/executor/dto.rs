@@ -17,7 +17,7 @@ pub(crate) fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn opt_time(at: Option<DateTime<Utc>>) -> Option<String> {
+pub(crate) fn opt_time(at: Option<DateTime<Utc>>) -> Option<String> {
     at.map(time)
 }
 

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use nbgate_scheduler::{ExecutionFilter, ExecutionStatus, MAX_PAGE};
 
 use super::dto::{CreateExecution, DeleteExecutionQuery, ExecutionDto, ListExecutions, PageDto};
+use super::values::{ExecutionDetail, values_object};
 use super::{ExecutorError, JsonBody, QueryParams, created};
 use crate::AppState;
 use crate::routes::Route;
@@ -80,10 +81,15 @@ async fn list(
 async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<ExecutionDto>, ExecutorError> {
-    let execution = state.scheduler()?.get_execution(&id).await?;
-    let outputs = super::outputs::of_execution(&state, &id).await?;
-    Ok(Json(ExecutionDto::from(execution).with_outputs(outputs)))
+) -> Result<Json<ExecutionDetail>, ExecutorError> {
+    let scheduler = state.scheduler()?;
+    let execution = scheduler.get_execution(&id).await?;
+    let values = scheduler.execution_values(&id).await?;
+    Ok(Json(ExecutionDetail {
+        execution: ExecutionDto::from(execution)
+            .with_outputs(super::outputs::of_execution(&state, &id).await?),
+        values: values_object(values),
+    }))
 }
 
 /// 202: a running execution is being stopped (it ends `cancelled`); 200 when it is already over

@@ -8,6 +8,7 @@
 //! - `dto`: request and response bodies; `error`: [`SchedulerError`](nbgate_scheduler::SchedulerError)
 //!   → `{"message"}` + status.
 //! - `executions`, `schedules`, `environments`: the handlers; `events`: SSE; `metrics`: `/metrics`;
+//!   `values`: recorded values (an execution's, a schedule's series);
 //!   `outputs`: an execution's recorded output files and previews of them;
 //!   `openapi`: `/api/openapi.json` (a test keeps it and the table in step).
 //!
@@ -22,6 +23,7 @@ mod metrics;
 mod openapi;
 mod outputs;
 mod schedules;
+mod values;
 
 use std::sync::Arc;
 
@@ -46,6 +48,7 @@ pub fn routes() -> Vec<Route> {
         events::routes(),
         schedules::routes(),
         outputs::routes(),
+        values::routes(),
         openapi::routes(),
         metrics::routes(),
     ]

@@ -59,6 +59,13 @@ fn op(summary: &str, params: Vec<Value>, request: Option<Value>, responses: Valu
 pub(crate) fn document() -> Value {
     let invalid = || error("Invalid request; the message says what to fix.");
     let unknown = || error("No such execution or schedule.");
+    let schedule_values = json!({"get": op("A schedule's recorded values across its runs",
+        vec![id_param(), query("name", "string", "Only this value (default: every recorded name)."),
+            query("limit", "integer", "The newest K runs that recorded one, 1 to 10000 (default 10000).")],
+        None, json!({
+        "200": reply("`{\"series\": {name: [point, …]}}`, each series oldest run first.", "ValueSeries"),
+        "400": invalid(), "404": unknown(),
+    }))});
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -169,6 +176,7 @@ pub(crate) fn document() -> Value {
                 vec![id_param()], None, json!({
                 "200": reply("The schedule.", "Schedule"), "404": unknown(), "422": invalid(),
             }))},
+            "/api/schedules/{id}/values": schedule_values,
             "/api/executions/{id}/outputs": super::outputs::list_path(),
             "/api/executions/{id}/outputs/preview": super::outputs::preview_path(),
             "/api/openapi.json": {"get": op("This document", vec![], None, json!({
@@ -224,6 +232,18 @@ fn schemas() -> Value {
     ] {
         schedule[key] = value;
     }
+    let recorded_value = json!({"description": "The JSON value (scrapbook's `json` encoder, papermill's \
+            `record`; numbers exact), a string (`text` encoder), or for other encoders (`pandas`, \
+            `arrow`, `display`, …) `{\"encoder\", \"summary\"}`: the summary is the text/plain \
+            rendering published with it (`display=True`), else null."});
+    let value_series = json!({"type": "object", "properties": {"series": {"type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "object", "properties": {
+                "execution_id": string, "fire_time": time, "created_at": time, "status": status,
+                "value": schema("RecordedValue")}}}}}});
+    let execution_values = json!({"type": "object", "additionalProperties": schema("RecordedValue"),
+        "description": "Only in `GET /api/executions/{id}`: what the notebook recorded \
+            (scrapbook's `glue`, papermill's `record`), name → value, in the order first \
+            recorded; a name recorded twice has its last value."});
     json!({
         "Error": {"type": "object", "required": ["message"], "properties": {"message": string}},
         "Environment": {"type": "object", "properties": {
@@ -262,7 +282,10 @@ fn schemas() -> Value {
                 "ename": string, "evalue": string,
                 "traceback": {"type": "array", "items": string}}},
             "output_path": string, "notify_error": opt_string, "timeout": seconds,
-            "cell_timeout": seconds, "retry_delay": seconds}},
+            "cell_timeout": seconds, "retry_delay": seconds,
+            "values": execution_values}},
+        "RecordedValue": recorded_value,
+        "ValueSeries": value_series,
         "ExecutionPage": {"type": "object", "properties": {
             "items": {"type": "array", "items": schema("Execution")}, "next_cursor": opt_string}},
         "CreateSchedule": {"type": "object", "required": ["name", "notebook"],
