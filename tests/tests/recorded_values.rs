@@ -172,6 +172,24 @@ fn executions_and_schedules_give_their_values() {
         "{table}"
     );
 
+    // A value recorded before a cell timed out is kept (recorded the papermill way: importing
+    // scrapbook could itself take longer than the cell timeout).
+    let record = "from IPython.display import display\n\
+                  display({'application/papermill.record+json': {'before': 1}}, raw=True)";
+    write(
+        &env,
+        "slow.ipynb",
+        &notebook(
+            "python3",
+            "python",
+            &[record, "import time\ntime.sleep(60)"],
+        ),
+    );
+    let slow = server.create(&json!({"notebook": "slow.ipynb", "cell_timeout": 2}));
+    let slow = server.finished(&slow, WAIT);
+    assert_eq!(slow["status"], "timed_out", "{slow}");
+    assert_eq!(slow["values"], json!({"before": 1}));
+
     // Three runs of a schedule, the last failing after it recorded: series oldest first.
     server.ok(
         "POST",
