@@ -105,7 +105,9 @@ export interface Execution {
   output_path: string;
   /** Values the notebook recorded (scrapbook `glue`, papermill `record`), by name; exact numbers. */
   values?: RecordedValues;
-  /** The output files the run created or changed (matching its `outputs` patterns). */
+  /** The `outputs` glob patterns it was given. */
+  output_patterns?: string[];
+  /** The output files the run created or changed (matching them); only in `GET /api/executions/{id}`. */
   outputs?: OutputFile[];
 }
 
