@@ -351,6 +351,10 @@ fn typed(text: String, kind: Kind) -> Value {
     match kind {
         Kind::Integer | Kind::Float => match trimmed.parse::<Number>() {
             Ok(number) => Value::Number(number),
+            // Not JSON's grammar (`007`, `+1`, `1.`): the value, without its spelling.
+            Err(_) if kind == Kind::Integer && trimmed.parse::<i64>().is_ok() => {
+                trimmed.parse::<i64>().map_or(Value::Null, Value::from)
+            }
             Err(_) => trimmed
                 .parse::<f64>()
                 .ok()

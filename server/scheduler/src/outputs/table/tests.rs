@@ -21,7 +21,7 @@ fn kinds(columns: &[Column]) -> Vec<(&str, &str)> {
 fn csv_rows_columns_and_hash() {
     let dir = tempfile::tempdir().expect("tmp");
     let text =
-        "id,score,ok,label,empty\n1,0.5,true,\"a, quoted\nline\",\n2,1,False,b,\n3,,true,c,\n";
+        "id,score,ok,label,empty\n001,0.5,true,\"a, quoted\nline\",\n2,1,False,b,\n3,,true,c,\n";
     let path = write(&dir, "p.csv", text);
     let described = describe(&path).expect("describe");
     assert_eq!(described.rows, Some(3));
