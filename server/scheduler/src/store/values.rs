@@ -41,19 +41,13 @@ pub(crate) fn record(
     if exists {
         for (name, value) in values {
             let (encoder, text, summary) = columns(value);
+            let row = params![execution_id, name, encoder, text, summary, millis(now)];
             let updated = tx
                 .prepare_cached(
                     "UPDATE execution_values SET encoder = ?3, value = ?4, summary = ?5, \
                      recorded_at = ?6 WHERE execution_id = ?1 AND name = ?2",
                 )?
-                .execute(params![
-                    execution_id,
-                    name,
-                    encoder,
-                    text,
-                    summary,
-                    millis(now)
-                ])?;
+                .execute(row)?;
             if updated == 0 {
                 tx.prepare_cached(
                     "INSERT INTO execution_values \
@@ -61,14 +55,7 @@ pub(crate) fn record(
                      SELECT ?1, ?2, COALESCE(MAX(position), -1) + 1, ?3, ?4, ?5, ?6 \
                      FROM execution_values WHERE execution_id = ?1",
                 )?
-                .execute(params![
-                    execution_id,
-                    name,
-                    encoder,
-                    text,
-                    summary,
-                    millis(now)
-                ])?;
+                .execute(row)?;
             }
         }
     }
