@@ -367,3 +367,133 @@ fn a_schedule_is_fresh_after_a_successful_run_with_outputs_and_stale_otherwise()
     assert!(listed["items"][0].get("freshness").is_none());
     server.stop();
 }
+
+/// `nbgate ARGS…` against `server`, the token by environment.
+fn cli(env: &JupyterEnv, server: &Serve, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(nbgate_tests::workspace_bin("nbgate"))
+        .args(args)
+        .envs(env.vars())
+        .env("NBGATE_URL", format!("http://127.0.0.1:{}", server.port))
+        .env("NBGATE_TOKEN", nbgate_tests::serve::TOKEN)
+        .output()
+        .expect("nbgate runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_cli_declares_outputs_and_lists_and_previews_them() {
+    let env = JupyterEnv::new();
+    let outside = outside_file(&env);
+    write(
+        &env.work().join("nb.ipynb"),
+        &notebook(
+            "python3",
+            "python",
+            &["import os\nos.makedirs('out', exist_ok=True)\n\
+               open('out/p.csv', 'w').write('id,score\\n1,0.5\\n2,0.75\\n')\n\
+               open('out/q.jsonl', 'w').write('{\"k\": true}\\n')"],
+        ),
+    );
+    let server = start(&env, &outside);
+    let (code, stdout, stderr) = cli(
+        &env,
+        &server,
+        &[
+            "executions",
+            "create",
+            "nb.ipynb",
+            "--output",
+            "out/*.csv",
+            "--output",
+            "out/*.jsonl",
+            "--wait",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let execution: Value = serde_json::from_str(&stdout).expect("json");
+    let id = execution["id"].as_str().expect("id");
+    assert_eq!(
+        execution["output_patterns"],
+        json!(["out/*.csv", "out/*.jsonl"])
+    );
+
+    let (code, table, stderr) = cli(&env, &server, &["executions", "outputs", id]);
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("PATH"), "{table}");
+    assert!(lines[1].starts_with("out/p.csv") && lines[1].contains("id:integer, score:float"));
+    assert!(
+        lines[1].split_whitespace().nth(2) == Some("2"),
+        "rows: {table}"
+    );
+    assert!(
+        lines[2].starts_with("out/q.jsonl") && lines[2].contains("k:boolean"),
+        "{table}"
+    );
+    let (_, listed, _) = cli(&env, &server, &["executions", "outputs", id, "--json"]);
+    let listed: Value = serde_json::from_str(&listed).expect("json");
+    assert_eq!(listed[0]["rows"], 2);
+
+    let (code, preview, stderr) = cli(
+        &env,
+        &server,
+        &["executions", "preview", id, "out/p.csv", "--limit", "1"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        preview
+            .lines()
+            .map(str::split_whitespace)
+            .map(Vec::from_iter)
+            .collect::<Vec<_>>(),
+        [vec!["id", "score"], vec!["1", "0.5"]]
+    );
+    let (code, _, stderr) = cli(&env, &server, &["executions", "preview", id, "nb.ipynb"]);
+    assert_eq!(code, 2, "a path that is not recorded: {stderr}");
+    assert!(stderr.contains("not found"), "{stderr}");
+
+    let (code, stdout, stderr) = cli(
+        &env,
+        &server,
+        &[
+            "schedules",
+            "create",
+            "daily",
+            "nb.ipynb",
+            "--every",
+            "6h",
+            "--paused",
+            "--output",
+            "out/*.csv",
+            "--stale-after",
+            "7200",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let schedule: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(schedule["outputs"], json!(["out/*.csv"]));
+    assert_eq!(schedule["stale_after"], 7200.0);
+    let (code, _, stderr) = cli(
+        &env,
+        &server,
+        &[
+            "schedules",
+            "create",
+            "bad",
+            "nb.ipynb",
+            "--every",
+            "6h",
+            "--output",
+            "../x.csv",
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("\"../x.csv\""), "{stderr}");
+    server.stop();
+}

@@ -9,11 +9,13 @@
 //! - `args`: the subcommands and their options.
 //! - this file: each command's requests and output (tables, `field: value` lines, `--json`).
 //! - `values`: recorded values (an execution's; a schedule's across runs).
+//! - `outputs`: an execution's recorded output files, and previews of its tables.
 //! - `http`: a small blocking HTTP/1.1 client (each command makes a few requests, so it needs neither
 //!   the async runtime nor another crate).
 
 mod args;
 mod http;
+mod outputs;
 mod values;
 
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
@@ -70,6 +72,12 @@ pub fn executions(args: ExecutionsArgs) -> Result<(), Failure> {
         }
         ExecutionsCommand::Values(ExecutionId { id }) => {
             values::execution_values(&client, &id, json_out)
+        }
+        ExecutionsCommand::Outputs(ExecutionId { id }) => {
+            outputs::execution_outputs(&client, &id, json_out)
+        }
+        ExecutionsCommand::Preview { id, path, limit } => {
+            outputs::preview(&client, &id, &path, limit, json_out)
         }
         ExecutionsCommand::Notebook { id, output } => {
             let bytes = client.call("GET", &execution_path(&id, "/notebook"), None)?;
@@ -192,6 +200,9 @@ impl RunOptions {
         insert(body, "output_dir", self.output_dir.clone());
         insert(body, "retries", self.retries);
         insert(body, "retry_delay", self.retry_delay);
+        if !self.outputs.is_empty() {
+            body.insert("outputs".into(), json!(self.outputs));
+        }
         Ok(())
     }
 }
@@ -222,6 +233,7 @@ impl ScheduleOptions {
             );
         }
         insert(&mut body, "retention", self.retention);
+        insert(&mut body, "stale_after", self.stale_after);
         Ok(body)
     }
 }

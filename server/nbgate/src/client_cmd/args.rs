@@ -55,6 +55,18 @@ pub(super) enum ExecutionsCommand {
     },
     /// The values an execution recorded (scrapbook's `glue`, papermill's `record`).
     Values(ExecutionId),
+    /// The output files an execution's run created or changed (its `--output` patterns' matches).
+    Outputs(ExecutionId),
+    /// The first rows of one of an execution's recorded output tables (CSV, TSV, JSON lines).
+    Preview {
+        /// The execution's id.
+        id: String,
+        /// The output's path, as `executions outputs` lists it.
+        path: String,
+        /// Rows, 1 to 1000.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
     /// Write an execution's output notebook to standard output or a file.
     Notebook {
         /// The execution's id.
@@ -184,6 +196,7 @@ pub(super) enum Clearable {
     CellTimeout,
     Notify,
     Retention,
+    StaleAfter,
 }
 
 /// How an execution runs, for ad-hoc executions and schedules alike; each option given becomes a
@@ -213,6 +226,10 @@ pub(super) struct RunOptions {
     /// Seconds before the first retry (doubled at each attempt).
     #[arg(long, value_name = "SECONDS")]
     pub(super) retry_delay: Option<f64>,
+    /// A file the run writes, as a glob pattern relative to the notebook's folder
+    /// (`output/day=*/predictions.csv`); recorded after the run. Repeat for more.
+    #[arg(long = "output", value_name = "GLOB")]
+    pub(super) outputs: Vec<String>,
 }
 
 /// The schedule options `create` and `update` share; each one given becomes a field of the body.
@@ -250,6 +267,10 @@ pub(super) struct ScheduleOptions {
     /// Keep only the newest N executions (and their files).
     #[arg(long, value_name = "N")]
     pub(super) retention: Option<u32>,
+    /// The outputs are stale when no successful run wrote them within this many seconds (default:
+    /// twice the schedule's period).
+    #[arg(long, value_name = "SECONDS")]
+    pub(super) stale_after: Option<f64>,
     /// A JSON object (or `@FILE`, `@-` for standard input) with any request fields; options override it.
     #[arg(long, value_name = "JSON")]
     pub(super) body: Option<String>,
