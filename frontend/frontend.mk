@@ -83,8 +83,13 @@ frontend-e2e: frontend-build build
 	    $(DEADLINE) $(E2E_TIMEOUT) node ui-tests/run.js
 
 # JupyterLab on examples/, the gateway started and stopped by the server extension.
+# Lab's first-run question about fetching Jupyter news stays away: this Lab serves one job.
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+
 lab: frontend-build build-release
-	@mkdir -p $(JUPYTER_RUNTIME_DIR)
+	@mkdir -p $(JUPYTER_RUNTIME_DIR) $(dir $(LAB_OVERRIDES))
+	@echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' \
+	    > $(LAB_OVERRIDES)
 	@echo
 	@echo "JupyterLab with nbgate: http://127.0.0.1:$(LAB_PORT)/lab/tree/loyal_customer.ipynb?token=$(LAB_TOKEN)"
 	@echo "(open loyal_customer.ipynb, press Execute; Ctrl-C stops Lab and the gateway)"
