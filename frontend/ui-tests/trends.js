@@ -29,15 +29,17 @@ module.exports = {
       paused: true,
       outputs: ['output/*.csv']
     });
-    // Three runs, one after the other, each with its own accuracy (and one more row than the last).
+    // Three runs, one after the other, each with its own accuracy (and one more row than the last);
+    // the second fails after it recorded its value.
     const accuracies = ['0.81', '0.85', '0.9'];
+    const expected = ['succeeded', 'failed', 'succeeded'];
     const runs = [];
     for (const [index, accuracy] of accuracies.entries()) {
       const started = await api(lab, 'POST', `schedules/${schedule.id}/run`, {
-        parameters: { ACCURACY: Number(accuracy), ROWS: index + 3 }
+        parameters: { ACCURACY: Number(accuracy), ROWS: index + 3, FAIL: index === 1 }
       });
       const run = await finished(lab, started.id);
-      if (run.status !== 'succeeded') {
+      if (run.status !== expected[index]) {
         throw new Error(`run ${index + 1} ended ${run.status}: ${JSON.stringify(run.error)}`);
       }
       runs.push(run);
@@ -51,7 +53,10 @@ module.exports = {
     const dialog = page.locator('.nbgate-ExecuteDialog');
     await dialog.locator('.nbgate-ExecuteDialog-body').waitFor({ timeout: 30_000 });
     await dialog.locator('.nbgate-ExecuteDialog-advancedToggle').click();
-    const patterns = await dialog.locator('.nbgate-ExecuteDialog-outputs').inputValue();
+    const outputs = dialog.locator('.nbgate-ExecuteDialog-outputs');
+    await outputs.evaluate(element => element.scrollIntoView({ block: 'center' }));
+    await shot(page, 'trends-00-edit-output-patterns');
+    const patterns = await outputs.inputValue();
     if (patterns !== 'output/*.csv') {
       throw new Error(`the dialog shows the output patterns ${JSON.stringify(patterns)}`);
     }
@@ -74,11 +79,14 @@ module.exports = {
       throw new Error(`the accuracy chart shows ${count} points, expected 3`);
     }
     const labels = await points.evaluateAll(paths => paths.map(p => p.getAttribute('aria-label')));
+    // Each point says its value and how its run ended (its colour and shape show it too).
     for (const [index, accuracy] of accuracies.entries()) {
-      if (!labels.some(label => label && label.includes(`accuracy ${accuracy} on`))) {
-        throw new Error(`no point says accuracy ${accuracy} (run ${index + 1}): ${labels}`);
+      const pattern = new RegExp(`^accuracy ${accuracy} on .* \\(${expected[index]}\\)$`);
+      if (!labels.some(label => label && pattern.test(label))) {
+        throw new Error(`no point says accuracy ${accuracy}, ${expected[index]}: ${labels}`);
       }
     }
+    await chart.locator('svg', { hasText: 'Failed' }).waitFor();
     // "model" is text: in the table, not charted.
     if ((await detail.locator('.nbgate-Trend[data-name="model"]').count()) !== 0) {
       throw new Error('a text value was charted');
@@ -118,12 +126,14 @@ module.exports = {
       throw new Error(`axe-core on the schedule's detail: ${violations.join('; ')}`);
     }
 
-    // A click on the middle point opens that run's result, with its recorded values in the header.
+    // A click on the middle point opens that run's result: failed, and with the values it recorded
+    // before it failed in its header.
     const middle = chart.locator('svg .mark-symbol.role-mark path[aria-label*="accuracy 0.85 on"]');
     await middle.scrollIntoViewIfNeeded();
     await middle.click();
     const result = page.locator(`.nbgate-ResultView`);
     await result.locator('.nbgate-ResultHeader-name', { hasText: runs[1].name }).waitFor();
+    await result.locator('.nbgate-ResultHeader-status', { hasText: 'Failed' }).waitFor();
     // The run's recorded values, exactly, in its result's header.
     await result
       .locator('.nbgate-ResultHeader-values', { hasText: 'accuracy = 0.85' })
