@@ -222,6 +222,8 @@ export interface Schedule {
   last_execution?: Execution | null;
   /** Output file patterns (globs relative to the kernel's working directory). */
   outputs?: string[] | null;
+  /** Seconds after which outputs are stale (default: twice the schedule's period). */
+  stale_after?: number | null;
   /** Present on `GET /api/schedules/{id}`. */
   freshness?: Freshness | null;
 }

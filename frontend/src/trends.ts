@@ -4,7 +4,7 @@
  * freshness in words. Pure functions (the time `now`, the zone and the locale can be passed in).
  */
 import { JsonNumber, stringify } from './exactJson';
-import { formatTime, ITimeOptions, NBSP, statusWord } from './format';
+import { formatSeconds, formatTime, ITimeOptions, NBSP, statusWord } from './format';
 import { ExecutionStatus, Freshness, OutputFile, ValuePoint, ValueSeries } from './tokens';
 
 /** The MIME type Lab's Vega extension renders (Vega-Lite 5). */
@@ -236,8 +236,9 @@ export function describeOutput(output: OutputFile, now: number = Date.now()): st
 /** The schedule's freshness in one sentence, and whether to flag it. */
 export function describeFreshness(
   freshness: Freshness,
-  now: number = Date.now()
-): { text: string; stale: boolean } {
+  now: number = Date.now(),
+  schedule: { outputs?: string[] | null; stale_after?: number | null } = {}
+): { text: string; stale: boolean; why: string | null } {
   const parts: string[] = [];
   parts.push(
     freshness.last_output_at
@@ -249,7 +250,17 @@ export function describeFreshness(
       ? `last successful run ${timeAgo(freshness.last_success, now)}`
       : 'no successful run yet'
   );
-  return { text: `${parts.join('; ')}.`, stale: freshness.stale === true };
+  const stale = freshness.stale === true;
+  const within =
+    typeof schedule.stale_after === 'number'
+      ? `within ${formatSeconds(schedule.stale_after)}`
+      : "within twice the schedule's period";
+  const what = (schedule.outputs ?? []).length > 0 ? ' wrote its outputs' : '';
+  return {
+    text: `${parts.join('; ')}.`,
+    stale,
+    why: stale ? `No successful run${what} ${within}.` : null
+  };
 }
 
 /** A preview column's name and type, whichever shape the server sends. */

@@ -253,11 +253,28 @@ describe('describeFreshness', () => {
     );
     expect(spaced(fresh.text)).toBe('Outputs last written 2 h ago; last successful run 2 h ago.');
     expect(fresh.stale).toBe(false);
-    const never = describeFreshness({ last_success: null, last_output_at: null, stale: true }, now);
+    expect(fresh.why).toBeNull();
+    const never = describeFreshness(
+      { last_success: null, last_output_at: null, stale: true },
+      now,
+      {
+        outputs: ['out/*.csv']
+      }
+    );
     expect(never).toEqual({
       text: 'No outputs recorded yet; no successful run yet.',
-      stale: true
+      stale: true,
+      why: "No successful run wrote its outputs within twice the schedule's period."
     });
+  });
+
+  it("says the schedule's own stale-after time, and a success alone when it declares no outputs", () => {
+    const late = describeFreshness(
+      { last_success: '2026-12-03T10:00:00Z', last_output_at: null, stale: true },
+      now,
+      { outputs: [], stale_after: 7200 }
+    );
+    expect(spaced(late.why ?? '')).toBe('No successful run within 2 h 0 min.');
   });
 });
 

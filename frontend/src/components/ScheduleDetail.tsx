@@ -367,7 +367,9 @@ function Outputs(props: {
   const [chosen, setChosen] = React.useState<string | null>(null);
   const first = outputs.find(previewable)?.path ?? null;
   const path = chosen && outputs.some(o => o.path === chosen) ? chosen : first;
-  const freshness = schedule.freshness ? describeFreshness(schedule.freshness, now) : null;
+  const freshness = schedule.freshness
+    ? describeFreshness(schedule.freshness, now, schedule)
+    : null;
   const declared = schedule.outputs ?? [];
   return (
     <section className="nbgate-ScheduleDetail-outputs" aria-labelledby="nbgate-outputs-heading">
@@ -376,8 +378,7 @@ function Outputs(props: {
         <p className={`nbgate-Freshness ${freshness.stale ? 'nbgate-mod-stale' : ''}`}>
           {freshness.stale && <span className="nbgate-Badge nbgate-Freshness-stale">stale</span>}{' '}
           {freshness.text}
-          {freshness.stale &&
-            " No successful run wrote its outputs within twice the schedule's period."}
+          {freshness.why && ` ${freshness.why}`}
         </p>
       )}
       {!latest ? (
