@@ -46,6 +46,15 @@ module.exports = {
     }
 
     const sidebar = await openSidebar(page, lab);
+    // Each execution row says what its run recorded (the failed one too).
+    for (const [index, run] of runs.entries()) {
+      await sidebar
+        .locator(`.nbgate-Execution[data-id="${run.id}"] .nbgate-Execution-values`, {
+          hasText: `accuracy = ${accuracies[index]}`
+        })
+        .waitFor({ timeout: 15_000 });
+    }
+    await shot(page, 'trends-00-execution-values');
     await sidebar.locator('.nbgate-Tab-schedules').click();
     // The schedule's output patterns are in its Execute dialog (Edit → Advanced options).
     const item = sidebar.locator('.nbgate-Schedule[data-name="e2e_trends"]');

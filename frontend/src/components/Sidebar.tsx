@@ -12,6 +12,7 @@ import {
   statusWord
 } from '../format';
 import { NbgateModel } from '../model';
+import { RecordedValuesCache } from '../recordedValues';
 import {
   EXECUTION_STATUSES,
   Execution,
@@ -257,7 +258,7 @@ function ExecutionItem(props: {
 }): JSX.Element {
   const { execution: e, actions } = props;
   const parameters = formatParameters(e.parameters);
-  const values = formatParameters(e.values);
+  const values = formatParameters(useRecordedValues(e));
   const progress = e.progress;
   const duration = executionDuration(e);
   return (
@@ -355,6 +356,14 @@ function ExecutionItem(props: {
       </div>
     </li>
   );
+}
+
+const recordedValues = new RecordedValuesCache();
+
+/** The execution's recorded values (read once it has ended, when the listing does not carry them). */
+function useRecordedValues(execution: Execution): Execution['values'] {
+  const [, setLoaded] = React.useState(0);
+  return recordedValues.valuesOf(execution, () => setLoaded(n => n + 1));
 }
 
 /** How many parameter lines a row shows before folding the rest under "n more parameters". */
