@@ -370,6 +370,22 @@ fn kill_9_during_a_run_then_restart_marks_it_failed_and_leaves_no_kernel() {
         .as_str()
         .expect("path")
         .to_owned();
+    // The first cell's save may still be on its way to disk when the second cell starts: kill once it
+    // is there, so that what the restart must keep is known.
+    let saved = env.work().join(&output_path);
+    let deadline = Instant::now() + WAIT;
+    let first_output = || {
+        let text = std::fs::read_to_string(&saved).ok()?;
+        Some(stdout_text(&serde_json::from_str(&text).ok()?, 0))
+    };
+    while first_output().as_deref() != Some("before\n") {
+        assert!(
+            Instant::now() < deadline,
+            "the first cell's output was never saved"
+        );
+        // Observed from outside the process: polling the file is the only way.
+        std::thread::sleep(Duration::from_millis(20));
+    }
     server.sigkill();
     env.assert_no_survivors(Duration::from_secs(10));
 
