@@ -254,6 +254,7 @@ pub(crate) fn scheduled_draft(
             retry_delay: spec.retry_delay,
             snapshot: spec.input == crate::model::InputMode::Snapshot,
             outputs: spec.outputs.clone(),
+            expect: spec.expect.clone(),
         },
     }
 }

@@ -63,6 +63,8 @@ pub enum ValidationError {
     InvalidWebhook { url: String, reason: String },
     #[error("invalid output pattern {pattern:?}: {reason}")]
     InvalidOutputPattern { pattern: String, reason: String },
+    #[error("invalid expectation {rule:?}: {reason}")]
+    InvalidExpectation { rule: String, reason: String },
     #[error("output {path:?} is not a table: a preview reads CSV, TSV and JSON lines files")]
     NotATable { path: String },
     #[error("invalid cursor {cursor:?}")]

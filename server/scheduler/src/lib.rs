@@ -18,6 +18,7 @@
 //! - [`outputs`]: the files a run writes (`outputs` glob patterns), recorded after it with their hash
 //!   and, for tables, rows and columns; previews; a schedule's freshness.
 //! - [`values`]: recorded values, stored as a run goes; a schedule's values as series.
+//! - [`expect`]: `expect` rules on recorded values and outputs, evaluated after a successful run.
 //! - [`paths`], [`validate`]: what users submit, checked; [`clock`]: the one place time is read.
 //!
 //! Absent on purpose: HTTP (the `api` crate maps [`SchedulerError`] to status codes).
@@ -35,6 +36,7 @@ mod describe;
 mod engine;
 pub mod error;
 pub mod events;
+pub mod expect;
 pub mod lateness;
 pub mod model;
 pub mod notify;

@@ -106,6 +106,9 @@ pub struct ScheduleSpec {
     /// Outputs older than this are stale; `None`: twice the schedule's period.
     #[serde(default, with = "opt_millis")]
     pub stale_after: Option<Duration>,
+    /// Rules on what a run records (see [`crate::expect`]).
+    #[serde(default)]
+    pub expect: Vec<String>,
 }
 
 impl ScheduleSpec {
@@ -133,6 +136,7 @@ impl ScheduleSpec {
             retention: None,
             outputs: Vec::new(),
             stale_after: None,
+            expect: Vec::new(),
         }
     }
 }
@@ -163,6 +167,7 @@ pub struct SchedulePatch {
     pub retention: Option<Option<u32>>,
     pub outputs: Option<Vec<String>>,
     pub stale_after: Option<Option<Duration>>,
+    pub expect: Option<Vec<String>>,
 }
 
 /// A schedule as stored, with what the scheduler derives from it.
@@ -327,6 +332,9 @@ pub struct RunConfig {
     /// Glob patterns of the files the run writes, relative to the kernel's working directory.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs: Vec<String>,
+    /// Rules on what the run records (see [`crate::expect`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expect: Vec<String>,
 }
 
 /// An ad-hoc run.
@@ -344,6 +352,8 @@ pub struct NewExecution {
     pub retry_delay: Option<Duration>,
     /// Glob patterns of the files the run writes, relative to the kernel's working directory.
     pub outputs: Vec<String>,
+    /// Rules on what the run records (see [`crate::expect`]).
+    pub expect: Vec<String>,
 }
 
 /// Which executions to list.

@@ -70,6 +70,7 @@ impl SchedulerHandle {
         }
         paths::output_dir(&self.ctx.root, &spec.output_dir)?;
         crate::outputs::check_patterns(&spec.outputs)?;
+        crate::expect::check_rules(&spec.expect)?;
         if let Some(stale_after) = spec.stale_after {
             crate::outputs::check_stale_after(stale_after)?;
         }
@@ -147,7 +148,8 @@ impl SchedulerHandle {
             output_dir,
             retention,
             outputs,
-            stale_after
+            stale_after,
+            expect
         );
         let bytes = self.check_spec(&schedule.spec).await?;
         let spec = &schedule.spec;

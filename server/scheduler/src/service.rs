@@ -42,6 +42,7 @@ impl SchedulerHandle {
         let output_dir = request.output_dir.as_deref().unwrap_or(DEFAULT_OUTPUT_DIR);
         paths::output_dir(&ctx.root, output_dir)?;
         crate::outputs::check_patterns(&request.outputs)?;
+        crate::expect::check_rules(&request.expect)?;
         let now = ctx.now();
         let stem = paths::name_from_stem(&request.notebook);
         let _naming = ctx.naming.lock().await;
@@ -64,6 +65,7 @@ impl SchedulerHandle {
                     .unwrap_or(std::time::Duration::from_secs(60)),
                 snapshot: false,
                 outputs: request.outputs,
+                expect: request.expect,
             },
         }
         .queued(now);

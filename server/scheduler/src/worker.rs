@@ -52,6 +52,10 @@ pub(crate) async fn run_execution(
     execution.progress = writer.await.unwrap_or(None);
     // Every value is stored before the execution is seen to end.
     let _ = values_writer.await;
+    let end = match end.status {
+        ExecutionStatus::Succeeded => expectations(&ctx, &execution).await.unwrap_or(end),
+        _ => end,
+    };
     let cause = ctx
         .running()
         .get(&execution.id)
@@ -119,6 +123,37 @@ pub(crate) async fn run_execution(
         Err(error) => tracing::error!(execution = %execution.id, %error, "cannot record the end"),
     }
     ctx.wake.notify_one();
+}
+
+/// After a run that succeeded (values and outputs stored): the failure its `expect` rules make it.
+async fn expectations(ctx: &Ctx, execution: &Execution) -> Option<End> {
+    if execution.run.expect.is_empty() {
+        return None;
+    }
+    let id = execution.id.clone();
+    let recorded = ctx
+        .db
+        .call(move |store| Ok((store.execution_values(&id)?, store.execution_outputs(&id)?)))
+        .await;
+    let error = match recorded {
+        Ok((values, outputs)) => {
+            let folder = std::path::Path::new(&execution.notebook)
+                .parent()
+                .unwrap_or(std::path::Path::new(""));
+            crate::expect::evaluate(&execution.run.expect, &values, &outputs, folder)?
+        }
+        Err(error) => ExecutionError {
+            cell_index: None,
+            ename: crate::expect::ENAME.into(),
+            evalue: format!("cannot read what the run recorded: {error}"),
+            traceback: Vec::new(),
+        },
+    };
+    Some(End {
+        status: ExecutionStatus::Failed,
+        reason: Some(format!("expectation failed: {}", error.evalue)),
+        error: Some(error),
+    })
 }
 
 /// Runs it; the second value is the run timeout when that is what stopped it.

@@ -253,6 +253,7 @@ async fn restart_fails_interrupted_runs_and_retries_them() {
                     retry_delay: Duration::ZERO,
                     snapshot: false,
                     outputs: Vec::new(),
+                    expect: Vec::new(),
                 },
             })
             .expect("insert");

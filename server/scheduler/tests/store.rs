@@ -72,6 +72,7 @@ fn execution(id: &str, schedule_id: Option<&str>, status: ExecutionStatus) -> Ex
             retry_delay: Duration::from_secs(60),
             snapshot: true,
             outputs: Vec::new(),
+            expect: Vec::new(),
         },
     }
 }

@@ -93,6 +93,9 @@ pub(crate) struct CreateExecution {
     /// Glob patterns of the files the run writes, relative to the notebook's folder.
     #[serde(default)]
     outputs: Vec<String>,
+    /// Rules on what the run records (`accuracy >= 0.8`, `rows(GLOB) > 0`, `exists NAME`).
+    #[serde(default)]
+    expect: Vec<String>,
 }
 
 impl CreateExecution {
@@ -108,6 +111,7 @@ impl CreateExecution {
             retries: self.retries,
             retry_delay: opt_duration("retry_delay", self.retry_delay)?,
             outputs: self.outputs,
+            expect: self.expect,
         })
     }
 }
@@ -177,6 +181,8 @@ pub(crate) struct CreateSchedule {
     #[serde(default)]
     outputs: Vec<String>,
     stale_after: Option<f64>,
+    #[serde(default)]
+    expect: Vec<String>,
 }
 
 impl CreateSchedule {
@@ -205,6 +211,7 @@ impl CreateSchedule {
         }
         spec.retention = self.retention;
         spec.outputs = self.outputs;
+        spec.expect = self.expect;
         spec.stale_after = opt_duration("stale_after", self.stale_after)?;
         Ok(spec)
     }
@@ -242,6 +249,7 @@ pub(crate) struct PatchSchedule {
     outputs: Option<Vec<String>>,
     #[serde(default, deserialize_with = "nullable")]
     stale_after: Option<Option<f64>>,
+    expect: Option<Vec<String>>,
 }
 
 impl PatchSchedule {
@@ -280,6 +288,7 @@ impl PatchSchedule {
                 .stale_after
                 .map(|s| opt_duration("stale_after", s))
                 .transpose()?,
+            expect: self.expect,
         })
     }
 }
@@ -472,6 +481,8 @@ pub(crate) struct ExecutionDto {
     retry_delay: f64,
     /// The `outputs` glob patterns it was given.
     output_patterns: Vec<String>,
+    /// The `expect` rules it was given.
+    expect: Vec<String>,
     /// Its recorded output files: only in `GET /api/executions/{id}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     outputs: Option<Vec<super::outputs::OutputFileDto>>,
@@ -519,6 +530,7 @@ impl From<Execution> for ExecutionDto {
             cell_timeout: e.run.cell_timeout.map(secs),
             retry_delay: secs(e.run.retry_delay),
             output_patterns: e.run.outputs,
+            expect: e.run.expect,
             outputs: None,
         }
     }
@@ -549,6 +561,7 @@ pub(crate) struct ScheduleDto {
     retention: Option<u32>,
     outputs: Vec<String>,
     stale_after: Option<f64>,
+    expect: Vec<String>,
     /// Only in `GET /api/schedules/{id}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     freshness: Option<super::outputs::FreshnessDto>,
@@ -594,6 +607,7 @@ impl ScheduleDto {
             retention: spec.retention,
             outputs: spec.outputs,
             stale_after: spec.stale_after.map(secs),
+            expect: spec.expect,
             freshness: None,
             next_run: opt_time(schedule.next_run),
             last_fire: opt_time(schedule.last_fire),

@@ -30,6 +30,7 @@ fn execution(schedule: Option<&str>, status: ExecutionStatus, ended: i64) -> Exe
             retry_delay: Duration::ZERO,
             snapshot: false,
             outputs: vec!["out/*.csv".into()],
+            expect: Vec::new(),
         },
     }
     .queued(at(0));
