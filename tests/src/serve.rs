@@ -118,6 +118,17 @@ impl Serve {
         self.ok("GET", &format!("/api/executions/{id}"), None)
     }
 
+    /// `nbgate ARGS…` run as a client of this server (`NBGATE_URL`, `NBGATE_TOKEN`) in `env`.
+    pub fn client(&self, env: &JupyterEnv, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(crate::workspace_bin("nbgate"))
+            .args(args)
+            .envs(env.vars())
+            .env("NBGATE_URL", format!("http://127.0.0.1:{}", self.port))
+            .env("NBGATE_TOKEN", TOKEN)
+            .output()
+            .expect("nbgate runs")
+    }
+
     /// Waits (up to `within`) until the execution has a terminal status, and returns it.
     pub fn finished(&self, id: &str, within: Duration) -> Value {
         wait_for(within, &format!("execution {id} to end"), || {

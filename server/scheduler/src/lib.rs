@@ -18,6 +18,7 @@
 //! - [`outputs`]: the files a run writes (`outputs` glob patterns), recorded after it with their hash
 //!   and, for tables, rows and columns; previews; a schedule's freshness.
 //! - [`values`]: recorded values, stored as a run goes; a schedule's values as series.
+//! - [`compare`]: two executions' differing parameters, values, output files and cells.
 //! - [`expect`]: `expect` rules on recorded values and outputs, evaluated after a successful run.
 //! - [`paths`], [`validate`]: what users submit, checked; [`clock`]: the one place time is read.
 //!
@@ -31,6 +32,7 @@
 //! resolves when every task has ended.
 
 pub mod clock;
+pub mod compare;
 mod context;
 mod describe;
 mod engine;

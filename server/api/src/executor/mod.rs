@@ -10,10 +10,12 @@
 //! - `executions`, `schedules`, `environments`: the handlers; `events`: SSE; `metrics`: `/metrics`;
 //!   `values`: recorded values (an execution's, a schedule's series);
 //!   `outputs`: an execution's recorded output files and previews of them;
+//!   `compare`: what differs between two executions;
 //!   `openapi`: `/api/openapi.json` (a test keeps it and the table in step).
 //!
 //! Without a scheduler (the Kernel Gateway alone) every route here answers 503.
 
+mod compare;
 mod dto;
 mod environments;
 mod error;
@@ -48,6 +50,7 @@ pub fn routes() -> Vec<Route> {
         events::routes(),
         schedules::routes(),
         outputs::routes(),
+        compare::routes(),
         values::routes(),
         openapi::routes(),
         metrics::routes(),

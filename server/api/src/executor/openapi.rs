@@ -179,6 +179,7 @@ pub(crate) fn document() -> Value {
             "/api/schedules/{id}/values": schedule_values,
             "/api/executions/{id}/outputs": super::outputs::list_path(),
             "/api/executions/{id}/outputs/preview": super::outputs::preview_path(),
+            "/api/executions/{id}/compare/{other}": super::compare::path(),
             "/api/openapi.json": {"get": op("This document", vec![], None, json!({
                 "200": {"description": "OpenAPI 3.0.", "content": {"application/json": {"schema": {"type": "object"}}}},
             }))},
@@ -187,7 +188,7 @@ pub(crate) fn document() -> Value {
                         "content": {"text/plain": {"schema": {"type": "string"}}}},
             }))},
         },
-        "components": {"schemas": super::outputs::add_schemas(schemas())},
+        "components": {"schemas": super::compare::add_schemas(super::outputs::add_schemas(schemas()))},
     })
 }
 
