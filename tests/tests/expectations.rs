@@ -2,6 +2,7 @@
 //! and writing a CSV on real ipykernel, its run ending `succeeded` when the rules hold and `failed`
 //! with `ExpectationFailed` when one does not; rules that do not parse refused with a 422.
 
+use std::process::Command;
 use std::time::Duration;
 
 use nbgate_tests::JupyterEnv;
@@ -122,4 +123,78 @@ fn expectations_pass_fail_and_are_checked_at_creation() {
         fired["error"]["evalue"], "accuracy > 0.9: was 0.71",
         "{fired}"
     );
+
+    // The CLI client: `--expect RULE`, repeatable, on executions create and schedules update.
+    let (code, stdout, stderr) = cli(
+        &env,
+        &server,
+        &[
+            "executions",
+            "create",
+            "model.ipynb",
+            "--output",
+            "output/*.csv",
+            "--expect",
+            "accuracy >= 0.8",
+            "--expect",
+            "rows(output/*.csv) >= 3",
+            "--wait",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 1, "an execution that ended failed: {stdout}{stderr}");
+    let execution: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(
+        execution["expect"],
+        json!(["accuracy >= 0.8", "rows(output/*.csv) >= 3"])
+    );
+    assert_eq!(execution["error"]["evalue"], "accuracy >= 0.8: was 0.71");
+    let (code, stdout, stderr) = cli(
+        &env,
+        &server,
+        &[
+            "schedules",
+            "update",
+            "model",
+            "--expect",
+            "exists label",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let updated: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(updated["expect"], json!(["exists label"]));
+    let (code, _, stderr) = cli(
+        &env,
+        &server,
+        &[
+            "executions",
+            "create",
+            "model.ipynb",
+            "--expect",
+            "accuracy >=",
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("\"accuracy >=\"") && stderr.contains("expected a number"),
+        "{stderr}"
+    );
+    server.stop();
+}
+
+/// `nbgate ARGS…` as a client of `server`: exit code, stdout, stderr.
+fn cli(env: &JupyterEnv, server: &Serve, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(nbgate_tests::workspace_bin("nbgate"))
+        .args(args)
+        .envs(env.vars())
+        .env("NBGATE_URL", format!("http://127.0.0.1:{}", server.port))
+        .env("NBGATE_TOKEN", nbgate_tests::serve::TOKEN)
+        .output()
+        .expect("nbgate runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }

@@ -40,7 +40,7 @@ pub(super) enum ExecutionsCommand {
     /// One execution.
     Get(ExecutionId),
     /// Run a notebook once.
-    Create(CreateExecutionArgs),
+    Create(Box<CreateExecutionArgs>),
     /// Wait until an execution ends; exit 0 if it succeeded, 1 otherwise.
     Wait(ExecutionId),
     /// Cancel a queued or running execution (its partial output is kept).
@@ -57,13 +57,6 @@ pub(super) enum ExecutionsCommand {
     Values(ExecutionId),
     /// The output files an execution's run created or changed (its `--output` patterns' matches).
     Outputs(ExecutionId),
-    /// What differs between two executions: parameters, recorded values, output files, cells.
-    Compare {
-        /// Execution A's id.
-        a: String,
-        /// Execution B's id.
-        b: String,
-    },
     /// The first rows of one of an execution's recorded output tables (CSV, TSV, JSON lines).
     Preview {
         /// The execution's id.
@@ -237,6 +230,10 @@ pub(super) struct RunOptions {
     /// (`output/day=*/predictions.csv`); recorded after the run. Repeat for more.
     #[arg(long = "output", value_name = "GLOB")]
     pub(super) outputs: Vec<String>,
+    /// A rule the run must meet, else it fails: `NAME OP NUMBER` on a recorded value
+    /// (`accuracy >= 0.8`), `rows(GLOB) OP NUMBER`, or `exists NAME`. Repeat for more.
+    #[arg(long = "expect", value_name = "RULE")]
+    pub(super) expect: Vec<String>,
 }
 
 /// The schedule options `create` and `update` share; each one given becomes a field of the body.
