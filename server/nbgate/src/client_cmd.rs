@@ -10,10 +10,12 @@
 //! - this file: each command's requests and output (tables, `field: value` lines, `--json`).
 //! - `values`: recorded values (an execution's; a schedule's across runs).
 //! - `outputs`: an execution's recorded output files, and previews of its tables.
+//! - `compare`: what differs between two executions.
 //! - `http`: a small blocking HTTP/1.1 client (each command makes a few requests, so it needs neither
 //!   the async runtime nor another crate).
 
 mod args;
+mod compare;
 mod http;
 mod outputs;
 mod values;
@@ -73,6 +75,7 @@ pub fn executions(args: ExecutionsArgs) -> Result<(), Failure> {
         ExecutionsCommand::Values(ExecutionId { id }) => {
             values::execution_values(&client, &id, json_out)
         }
+        ExecutionsCommand::Compare { a, b } => compare::compare(&client, &a, &b, json_out),
         ExecutionsCommand::Outputs(ExecutionId { id }) => {
             outputs::execution_outputs(&client, &id, json_out)
         }

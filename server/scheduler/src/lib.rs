@@ -18,8 +18,8 @@
 //! - [`outputs`]: the files a run writes (`outputs` glob patterns), recorded after it with their hash
 //!   and, for tables, rows and columns; previews; a schedule's freshness.
 //! - [`values`]: recorded values, stored as a run goes; a schedule's values as series.
-//! - [`compare`]: two executions' differing parameters, values, output files and cells.
 //! - [`expect`]: `expect` rules on recorded values and outputs, evaluated after a successful run.
+//! - [`compare`]: two executions' differing parameters, values, output files and cells.
 //! - [`paths`], [`validate`]: what users submit, checked; [`clock`]: the one place time is read.
 //!
 //! Absent on purpose: HTTP (the `api` crate maps [`SchedulerError`] to status codes).

@@ -57,6 +57,13 @@ pub(super) enum ExecutionsCommand {
     Values(ExecutionId),
     /// The output files an execution's run created or changed (its `--output` patterns' matches).
     Outputs(ExecutionId),
+    /// What differs between two executions: parameters, recorded values, output files, cells.
+    Compare {
+        /// Execution A's id.
+        a: String,
+        /// Execution B's id.
+        b: String,
+    },
     /// The first rows of one of an execution's recorded output tables (CSV, TSV, JSON lines).
     Preview {
         /// The execution's id.
