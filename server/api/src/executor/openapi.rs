@@ -188,7 +188,7 @@ pub(crate) fn document() -> Value {
                         "content": {"text/plain": {"schema": {"type": "string"}}}},
             }))},
         },
-        "components": {"schemas": super::compare::add_schemas(super::outputs::add_schemas(schemas()))},
+        "components": {"schemas": add_expect(super::compare::add_schemas(super::outputs::add_schemas(schemas())))},
     })
 }
 
@@ -296,4 +296,26 @@ fn schemas() -> Value {
         "SchedulePage": {"type": "object", "properties": {
             "items": {"type": "array", "items": schema("Schedule")}, "next_cursor": opt_string}},
     })
+}
+
+/// `expect` on executions and schedules.
+fn add_expect(mut schemas: Value) -> Value {
+    let rules = json!({"type": "array", "items": {"type": "string"}, "maxItems": 64,
+        "description": "Rules on what a run records, each `NAME OP NUMBER` on a recorded value \
+        (`accuracy >= 0.8`), `rows(GLOB) OP NUMBER` on the summed rows of the recorded outputs \
+        whose path (relative to the notebook's folder) matches GLOB, or `exists NAME`; OP one of \
+        `< <= > >= == !=`, numbers compared as 64-bit floats. A rule that does not parse is a 422 \
+        naming it. After a run that otherwise succeeded, a rule that does not hold ends it \
+        `failed` with `error.ename` `ExpectationFailed` and an `evalue` naming each failing rule \
+        and its value (`accuracy >= 0.8: was 0.71`)."});
+    for name in [
+        "CreateExecution",
+        "Execution",
+        "CreateSchedule",
+        "PatchSchedule",
+        "Schedule",
+    ] {
+        schemas[name]["properties"]["expect"] = rules.clone();
+    }
+    schemas
 }
