@@ -8,24 +8,11 @@
 const fs = require('fs');
 const path = require('path');
 
-const SHOTS = path.join(__dirname, 'screenshots');
+const { openNotebook, shot } = require('./support');
+
 const AXE = require.resolve('axe-core/axe.min.js');
 const RUN_TIMEOUT = 180_000;
 const BIG = '12345678901234567890';
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
-}
-
-/** Opens a notebook in a fresh layout; its toolbar's Execute button. */
-async function openNotebook(page, lab, notebook) {
-  await page.goto(`${lab.url}/lab/tree/${notebook}?reset&token=${lab.token}`);
-  const button = page.locator(
-    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar [data-jp-item-name="nbgate-execute"] button'
-  );
-  await button.waitFor({ timeout: 60_000 });
-  return button;
-}
 
 /** The open dialog, once its fields are there. */
 async function openedDialog(page) {

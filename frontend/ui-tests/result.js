@@ -10,36 +10,14 @@ const fs = require('fs');
 const path = require('path');
 
 const { labFetch } = require('./lab');
+const { api, finished, openSidebar, seriousViolations, shot, TERMINAL } = require('./support');
 
-const SHOTS = path.join(__dirname, 'screenshots');
 const NOTEBOOKS = path.join(__dirname, 'notebooks');
 const RUN_TIMEOUT = 120_000;
-const TERMINAL = ['succeeded', 'failed', 'cancelled', 'timed_out', 'skipped'];
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
-}
 
 /** Copies a notebook of ui-tests/notebooks/ into Lab's root. */
 function addNotebook(lab, name) {
   fs.copyFileSync(path.join(NOTEBOOKS, name), path.join(lab.root, name));
-}
-
-/** The executor API through Lab's proxy, with Lab's token; a failure carries the server's message. */
-async function api(lab, method, route, body) {
-  const response = await fetch(`${lab.url}/nbgate/api/${route}`, {
-    method,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    headers: {
-      Authorization: `token ${lab.token}`,
-      ...(body === undefined ? {} : { 'Content-Type': 'application/json' })
-    }
-  });
-  const text = await response.text();
-  if (!response.ok) {
-    throw new Error(`${method} /nbgate/api/${route}: ${response.status} ${text}`);
-  }
-  return text ? JSON.parse(text) : null;
 }
 
 /** The HTTP status of a GET (for "is it gone?"). */
@@ -61,34 +39,6 @@ function schedule(lab, name, notebook, fields = {}) {
     paused: true,
     ...fields
   });
-}
-
-/** Polls the API until the execution is over; returns it. */
-async function finished(lab, id) {
-  const deadline = Date.now() + RUN_TIMEOUT;
-  for (;;) {
-    const execution = await api(lab, 'GET', `executions/${id}`);
-    if (TERMINAL.includes(execution.status)) {
-      return execution;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`execution ${execution.name} still ${execution.status}`);
-    }
-    await new Promise(resolve => setTimeout(resolve, 250));
-  }
-}
-
-/** Lab in a fresh layout with the nbgate sidebar shown. */
-async function openSidebar(page, lab) {
-  await page.goto(`${lab.url}/lab?reset&token=${lab.token}`);
-  const tab = page.locator('.jp-SideBar .lm-TabBar-tab[data-id="nbgate-sidebar"]');
-  await tab.waitFor({ timeout: 60_000 });
-  if (!(await page.locator('#nbgate-sidebar').isVisible())) {
-    await tab.click();
-  }
-  const sidebar = page.locator('#nbgate-sidebar');
-  await sidebar.waitFor();
-  return sidebar;
 }
 
 async function showTab(sidebar, tab) {
@@ -119,27 +69,6 @@ async function expectText(locator, pattern, what) {
     throw new Error(`${what}: ${JSON.stringify(text)} does not match ${pattern}`);
   }
   return text;
-}
-
-/** axe-core's serious and critical violations in `selector` ("rule (impact): targets"). */
-async function seriousViolations(page, selector) {
-  if (!(await page.evaluate(() => 'axe' in window))) {
-    await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
-  }
-  const { checked, violations } = await page.evaluate(async within => {
-    const result = await window.axe.run(within);
-    return {
-      checked: result.passes.reduce((n, rule) => n + rule.nodes.length, 0),
-      violations: result.violations
-        .filter(v => v.impact === 'serious' || v.impact === 'critical')
-        .map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).join(', ')}`)
-    };
-  }, selector);
-  // Nothing checked would pass anything: make sure axe saw the elements.
-  if (checked === 0) {
-    throw new Error(`axe-core checked nothing in ${selector}`);
-  }
-  return violations;
 }
 
 /** Clicks a button of Lab's dialog by its label, once the dialog shows `expected`. */

@@ -20,6 +20,7 @@ const { chromium } = require('playwright-core');
 
 const { labOnNbgateKernels } = require('./gateway');
 const { startExtensionLab, stopAll, stopLab } = require('./lab');
+const { openNotebook, shot } = require('./support');
 const resultTests = require('./result');
 const dialogTests = require('./dialog');
 const trendsTests = require('./trends');
@@ -29,20 +30,6 @@ const WORK = path.join(__dirname, '.work');
 const DEADLINE = Number(process.env.E2E_DEADLINE || 1200) * 1000;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const RUN_TIMEOUT = 180_000;
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
-}
-
-/** Opens a notebook in a fresh layout and waits for the Execute button. */
-async function openNotebook(page, lab, notebook) {
-  await page.goto(`${lab.url}/lab/tree/${notebook}?reset&token=${lab.token}`);
-  const button = page.locator(
-    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar [data-jp-item-name="nbgate-execute"] button'
-  );
-  await button.waitFor({ timeout: 60_000 });
-  return button;
-}
 
 /**
  * The Execute dialog, once open. An untouched notebook goes straight to it: a "save first" prompt here

@@ -66,6 +66,16 @@ async function seriousViolations(page, selector) {
   return violations;
 }
 
+/** Opens a notebook in a fresh layout; its toolbar's Execute button. */
+async function openNotebook(page, lab, notebook) {
+  await page.goto(`${lab.url}/lab/tree/${notebook}?reset&token=${lab.token}`);
+  const button = page.locator(
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-NotebookPanel-toolbar [data-jp-item-name="nbgate-execute"] button'
+  );
+  await button.waitFor({ timeout: 60_000 });
+  return button;
+}
+
 /** Lab in a fresh layout with the nbgate sidebar shown; returns the sidebar. */
 async function openSidebar(page, lab) {
   await page.goto(`${lab.url}/lab?reset&token=${lab.token}`);
@@ -79,4 +89,4 @@ async function openSidebar(page, lab) {
   return sidebar;
 }
 
-module.exports = { api, finished, openSidebar, seriousViolations, shot, TERMINAL };
+module.exports = { api, finished, openNotebook, openSidebar, seriousViolations, shot, TERMINAL };
