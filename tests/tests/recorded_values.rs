@@ -223,6 +223,48 @@ fn executions_and_schedules_give_their_values() {
     assert!(points[0]["created_at"].is_string() && points[0]["fire_time"].is_null());
     assert_eq!(series["half"][2]["value"].to_string(), "1.5");
 
+    // The listing carries each execution's values (read for the whole page in one query), the
+    // same as each one's own; a run that recorded nothing has an empty object.
+    write(
+        &env,
+        "plain.ipynb",
+        &notebook("python3", "python", &["1 + 1"]),
+    );
+    let plain = server.create(&json!({"notebook": "plain.ipynb"}));
+    server.finished(&plain, WAIT);
+    let page = server.ok("GET", "/api/executions?limit=200", None);
+    let items = page["items"].as_array().expect("items");
+    assert_eq!(items.len(), 6, "{page}");
+    for item in items {
+        let item_id = item["id"].as_str().expect("id");
+        let own = server.ok("GET", &format!("/api/executions/{item_id}"), None);
+        assert_eq!(item["values"], own["values"], "{item}");
+    }
+    let listed = |id: &str| items.iter().find(|item| item["id"] == id).expect("listed");
+    assert_recorded(&listed(&id)["values"]);
+    assert_eq!(listed(&plain)["values"], json!({}));
+    // A schedule's page, newest first, and a page of one: each item with its own values.
+    let trend_page = server.ok("GET", "/api/executions?schedule=trend", None);
+    let halves: Vec<String> = trend_page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item["values"]["half"].to_string())
+        .collect();
+    assert_eq!(halves, ["1.5", "1.0", "0.5"]);
+    let first = server.ok("GET", "/api/executions?schedule=trend&limit=1", None);
+    let cursor = first["next_cursor"].as_str().expect("a next page");
+    let second = server.ok(
+        "GET",
+        &format!("/api/executions?schedule=trend&limit=1&cursor={cursor}"),
+        None,
+    );
+    assert_eq!(second["items"][0]["id"], runs[1].as_str());
+    assert_eq!(
+        second["items"][0]["values"].to_string(),
+        r#"{"n":2,"half":1.0}"#
+    );
+
     // One name, the last two runs.
     let last_two = server.ok("GET", "/api/schedules/trend/values?name=half&limit=2", None);
     let only: Vec<&String> = last_two["series"]

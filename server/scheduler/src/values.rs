@@ -6,6 +6,7 @@
 //! run's end waits for it, so once an execution is terminal all its values are stored. Values
 //! recorded before a failure, a timeout or a cancel are kept.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -46,6 +47,28 @@ impl SchedulerHandle {
             })
             .await?;
         values.ok_or_else(|| not_found("execution", id))
+    }
+
+    /// The values of several executions (a listing's page), read in one query: execution id →
+    /// `[(name, value)]` in recording order; an execution that recorded nothing (or is unknown) is
+    /// absent.
+    pub async fn values_of_executions(
+        &self,
+        ids: Vec<String>,
+    ) -> Result<HashMap<String, Vec<(String, RecordedValue)>>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = self
+            .ctx
+            .db
+            .call(move |store| store.values_of_executions(&ids))
+            .await?;
+        let mut values: HashMap<String, Vec<(String, RecordedValue)>> = HashMap::new();
+        for (execution_id, name, value) in rows {
+            values.entry(execution_id).or_default().push((name, value));
+        }
+        Ok(values)
     }
 
     /// The values of a schedule (by id or name) over its newest `limit` executions that recorded

@@ -486,12 +486,21 @@ pub(crate) struct ExecutionDto {
     /// Its recorded output files: only in `GET /api/executions/{id}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     outputs: Option<Vec<super::outputs::OutputFileDto>>,
+    /// Its recorded values, `{name: value}`: in `GET /api/executions/{id}` and the listing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    values: Option<serde_json::Map<String, Value>>,
 }
 
 impl ExecutionDto {
     /// With its recorded output files.
     pub fn with_outputs(mut self, outputs: Vec<super::outputs::OutputFileDto>) -> Self {
         self.outputs = Some(outputs);
+        self
+    }
+
+    /// With its recorded values.
+    pub fn with_values(mut self, values: serde_json::Map<String, Value>) -> Self {
+        self.values = Some(values);
         self
     }
 }
@@ -532,6 +541,7 @@ impl From<Execution> for ExecutionDto {
             output_patterns: e.run.outputs,
             expect: e.run.expect,
             outputs: None,
+            values: None,
         }
     }
 }

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use nbgate_scheduler::{ExecutionFilter, ExecutionStatus, MAX_PAGE};
 
 use super::dto::{CreateExecution, DeleteExecutionQuery, ExecutionDto, ListExecutions, PageDto};
-use super::values::{ExecutionDetail, values_object};
+use super::values::values_object;
 use super::{ExecutorError, JsonBody, QueryParams, created};
 use crate::AppState;
 use crate::routes::Route;
@@ -72,8 +72,19 @@ async fn list(
     let filter = ExecutionFilter { schedule, status };
     let cursor = query.cursor.as_deref().filter(|c| !c.is_empty());
     let page = scheduler.list_executions(filter, limit, cursor).await?;
+    // The page's values in one query, not one per execution.
+    let ids = page.items.iter().map(|e| e.id.clone()).collect();
+    let mut values = scheduler.values_of_executions(ids).await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|execution| {
+            let recorded = values.remove(&execution.id).unwrap_or_default();
+            ExecutionDto::from(execution).with_values(values_object(recorded))
+        })
+        .collect();
     Ok(Json(PageDto {
-        items: page.items.into_iter().map(ExecutionDto::from).collect(),
+        items,
         next_cursor: page.next_cursor,
     }))
 }
@@ -81,15 +92,15 @@ async fn list(
 async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<ExecutionDetail>, ExecutorError> {
+) -> Result<Json<ExecutionDto>, ExecutorError> {
     let scheduler = state.scheduler()?;
     let execution = scheduler.get_execution(&id).await?;
     let values = scheduler.execution_values(&id).await?;
-    Ok(Json(ExecutionDetail {
-        execution: ExecutionDto::from(execution)
-            .with_outputs(super::outputs::of_execution(&state, &id).await?),
-        values: values_object(values),
-    }))
+    Ok(Json(
+        ExecutionDto::from(execution)
+            .with_outputs(super::outputs::of_execution(&state, &id).await?)
+            .with_values(values_object(values)),
+    ))
 }
 
 /// 202: a running execution is being stopped (it ends `cancelled`); 200 when it is already over

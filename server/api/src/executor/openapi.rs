@@ -242,9 +242,10 @@ fn schemas() -> Value {
                 "execution_id": string, "fire_time": time, "created_at": time, "status": status,
                 "value": schema("RecordedValue")}}}}}});
     let execution_values = json!({"type": "object", "additionalProperties": schema("RecordedValue"),
-        "description": "Only in `GET /api/executions/{id}`: what the notebook recorded \
-            (scrapbook's `glue`, papermill's `record`), name → value, in the order first \
-            recorded; a name recorded twice has its last value."});
+        "description": "In `GET /api/executions/{id}` and each item of `GET /api/executions` \
+            (one query per page): what the notebook recorded (scrapbook's `glue`, papermill's \
+            `record`), name → value, in the order first recorded; a name recorded twice has its \
+            last value."});
     json!({
         "Error": {"type": "object", "required": ["message"], "properties": {"message": string}},
         "Environment": {"type": "object", "properties": {

@@ -1,4 +1,4 @@
-//! Recorded values: an execution's (`values` of `GET /api/executions/{id}`) and a schedule's across
+//! Recorded values: an execution's (`values` of `GET /api/executions[/{id}]`) and a schedule's across
 //! its runs, `GET /api/schedules/{id}/values[?name=N][&limit=K]`.
 //!
 //! A value is given as the notebook recorded it: the JSON value (numbers exact) for scrapbook's
@@ -14,7 +14,7 @@ use nbgate_scheduler::values::{MAX_SERIES_RUNS, ValuePoint};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::dto::{ExecutionDto, opt_time, time};
+use super::dto::{opt_time, time};
 use super::{ExecutorError, QueryParams};
 use crate::AppState;
 use crate::routes::Route;
@@ -25,15 +25,6 @@ pub(super) fn routes() -> Vec<Route> {
         "/api/schedules/{id}/values",
         schedule_values,
     )]
-}
-
-/// One execution as `GET /api/executions/{id}` answers it: the listing's fields and its values.
-#[derive(Debug, Serialize)]
-pub(super) struct ExecutionDetail {
-    #[serde(flatten)]
-    pub execution: ExecutionDto,
-    /// `{name: value}`, in the order the names were first recorded.
-    pub values: Map<String, Value>,
 }
 
 /// `{name: value}` of recorded values.

@@ -126,6 +126,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// An execution's values, in the order their names were first recorded.
     fn execution_values(&self, execution_id: &str) -> StoreResult<Vec<(String, RecordedValue)>>;
+    /// The values of several executions (a listing's page) in one query: `(execution id, name,
+    /// value)`, each execution's in recording order.
+    fn values_of_executions(
+        &self,
+        execution_ids: &[String],
+    ) -> StoreResult<Vec<(String, String, RecordedValue)>>;
     /// The values of a schedule's newest `limit` executions that recorded one (named `name` when
     /// given), oldest execution first.
     fn value_series(

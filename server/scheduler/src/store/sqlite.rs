@@ -528,6 +528,13 @@ impl Store for SqliteStore {
         super::values::list(&self.conn(), execution_id)
     }
 
+    fn values_of_executions(
+        &self,
+        execution_ids: &[String],
+    ) -> StoreResult<Vec<(String, String, nbgate_executor::values::RecordedValue)>> {
+        super::values::of_executions(&self.conn(), execution_ids)
+    }
+
     fn value_series(
         &self,
         schedule_id: &str,

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use nbgate_executor::values::RecordedValue;
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, Row, params, params_from_iter};
 
 use super::StoreResult;
 use super::rows::millis;
@@ -76,6 +76,32 @@ pub(crate) fn list(
     let mut values = Vec::new();
     while let Some(row) = rows.next()? {
         values.push((row.get(0)?, value(row, 1)?));
+    }
+    Ok(values)
+}
+
+/// The values of each of `execution_ids` (a listing's page) in one query: `(execution id, name,
+/// value)`, each execution's in recording order; executions that recorded nothing are absent.
+pub(crate) fn of_executions(
+    conn: &Connection,
+    execution_ids: &[String],
+) -> StoreResult<Vec<(String, String, RecordedValue)>> {
+    if execution_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders = (1..=execution_ids.len())
+        .map(|n| format!("?{n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT execution_id, name, encoder, value, summary FROM execution_values \
+         WHERE execution_id IN ({placeholders}) ORDER BY execution_id, position"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(params_from_iter(execution_ids))?;
+    let mut values = Vec::new();
+    while let Some(row) = rows.next()? {
+        values.push((row.get(0)?, row.get(1)?, value(row, 2)?));
     }
     Ok(values)
 }
