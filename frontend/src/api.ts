@@ -6,6 +6,7 @@ import type { INotebookContent } from '@jupyterlab/nbformat';
 import { parse, stringify } from './exactJson';
 import { IRequestInit, requestAPI } from './handler';
 import {
+  Comparison,
   CreateExecution,
   CreateSchedule,
   Environment,
@@ -149,6 +150,14 @@ export function outputPreview(id: string, path: string, limit = 50): Promise<Out
   const query = new URLSearchParams({ path, limit: String(limit) });
   return requestAPI<OutputPreview>(
     `executions/${encodeURIComponent(id)}/outputs/preview?${query}`,
+    exact
+  );
+}
+
+/** What differs between executions `a` and `b`; parameters and values with exact numbers. */
+export function compareExecutions(a: string, b: string): Promise<Comparison> {
+  return requestAPI<Comparison>(
+    `executions/${encodeURIComponent(a)}/compare/${encodeURIComponent(b)}`,
     exact
   );
 }

@@ -6,6 +6,7 @@
  * - `sidebar`: the left panel with the Schedules and Executions tabs.
  * - `result` (resultPlugin.ts): View result, read-only, and the notification when a run ends.
  * - `schedule` (schedulePlugin.ts): a schedule's detail: recorded values across runs, outputs.
+ * - `compare` (comparePlugin.ts): two executions compared.
  */
 import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Dialog, ICommandPalette, Notification, showDialog } from '@jupyterlab/apputils';
@@ -20,6 +21,7 @@ import { SidebarWidget } from './components/SidebarWidget';
 import { NbgateModel } from './model';
 import { announceStart, resultPlugin } from './resultPlugin';
 import { schedulePlugin } from './schedulePlugin';
+import { comparePlugin } from './comparePlugin';
 import {
   CommandIDs,
   EXTENSION_ID,
@@ -228,6 +230,9 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
           name: execution.name
         });
       },
+      compareExecution: (execution: Execution) => {
+        void app.commands.execute(CommandIDs.compare, { a: execution.id, name: execution.name });
+      },
       openSchedule: (schedule: Schedule) => {
         void app.commands.execute(CommandIDs.openSchedule, {
           id: schedule.id,
@@ -299,4 +304,11 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [modelPlugin, executePlugin, sidebarPlugin, resultPlugin, schedulePlugin];
+export default [
+  modelPlugin,
+  executePlugin,
+  sidebarPlugin,
+  resultPlugin,
+  schedulePlugin,
+  comparePlugin
+];

@@ -114,7 +114,12 @@ export const resultPlugin: JupyterFrontEndPlugin<void> = {
           follower,
           rendermime,
           languages,
-          openCopy: execution => openCopy(app, execution)
+          openCopy: execution => openCopy(app, execution),
+          compare: execution =>
+            void app.commands.execute(CommandIDs.compare, {
+              a: execution.id,
+              name: execution.name
+            })
         });
         const widget = new MainAreaWidget({ content });
         widget.id = `nbgate-result-${id}`;

@@ -19,6 +19,8 @@ export namespace CommandIDs {
   export const viewResult = 'nbgate:view-result';
   /** Opens a schedule's detail: recorded values across runs, outputs (args: `{id}`). */
   export const openSchedule = 'nbgate:open-schedule';
+  /** Compares two executions (args: `{a, b?}`; without `b`, the default other run of `a`). */
+  export const compare = 'nbgate:compare';
 }
 
 /** The sidebar's widget id (its tab is `[data-id="nbgate-sidebar"]`). */
@@ -103,10 +105,13 @@ export interface Execution {
   error?: ExecutionError | null;
   /** The output notebook, relative to the Jupyter root. */
   output_path: string;
-  /** Values the notebook recorded (scrapbook `glue`, papermill `record`), by name; exact numbers. */
+  /** Values the notebook recorded (scrapbook `glue`, papermill `record`), by name; exact numbers.
+   * In `GET /api/executions/{id}` and in each item of the listing. */
   values?: RecordedValues;
   /** The `outputs` glob patterns it was given. */
   output_patterns?: string[];
+  /** The `expect` rules it was given. */
+  expect?: string[];
   /** The output files the run created or changed (matching them); only in `GET /api/executions/{id}`. */
   outputs?: OutputFile[];
 }
@@ -174,6 +179,8 @@ export interface CreateExecution {
   retries?: number;
   /** Output file patterns to record after the run. */
   outputs?: string[];
+  /** Rules on what the run records (`accuracy >= 0.8`, `rows(output/*.csv) > 0`, `exists NAME`). */
+  expect?: string[];
 }
 
 /** What the dialog submits for a schedule (`POST /api/schedules`, `PATCH` for an edit). */
@@ -194,6 +201,8 @@ export interface CreateSchedule {
   notify?: Notify | null;
   /** Output file patterns to record after each run. */
   outputs?: string[];
+  /** Rules each run's recorded values and outputs must meet. */
+  expect?: string[];
 }
 
 export interface Schedule {
@@ -226,6 +235,33 @@ export interface Schedule {
   stale_after?: number | null;
   /** Present on `GET /api/schedules/{id}`. */
   freshness?: Freshness | null;
+  /** Rules each run's recorded values and outputs must meet. */
+  expect?: string[] | null;
+}
+
+/** `[a, b]` of a name that differs between two executions; null for a side without it. */
+export type ComparedPair = [unknown, unknown];
+
+/** One side of a recorded output file that differs. */
+export interface ComparedOutputSide {
+  sha256: string;
+  bytes: number;
+  rows?: number | null;
+}
+
+/** What differs between executions a and b (`GET /api/executions/{a}/compare/{b}`): changes only. */
+export interface Comparison {
+  parameters: { [name: string]: ComparedPair };
+  values: { [name: string]: ComparedPair };
+  outputs: { path: string; a: ComparedOutputSide | null; b: ComparedOutputSide | null }[];
+  /** By the user's index (0-based); `a`/`b`: that side's outputs as text, null without the cell. */
+  cells: {
+    index: number;
+    source_changed: boolean;
+    outputs_changed: boolean;
+    a: string | null;
+    b: string | null;
+  }[];
 }
 
 /** What deleting a schedule does with its executions (and their output files). */
@@ -265,8 +301,10 @@ export interface INbgateModel {
   track(execution: Execution): void;
   /** An execution passed to `track` reached a terminal status (as it then stands). */
   readonly ended: ISignal<INbgateModel, Execution>;
-  /** Every event of the running executions' streams (status, progress, output, deleted). */
+  /** Every execution's events from the one stream (created, status, progress, output, finished, …). */
   readonly events: ISignal<INbgateModel, IExecutionEvent>;
+  /** The events stream is connected: the lists follow it without polling. */
+  readonly live: boolean;
 }
 
 export const INbgateModel = new Token<INbgateModel>(

@@ -24,6 +24,7 @@ const { openNotebook, shot } = require('./support');
 const resultTests = require('./result');
 const dialogTests = require('./dialog');
 const trendsTests = require('./trends');
+const compareTests = require('./compare');
 
 const SHOTS = path.join(__dirname, 'screenshots');
 const WORK = path.join(__dirname, '.work');
@@ -268,7 +269,10 @@ const extensionTests = {
   ...dialogTests,
 
   // A schedule's detail: recorded values charted across runs, the output's freshness and preview.
-  ...trendsTests
+  ...trendsTests,
+
+  // "Compare with…": a failed run against its schedule's last success, axe-core on the view.
+  ...compareTests
 };
 
 /** Tests that start their own Lab and gateway. */

@@ -1,6 +1,6 @@
 /**
  * The Execute dialog's advanced options: run and cell timeouts, retries (bounded as the server bounds
- * them), output folder, output files to record and, for a schedule, overlap and catch-up policies and a webhook. Typed as text,
+ * them), output folder, output files to record, expectations on what a run records and, for a schedule, overlap and catch-up policies and a webhook. Typed as text,
  * each with its message at the field.
  */
 import * as React from 'react';
@@ -20,6 +20,8 @@ export interface IAdvanced {
   webhook: string;
   /** Output file patterns, one per line. */
   outputs: string;
+  /** Expectations, one rule per line. */
+  expect: string;
 }
 
 /** The fields shown here: a message about one of them opens the advanced options. */
@@ -29,7 +31,8 @@ export const ADVANCED_FIELDS = [
   'retries',
   'outputDir',
   'webhook',
-  'outputs'
+  'outputs',
+  'expect'
 ];
 
 export function AdvancedOptions(props: {
@@ -98,6 +101,29 @@ export function AdvancedOptions(props: {
             value={advanced.outputs}
             spellCheck={false}
             onChange={e => setAdv('outputs', e.target.value)}
+          />
+        )}
+      />
+      <Field
+        id="nbgate-ExecuteDialog-expect"
+        label="Expectations"
+        help={
+          <>
+            One rule per line on what a run records: <code>accuracy &gt;= 0.8</code>,{' '}
+            <code>rows(output/*.csv) &gt; 0</code>, <code>exists accuracy</code>. A run that breaks
+            one ends failed (ExpectationFailed).
+          </>
+        }
+        error={messageFor('expect')}
+        control={control => (
+          <textarea
+            {...control}
+            className="nbgate-ExecuteDialog-expect"
+            rows={2}
+            placeholder="accuracy >= 0.8"
+            value={advanced.expect}
+            spellCheck={false}
+            onChange={e => setAdv('expect', e.target.value)}
           />
         )}
       />

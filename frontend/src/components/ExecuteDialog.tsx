@@ -20,6 +20,7 @@ import {
 } from '../cron';
 import { NbgateRequestError } from '../handler';
 import { outputPatternsError, outputsRequest } from '../trends';
+import { expectRequest } from '../expectations';
 import {
   FieldTexts,
   initialTexts,
@@ -120,7 +121,8 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
     overlap: editing?.overlap ?? 'skip',
     catchup: editing?.catchup ?? 'once',
     webhook: editing?.notify?.url ?? '',
-    outputs: (editing?.outputs ?? []).join('\n')
+    outputs: (editing?.outputs ?? []).join('\n'),
+    expect: (editing?.expect ?? []).join('\n')
   });
   const [submitting, setSubmitting] = React.useState(false);
   const [serverError, setServerError] = React.useState<ServerError | null>(null);
@@ -237,7 +239,8 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
       cell_timeout: toNumber(advanced.cellTimeout),
       retries: toNumber(advanced.retries),
       output_dir: advanced.outputDir.trim() || undefined,
-      ...outputsRequest(advanced.outputs, editing ? (editing.outputs ?? null) : undefined)
+      ...outputsRequest(advanced.outputs, editing ? (editing.outputs ?? null) : undefined),
+      ...expectRequest(advanced.expect, editing ? (editing.expect ?? null) : undefined)
     };
     try {
       if (mode === 'once') {

@@ -30,6 +30,8 @@ export interface IResultViewOptions {
   languages: IEditorLanguageRegistry | null;
   /** Writes an editable copy and opens it; rejects with a message to show. */
   openCopy(execution: Execution): Promise<void>;
+  /** Opens the comparison of this execution with another run ("Compare with…"). */
+  compare?(execution: Execution): void;
 }
 
 export class ResultView extends Panel {
@@ -39,7 +41,11 @@ export class ResultView extends Panel {
     // Focusable, so that the keyboard scrolls it (Lab focuses it when its tab is activated).
     this.node.tabIndex = 0;
     this._header = ReactWidget.create(
-      <ResultHeader follower={_options.follower} openCopy={_options.openCopy} />
+      <ResultHeader
+        follower={_options.follower}
+        openCopy={_options.openCopy}
+        compare={_options.compare}
+      />
     );
     this._header.addClass('nbgate-ResultView-header');
     this._cells.addClass('nbgate-ResultView-cells');
@@ -193,6 +199,7 @@ function CodeLines(props: { lines: string[]; className?: string }): JSX.Element 
 function ResultHeader(props: {
   follower: ExecutionFollower;
   openCopy(execution: Execution): Promise<void>;
+  compare?(execution: Execution): void;
 }): JSX.Element {
   useFollower(props.follower);
   const { execution, notebook, problem, deleted } = props.follower;
@@ -297,6 +304,15 @@ function ResultHeader(props: {
         >
           Open a copy to edit
         </button>
+        {props.compare && execution.status !== 'skipped' && execution.status !== 'queued' && (
+          <button
+            type="button"
+            className="jp-mod-styled nbgate-ResultHeader-compare"
+            onClick={() => props.compare?.(execution)}
+          >
+            Compare with…
+          </button>
+        )}
         <span className="nbgate-Hint">
           {isTerminal(execution.status)
             ? 'A record of this run: read-only, no kernel.'

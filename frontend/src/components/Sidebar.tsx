@@ -12,7 +12,7 @@ import {
   statusWord
 } from '../format';
 import { NbgateModel } from '../model';
-import { RecordedValuesCache } from '../recordedValues';
+import { canCompare } from '../compare';
 import {
   EXECUTION_STATUSES,
   Execution,
@@ -35,6 +35,8 @@ export interface ISidebarActions {
   deleteSchedule(schedule: Schedule): Promise<void>;
   cancelExecution(execution: Execution): Promise<void>;
   deleteExecution(execution: Execution): Promise<void>;
+  /** Opens the comparison of an execution with another run of its schedule. */
+  compareExecution(execution: Execution): void;
 }
 
 export type Tab = 'schedules' | 'executions';
@@ -242,6 +244,7 @@ function Executions(props: { model: NbgateModel; actions: ISidebarActions }): JS
               key={execution.id}
               execution={execution}
               focused={model.focus === execution.id}
+              comparable={canCompare(execution, model.executions)}
               actions={actions}
             />
           ))}
@@ -254,11 +257,14 @@ function Executions(props: { model: NbgateModel; actions: ISidebarActions }): JS
 function ExecutionItem(props: {
   execution: Execution;
   focused: boolean;
+  /** Another run of its schedule is listed: "Compare with…" is offered. */
+  comparable: boolean;
   actions: ISidebarActions;
 }): JSX.Element {
   const { execution: e, actions } = props;
   const parameters = formatParameters(e.parameters);
-  const values = formatParameters(useRecordedValues(e));
+  // The listing carries each execution's recorded values.
+  const values = formatParameters(e.values);
   const progress = e.progress;
   const duration = executionDuration(e);
   return (
@@ -337,6 +343,14 @@ function ExecutionItem(props: {
             run={async () => actions.openResult(e)}
           />
         )}
+        {props.comparable && (
+          <ActionButton
+            className="nbgate-Execution-compare"
+            label="Compare with…"
+            describe={e.name}
+            run={async () => actions.compareExecution(e)}
+          />
+        )}
         {!isTerminal(e.status) && (
           <ActionButton
             className="nbgate-Execution-cancel"
@@ -356,14 +370,6 @@ function ExecutionItem(props: {
       </div>
     </li>
   );
-}
-
-const recordedValues = new RecordedValuesCache();
-
-/** The execution's recorded values (read once it has ended, when the listing does not carry them). */
-function useRecordedValues(execution: Execution): Execution['values'] {
-  const [, setLoaded] = React.useState(0);
-  return recordedValues.valuesOf(execution, () => setLoaded(n => n + 1));
 }
 
 /** How many parameter lines a row shows before folding the rest under "n more parameters". */

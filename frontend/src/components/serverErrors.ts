@@ -22,6 +22,7 @@ const PATTERNS: [RegExp, string][] = [
   [/^invalid path /, 'outputDir'],
   [/^invalid webhook URL /, 'webhook'],
   [/^invalid output pattern /, 'outputs'],
+  [/^invalid expectation |^expect must /, 'expect'],
   [/^unknown parameters |^the notebook has no cell tagged `parameters`/, 'parameters']
 ];
 
