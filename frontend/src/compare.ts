@@ -106,15 +106,10 @@ export function outputSideText(side: ComparedOutputSide | null): string | null {
   return facts.join(' · ');
 }
 
-export interface IOutputRow {
-  path: string;
-  a: string | null;
-  b: string | null;
-}
-
-export function outputRows(outputs: Comparison['outputs']): IOutputRow[] {
+/** Output files that differ, by path (`name`): each side's rows, size and hash. */
+export function outputRows(outputs: Comparison['outputs']): IPairRow[] {
   return outputs.map(output => ({
-    path: output.path,
+    name: output.path,
     a: outputSideText(output.a),
     b: outputSideText(output.b)
   }));

@@ -134,11 +134,11 @@ describe('the comparison as rows', () => {
     ]);
     expect(rows).toEqual([
       {
-        path: 'output/predictions.csv',
+        name: 'output/predictions.csv',
         a: '1 row · 2.0\u00a0KB · sha256 abcdef01',
         b: '158 rows · 12\u00a0B · sha256 01234567'
       },
-      { path: 'output/new.csv', a: null, b: '3\u00a0B · sha256 ffff0000' }
+      { name: 'output/new.csv', a: null, b: '3\u00a0B · sha256 ffff0000' }
     ]);
   });
 

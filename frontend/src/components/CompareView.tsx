@@ -269,41 +269,40 @@ function Differences(props: {
     `B${props.b ? ` · ${statusWord(props.b.status)}` : ''}`
   ];
   const cells = cellRows(comparison.cells);
+  const sections = [
+    {
+      id: 'parameters',
+      title: 'Parameters',
+      what: 'Parameter',
+      rows: pairRows(comparison.parameters),
+      absent: "not given (the notebook's default)",
+      same: 'The same parameters.'
+    },
+    {
+      id: 'values',
+      title: 'Recorded values',
+      what: 'Value',
+      rows: pairRows(comparison.values),
+      absent: 'not recorded',
+      same: 'The same recorded values.'
+    },
+    {
+      id: 'outputs',
+      title: 'Output files',
+      what: 'File',
+      rows: outputRows(comparison.outputs),
+      absent: 'not written',
+      same: 'The same output files (by size, rows and SHA-256).'
+    }
+  ];
   return (
     <>
       <p className="nbgate-CompareView-summary" role="status">
         {summary(comparison)}
       </p>
-      <PairTable
-        prefix={props.prefix}
-        id="parameters"
-        title="Parameters"
-        what="Parameter"
-        rows={pairRows(comparison.parameters)}
-        heads={heads}
-        absent="not given (the notebook's default)"
-        same="The same parameters."
-      />
-      <PairTable
-        prefix={props.prefix}
-        id="values"
-        title="Recorded values"
-        what="Value"
-        rows={pairRows(comparison.values)}
-        heads={heads}
-        absent="not recorded"
-        same="The same recorded values."
-      />
-      <PairTable
-        prefix={props.prefix}
-        id="outputs"
-        title="Output files"
-        what="File"
-        rows={outputRows(comparison.outputs).map(row => ({ ...row, name: row.path }))}
-        heads={heads}
-        absent="not written"
-        same="The same output files (by size, rows and SHA-256)."
-      />
+      {sections.map(section => (
+        <PairTable key={section.id} prefix={props.prefix} heads={heads} {...section} />
+      ))}
       <section className="nbgate-CompareView-cells" aria-labelledby={`${props.prefix}-cells`}>
         <h3 id={`${props.prefix}-cells`}>Cells</h3>
         {cells.length === 0 ? (
