@@ -41,9 +41,7 @@ pub(crate) struct SessionStore {
 
 impl SessionStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Session>> {
-        self.sessions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        nbgate_kernel::sync::lock(&self.sessions)
     }
 
     /// Drops the sessions of a kernel that is gone.

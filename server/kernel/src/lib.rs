@@ -25,6 +25,9 @@
 //! - `handle`: [`Kernel`] (cheap clones; the last drop kills the kernel), [`KernelClient`], [`start`],
 //!   [`shutdown_all`].
 //! - `events`: [`KernelEvent`] and [`KernelEvents`] (a subscription; lagging yields `Lagged(n)`).
+//! - `secrets`: [`SECRET_VARS`], the one list of variables holding a server's token, dropped from
+//!   every kernel's environment by its callers (the gateway and the scheduler).
+//! - [`sync`]: the poison-tolerant [`sync::lock`] every crate above uses for its std mutexes.
 //!
 //! # Data flow
 //! Handle → (unbounded mpsc command) → actor → socket. Socket → reader task → broadcast → subscribers.
@@ -54,7 +57,9 @@ mod handle;
 pub mod kernelspec;
 mod launch;
 mod process;
+mod secrets;
 mod sockets;
+pub mod sync;
 mod zygote;
 
 pub use actor::KernelState;
@@ -69,3 +74,4 @@ pub use launch::{
 
 /// Re-exported so that callers build messages with the same types.
 pub use nbgate_protocol::{Channel, RawMessage, Signer};
+pub use secrets::{SECRET_VARS, is_secret};

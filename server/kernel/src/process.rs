@@ -116,7 +116,7 @@ pub(crate) struct OutputTail {
 
 impl OutputTail {
     pub fn push(&self, chunk: &[u8]) {
-        let mut bytes = self.bytes.lock().unwrap_or_else(|e| e.into_inner());
+        let mut bytes = crate::sync::lock(&self.bytes);
         bytes.extend(chunk);
         let excess = bytes.len().saturating_sub(TAIL_BYTES);
         bytes.drain(..excess);
@@ -124,13 +124,7 @@ impl OutputTail {
 
     /// The last [`TAIL_LINES`] lines, lossily decoded.
     pub fn last_lines(&self) -> String {
-        let bytes: Vec<u8> = self
-            .bytes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .copied()
-            .collect();
+        let bytes: Vec<u8> = crate::sync::lock(&self.bytes).iter().copied().collect();
         let text = String::from_utf8_lossy(&bytes);
         let lines: Vec<&str> = text.trim_end().lines().collect();
         lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")

@@ -49,7 +49,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -57,6 +57,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::error::ExitInfo;
 use crate::process::{KernelProcess, OutputTail, SpawnSpec, run_on_spawner_thread, tie_to_nbgate};
+use crate::sync::lock;
 
 /// The zygote's program, run with `python -c`.
 const SOURCE: &str = include_str!("zygote.py");
@@ -144,10 +145,6 @@ struct Zygote {
     pending: Mutex<HashMap<u64, Reply>>,
     /// Forked kernels not yet reported exited.
     kernels: Mutex<HashMap<u32, oneshot::Sender<ExitInfo>>>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn registry() -> &'static Mutex<HashMap<Key, Arc<Zygote>>> {

@@ -5,8 +5,8 @@
 //! - With `env` (an object of strings) the environment is rebuilt: the gateway's `PATH`, the gateway
 //!   variables named in `env_process_whitelist`, the client's `KERNEL_*` variables and those named in
 //!   `env_whitelist`; anything else the client sent is dropped.
-//! - Either way the gateway's token never passes (neither `NBGATE_TOKEN`, `KG_AUTH_TOKEN` nor any
-//!   variable holding the token's value) and `KERNEL_GATEWAY=1` is forced. The kernelspec's `env` is
+//! - Either way the gateway's token never passes (no variable of [`nbgate_kernel::SECRET_VARS`], nor
+//!   any variable holding the token's value) and `KERNEL_GATEWAY=1` is forced. The kernelspec's `env` is
 //!   applied on top by the kernel crate.
 //! - `KERNEL_WORKING_DIR` (else `path`) picks the working directory, confined to the root directory.
 //! - `KERNEL_LAUNCH_TIMEOUT` (seconds) bounds the start.
@@ -18,9 +18,6 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::{ApiError, Config};
-
-/// Variables that hold the gateway's secret, never given to a kernel.
-const SECRET_VARS: [&str; 3] = ["NBGATE_TOKEN", "KG_AUTH_TOKEN", "EG_AUTH_TOKEN"];
 
 /// Client variables that only shape the launch; a warm pool kernel can serve a request carrying them.
 const LAUNCH_ONLY: [&str; 2] = ["KERNEL_LAUNCH_TIMEOUT", "KERNEL_WORKING_DIR"];
@@ -47,7 +44,7 @@ pub fn inherited_env(
 
 fn finish(config: &Config, env: &mut BTreeMap<String, String>) {
     env.retain(|name, value| {
-        !SECRET_VARS.contains(&name.as_str())
+        !nbgate_kernel::is_secret(name)
             && (config.token.is_empty() || value.as_str() != config.token)
     });
     env.insert("KERNEL_GATEWAY".into(), "1".into());

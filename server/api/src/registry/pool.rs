@@ -7,10 +7,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use nbgate_kernel::sync::lock;
 use nbgate_kernel::{Kernel, LaunchOptions};
 use tokio::sync::Notify;
 
-use super::{KernelRegistry, env, lock};
+use super::{KernelRegistry, env};
 use crate::Config;
 
 /// After a failed start, the filler waits this long before trying that kernelspec again.

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
+use nbgate_kernel::sync::lock;
 use nbgate_kernel::{Channel, KernelClient, KernelError, KernelEvent, KernelEvents, RawMessage};
 use serde_json::json;
 use tokio::sync::{OnceCell, broadcast, mpsc, oneshot};
@@ -89,12 +90,6 @@ impl Drop for Attached {
     fn drop(&mut self) {
         let _ = self.commands.send(Command::Detach { conn: self.conn });
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Sessions {

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
+use nbgate_kernel::sync::{lock, wait};
+
 use crate::error::NotebookError;
 use crate::notebook::{Durability, Notebook, RenderCache};
 
@@ -109,11 +111,6 @@ impl Drop for Saver {
     }
 }
 
-fn lock(slot: &Mutex<Slot>) -> std::sync::MutexGuard<'_, Slot> {
-    // A panic while holding this lock can only come from a bug in this file; keep the data anyway.
-    slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 fn write_loop(path: &Path, shared: &(Mutex<Slot>, Condvar)) -> RenderCache {
     let (slot, wake) = shared;
     let mut cache = RenderCache::default();
@@ -129,9 +126,7 @@ fn write_loop(path: &Path, shared: &(Mutex<Slot>, Condvar)) -> RenderCache {
                 if guard.closed {
                     return cache;
                 }
-                guard = wake
-                    .wait(guard)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                guard = wait(wake, guard);
             }
         };
         if let Err(error) = snapshot.write_rendered(path, Durability::Cached, &mut cache) {
