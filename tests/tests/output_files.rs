@@ -1,5 +1,5 @@
-//! Output files as users meet them: a notebook on real ipykernel writes tables (CSV, TSV, JSON lines)
-//! and other files; `nbgate serve` records the ones its `outputs` patterns match that the run created
+//! Output files as users meet them: a notebook on real ipykernel writes tables (CSV, TSV, JSON lines,
+//! Parquet from pandas) and other files; `nbgate serve` records the ones its `outputs` patterns match that the run created
 //! or changed, previews them, refuses what is not recorded or leads out of the root, keeps a failed
 //! run's partial outputs, reads a large output in bounded memory, and says whether a schedule's outputs
 //! are fresh.
@@ -496,4 +496,186 @@ fn the_cli_declares_outputs_and_lists_and_previews_them() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("\"../x.csv\""), "{stderr}");
     server.stop();
+}
+
+/// The notebook's cell: pandas (pyarrow) writes Parquet files in `pq/`: typed columns (snappy, the
+/// default), 250 rows in row groups of 100 with each codec pandas users pick, a file whose second row
+/// group is overwritten after writing (its footer intact), brotli (not decoded by nbgate) and a file
+/// that is not Parquet at all.
+const WRITES_PARQUET: &str = r#"
+import datetime, os
+import pandas as pd
+import pyarrow.parquet as pq
+os.makedirs('pq', exist_ok=True)
+at = pd.Timestamp('2026-01-02 03:04:05')
+pd.DataFrame({
+    'id': [1, 2, 3],
+    'score': [0.91, float('nan'), 1.5],
+    'buy': [True, False, True],
+    'label': ['a, b', 'ü', 'c'],
+    'at': [at, at + pd.Timedelta(seconds=1), at + pd.Timedelta(milliseconds=1500)],
+    'at_utc': pd.to_datetime([at, at, at]).tz_localize('UTC'),
+    'day': [datetime.date(2026, 1, 2), datetime.date(2026, 1, 3), None],
+    'tags': [[1, 2], [], [3]],
+}).to_parquet('pq/types.parquet')
+groups = pd.DataFrame({'i': range(250), 'name': ['n%d' % i for i in range(250)]})
+for codec in ['snappy', 'gzip', 'zstd']:
+    groups.to_parquet('pq/groups_%s.parquet' % codec, compression=codec, row_group_size=100)
+groups.to_parquet('pq/damaged.parquet', row_group_size=100)
+column = pq.ParquetFile('pq/damaged.parquet').metadata.row_group(1).column(0)
+start = column.dictionary_page_offset or column.data_page_offset
+with open('pq/damaged.parquet', 'r+b') as f:
+    f.seek(start)
+    f.write(b'\xee' * column.total_compressed_size)
+groups.to_parquet('pq/brotli.parquet', compression='brotli')
+with open('pq/corrupt.parquet', 'w') as f:
+    f.write('id,score\n1,0.5\n')
+print(pq.ParquetFile('pq/groups_zstd.parquet').metadata.num_row_groups)"#;
+
+#[test]
+fn parquet_outputs_from_pandas_are_described_from_their_footer_and_previewed_by_row_group() {
+    let env = JupyterEnv::new();
+    let outside = outside_file(&env);
+    write(
+        &env.work().join("pq.ipynb"),
+        &notebook("python3", "python", &[WRITES_PARQUET]),
+    );
+    let server = start(&env, &outside);
+    let id = server.create(&json!({"notebook": "pq.ipynb", "outputs": ["pq/*.parquet"]}));
+    let execution = server.finished(&id, WAIT);
+    assert_eq!(execution["status"], "succeeded", "{execution}");
+    let outputs = execution["outputs"].as_array().expect("outputs").clone();
+    let by_path = |name: &str| -> Value {
+        outputs
+            .iter()
+            .find(|o| o["path"] == format!("pq/{name}"))
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} is not recorded: {outputs:?}"))
+    };
+    assert_eq!(outputs.len(), 7, "{outputs:?}");
+    for output in &outputs {
+        let file = env.work().join(output["path"].as_str().expect("path"));
+        assert_eq!(output["sha256"], sha256(&file), "{output}");
+        assert_eq!(
+            output["bytes"],
+            std::fs::metadata(&file).expect("file").len()
+        );
+    }
+    let types = by_path("types.parquet");
+    assert_eq!(types["rows"], 3);
+    assert_eq!(
+        types["columns"],
+        json!([{"name": "id", "type": "integer"}, {"name": "score", "type": "float"},
+               {"name": "buy", "type": "boolean"}, {"name": "label", "type": "string"},
+               {"name": "at", "type": "timestamp"}, {"name": "at_utc", "type": "timestamp"},
+               {"name": "day", "type": "date"}, {"name": "tags", "type": "array"}])
+    );
+    let preview = |path: &str, limit: usize| {
+        server.call(
+            "GET",
+            &format!("/api/executions/{id}/outputs/preview?path=pq/{path}&limit={limit}"),
+            None,
+        )
+    };
+    let (status, table) = preview("types.parquet", 50);
+    assert_eq!(status, 200, "{table}");
+    assert_eq!(table["columns"], types["columns"]);
+    assert_eq!(
+        table["rows"],
+        json!([
+            [
+                1,
+                0.91,
+                true,
+                "a, b",
+                "2026-01-02T03:04:05",
+                "2026-01-02T03:04:05Z",
+                "2026-01-02",
+                [1, 2]
+            ],
+            [
+                2,
+                null,
+                false,
+                "ü",
+                "2026-01-02T03:04:06",
+                "2026-01-02T03:04:05Z",
+                "2026-01-03",
+                []
+            ],
+            [
+                3,
+                1.5,
+                true,
+                "c",
+                "2026-01-02T03:04:06.500",
+                "2026-01-02T03:04:05Z",
+                null,
+                [3]
+            ]
+        ])
+    );
+
+    // Rows and columns from the footer; a preview within the first row group and across three.
+    let names: Vec<Value> = (0..250).map(|i| json!([i, format!("n{i}")])).collect();
+    for codec in ["snappy", "gzip", "zstd"] {
+        let name = format!("groups_{codec}.parquet");
+        let file = by_path(&name);
+        assert_eq!(file["rows"], 250, "{file}");
+        assert_eq!(
+            file["columns"],
+            json!([{"name": "i", "type": "integer"}, {"name": "name", "type": "string"}])
+        );
+        let (status, table) = preview(&name, 50);
+        assert_eq!(status, 200, "{name}: {table}");
+        assert_eq!(table["rows"], json!(names[..50]), "{name}");
+        let (status, table) = preview(&name, 1000);
+        assert_eq!(status, 200, "{name}: {table}");
+        assert_eq!(table["rows"], json!(names), "{name}");
+    }
+
+    // The damaged second row group is never read by a preview that stays in the first one.
+    assert_eq!(by_path("damaged.parquet")["rows"], 250);
+    let (status, table) = preview("damaged.parquet", 100);
+    assert_eq!(status, 200, "{table}");
+    assert_eq!(table["rows"], json!(names[..100]));
+    let (status, answer) = preview("damaged.parquet", 101);
+    assert_eq!(status, 422, "{answer}");
+    let message = answer["message"].as_str().expect("message");
+    assert!(
+        message.starts_with(
+            "output \"pq/damaged.parquet\" cannot be previewed: it is not a valid Parquet file"
+        ),
+        "{message}"
+    );
+
+    // Brotli: described from the footer, but its pages are not decoded.
+    let brotli = by_path("brotli.parquet");
+    assert_eq!(brotli["rows"], 250);
+    let (status, answer) = preview("brotli.parquet", 5);
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("BROTLI") && m.contains("snappy")),
+        "{answer}"
+    );
+
+    // Not Parquet at all: recorded with its size and hash only, and a 422 naming the file.
+    let corrupt = by_path("corrupt.parquet");
+    assert_eq!(
+        (corrupt["rows"].clone(), corrupt["columns"].clone()),
+        (Value::Null, Value::Null),
+        "{corrupt}"
+    );
+    let (status, answer) = preview("corrupt.parquet", 5);
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["message"].as_str().is_some_and(
+            |m| m.contains("\"pq/corrupt.parquet\"") && m.contains("not a valid Parquet file")
+        ),
+        "{answer}"
+    );
+    server.stop();
+    env.assert_no_survivors(Duration::from_secs(10));
 }

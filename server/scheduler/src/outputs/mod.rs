@@ -8,6 +8,7 @@
 //! rows. Matches are confined to the root: a match that resolves (through a symbolic link) outside it
 //! is skipped with a warning and never read.
 
+pub mod parquet_table;
 pub mod table;
 
 use std::collections::HashMap;
@@ -40,7 +41,8 @@ pub struct OutputFile {
     pub bytes: u64,
     pub modified: DateTime<Utc>,
     pub sha256: String,
-    /// Data rows (header excluded) of a CSV, TSV or JSON lines file; `None` for other files.
+    /// Data rows (header excluded) of a CSV, TSV or JSON lines file, or a Parquet file's row count
+    /// (its footer's); `None` for other files and for a Parquet file that cannot be read.
     pub rows: Option<u64>,
     pub columns: Option<Vec<Column>>,
 }

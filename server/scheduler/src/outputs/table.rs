@@ -1,8 +1,10 @@
 //! Tables in output files, read by streaming: CSV and TSV (the `csv` crate; the first line is the
-//! header) and JSON lines (one object per line; columns in order of first appearance). [`describe`]
-//! reads a file once, in fixed-size buffers, hashing it (SHA-256) and counting its rows as it goes;
-//! column types come from the first [`SAMPLE_ROWS`] rows. [`preview`] reads only the first rows (and
-//! at most [`PREVIEW_MAX_BYTES`]). Other files are hashed only.
+//! header), JSON lines (one object per line; columns in order of first appearance) and Parquet
+//! ([`super::parquet_table`]: rows and columns from the footer). [`describe`] reads a file once, in
+//! fixed-size buffers, hashing it (SHA-256) and counting its rows as it goes; column types come from
+//! the first [`SAMPLE_ROWS`] rows. [`preview`] reads only the first rows (and at most
+//! [`PREVIEW_MAX_BYTES`] of a text table; of a Parquet file, the row groups they are in). Other files
+//! are hashed only.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -12,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 use sha2::{Digest, Sha256};
 
+use super::parquet_table;
 use crate::error::{Result, SchedulerError, ValidationError};
 
 /// Rows whose values decide the column types.
@@ -26,7 +29,8 @@ const BUFFER: usize = 256 << 10;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
     pub name: String,
-    /// `integer`, `float`, `boolean`, `string`, or for JSON lines also `object`, `array`, `null`.
+    /// `integer`, `float`, `boolean`, `string`, or for JSON lines also `object`, `array`, `null`;
+    /// for Parquet these where they fit, else the Parquet type's name (`timestamp`, `decimal`, …).
     #[serde(rename = "type")]
     pub kind: String,
 }
@@ -51,6 +55,7 @@ pub struct Described {
 enum Format {
     Delimited(u8),
     JsonLines,
+    Parquet,
 }
 
 fn format_of(path: &Path) -> Option<Format> {
@@ -60,6 +65,7 @@ fn format_of(path: &Path) -> Option<Format> {
         "csv" => Some(Format::Delimited(b',')),
         "tsv" | "tab" => Some(Format::Delimited(b'\t')),
         "jsonl" | "ndjson" => Some(Format::JsonLines),
+        "parquet" | "pq" => Some(Format::Parquet),
         _ => None,
     }
 }
@@ -100,9 +106,22 @@ pub fn describe(path: &Path) -> io::Result<Described> {
     let shape = match format_of(path) {
         Some(Format::Delimited(delimiter)) => delimited_shape(&mut hashing, delimiter),
         Some(Format::JsonLines) => json_lines_shape(&mut hashing),
-        None => None,
+        Some(Format::Parquet) | None => None,
     };
     let (bytes, sha256) = hashing.finish()?;
+    // A Parquet file's shape is in its footer: read after the hash, without the data.
+    let shape = match format_of(path) {
+        Some(Format::Parquet) => parquet_table::shape(path)
+            .inspect_err(|error| {
+                tracing::warn!(
+                    path = %path.display(),
+                    %error,
+                    "an output Parquet file is recorded without rows and columns"
+                );
+            })
+            .ok(),
+        _ => shape,
+    };
     let (rows, columns) = match shape {
         Some((rows, columns)) => (Some(rows), Some(columns)),
         None => (None, None),
@@ -295,6 +314,12 @@ pub fn preview(path: &Path, label: &str, limit: usize) -> Result<Preview> {
     Ok(match format {
         Format::Delimited(delimiter) => delimited_preview(bounded, delimiter, limit),
         Format::JsonLines => json_lines_preview(bounded, limit),
+        Format::Parquet => parquet_table::preview(path, limit).map_err(|error| {
+            ValidationError::UnreadableTable {
+                path: label.into(),
+                reason: error.to_string(),
+            }
+        })?,
     })
 }
 

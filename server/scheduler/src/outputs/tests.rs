@@ -31,6 +31,7 @@ fn execution(schedule: Option<&str>, status: ExecutionStatus, ended: i64) -> Exe
             snapshot: false,
             outputs: vec!["out/*.csv".into()],
             expect: Vec::new(),
+            pipeline: None,
         },
     }
     .queued(at(0));
