@@ -1,12 +1,11 @@
 /**
  * One execution and its output notebook, followed live for the result view: loaded once, then, while
- * the execution is not over, kept fresh by its server-sent events (`GET /api/executions/{id}/events`:
- * `status`, `progress`, `output`, `deleted`) as the model relays them (one stream per execution,
- * however many views: a browser opens at most six connections to a server), and by the model's
- * polled list (queued → running). The notebook is fetched again when a cell progresses or prints (at
- * most one fetch at a time, the next one `refetchMs` after the last), and a last time when the
- * execution ends. While the model has no stream for it (not in its list, or no EventSource) it polls
- * every `pollMs`. Nothing here touches the DOM.
+ * the execution is not over, kept fresh by the events the model relays from its one stream
+ * (`GET /api/events`: `status`, `progress`, `output`, `finished`, `deleted`; however many views, one
+ * connection: a browser opens at most six to a server) and by the model's list (what a reconnect read
+ * again). The notebook is fetched again when a cell progresses or prints (at most one fetch at a time,
+ * the next one `refetchMs` after the last), and a last time when the execution ends. While the model's
+ * stream is down (or there is no EventSource) it polls every `pollMs`. Nothing here touches the DOM.
  */
 import type { INotebookContent } from '@jupyterlab/nbformat';
 import { ISignal, Signal } from '@lumino/signaling';
@@ -16,9 +15,11 @@ import { parse } from './exactJson';
 import { NbgateRequestError } from './handler';
 import { Execution, IExecutionEvent, isTerminal } from './tokens';
 
-/** Where the events come from: the model (its streams and its polled list). */
+/** Where the events come from: the model (its stream and its list). */
 export interface IExecutionSource {
   readonly executions: Execution[];
+  /** The stream is connected: every event arrives, no need to poll. */
+  readonly live: boolean;
   readonly changed: ISignal<unknown, void>;
   readonly events: ISignal<unknown, IExecutionEvent>;
 }
@@ -102,7 +103,7 @@ export class ExecutionFollower {
     }
   }
 
-  /** Reads both again every `pollMs` while the model's stream does not cover the execution. */
+  /** Reads both again every `pollMs` while the model's stream is down. */
   private _poll(): void {
     if (this._timer !== null) {
       return;
@@ -112,8 +113,7 @@ export class ExecutionFollower {
       if (this._disposed || this._over) {
         return;
       }
-      const listed = this._source.executions.find(e => e.id === this.id);
-      if (!listed || listed.status !== 'running') {
+      if (!this._source.live) {
         await this._loadExecution();
         await this._loadNotebook();
       }
@@ -143,10 +143,18 @@ export class ExecutionFollower {
     }
   }
 
-  /** The model's list moved on (a poll): a status it saw before any event did (queued → running). */
+  /**
+   * The model's list moved on (a poll, or the read after a reconnect): a status or progress it saw
+   * before any event did (queued → running, cells run while the stream was down).
+   */
   private _onSourceChanged(): void {
     const listed = this._source.executions.find(e => e.id === this.id);
-    if (!listed || !this._execution || listed.status === this._execution.status) {
+    if (
+      !listed ||
+      !this._execution ||
+      (listed.status === this._execution.status &&
+        listed.progress?.cell === this._execution.progress?.cell)
+    ) {
       return;
     }
     if (isTerminal(listed.status)) {
@@ -194,6 +202,10 @@ export class ExecutionFollower {
       this._deleted = true;
       this._stopFollowing();
       this._changed.emit();
+    } else if (name === 'finished' && event.execution) {
+      this._execution = event.execution;
+      this._changed.emit();
+      this._finish();
     } else if (name === 'status' && event.status) {
       this._execution = event.execution ?? {
         ...this._execution,

@@ -1,19 +1,54 @@
 /**
- * The sidebar's state: executions and schedules, kept fresh by polling (every 2 s while someone looks
- * or something runs) and, for running executions, by their server-sent events (cell n of m as it
- * happens), which it passes on (`events`: one stream per execution, shared with the result views).
- * Views listen to `changed`; nothing here touches the DOM.
+ * The sidebar's state: executions and schedules, kept fresh by one server-sent-events stream
+ * (`GET /api/events`: every execution's and schedule's changes), which it also passes on (`events`, for
+ * the result views). Each connection of the stream opens with `ready`; the lists are then read once and
+ * the events received since that read began are applied to them again, in order, so a reconnect misses
+ * nothing. While the stream is down (or there is no EventSource) it polls instead: every 2 s while
+ * someone looks or something runs, else every 15 s. Views listen to `changed`; nothing here touches the
+ * DOM.
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { getExecution, listExecutions, listSchedules } from './api';
+import { parse } from './exactJson';
 import { apiURL, NbgateRequestError } from './handler';
 import { Execution, IExecutionEvent, INbgateModel, isTerminal, Schedule } from './tokens';
 
-/** Poll period while the sidebar is visible or an execution is active. */
+/** Poll period, while the stream is down, when the sidebar is visible or an execution is active. */
 export const FAST_POLL_MS = 2000;
-/** Poll period otherwise. */
+/** Poll period otherwise (and the wait before opening a stream the server refused again). */
 export const SLOW_POLL_MS = 15000;
+/** How many executions the sidebar lists. */
+export const LISTED = 200;
+
+/** The events of `GET /api/events` about executions (relayed on `events`), and about schedules. */
+const EXECUTION_EVENTS = [
+  'created',
+  'status',
+  'progress',
+  'output',
+  'notified',
+  'finished',
+  'deleted'
+];
+const OTHER_EVENTS = [
+  'ready',
+  'lagged',
+  'schedule_created',
+  'schedule_updated',
+  'schedule_deleted'
+];
+
+/** What the model needs of an EventSource (tests give a fake one). */
+export interface IEventStream {
+  readonly readyState: number;
+  onerror: ((event: Event) => void) | null;
+  addEventListener(name: string, listener: (event: MessageEvent) => void): void;
+  close(): void;
+}
+
+/** EventSource's `readyState` once it gave up (the server answered other than 200). */
+const CLOSED = 2;
 
 /** Where the ids of executions started in this tab are kept (a reload keeps them, another tab not). */
 export const TRACKED_KEY = 'nbgate:started-executions';
@@ -60,12 +95,18 @@ export class NbgateModel implements INbgateModel {
       fastPollMs?: number;
       slowPollMs?: number;
       useEvents?: boolean;
+      /** Opens the events stream (default: an EventSource with credentials). */
+      openStream?: (url: string) => IEventStream;
       storage?: Pick<Storage, 'getItem' | 'setItem'> | null;
     } = {}
   ) {
     this._fast = options.fastPollMs ?? FAST_POLL_MS;
     this._slow = options.slowPollMs ?? SLOW_POLL_MS;
-    this._useEvents = options.useEvents ?? typeof EventSource !== 'undefined';
+    this._openStream =
+      options.openStream ??
+      ((options.useEvents ?? typeof EventSource !== 'undefined')
+        ? (url: string) => new EventSource(url, { withCredentials: true })
+        : null);
     this._tracked = new Tracked(
       options.storage !== undefined
         ? options.storage
@@ -85,6 +126,11 @@ export class NbgateModel implements INbgateModel {
 
   get unavailable(): string | null {
     return this._unavailable;
+  }
+
+  /** True while the events stream is connected: the lists follow it, nothing polls. */
+  get live(): boolean {
+    return this._live;
   }
 
   get changed(): ISignal<INbgateModel, void> {
@@ -109,11 +155,11 @@ export class NbgateModel implements INbgateModel {
     void this.refresh();
   }
 
-  /** Whether someone is looking (the sidebar is visible): polls fast when true. */
+  /** Whether someone is looking (the sidebar is visible): polls fast, while it polls, when true. */
   set watching(value: boolean) {
     const wasSlow = !this._isFast();
     this._watching = value;
-    if (value && wasSlow) {
+    if (value && wasSlow && !this._live) {
       void this.refresh();
     }
   }
@@ -123,37 +169,53 @@ export class NbgateModel implements INbgateModel {
     return this._executions.find(e => e.schedule_id === scheduleId);
   }
 
-  /** Starts polling. */
+  /** Opens the events stream (its `ready` loads the lists), or starts polling without one. */
   start(): void {
-    if (!this._disposed && this._timer === null) {
+    if (this._disposed || this._started) {
+      return;
+    }
+    this._started = true;
+    if (this._openStream) {
+      this._connect();
+    } else {
       void this.refresh();
     }
   }
 
+  /**
+   * Reads both lists; the events that arrive meanwhile are applied again on top of what was read. Then,
+   * unless the stream is live, polls again.
+   */
   async refresh(): Promise<void> {
     if (this._disposed) {
       return;
     }
-    if (this._timer !== null) {
-      clearTimeout(this._timer);
-      this._timer = null;
-    }
+    this._clearTimer();
+    const since = this._beginRead();
+    const read = ++this._reads;
     try {
       const [executions, schedules] = await Promise.all([
-        listExecutions({ limit: 200 }),
+        listExecutions({ limit: LISTED }),
         listSchedules()
       ]);
-      this._executions = executions;
-      this._schedules = schedules;
-      this._unavailable = null;
-      this._syncStreams();
+      // A read that began earlier but answered later is older than the lists: dropped.
+      if (read > this._newest) {
+        this._newest = read;
+        this._executions = executions;
+        this._schedules = schedules;
+        this._unavailable = null;
+        for (const event of this._log.slice(since)) {
+          this._apply(event.name, event.data, false);
+        }
+      }
       await this._reportEnded();
     } catch (error) {
       this._unavailable = error instanceof NbgateRequestError ? error.message : String(error);
     }
+    this._endRead();
     if (!this._disposed) {
       this._changed.emit();
-      this._timer = setTimeout(() => void this.refresh(), this._isFast() ? this._fast : this._slow);
+      this._schedulePoll();
     }
   }
 
@@ -163,13 +225,9 @@ export class NbgateModel implements INbgateModel {
 
   dispose(): void {
     this._disposed = true;
-    if (this._timer !== null) {
-      clearTimeout(this._timer);
-    }
-    for (const source of this._streams.values()) {
-      source.close();
-    }
-    this._streams.clear();
+    this._clearTimer();
+    this._stream?.close();
+    this._stream = null;
     Signal.clearData(this);
   }
 
@@ -179,6 +237,188 @@ export class NbgateModel implements INbgateModel {
       this._tracked.ids.length > 0 ||
       this._executions.some(e => !isTerminal(e.status))
     );
+  }
+
+  private _clearTimer(): void {
+    if (this._timer !== null) {
+      clearTimeout(this._timer);
+      this._timer = null;
+    }
+  }
+
+  /** The next poll, unless the stream is live (or one is already due). */
+  private _schedulePoll(): void {
+    if (this._disposed || this._live || this._timer !== null) {
+      return;
+    }
+    this._timer = setTimeout(
+      () => {
+        this._timer = null;
+        void this.refresh();
+      },
+      this._isFast() ? this._fast : this._slow
+    );
+  }
+
+  /** A read of the lists begins: events from here on are logged; returns where its share starts. */
+  private _beginRead(): number {
+    this._reading += 1;
+    return this._log.length;
+  }
+
+  private _endRead(): void {
+    this._reading -= 1;
+    if (this._reading === 0) {
+      this._log = [];
+    }
+  }
+
+  private _connect(): void {
+    if (this._disposed || !this._openStream) {
+      return;
+    }
+    const stream = this._openStream(apiURL('events'));
+    this._stream = stream;
+    for (const name of [...EXECUTION_EVENTS, ...OTHER_EVENTS]) {
+      stream.addEventListener(name, (message: MessageEvent) => {
+        if (this._stream === stream) {
+          this._onEvent(name, String(message.data));
+        }
+      });
+    }
+    stream.onerror = () => {
+      if (this._stream !== stream) {
+        return;
+      }
+      this._live = false;
+      if (stream.readyState === CLOSED) {
+        // Refused (the gateway is down or answers an error): EventSource gives up, so try again later.
+        stream.close();
+        this._stream = null;
+        setTimeout(() => this._connect(), this._slow);
+      }
+      // Until the next `ready`, the lists are polled.
+      this._schedulePoll();
+    };
+  }
+
+  private _onEvent(name: string, data: string): void {
+    if (this._disposed) {
+      return;
+    }
+    if (name === 'ready') {
+      // (Re)connected: one read of the lists, then only events.
+      this._live = true;
+      void this.refresh();
+      return;
+    }
+    if (name === 'lagged') {
+      void this.refresh();
+      return;
+    }
+    if (this._reading > 0) {
+      this._log.push({ name, data });
+    }
+    this._apply(name, data, true);
+  }
+
+  /**
+   * One event, applied to the lists (`relay`: passed on and `changed` emitted; false when it is applied
+   * again after a read of the lists).
+   */
+  private _apply(name: string, data: string, relay: boolean): void {
+    let event: {
+      execution_id?: string;
+      schedule_id?: string;
+      execution?: Execution;
+      schedule?: Schedule;
+      status?: Execution['status'];
+      reason?: string | null;
+      cell?: number;
+      total?: number;
+    };
+    try {
+      event = parse(data) as typeof event;
+    } catch {
+      return;
+    }
+    if (event.execution_id !== undefined && relay) {
+      this._events.emit({ id: event.execution_id, name, data });
+    }
+    const changed = event.execution_id
+      ? this._applyExecution(name, event.execution_id, event)
+      : event.schedule_id
+        ? this._applySchedule(name, event.schedule_id, event.schedule)
+        : false;
+    if (changed && relay) {
+      this._changed.emit();
+    }
+  }
+
+  private _applyExecution(
+    name: string,
+    id: string,
+    event: {
+      execution?: Execution;
+      status?: Execution['status'];
+      reason?: string | null;
+      cell?: number;
+      total?: number;
+    }
+  ): boolean {
+    const index = this._executions.findIndex(e => e.id === id);
+    const listed = index >= 0 ? this._executions[index] : undefined;
+    let next: Execution | undefined;
+    if ((name === 'created' || name === 'finished') && event.execution) {
+      next = event.execution;
+      if (!listed && name === 'created') {
+        this._executions = [next, ...this._executions].slice(0, LISTED);
+      }
+      if (isTerminal(next.status)) {
+        this._reportOne(next);
+      }
+    } else if (name === 'deleted') {
+      if (!listed) {
+        return false;
+      }
+      this._executions = this._executions.filter(e => e.id !== id);
+      return true;
+    } else if (listed && name === 'status' && event.status) {
+      next = { ...listed, status: event.status, reason: event.reason ?? listed.reason };
+    } else if (listed && name === 'progress' && event.cell !== undefined) {
+      next = { ...listed, progress: { cell: event.cell, total: event.total ?? 0 } };
+    }
+    if (!next) {
+      return false;
+    }
+    if (listed) {
+      this._executions = this._executions.map(e => (e.id === id ? next : e));
+    }
+    return true;
+  }
+
+  private _applySchedule(name: string, id: string, schedule: Schedule | undefined): boolean {
+    if (name === 'schedule_deleted') {
+      this._schedules = this._schedules.filter(s => s.id !== id);
+      // Its executions were deleted (each has its event) or unlinked: read them again.
+      void this.refresh();
+      return true;
+    }
+    if (!schedule) {
+      return false;
+    }
+    this._schedules = [...this._schedules.filter(s => s.id !== id), schedule].sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+    );
+    return true;
+  }
+
+  /** `ended` for a tracked execution that is over. */
+  private _reportOne(execution: Execution): void {
+    if (this._tracked.ids.includes(execution.id)) {
+      this._tracked.delete(execution.id);
+      this._ended.emit(execution);
+    }
   }
 
   /** `ended` for each tracked execution now terminal (read alone when beyond the loaded page). */
@@ -196,67 +436,8 @@ export class NbgateModel implements INbgateModel {
         }
       }
       // Still tracked: a refresh running alongside may have reported it while this one read it.
-      if (isTerminal(execution.status) && this._tracked.ids.includes(id)) {
-        this._tracked.delete(id);
-        this._ended.emit(execution);
-      }
-    }
-  }
-
-  /** One events stream per running execution; closed when it ends. */
-  private _syncStreams(): void {
-    if (!this._useEvents) {
-      return;
-    }
-    const running = new Set(this._executions.filter(e => e.status === 'running').map(e => e.id));
-    for (const [id, source] of this._streams) {
-      if (!running.has(id)) {
-        source.close();
-        this._streams.delete(id);
-      }
-    }
-    for (const id of running) {
-      if (!this._streams.has(id)) {
-        const source = new EventSource(apiURL(`executions/${encodeURIComponent(id)}/events`), {
-          withCredentials: true
-        });
-        const onEvent = (message: MessageEvent) => this._onEvent(id, message.type, message.data);
-        for (const name of ['message', 'status', 'progress', 'output', 'deleted']) {
-          source.addEventListener(name, onEvent as EventListener);
-        }
-        source.onerror = () => {
-          source.close();
-          this._streams.delete(id);
-        };
-        this._streams.set(id, source);
-      }
-    }
-  }
-
-  /** An event of the stream: its kind is the SSE event name, or the `event` field of its JSON data. */
-  private _onEvent(id: string, type: string, data: string): void {
-    this._events.emit({ id, name: type, data });
-    let event: { event?: string; status?: Execution['status']; cell?: number; total?: number };
-    try {
-      event = JSON.parse(data);
-    } catch {
-      return;
-    }
-    event.event = event.event ?? (type !== 'message' ? type : undefined);
-    const execution = this._executions.find(e => e.id === id);
-    if (!execution) {
-      return;
-    }
-    if (event.event === 'progress' && event.cell !== undefined && event.total !== undefined) {
-      execution.progress = { cell: event.cell, total: event.total };
-      this._executions = [...this._executions];
-      this._changed.emit();
-    } else if (event.event === 'status' && event.status) {
-      execution.status = event.status;
-      this._executions = [...this._executions];
-      this._changed.emit();
-      if (isTerminal(event.status)) {
-        void this.refresh();
+      if (isTerminal(execution.status)) {
+        this._reportOne(execution);
       }
     }
   }
@@ -271,8 +452,16 @@ export class NbgateModel implements INbgateModel {
   private _timer: ReturnType<typeof setTimeout> | null = null;
   private _watching = false;
   private _disposed = false;
-  private _streams = new Map<string, EventSource>();
+  private _started = false;
   private _fast: number;
   private _slow: number;
-  private _useEvents: boolean;
+  private _openStream: ((url: string) => IEventStream) | null;
+  private _stream: IEventStream | null = null;
+  private _live = false;
+  /** Reads of the lists under way, and the events received since the oldest of them began. */
+  private _reading = 0;
+  private _log: { name: string; data: string }[] = [];
+  /** Reads begun, and the latest of them whose lists were taken. */
+  private _reads = 0;
+  private _newest = 0;
 }

@@ -1,6 +1,6 @@
 //! `nbgate schedules …` and `nbgate executions …` as a script uses them: the real binary against a real
 //! `nbgate serve` (port 0) running ipykernel; what they print, their exit codes, and the server's own
-//! words for bad input.
+//! words for bad input; the same client over https, behind a TLS front signed by a private CA.
 
 use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
@@ -340,11 +340,10 @@ fn bad_input_exits_2_with_the_servers_message() {
     // Arguments the client itself rejects.
     let (code, stderr) = failure(server.cli(&env, &["executions", "list", "--limit", "ten"]));
     assert_eq!(code, 2, "{stderr}");
-    let (code, stderr) = failure(server.cli(
-        &env,
-        &["executions", "list", "--url", "https://127.0.0.1:1"],
-    ));
+    let (code, stderr) =
+        failure(server.cli(&env, &["executions", "list", "--url", "ftp://127.0.0.1:1"]));
     assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("http:// or https://"), "{stderr}");
     server.stop();
 
     // Nothing listening: exit 1, saying which URL could not be reached.
@@ -414,4 +413,133 @@ fn a_failing_execution_waited_for_exits_1_with_its_error() {
     let waited = ok_json(server.cli(&env, &["executions", "wait", id, "--json"]));
     assert_eq!(waited["status"], "succeeded", "{waited}");
     server.stop();
+}
+
+#[test]
+fn the_client_speaks_https_trusting_a_ca_file() {
+    let env = JupyterEnv::new();
+    write_notebook(&env, "double.ipynb", "x = 1", "print(x * 2)");
+    let server = Server::start(&env);
+    let (port, ca_file) = tls_front(server.port, env.dir.path());
+    let url = format!("https://127.0.0.1:{port}");
+    let cli = |args: &[&str], ca_file: Option<&std::path::Path>| {
+        let mut command = Command::new(workspace_bin("nbgate"));
+        command
+            .args(args)
+            .envs(env.vars())
+            .env("NBGATE_URL", &url)
+            .env("NBGATE_TOKEN", TOKEN)
+            .env_remove("NBGATE_CA_FILE");
+        if let Some(ca_file) = ca_file {
+            command.env("NBGATE_CA_FILE", ca_file);
+        }
+        command.output().expect("nbgate runs")
+    };
+
+    // Trusting the private CA: a request, then an execution waited for over its event stream.
+    let page = ok_json(cli(&["schedules", "list", "--json"], Some(&ca_file)));
+    assert_eq!(page["items"], json!([]), "{page}");
+    let run = ok_json(cli(
+        &[
+            "executions",
+            "create",
+            "double.ipynb",
+            "-p",
+            "x",
+            "4",
+            "--wait",
+            "--json",
+        ],
+        Some(&ca_file),
+    ));
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["parameters"], json!({"x": 4}), "{run}");
+    // The option works as the variable does.
+    let output = Command::new(workspace_bin("nbgate"))
+        .args(["executions", "get"])
+        .arg(run["id"].as_str().expect("id"))
+        .args(["--json", "--url", &url, "--ca-file"])
+        .arg(&ca_file)
+        .envs(env.vars())
+        .env("NBGATE_TOKEN", TOKEN)
+        .output()
+        .expect("nbgate runs");
+    assert_eq!(ok_json(output)["id"], run["id"]);
+
+    // Without the CA the certificate is refused, and the message says how to trust it.
+    let (code, stderr) = failure(cli(&["schedules", "list"], None));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("certificate") && stderr.contains("--ca-file"),
+        "{stderr}"
+    );
+    // A CA file that is not PEM is bad input.
+    let not_pem = env.dir.path().join("not.pem");
+    std::fs::write(&not_pem, "not a certificate").expect("write");
+    let (code, stderr) = failure(cli(&["schedules", "list"], Some(&not_pem)));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--ca-file"), "{stderr}");
+    server.stop();
+}
+
+/// A TLS front for the server on `backend`: a private CA (its certificate written to `dir/ca.pem`)
+/// signs a certificate for 127.0.0.1 and localhost; each connection is decrypted and relayed. Runs on
+/// its own thread until the test ends.
+fn tls_front(backend: u16, dir: &std::path::Path) -> (u16, std::path::PathBuf) {
+    use std::sync::Arc;
+    use tokio_rustls::rustls;
+
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "nbgate test CA");
+    let ca_key = rcgen::KeyPair::generate().expect("CA key");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("CA");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let certificate = rcgen::CertificateParams::new(["127.0.0.1".into(), "localhost".into()])
+        .expect("params")
+        .signed_by(&key, &*ca)
+        .expect("certificate");
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).expect("write ca.pem");
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocols")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![certificate.der().clone()],
+            rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
+        )
+        .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    listener.set_nonblocking(true).expect("non-blocking");
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            while let Ok((socket, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(socket).await else {
+                        return;
+                    };
+                    let Ok(mut plain) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", backend)).await
+                    else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                });
+            }
+        });
+    });
+    (port, ca_file)
 }

@@ -32,6 +32,7 @@ import { Execution, IExecutionEvent } from '../tokens';
 /** The model as the follower sees it: its list, `changed`, and the events of its streams. */
 class FakeModel {
   executions: Execution[] = [];
+  live = false;
   changed = new Signal<this, void>(this);
   events = new Signal<this, IExecutionEvent>(this);
 
@@ -76,6 +77,7 @@ describe('ExecutionFollower', () => {
     getExecution.mockResolvedValue(execution('running'));
     executionNotebook.mockResolvedValue(notebook(1));
     const model = new FakeModel();
+    model.live = true;
     model.list(execution('running'));
     const follower = new ExecutionFollower('e1', model, { refetchMs: 100 });
     // When
@@ -163,6 +165,41 @@ describe('ExecutionFollower', () => {
     expect(follower.deleted).toBe(true);
     expect(follower.problem).toBe('no execution e1');
     expect(executionNotebook).not.toHaveBeenCalled();
+    follower.dispose();
+  });
+
+  it('polls only while the model is not live, and ends on a finished event with its record', async () => {
+    // Given
+    getExecution.mockResolvedValue(execution('running'));
+    executionNotebook.mockResolvedValue(notebook(1));
+    const model = new FakeModel();
+    model.live = true;
+    const follower = new ExecutionFollower('e1', model, { pollMs: 2000 });
+    await follower.start();
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(getExecution).toHaveBeenCalledTimes(1);
+    // The stream is down: polled.
+    model.live = false;
+    await jest.advanceTimersByTimeAsync(2000);
+    expect(getExecution).toHaveBeenCalledTimes(2);
+    // Back, with a read of the lists that saw cells run meanwhile: the notebook is fetched again.
+    model.live = true;
+    const fetched = executionNotebook.mock.calls.length;
+    model.list(execution('running', { progress: { cell: 3, total: 4 } }));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(follower.execution?.progress).toEqual({ cell: 3, total: 4 });
+    expect(executionNotebook).toHaveBeenCalledTimes(fetched + 1);
+    // When
+    getExecution.mockResolvedValue(execution('succeeded', { duration: 7 }));
+    model.emit('finished', { execution: execution('succeeded', { duration: 7 }) });
+    // Then
+    expect(follower.execution?.status).toBe('succeeded');
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(follower.execution?.duration).toBe(7);
+    const calls = getExecution.mock.calls.length;
+    model.live = false;
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(getExecution).toHaveBeenCalledTimes(calls);
     follower.dispose();
   });
 });

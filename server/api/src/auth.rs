@@ -50,33 +50,17 @@ fn presented(request: &Request) -> Option<Cow<'_, [u8]>> {
     })
 }
 
-/// `application/x-www-form-urlencoded` decoding: `%XX` escapes and `+` for a space. A malformed
+/// `application/x-www-form-urlencoded` decoding: `+` for a space, then `%XX` escapes. A malformed
 /// escape is kept as written.
 fn url_decode(value: &[u8]) -> Cow<'_, [u8]> {
-    if !value.iter().any(|b| matches!(b, b'%' | b'+')) {
-        return Cow::Borrowed(value);
+    if !value.contains(&b'+') {
+        return percent_encoding::percent_decode(value).into();
     }
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(value.len());
-    let mut i = 0;
-    while i < value.len() {
-        match value[i] {
-            b'+' => out.push(b' '),
-            b'%' => match (
-                value.get(i + 1).and_then(|b| hex(*b)),
-                value.get(i + 2).and_then(|b| hex(*b)),
-            ) {
-                (Some(high), Some(low)) => {
-                    out.push(high << 4 | low);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    Cow::Owned(out)
+    let spaced: Vec<u8> = value
+        .iter()
+        .map(|&byte| if byte == b'+' { b' ' } else { byte })
+        .collect();
+    Cow::Owned(percent_encoding::percent_decode(&spaced).collect())
 }
 
 /// Constant-time in the token's content (the length is not secret).

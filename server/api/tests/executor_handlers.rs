@@ -1011,7 +1011,7 @@ async fn the_openapi_document_and_the_route_table_agree() {
         .await
         .expect("infallible");
     let document = reply(response).await.json;
-    assert_eq!(document["openapi"], "3.0.3");
+    assert_eq!(document["openapi"], "3.1.0");
     let paths = document["paths"].as_object().expect("paths");
     let executor: Vec<(String, String)> = nbgate_api::executor::routes()
         .iter()
@@ -1327,5 +1327,115 @@ async fn deleting_an_execution_keeps_its_file_unless_asked_and_never_follows_a_l
     assert!(file.symlink_metadata().is_ok(), "a link is never deleted");
     let uri = format!("/api/executions/{id}");
     assert_mistake(&api.call(Method::GET, &uri, None).await, 404, "not found");
+    api.stop().await;
+}
+
+/// Reads `GET /api/events` until `done` holds for the events so far (each (name, data)).
+async fn read_feed(
+    stream: &mut (impl futures_util::Stream<Item = Result<axum::body::Bytes, axum::Error>> + Unpin),
+    seen: &mut String,
+    done: impl Fn(&[(String, Value)]) -> bool,
+) -> Vec<(String, Value)> {
+    loop {
+        // Only whole events: the text up to the last blank line.
+        let whole = seen.rfind("\n\n").map_or("", |end| &seen[..end]);
+        let events = parse_sse(whole);
+        if done(&events) {
+            return events;
+        }
+        let chunk = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("no more events in time; so far: {seen}"))
+            .expect("stream open")
+            .expect("chunk");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_event_stream_carries_every_execution_and_schedule() {
+    let api = Api::start().await;
+    let anonymous = Request::get("/api/events")
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(api.send(anonymous).await.status(), StatusCode::UNAUTHORIZED);
+
+    let response = api
+        .send(Api::request(Method::GET, "/api/events", None))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    let mut stream = response.into_body().into_data_stream();
+    let mut seen = String::new();
+    let has = |events: &[(String, Value)], name: &str, key: &str, id: &str| {
+        events.iter().any(|(n, data)| n == name && data[key] == id)
+    };
+    // `ready` first: what happens from here on is on the stream.
+    let events = read_feed(&mut stream, &mut seen, |events| !events.is_empty()).await;
+    assert_eq!(events[0].0, "ready", "{seen}");
+
+    let reply = api
+        .call(
+            Method::POST,
+            "/api/schedules",
+            Some(&json!({"name": "feed", "notebook": "ok.ipynb", "every": "1h", "paused": true})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let schedule = reply.json["id"].as_str().expect("id").to_owned();
+    let first = api.run("ok.ipynb").await;
+    let second = api.run("ok.ipynb").await;
+    let events = read_feed(&mut stream, &mut seen, |events| {
+        has(events, "finished", "execution_id", &first)
+            && has(events, "finished", "execution_id", &second)
+            && has(events, "schedule_created", "schedule_id", &schedule)
+    })
+    .await;
+    let created = events
+        .iter()
+        .find(|(name, data)| name == "schedule_created" && data["schedule_id"] == schedule.as_str())
+        .expect("schedule_created");
+    assert_eq!(created.1["schedule"]["name"], "feed");
+    for id in [&first, &second] {
+        // Each execution's events in the order they happened, the first and last with the record.
+        let own: Vec<&(String, Value)> = events
+            .iter()
+            .filter(|(_, data)| data["execution_id"] == id.as_str())
+            .collect();
+        let names: Vec<&str> = own.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names.first(), Some(&"created"), "{names:?}");
+        assert_eq!(names.last(), Some(&"finished"), "{names:?}");
+        let running = names.iter().position(|n| *n == "status").expect("running");
+        assert_eq!(own[running].1["status"], "running");
+        let progress: Vec<u64> = own
+            .iter()
+            .filter(|(name, _)| name == "progress")
+            .map(|(_, data)| data["cell"].as_u64().expect("cell"))
+            .collect();
+        assert_eq!(progress, [0, 1], "{names:?}");
+        assert!(names.iter().rposition(|n| *n == "progress") > Some(running));
+        // The record as read when relayed: queued, or already running (its `status` event follows).
+        let first_seen = &own[0].1["execution"]["status"];
+        assert!(
+            first_seen == "queued" || first_seen == "running",
+            "{first_seen}"
+        );
+        let finished = &own.last().expect("finished").1["execution"];
+        assert_eq!(finished["status"], "succeeded");
+        assert!(finished["ended_at"].is_string(), "{finished}");
+    }
+
+    let reply = api
+        .call(Method::DELETE, &format!("/api/schedules/{schedule}"), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text);
+    read_feed(&mut stream, &mut seen, |events| {
+        has(events, "schedule_deleted", "schedule_id", &schedule)
+    })
+    .await;
+    drop(stream);
     api.stop().await;
 }

@@ -2,6 +2,8 @@
 //! `nbgate serve` (`--url`, `--token`, or `NBGATE_URL` / `NBGATE_TOKEN`).
 //!
 //! Output: a table for lists, `field: value` lines for one resource; `--json` prints the server's JSON.
+//! Answers are read into the server's own response types (`nbgate_api::executor::wire`), and an
+//! execution has ended when the scheduler's `ExecutionStatus::is_terminal` says so.
 //! A 4xx answer prints the server's message verbatim and exits 2 (like any bad input); an unreachable
 //! server, a 5xx, or an execution that `--wait` saw end other than `succeeded` exits 1.
 //!
@@ -23,6 +25,8 @@ mod values;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 
 use clap::ValueEnum;
+use nbgate_api::executor::wire::{self, ErrorDto, ExecutionDto, PageDto, ProgressDto, ScheduleDto};
+use nbgate_scheduler::ExecutionStatus;
 use serde_json::{Map, Value, json};
 
 use crate::Failure;
@@ -113,7 +117,8 @@ pub fn schedules(args: SchedulesArgs) -> Result<(), Failure> {
             if json_out {
                 print_json(&page);
             } else {
-                print_schedules(items(&page));
+                let page: PageDto<ScheduleDto> = read(page, "a page of schedules")?;
+                print_schedules(&page.items);
             }
             Ok(())
         }
@@ -304,26 +309,31 @@ fn list_executions(
             true => "/api/executions".to_owned(),
             false => format!("/api/executions?{}", page_query.join("&")),
         };
-        let page = client.json("GET", &path, None)?;
-        cursor = page["next_cursor"].as_str().map(str::to_owned);
+        let answer = client.json("GET", &path, None)?;
+        let page: PageDto<ExecutionDto> = read(answer.clone(), "a page of executions")?;
+        cursor = page.next_cursor;
         if !list.all {
             if json_out {
-                print_json(&page);
+                print_json(&answer);
             } else {
-                print_executions(items(&page));
+                print_executions(&page.items);
                 if let Some(cursor) = &cursor {
                     eprintln!("(more: --cursor {cursor}, or --all)");
                 }
             }
             return Ok(());
         }
-        all.extend(items(&page).iter().cloned());
+        all.extend(page.items);
         if cursor.is_none() {
             break;
         }
     }
     if json_out {
-        print_json(&json!({"items": all, "next_cursor": null}));
+        let page = PageDto {
+            items: all,
+            next_cursor: None,
+        };
+        print_json(&serde_json::to_value(page).unwrap_or_default());
     } else {
         print_executions(&all);
     }
@@ -341,8 +351,8 @@ fn finish_started(
         print_resource(&execution, json_out);
         return Ok(());
     }
-    let id = execution["id"].as_str().unwrap_or_default();
-    let execution = wait(client, id)?;
+    let started: ExecutionDto = read(execution, "an execution")?;
+    let execution = wait(client, &started.id)?;
     print_resource(&execution, json_out);
     outcome(&execution)
 }
@@ -361,44 +371,47 @@ fn wait(client: &Client, id: &str) -> Result<Value, Failure> {
             Err(error) => return Err(client.io_error(error)),
         }
     }
-    let execution = client.json("GET", &execution_path(id, ""), None)?;
-    if !TERMINAL.contains(&status_of(&execution)) {
+    let answer = client.json("GET", &execution_path(id, ""), None)?;
+    let execution: ExecutionDto = read(answer.clone(), "an execution")?;
+    if !execution.status.is_terminal() {
         return Err(Failure::run(format!(
             "the server closed the event stream before execution {id} ended (it is {})",
-            status_of(&execution)
+            execution.status
         )));
     }
-    Ok(execution)
+    Ok(answer)
 }
 
-const TERMINAL: [&str; 5] = ["succeeded", "failed", "cancelled", "timed_out", "skipped"];
-
-fn status_of(execution: &Value) -> &str {
-    execution["status"].as_str().unwrap_or("unknown")
+/// The server's answer as the type it was written from (`what` names it in the error).
+fn read<T: serde::de::DeserializeOwned>(answer: Value, what: &str) -> Result<T, Failure> {
+    wire::from_json(answer)
+        .map_err(|error| Failure::run(format!("the server's answer is not {what}: {error}")))
 }
 
 /// Exit 0 for a succeeded execution, 1 with what went wrong otherwise.
-fn outcome(execution: &Value) -> Result<(), Failure> {
-    let status = status_of(execution);
-    if status == "succeeded" {
+fn outcome(answer: &Value) -> Result<(), Failure> {
+    let execution: ExecutionDto = read(answer.clone(), "an execution")?;
+    let status = execution.status;
+    if status == ExecutionStatus::Succeeded {
         return Ok(());
     }
-    let name = execution["name"].as_str().unwrap_or_default();
-    let error = &execution["error"];
-    let why = match (error["ename"].as_str(), execution["reason"].as_str()) {
-        (Some(ename), _) => {
+    let why = match (&execution.error, &execution.reason) {
+        (Some(error), _) => {
             // `cell_index` is 0-based in the user's notebook; people count from 1.
-            let cell = error["cell_index"]
-                .as_u64()
+            let cell = error
+                .cell_index
                 .map(|cell| format!("cell {} raised ", cell + 1))
                 .unwrap_or_default();
-            let evalue = error["evalue"].as_str().unwrap_or("");
-            format!(": {cell}{ename}: {}", evalue.lines().next().unwrap_or(""))
+            let evalue = error.evalue.lines().next().unwrap_or("");
+            format!(": {cell}{}: {evalue}", error.ename)
         }
         (None, Some(reason)) => format!(": {reason}"),
         (None, None) => String::new(),
     };
-    Err(Failure::run(format!("execution {name} {status}{why}")))
+    Err(Failure::run(format!(
+        "execution {} {status}{why}",
+        execution.name
+    )))
 }
 
 // ---- output ----
@@ -408,10 +421,6 @@ fn print_json(value: &Value) {
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
     );
-}
-
-fn items(page: &Value) -> &[Value] {
-    page["items"].as_array().map_or(&[], Vec::as_slice)
 }
 
 /// One resource: `field: value` lines (null fields left out), or the server's JSON.
@@ -426,69 +435,63 @@ fn print_resource(value: &Value, json_out: bool) {
     };
     let width = object.keys().map(String::len).max().unwrap_or(0);
     for (key, field) in object {
-        let text = match (key.as_str(), field) {
+        let special = match key.as_str() {
+            "error" => wire::from_json::<ErrorDto>(field.clone())
+                .ok()
+                .map(|error| {
+                    let cell = error
+                        .cell_index
+                        .map_or_else(|| "null".to_owned(), |cell| cell.to_string());
+                    format!("cell {cell} {}: {}", error.ename, error.evalue)
+                }),
+            "last_execution" => wire::from_json::<ExecutionDto>(field.clone())
+                .ok()
+                .map(|last| format!("{} {} ({})", last.id, last.status, last.name)),
+            "progress" => wire::from_json::<ProgressDto>(field.clone())
+                .ok()
+                .map(|progress| format!("{}/{} cells", progress.cell + 1, progress.total)),
+            _ => None,
+        };
+        let text = match (special, field) {
             (_, Value::Null) => continue,
-            ("error", error) => format!(
-                "cell {} {}: {}",
-                error["cell_index"],
-                error["ename"].as_str().unwrap_or(""),
-                error["evalue"].as_str().unwrap_or("")
-            ),
-            ("last_execution", execution) => format!(
-                "{} {} ({})",
-                execution["id"].as_str().unwrap_or(""),
-                status_of(execution),
-                execution["name"].as_str().unwrap_or("")
-            ),
-            ("progress", progress) => format!(
-                "{}/{} cells",
-                progress["cell"].as_u64().map_or(0, |cell| cell + 1),
-                progress["total"]
-            ),
-            (_, Value::String(text)) => text.clone(),
-            (_, other) => other.to_string(),
+            (Some(text), _) => text,
+            (None, Value::String(text)) => text.clone(),
+            (None, other) => other.to_string(),
         };
         println!("{key:width$}  {text}");
     }
 }
 
-fn print_executions(executions: &[Value]) {
+fn print_executions(executions: &[ExecutionDto]) {
     let rows = executions
         .iter()
         .map(|e| {
             vec![
-                text(&e["id"]),
-                status_of(e).to_owned(),
-                when(&e["created_at"]),
-                e["duration"]
-                    .as_f64()
+                e.id.clone(),
+                e.status.to_string(),
+                when_at(Some(&e.created_at)),
+                e.duration
                     .map_or_else(|| "-".to_owned(), |s| format!("{s:.1}s")),
-                text(&e["name"]),
+                e.name.clone(),
             ]
         })
         .collect();
     print_table(&["ID", "STATUS", "CREATED (UTC)", "DURATION", "NAME"], rows);
 }
 
-fn print_schedules(schedules: &[Value]) {
+fn print_schedules(schedules: &[ScheduleDto]) {
     let rows = schedules
         .iter()
         .map(|s| {
             vec![
-                text(&s["id"]),
-                text(&s["name"]),
-                if s["paused"] == json!(true) {
-                    "paused"
-                } else {
-                    "active"
-                }
-                .to_owned(),
-                when(&s["next_run"]),
-                s["last_execution"].as_object().map_or_else(
-                    || "-".to_owned(),
-                    |_| status_of(&s["last_execution"]).to_owned(),
-                ),
-                text(&s["description"]),
+                s.id.clone(),
+                s.name.clone(),
+                if s.paused { "paused" } else { "active" }.to_owned(),
+                when_at(s.next_run.as_deref()),
+                s.last_execution
+                    .as_ref()
+                    .map_or_else(|| "-".to_owned(), |last| last.status.to_string()),
+                s.description.clone(),
             ]
         })
         .collect();
@@ -502,9 +505,9 @@ fn text(value: &Value) -> String {
     value.as_str().unwrap_or("-").to_owned()
 }
 
-/// `2026-11-29T10:00:00.000Z` → `2026-11-29 10:00:00`.
-fn when(value: &Value) -> String {
-    match value.as_str() {
+/// `2026-11-29T10:00:00.000Z` → `2026-11-29 10:00:00`; `-` for none.
+fn when_at(time: Option<&str>) -> String {
+    match time {
         Some(time) if time.len() >= 19 => time[..19].replace('T', " "),
         Some(time) => time.to_owned(),
         None => "-".to_owned(),

@@ -101,9 +101,7 @@ impl Ctx {
     }
 
     pub fn running(&self) -> MutexGuard<'_, HashMap<String, Running>> {
-        self.running
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        nbgate_kernel::sync::lock(&self.running)
     }
 
     pub fn snapshot_path(&self, schedule_id: &str) -> PathBuf {
@@ -172,9 +170,13 @@ pub(crate) struct Draft {
 }
 
 impl Draft {
+    /// Queued at `now`; the first of its chain (`run_id` its own id) until told otherwise.
     pub fn queued(self, now: DateTime<Utc>) -> Execution {
+        let id = uuid::Uuid::new_v4().to_string();
         Execution {
-            id: uuid::Uuid::new_v4().to_string(),
+            run_id: Some(id.clone()),
+            sweep_id: None,
+            id,
             name: self.name,
             schedule_id: self.schedule_id,
             schedule_name: self.schedule_name,

@@ -13,6 +13,7 @@ use crate::context::{
     Ctx, Draft, Running, STOPPED_DURING_RUN, execution_name, output_path, retry_of, unique_name,
 };
 use crate::error::StoreError;
+use crate::events::ScheduleChange;
 use crate::lateness::LatenessRecorder;
 use crate::model::{Execution, ExecutionStatus, Overlap, RunConfig, Schedule};
 use crate::store::{Fires, Store};
@@ -81,9 +82,10 @@ async fn fire_due(ctx: &Arc<Ctx>, now: DateTime<Utc>) -> Result<(), StoreError> 
         drop(naming);
         for fired in batch {
             for execution in &fired.fires.executions {
-                let reason = execution.reason.as_deref();
-                ctx.events.status(&execution.id, execution.status, reason);
+                ctx.events.created(execution);
             }
+            let schedule_id = &fired.fires.schedule_id;
+            ctx.events.schedule(schedule_id, ScheduleChange::Updated);
             // Only schedules that keep the last N executions have anything to prune.
             if fired.retention
                 && fired
@@ -255,6 +257,7 @@ pub(crate) fn scheduled_draft(
             snapshot: spec.input == crate::model::InputMode::Snapshot,
             outputs: spec.outputs.clone(),
             expect: spec.expect.clone(),
+            pipeline: crate::pipeline::run_config(spec),
         },
     }
 }

@@ -65,10 +65,20 @@ pub enum ValidationError {
     InvalidOutputPattern { pattern: String, reason: String },
     #[error("invalid expectation {rule:?}: {reason}")]
     InvalidExpectation { rule: String, reason: String },
-    #[error("output {path:?} is not a table: a preview reads CSV, TSV and JSON lines files")]
+    #[error(
+        "output {path:?} is not a table: a preview reads CSV, TSV, JSON lines and Parquet files"
+    )]
     NotATable { path: String },
+    #[error("output {path:?} cannot be previewed: {reason}")]
+    UnreadableTable { path: String, reason: String },
     #[error("invalid cursor {cursor:?}")]
     InvalidCursor { cursor: String },
+    /// `after`, `parameters_from`, `fire_time_parameter`, a backfill or a sweep that cannot be
+    /// accepted (see `pipeline`); the message names the field and the problem.
+    #[error("{field}: {reason}")]
+    InvalidPipeline { field: String, reason: String },
+    #[error("after: {} would make a cycle", cycle.join(" → "))]
+    Cycle { cycle: Vec<String> },
 }
 
 /// Everything the scheduler's service can answer with besides success.
@@ -95,6 +105,14 @@ pub enum SchedulerError {
     },
     #[error("the scheduler is shutting down")]
     ShuttingDown,
+    #[error(
+        "schedule {name:?} runs before {dependants:?} (their `after`): delete or change them \
+         first, or delete with cascade=true to delete them too"
+    )]
+    HasDependants {
+        name: String,
+        dependants: Vec<String>,
+    },
 }
 
 /// A failure of the store itself (the API answers 500 and logs it).

@@ -1,12 +1,12 @@
-//! Live progress: one broadcast of execution events (status changes, cell n of m, outputs) that the API
-//! streams as server-sent events. Slow subscribers lag and are told how much they missed; the current
-//! state is always on the execution record.
+//! Live progress: one broadcast of execution events (created, status changes, cell n of m, outputs) and
+//! schedule changes (created, updated, deleted) that the API streams as server-sent events. Slow
+//! subscribers lag and are told how much they missed; the current state is always in the store.
 
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-use crate::model::ExecutionStatus;
+use crate::model::{Execution, ExecutionStatus};
 
 /// Events kept for slow subscribers before they lag.
 pub const EVENT_BUFFER: usize = 4096;
@@ -22,10 +22,12 @@ pub struct ExecutionEvent {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
-    /// The status changed (`reason` for skipped, cancelled and failures without a cell error).
+    /// The status changed (`reason` for skipped, cancelled and failures without a cell error);
+    /// `created`: the execution was just inserted with this status (queued, or skipped by a fire).
     Status {
         status: ExecutionStatus,
         reason: Option<String>,
+        created: bool,
     },
     /// Cell `cell` (0-based) of `total` started, in the user's numbering (see `CellProgress`).
     Progress { cell: usize, total: usize },
@@ -37,10 +39,33 @@ pub enum EventKind {
     Deleted,
 }
 
-/// What a subscription yields.
+/// Something that happened to a schedule: created, edited (paused, resumed, re-snapshotted) or fired
+/// (its next run moved), or deleted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScheduleEvent {
+    pub schedule_id: String,
+    pub change: ScheduleChange,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleChange {
+    Created,
+    Updated,
+    Deleted,
+}
+
+/// One item of the broadcast: an execution's event or a schedule's change, in the order they happened.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Received {
-    Event(ExecutionEvent),
+pub enum Change {
+    Execution(ExecutionEvent),
+    Schedule(ScheduleEvent),
+}
+
+/// What a subscription yields: [`ExecutionEvent`]s from a [`Subscription`], [`Change`]s from a [`Feed`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Received<E = ExecutionEvent> {
+    Event(E),
     /// `missed` events were dropped because the subscriber was slow; re-read the execution.
     Lagged {
         missed: u64,
@@ -51,15 +76,12 @@ pub enum Received {
 
 /// Events of every execution, or of one.
 pub struct Subscription {
-    receiver: broadcast::Receiver<ExecutionEvent>,
+    receiver: broadcast::Receiver<Change>,
     execution_id: Option<String>,
 }
 
 impl Subscription {
-    pub(crate) fn new(
-        receiver: broadcast::Receiver<ExecutionEvent>,
-        execution_id: Option<String>,
-    ) -> Self {
+    pub(crate) fn new(receiver: broadcast::Receiver<Change>, execution_id: Option<String>) -> Self {
         Subscription {
             receiver,
             execution_id,
@@ -70,7 +92,8 @@ impl Subscription {
     pub async fn recv(&mut self) -> Received {
         loop {
             match self.receiver.recv().await {
-                Ok(event) => {
+                Ok(Change::Schedule(_)) => {}
+                Ok(Change::Execution(event)) => {
                     let wanted = self
                         .execution_id
                         .as_deref()
@@ -88,10 +111,25 @@ impl Subscription {
     }
 }
 
+/// Every execution's events and every schedule's changes, in order.
+pub struct Feed {
+    receiver: broadcast::Receiver<Change>,
+}
+
+impl Feed {
+    pub async fn recv(&mut self) -> Received<Change> {
+        match self.receiver.recv().await {
+            Ok(change) => Received::Event(change),
+            Err(broadcast::error::RecvError::Lagged(missed)) => Received::Lagged { missed },
+            Err(broadcast::error::RecvError::Closed) => Received::Closed,
+        }
+    }
+}
+
 /// The sending side, shared by the loop, the workers and the service.
 #[derive(Clone)]
 pub(crate) struct Events {
-    sender: broadcast::Sender<ExecutionEvent>,
+    sender: broadcast::Sender<Change>,
 }
 
 impl Events {
@@ -105,12 +143,37 @@ impl Events {
         Subscription::new(self.sender.subscribe(), execution_id)
     }
 
+    pub(crate) fn feed(&self) -> Feed {
+        Feed {
+            receiver: self.sender.subscribe(),
+        }
+    }
+
     pub(crate) fn send(&self, execution_id: &str, kind: EventKind) {
         // No subscriber is fine.
-        let _ = self.sender.send(ExecutionEvent {
+        let _ = self.sender.send(Change::Execution(ExecutionEvent {
             execution_id: execution_id.into(),
             kind,
-        });
+        }));
+    }
+
+    pub(crate) fn schedule(&self, schedule_id: &str, change: ScheduleChange) {
+        let _ = self.sender.send(Change::Schedule(ScheduleEvent {
+            schedule_id: schedule_id.into(),
+            change,
+        }));
+    }
+
+    /// A new execution, with the status it was inserted with.
+    pub(crate) fn created(&self, execution: &Execution) {
+        self.send(
+            &execution.id,
+            EventKind::Status {
+                status: execution.status,
+                reason: execution.reason.clone(),
+                created: true,
+            },
+        );
     }
 
     pub(crate) fn status(&self, execution_id: &str, status: ExecutionStatus, reason: Option<&str>) {
@@ -119,6 +182,7 @@ impl Events {
             EventKind::Status {
                 status,
                 reason: reason.map(str::to_owned),
+                created: false,
             },
         );
     }

@@ -38,10 +38,7 @@ struct Counts {
 impl LatenessRecorder {
     /// Adds fires `seconds` late each (negative values count as 0: a clock step back).
     pub(crate) fn record(&self, lateness: impl IntoIterator<Item = f64>) {
-        let mut counts = self
-            .inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut counts = nbgate_kernel::sync::lock(&self.inner);
         for seconds in lateness {
             let seconds = seconds.max(0.0);
             if let Some(bucket) = LATENESS_BUCKETS.iter().position(|bound| seconds <= *bound) {
@@ -53,10 +50,7 @@ impl LatenessRecorder {
     }
 
     pub(crate) fn snapshot(&self) -> FireLateness {
-        let counts = self
-            .inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let counts = nbgate_kernel::sync::lock(&self.inner);
         let mut total = 0;
         let buckets = LATENESS_BUCKETS
             .iter()

@@ -20,6 +20,8 @@
 //! - [`values`]: recorded values, stored as a run goes; a schedule's values as series.
 //! - [`expect`]: `expect` rules on recorded values and outputs, evaluated after a successful run.
 //! - [`compare`]: two executions' differing parameters, values, output files and cells.
+//! - [`pipeline`]: schedules that run after others (fan-in, chains sharing a `run_id`, skips),
+//!   values passed as parameters, fire times injected, backfill, sweeps, rerun.
 //! - [`paths`], [`validate`]: what users submit, checked; [`clock`]: the one place time is read.
 //!
 //! Absent on purpose: HTTP (the `api` crate maps [`SchedulerError`] to status codes).
@@ -44,6 +46,7 @@ pub mod model;
 pub mod notify;
 pub mod outputs;
 pub mod paths;
+pub mod pipeline;
 pub mod runner;
 mod schedules;
 mod service;
@@ -62,7 +65,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use error::{Result, SchedulerError, StoreError, ValidationError};
-pub use events::{EventKind, ExecutionEvent, Received, Subscription};
+pub use events::{
+    Change, EventKind, ExecutionEvent, Feed, Received, ScheduleChange, ScheduleEvent, Subscription,
+};
 pub use lateness::{FireLateness, LATENESS_BUCKETS};
 pub use model::*;
 pub use outputs::{Column, Freshness, OutputFile, Preview};
@@ -135,6 +140,7 @@ impl Scheduler {
             shutdown.clone(),
         ));
         let recovered = engine::recover(&ctx).await?;
+        pipeline::recover(&ctx).await?;
         if recovered > 0 {
             tracing::warn!(
                 recovered,

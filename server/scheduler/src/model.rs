@@ -1,6 +1,7 @@
 //! Domain types: schedules, executions, their policies and statuses. HTTP DTOs are the API's business;
 //! `Serialize` is derived where it spares the API a copy, and the store keeps a schedule's spec as JSON.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -20,6 +21,40 @@ pub enum Recurrence {
     /// A friendly interval ("15m", "every 2 hours"), kept as written; fires at multiples of it since
     /// the Unix epoch, so "every 15 minutes" fires at :00, :15, :30, :45.
     Every(String),
+    /// Not by time: once every listed upstream schedule has ended as `on` says (see
+    /// [`crate::pipeline`]).
+    After(After),
+}
+
+/// The trigger of a schedule that runs after others (fan-in: all of them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct After {
+    /// Upstream schedule names.
+    pub schedules: Vec<String>,
+    pub on: AfterOn,
+}
+
+/// How each upstream must have ended for its dependant to fire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AfterOn {
+    /// Succeeded; a failed or skipped upstream records the dependant `skipped` with the reason.
+    #[default]
+    Success,
+    /// Failed (or timed out, or was cancelled); otherwise the dependant does not fire.
+    Failure,
+    /// Ran to any end; a skipped upstream records the dependant `skipped`.
+    Completion,
+}
+
+impl AfterOn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AfterOn::Success => "success",
+            AfterOn::Failure => "failure",
+            AfterOn::Completion => "completion",
+        }
+    }
 }
 
 /// Where a schedule reads its notebook.
@@ -109,6 +144,16 @@ pub struct ScheduleSpec {
     /// Rules on what a run records (see [`crate::expect`]).
     #[serde(default)]
     pub expect: Vec<String>,
+    /// Parameter name → `UPSTREAM.values.NAME`, `UPSTREAM.parameters.NAME` or `fire_time`, resolved
+    /// when a run starts (see [`crate::pipeline`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters_from: BTreeMap<String, String>,
+    /// The parameter that receives each run's fire time (run now: the time it was asked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fire_time_parameter: Option<String>,
+    /// strftime format of that fire time, in the schedule's time zone (default `%Y-%m-%d`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fire_time_format: Option<String>,
 }
 
 impl ScheduleSpec {
@@ -137,6 +182,9 @@ impl ScheduleSpec {
             outputs: Vec::new(),
             stale_after: None,
             expect: Vec::new(),
+            parameters_from: BTreeMap::new(),
+            fire_time_parameter: None,
+            fire_time_format: None,
         }
     }
 }
@@ -168,6 +216,9 @@ pub struct SchedulePatch {
     pub outputs: Option<Vec<String>>,
     pub stale_after: Option<Option<Duration>>,
     pub expect: Option<Vec<String>>,
+    pub parameters_from: Option<BTreeMap<String, String>>,
+    pub fire_time_parameter: Option<Option<String>>,
+    pub fire_time_format: Option<Option<String>>,
 }
 
 /// A schedule as stored, with what the scheduler derives from it.
@@ -300,6 +351,10 @@ pub struct Execution {
     /// The last failed webhook delivery, if any.
     pub notify_error: Option<String>,
     pub run: RunConfig,
+    /// The chain it belongs to: the id of the chain's first execution (its own id for a first one).
+    pub run_id: Option<String>,
+    /// The sweep that made it (`POST /api/schedules/{id}/sweep`).
+    pub sweep_id: Option<String>,
 }
 
 /// What deleting a schedule does with its executions (the API's `?executions=keep|delete`).
@@ -335,6 +390,33 @@ pub struct RunConfig {
     /// Rules on what the run records (see [`crate::expect`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expect: Vec<String>,
+    /// Parameters resolved when the run starts, and what its end triggers (see [`crate::pipeline`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<PipelineRun>,
+}
+
+/// An execution's part in a pipeline, fixed when it is created.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PipelineRun {
+    /// Upstream schedule name → the execution of it this one follows.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub upstreams: BTreeMap<String, String>,
+    /// Parameter name → reference (the schedule's `parameters_from`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters_from: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fire_time_parameter: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fire_time_format: Option<String>,
+    /// The schedule's time zone (for the fire time's format).
+    #[serde(default)]
+    pub timezone: String,
+    /// Set once the references are resolved into `parameters` (a retry or rerun keeps them).
+    #[serde(default)]
+    pub resolved: bool,
+    /// Its end does not fire the schedule's dependants (backfill without `downstream`, sweeps).
+    #[serde(default)]
+    pub no_downstream: bool,
 }
 
 /// An ad-hoc run.

@@ -2,15 +2,18 @@
 //! worker nor changes an execution's status. A delivery that still fails after its retries is logged
 //! and recorded as the execution's `notify_error`.
 //!
-//! The client is a minimal HTTP/1.1 POST over a tokio `TcpStream`, for `http://` URLs only. A full
-//! client (hyper-util, or reqwest with rustls) would add a TLS stack and dozens of crates to the build
-//! for one request per execution; receivers reached over https go through a local forwarding proxy.
+//! The client is hyper-util's, for `http://` URLs only (no TLS stack in the scheduler): receivers
+//! reached over https go through a local forwarding proxy.
 
 use std::time::Duration;
 
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::{Request, Uri, header};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -25,6 +28,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Connect, send and read the status line within this.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
 /// One notification to deliver.
 #[derive(Debug, Clone)]
 pub(crate) struct Delivery {
@@ -33,8 +38,8 @@ pub(crate) struct Delivery {
     pub payload: Value,
 }
 
-/// `(host, port, path)` of an `http://` URL.
-pub fn parse_http_url(url: &str) -> Result<(String, u16, String), String> {
+/// An `http://host[:port][/path]` URL, without credentials.
+pub fn parse_http_url(url: &str) -> Result<Uri, String> {
     if url.starts_with("https://") {
         return Err(
             "https is not supported by the built-in client: point the webhook at a \
@@ -42,75 +47,74 @@ pub fn parse_http_url(url: &str) -> Result<(String, u16, String), String> {
                 .into(),
         );
     }
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or("expected a URL starting with http://")?;
-    let (authority, path) = match rest.find('/') {
-        Some(slash) => (&rest[..slash], &rest[slash..]),
-        None => (rest, "/"),
-    };
-    if authority.is_empty() || authority.contains('@') || url.chars().any(char::is_whitespace) {
-        return Err("expected http://host[:port][/path] without credentials or spaces".into());
+    if !url.starts_with("http://") {
+        return Err("expected a URL starting with http://".into());
     }
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => (
-            host,
-            port.parse::<u16>()
-                .map_err(|_| format!("invalid port {port:?}"))?,
-        ),
-        _ => (authority, 80),
-    };
-    Ok((
-        host.trim_matches(['[', ']']).to_owned(),
-        port,
-        path.to_owned(),
-    ))
+    let malformed =
+        || "expected http://host[:port][/path] without credentials or spaces".to_owned();
+    let uri: Uri = url.parse().map_err(|_| malformed())?;
+    let authority = uri.authority().ok_or_else(malformed)?;
+    if authority.host().is_empty()
+        || authority.as_str().contains('@')
+        || url.chars().any(char::is_whitespace)
+    {
+        return Err(malformed());
+    }
+    // `http` accepts any digits after the colon (and gives no port past 65535): 0 and those are refused.
+    let written = authority.as_str();
+    let after_host = &written[written.rfind(']').unwrap_or(0)..];
+    if let Some((_, port)) = after_host.rsplit_once(':')
+        && !matches!(port.parse::<u16>(), Ok(1..))
+    {
+        return Err(format!("invalid port {port:?}"));
+    }
+    Ok(uri)
+}
+
+/// One client for the notifier's life: HTTP/1.1, header names as most receivers log them
+/// (`Content-Type`), no idle connections kept between deliveries.
+fn http_client() -> HttpClient {
+    Client::builder(TokioExecutor::new())
+        .http1_title_case_headers(true)
+        .pool_max_idle_per_host(0)
+        .build(HttpConnector::new())
 }
 
 /// POSTs `body` as JSON; `Ok` for a 2xx answer.
-pub async fn post_json(url: &str, body: &[u8]) -> Result<(), String> {
-    let (host, port, path) = parse_http_url(url)?;
+async fn post_json(client: &HttpClient, url: &str, body: &[u8]) -> Result<(), String> {
+    let uri = parse_http_url(url)?;
+    let authority = uri.authority().map(ToString::to_string).unwrap_or_default();
+    let request = Request::post(uri)
+        .header(header::USER_AGENT, "nbgate")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::copy_from_slice(body)))
+        .map_err(|error| format!("cannot build the request: {error}"))?;
     let exchange = async {
-        let mut stream = TcpStream::connect((host.as_str(), port))
-            .await
-            .map_err(|error| format!("cannot connect to {host}:{port}: {error}"))?;
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: nbgate\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        stream
-            .write_all(head.as_bytes())
-            .await
-            .and(stream.write_all(body).await)
-            .map_err(|error| format!("cannot send to {host}:{port}: {error}"))?;
-        let mut answer = Vec::new();
-        let mut buffer = [0u8; 1024];
-        while !answer.windows(2).any(|w| w == b"\r\n") {
-            let read = stream
-                .read(&mut buffer)
-                .await
-                .map_err(|error| format!("no answer from {host}:{port}: {error}"))?;
-            if read == 0 || answer.len() > 8192 {
-                break;
-            }
-            answer.extend_from_slice(&buffer[..read]);
-        }
-        let line = String::from_utf8_lossy(&answer);
-        let line = line.lines().next().unwrap_or("").to_owned();
-        match line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|code| code.parse::<u16>().ok())
-        {
-            Some(code) if (200..300).contains(&code) => Ok(()),
-            Some(_) => Err(format!("the receiver answered {line:?}")),
-            None => Err(format!("not an HTTP answer from {host}:{port}: {line:?}")),
+        match client.request(request).await {
+            Ok(response) if response.status().is_success() => Ok(()),
+            Ok(response) => Err(format!("the receiver answered {}", response.status())),
+            Err(error) if error.is_connect() => Err(format!(
+                "cannot connect to {authority}: {}",
+                root_cause(&error)
+            )),
+            Err(error) => Err(format!(
+                "no answer from {authority}: {}",
+                root_cause(&error)
+            )),
         }
     };
     tokio::time::timeout(REQUEST_TIMEOUT, exchange)
         .await
         .unwrap_or_else(|_| Err(format!("no answer within {REQUEST_TIMEOUT:?}")))
+}
+
+/// The innermost cause (e.g. "Connection refused (os error 111)"), what a reader can act on.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
 }
 
 /// The notifier task: delivers in order until shutdown, then records what it could not deliver.
@@ -120,6 +124,7 @@ pub(crate) async fn run_notifier(
     events: Events,
     shutdown: CancellationToken,
 ) {
+    let client = http_client();
     loop {
         let delivery = tokio::select! {
             delivery = queue.recv() => match delivery {
@@ -134,7 +139,7 @@ pub(crate) async fn run_notifier(
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         };
         let outcome = tokio::select! {
-            outcome = deliver(&delivery) => outcome,
+            outcome = deliver(&client, &delivery) => outcome,
             () = grace => Err("not delivered: nbgate shut down".into()),
         };
         record(&db, &events, &delivery, outcome).await;
@@ -146,12 +151,12 @@ pub(crate) async fn run_notifier(
     }
 }
 
-async fn deliver(delivery: &Delivery) -> Result<(), String> {
+async fn deliver(client: &HttpClient, delivery: &Delivery) -> Result<(), String> {
     let body = serde_json::to_vec(&delivery.payload).unwrap_or_default();
     let mut delay = FIRST_RETRY_DELAY;
     let mut attempt = 1;
     loop {
-        match post_json(&delivery.url, &body).await {
+        match post_json(client, &delivery.url, &body).await {
             Ok(()) => return Ok(()),
             Err(error) if attempt == ATTEMPTS => {
                 return Err(format!("{error} (after {ATTEMPTS} attempts)"));
@@ -188,20 +193,26 @@ mod tests {
 
     #[test]
     fn urls() {
+        let uri = parse_http_url("http://127.0.0.1:9000/hook?x=1").expect("ok");
         assert_eq!(
-            parse_http_url("http://127.0.0.1:9000/hook?x=1").expect("ok"),
-            ("127.0.0.1".into(), 9000, "/hook?x=1".into())
+            (
+                uri.host(),
+                uri.port_u16(),
+                uri.path_and_query().map(|p| p.as_str())
+            ),
+            (Some("127.0.0.1"), Some(9000), Some("/hook?x=1"))
         );
-        assert_eq!(
-            parse_http_url("http://example.org").expect("ok"),
-            ("example.org".into(), 80, "/".into())
-        );
+        let uri = parse_http_url("http://example.org").expect("ok");
+        assert_eq!((uri.host(), uri.port_u16()), (Some("example.org"), None));
+        assert!(parse_http_url("http://[::1]:8080/x").is_ok());
         for bad in [
             "https://x/",
             "ftp://x",
             "http://",
             "http://u:p@x/",
             "http://x:99999/",
+            "http://x:0/",
+            "http://x y/",
         ] {
             assert!(parse_http_url(bad).is_err(), "{bad}");
         }

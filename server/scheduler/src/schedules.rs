@@ -7,19 +7,20 @@ use chrono::{DateTime, Utc};
 use crate::context::{Running, StopCause, content_hash, execution_name};
 use crate::engine::scheduled_draft;
 use crate::error::{Result, SchedulerError, StoreError, ValidationError};
-use crate::events::EventKind;
+use crate::events::{EventKind, ScheduleChange};
 use crate::model::{
     Execution, ExecutionStatus, InputMode, ParameterValues, RunHistory, SCHEDULE_DELETED, Schedule,
     SchedulePatch, ScheduleSpec,
 };
 use crate::service::{SchedulerHandle, not_found};
 use crate::timing::Timing;
-use crate::{paths, validate, worker};
+use crate::{validate, worker};
 
 impl SchedulerHandle {
     pub async fn create_schedule(&self, spec: ScheduleSpec) -> Result<Schedule> {
         let now = self.ctx.now();
         let bytes = self.check_spec(&spec).await?;
+        self.check_pipeline(&spec, None, None, &bytes).await?;
         let timing = Timing::new(&spec.recurrence, &spec.timezone)?;
         let mut schedule = Schedule {
             id: uuid::Uuid::new_v4().to_string(),
@@ -47,41 +48,76 @@ impl SchedulerHandle {
                 other => other.into(),
             });
         }
+        let created = ScheduleChange::Created;
+        self.ctx.events.schedule(&schedule.id, created);
         self.ctx.wake.notify_one();
         Ok(schedule)
     }
 
     /// Validates a spec; returns the notebook's bytes.
     async fn check_spec(&self, spec: &ScheduleSpec) -> Result<Vec<u8>> {
-        if !paths::is_valid_name(&spec.name) {
-            return Err(ValidationError::InvalidName {
-                name: spec.name.clone(),
-            }
-            .into());
-        }
-        Timing::new(&spec.recurrence, &spec.timezone)?;
-        validate::check_range("max_concurrent", spec.max_concurrent, 1, 1000, "1 to 1000")?;
-        validate::check_range("retries", spec.retries, 0, 100, "0 to 100")?;
-        if let Some(retention) = spec.retention {
-            validate::check_range("retention", retention, 1, u32::MAX, "at least 1")?;
-        }
-        if let Some(notify) = &spec.notify {
-            validate::check_webhook(&notify.url)?;
-        }
-        paths::output_dir(&self.ctx.root, &spec.output_dir)?;
-        crate::outputs::check_patterns(&spec.outputs)?;
-        crate::expect::check_rules(&spec.expect)?;
-        if let Some(stale_after) = spec.stale_after {
-            crate::outputs::check_stale_after(stale_after)?;
+        for (_, check) in validate::schedule_field_checks(&self.ctx.root, spec) {
+            check?;
         }
         let (bytes, notebook) = self.read_notebook(&spec.notebook).await?;
-        validate::check_parameters(
-            &notebook,
-            &spec.parameters,
-            spec.allow_undeclared_parameters,
-        )?;
-        validate::check_kernel(self.ctx.runner.specs(), spec.kernel.as_deref(), &notebook)?;
+        let specs = self.ctx.runner.specs();
+        for (_, check) in validate::schedule_notebook_checks(specs, spec, &notebook) {
+            check?;
+        }
         Ok(bytes)
+    }
+
+    /// Runs the checks of the fields named in `given` (as [`validate::FieldCheck`] names them; with
+    /// `notebook`, its parameters and kernel are checked too) and, when a recurrence is given and it
+    /// and the zone are valid, describes it and lists its next `count` fire times after now. Nothing
+    /// is stored. `Err` only for what is not the request's fault (reading the notebook).
+    pub async fn preview_schedule(
+        &self,
+        spec: &ScheduleSpec,
+        given: &[&str],
+        count: usize,
+    ) -> Result<validate::SchedulePreview> {
+        let mut checks = validate::schedule_field_checks(&self.ctx.root, spec);
+        checks.retain(|(field, _)| given.contains(field));
+        let mut errors = std::collections::BTreeMap::new();
+        if given.contains(&"notebook") {
+            match self.read_notebook(&spec.notebook).await {
+                Ok((_, notebook)) => checks.extend(validate::schedule_notebook_checks(
+                    self.ctx.runner.specs(),
+                    spec,
+                    &notebook,
+                )),
+                Err(SchedulerError::Validation(error)) => {
+                    errors.insert("notebook", error);
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        for (field, check) in checks {
+            if let Err(error) = check {
+                errors.entry(field).or_insert(error);
+            }
+        }
+        let recurrence = given.iter().any(|field| ["cron", "every"].contains(field));
+        let timing = recurrence
+            .then(|| Timing::new(&spec.recurrence, &spec.timezone).ok())
+            .flatten();
+        let mut next_runs = Vec::new();
+        if let Some(timing) = &timing {
+            let mut after = self.ctx.now();
+            while next_runs.len() < count {
+                let Some(next) = timing.next_after(after) else {
+                    break;
+                };
+                next_runs.push(next.with_timezone(&timing.timezone()).fixed_offset());
+                after = next;
+            }
+        }
+        Ok(validate::SchedulePreview {
+            errors,
+            description: timing.map(|timing| timing.describe()),
+            next_runs,
+        })
     }
 
     async fn write_snapshot(&self, schedule_id: &str, bytes: &[u8]) -> Result<String> {
@@ -103,6 +139,15 @@ impl SchedulerHandle {
 
     pub async fn list_schedules(&self) -> Result<Vec<Schedule>> {
         Ok(self.ctx.db.call(|store| store.list_schedules()).await?)
+    }
+
+    /// All schedules by name, each with its newest execution (one store query).
+    pub async fn list_schedules_with_latest(&self) -> Result<Vec<(Schedule, Option<Execution>)>> {
+        Ok(self
+            .ctx
+            .db
+            .call(|store| store.list_schedules_with_latest())
+            .await?)
     }
 
     /// By id, or by name.
@@ -149,9 +194,15 @@ impl SchedulerHandle {
             retention,
             outputs,
             stale_after,
-            expect
+            expect,
+            parameters_from,
+            fire_time_parameter,
+            fire_time_format
         );
         let bytes = self.check_spec(&schedule.spec).await?;
+        let (id, old_name) = (Some(schedule.id.as_str()), Some(old.name.as_str()));
+        self.check_pipeline(&schedule.spec, id, old_name, &bytes)
+            .await?;
         let spec = &schedule.spec;
         let now = self.ctx.now();
         let timing = Timing::new(&spec.recurrence, &spec.timezone)?;
@@ -187,6 +238,8 @@ impl SchedulerHandle {
         if !saved {
             return Err(not_found("schedule", &schedule.id));
         }
+        let updated = ScheduleChange::Updated;
+        self.ctx.events.schedule(&schedule.id, updated);
         self.ctx.wake.notify_one();
         Ok(schedule)
     }
@@ -293,6 +346,8 @@ impl SchedulerHandle {
             }
         }
         let _ = std::fs::remove_file(self.ctx.snapshot_path(&schedule.id));
+        let deleted = ScheduleChange::Deleted;
+        self.ctx.events.schedule(&schedule.id, deleted);
         self.ctx.wake.notify_one();
         Ok(())
     }

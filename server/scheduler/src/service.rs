@@ -66,6 +66,7 @@ impl SchedulerHandle {
                 snapshot: false,
                 outputs: request.outputs,
                 expect: request.expect,
+                pipeline: None,
             },
         }
         .queued(now);
@@ -81,9 +82,7 @@ impl SchedulerHandle {
             .db
             .call(move |store| store.insert_execution(&row))
             .await?;
-        self.ctx
-            .events
-            .status(&execution.id, ExecutionStatus::Queued, None);
+        self.ctx.events.created(&execution);
         self.ctx.wake.notify_one();
         Ok(execution)
     }
@@ -193,6 +192,11 @@ impl SchedulerHandle {
     /// Events of one execution, or of all with `None`.
     pub fn subscribe(&self, execution_id: Option<&str>) -> Subscription {
         self.ctx.events.subscribe(execution_id.map(str::to_owned))
+    }
+
+    /// Every execution's events and every schedule's changes.
+    pub fn feed(&self) -> crate::events::Feed {
+        self.ctx.events.feed()
     }
 
     /// How late the fires recorded since start were (`/metrics`).

@@ -45,6 +45,8 @@ enum Kind {
         fields: Vec<String>,
     },
     Every(Duration),
+    /// Fires after other schedules, never by time: its description.
+    After(String),
 }
 
 /// Parses an IANA time zone name.
@@ -60,6 +62,7 @@ impl Timing {
         let kind = match recurrence {
             Recurrence::Cron(expression) => parse_cron(expression)?,
             Recurrence::Every(text) => Kind::Every(parse_interval(text)?),
+            Recurrence::After(after) => Kind::After(crate::pipeline::describe_after(after)),
         };
         Ok(Timing {
             kind,
@@ -76,12 +79,9 @@ impl Timing {
         let key = match recurrence {
             Recurrence::Cron(text) => (true, text.clone(), timezone.to_owned()),
             Recurrence::Every(text) => (false, text.clone(), timezone.to_owned()),
+            Recurrence::After(_) => return Timing::new(recurrence, timezone).map(Arc::new),
         };
-        let lock = || {
-            CACHE
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-        };
+        let lock = || nbgate_kernel::sync::lock(&CACHE);
         if let Some(timing) = lock().get(&key) {
             return Ok(timing.clone());
         }
@@ -112,6 +112,7 @@ impl Timing {
                 let next = (now.div_euclid(step) + 1) * step;
                 Utc.timestamp_millis_opt(next).single()
             }
+            Kind::After(_) => None,
         }
     }
 
@@ -127,6 +128,7 @@ impl Timing {
                 let latest = at.timestamp_millis().div_euclid(step) * step;
                 Utc.timestamp_millis_opt(latest).single()
             }
+            Kind::After(_) => None,
         }
     }
 
@@ -174,6 +176,7 @@ impl Timing {
                 Kind::Cron { cron, fields } => {
                     crate::describe::describe_cron(fields).unwrap_or_else(|| cron.describe())
                 }
+                Kind::After(words) => words.clone(),
             };
             format!("{words} ({})", self.tz.name())
         });

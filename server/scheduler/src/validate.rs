@@ -1,6 +1,11 @@
 //! Checks on what users submit: parameters against the notebook's `parameters` cell, kernels against
-//! the kernelspecs, policies' ranges, webhook URLs. Every error says what is wrong and what is valid.
+//! the kernelspecs, policies' ranges, webhook URLs; a schedule's checks field by field (what creating
+//! one and a preview both run). Every error says what is wrong and what is valid.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, FixedOffset};
 use nbgate_executor::Notebook;
 use nbgate_executor::parameters::{
     ParamKind, ParamValue, ParameterSpec, check_name, discover_parameters,
@@ -9,7 +14,9 @@ use nbgate_kernel::KernelSpecs;
 use serde_json::Value;
 
 use crate::error::ValidationError;
-use crate::model::{ParameterInfo, ParameterValues};
+use crate::model::{ParameterInfo, ParameterValues, Recurrence, ScheduleSpec};
+use crate::timing::{Timing, parse_timezone};
+use crate::{expect, outputs, paths};
 
 /// Parses a notebook read from disk.
 pub fn parse_notebook(path: &str, bytes: &[u8]) -> Result<Notebook, ValidationError> {
@@ -187,4 +194,85 @@ pub fn check_range(
             value: value.to_string(),
         })
     }
+}
+
+/// One field of a schedule checked: the field as the API names it (the recurrence's is `cron` or
+/// `every`) and what is wrong with it, if anything.
+pub type FieldCheck = (&'static str, Result<(), ValidationError>);
+
+/// The checks of a schedule's fields that need no notebook, in the order creating a schedule reports
+/// the first failure. A preview runs those of the fields it is given.
+pub fn schedule_field_checks(root: &Path, spec: &ScheduleSpec) -> Vec<FieldCheck> {
+    let recurrence = match spec.recurrence {
+        Recurrence::Every(_) => "every",
+        _ => "cron",
+    };
+    let name = match paths::is_valid_name(&spec.name) {
+        true => Ok(()),
+        false => Err(ValidationError::InvalidName {
+            name: spec.name.clone(),
+        }),
+    };
+    let retention = |retention| check_range("retention", retention, 1, u32::MAX, "at least 1");
+    vec![
+        ("name", name),
+        ("timezone", parse_timezone(&spec.timezone).map(drop)),
+        // The zone is checked on its own just above.
+        (recurrence, Timing::new(&spec.recurrence, "UTC").map(drop)),
+        (
+            "max_concurrent",
+            check_range("max_concurrent", spec.max_concurrent, 1, 1000, "1 to 1000"),
+        ),
+        (
+            "retries",
+            check_range("retries", spec.retries, 0, 100, "0 to 100"),
+        ),
+        ("retention", spec.retention.map_or(Ok(()), retention)),
+        (
+            "notify",
+            spec.notify
+                .as_ref()
+                .map_or(Ok(()), |notify| check_webhook(&notify.url)),
+        ),
+        (
+            "output_dir",
+            paths::output_dir(root, &spec.output_dir).map(drop),
+        ),
+        ("outputs", outputs::check_patterns(&spec.outputs)),
+        ("expect", expect::check_rules(&spec.expect)),
+        (
+            "stale_after",
+            spec.stale_after.map_or(Ok(()), outputs::check_stale_after),
+        ),
+    ]
+}
+
+/// The checks of a schedule that need its notebook: the parameters, then the kernel.
+pub fn schedule_notebook_checks(
+    specs: &KernelSpecs,
+    spec: &ScheduleSpec,
+    notebook: &Notebook,
+) -> Vec<FieldCheck> {
+    let allow = spec.allow_undeclared_parameters;
+    vec![
+        (
+            "parameters",
+            check_parameters(notebook, &spec.parameters, allow),
+        ),
+        (
+            "kernel",
+            check_kernel(specs, spec.kernel.as_deref(), notebook),
+        ),
+    ]
+}
+
+/// A schedule as it would be, stored nowhere (`SchedulerHandle::preview_schedule`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchedulePreview {
+    /// What is wrong, by field (named as in [`FieldCheck`], and `notebook`); empty when all is well.
+    pub errors: BTreeMap<&'static str, ValidationError>,
+    /// The recurrence in words with its zone, when both are valid.
+    pub description: Option<String>,
+    /// The next fire times after now, in the schedule's zone (empty without a valid recurrence).
+    pub next_runs: Vec<DateTime<FixedOffset>>,
 }

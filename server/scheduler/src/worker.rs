@@ -107,7 +107,9 @@ pub(crate) async fn run_execution(
             ctx.events
                 .status(&execution.id, execution.status, execution.reason.as_deref());
             if let Some(retry) = &retry {
-                ctx.events.status(&retry.id, retry.status, None);
+                ctx.events.created(retry);
+            } else {
+                crate::pipeline::ended(&ctx, &execution).await;
             }
             if let Some(schedule_id) = &execution.schedule_id {
                 notify(&ctx, schedule_id, &execution).await;
@@ -164,6 +166,9 @@ async fn execute(
     progress: watch::Sender<Option<CellProgress>>,
     values: ValueRecorder,
 ) -> (End, Option<std::time::Duration>) {
+    if let Err(reason) = crate::pipeline::refs::resolve(ctx, execution).await {
+        return (End::failed(reason), None);
+    }
     let input = match &execution.schedule_id {
         Some(id) if execution.run.snapshot => Ok(ctx.snapshot_path(id)),
         _ => paths::existing_file(&ctx.root, &execution.notebook).map_err(|e| e.to_string()),
@@ -438,16 +443,13 @@ pub(crate) fn remove_output(ctx: &Ctx, execution: &Execution) {
     }
 }
 
-/// Variables that hold the server's token (`nbgate serve`'s and Kernel Gateway's); a notebook never
-/// sees them.
-const SECRET_VARS: [&str; 3] = ["NBGATE_TOKEN", "KG_AUTH_TOKEN", "EG_AUTH_TOKEN"];
-
-/// An execution's kernel environment: nbgate's own without the secrets, then `extra`.
+/// An execution's kernel environment: nbgate's own without the secrets ([`nbgate_kernel::SECRET_VARS`]),
+/// then `extra`.
 fn kernel_env(
     extra: &std::collections::BTreeMap<String, String>,
 ) -> std::collections::BTreeMap<String, String> {
     let mut env: std::collections::BTreeMap<String, String> = std::env::vars()
-        .filter(|(name, _)| !SECRET_VARS.contains(&name.as_str()))
+        .filter(|(name, _)| !nbgate_kernel::is_secret(name))
         .collect();
     env.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
     env

@@ -254,7 +254,10 @@ async fn restart_fails_interrupted_runs_and_retries_them() {
                     snapshot: false,
                     outputs: Vec::new(),
                     expect: Vec::new(),
+                    pipeline: None,
                 },
+                run_id: None,
+                sweep_id: None,
             })
             .expect("insert");
     }

@@ -73,7 +73,10 @@ fn execution(id: &str, schedule_id: Option<&str>, status: ExecutionStatus) -> Ex
             snapshot: true,
             outputs: Vec::new(),
             expect: Vec::new(),
+            pipeline: None,
         },
+        run_id: Some(id.into()),
+        sweep_id: None,
     }
 }
 
@@ -83,11 +86,11 @@ fn migrations_are_applied_once_and_reopen_keeps_data() {
     let path = dir.path().join("db.sqlite3");
     {
         let store = SqliteStore::open(&path).expect("open");
-        assert_eq!(store.schema_version().expect("version"), 6);
+        assert_eq!(store.schema_version().expect("version"), 7);
         store.insert_schedule(&schedule("a")).expect("insert");
     }
     let store = SqliteStore::open(&path).expect("reopen");
-    assert_eq!(store.schema_version().expect("version"), 6);
+    assert_eq!(store.schema_version().expect("version"), 7);
     assert_eq!(store.list_schedules().expect("list").len(), 1);
     let mode: String = rusqlite::Connection::open(&path)
         .expect("open")

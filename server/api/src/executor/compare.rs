@@ -6,8 +6,10 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::Method;
-use nbgate_scheduler::compare::Comparison;
-use serde_json::{Value, json};
+use nbgate_scheduler::compare::{CellChange, Comparison, OutputChange, OutputSide};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::ExecutorError;
 use crate::AppState;
@@ -22,69 +24,118 @@ pub(super) fn routes() -> Vec<Route> {
 async fn compare(
     State(state): State<AppState>,
     Path((id, other)): Path<(String, String)>,
-) -> Result<Json<Comparison>, ExecutorError> {
+) -> Result<Json<ComparisonDto>, ExecutorError> {
     let comparison = state.scheduler()?.compare_executions(&id, &other).await?;
-    Ok(Json(comparison))
+    Ok(Json(comparison.into()))
 }
 
-fn schema_ref(name: &str) -> Value {
-    json!({"$ref": format!("#/components/schemas/{name}")})
+/// What differs between executions a and b: changed entries only, all empty when the runs agree.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = Comparison)]
+pub struct ComparisonDto {
+    /// name → `[a, b]`; null for a side without it.
+    #[schema(value_type = HashMap<String, Vec<Value>>)]
+    pub parameters: Map<String, Value>,
+    /// Recorded values: name → `[a, b]`; null for a side that did not record it.
+    #[schema(value_type = HashMap<String, Vec<Value>>)]
+    pub values: Map<String, Value>,
+    /// Recorded output files, by path, whose sha256, bytes or rows differ or that one side only
+    /// recorded (that side null).
+    pub outputs: Vec<OutputChangeDto>,
+    /// Cells by the user's index (the injected-parameters cell and papermill's error markers left
+    /// out) whose source or outputs differ. Outputs are compared by their text, images by the hash
+    /// of their data.
+    pub cells: Vec<CellChangeDto>,
 }
 
-/// The route in the OpenAPI document.
-pub(super) fn path() -> Value {
-    let param = |name: &str, description: &str| {
-        json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"},
-            "description": description})
-    };
-    let error = |description: &str| {
-        json!({"description": description,
-            "content": {"application/json": {"schema": schema_ref("Error")}}})
-    };
-    json!({"get": {
-        "summary": "What differs between two executions (a = {id}, b = {other})",
-        "parameters": [param("id", "Execution a."), param("other", "Execution b.")],
-        "responses": {
-            "200": {"description": "Changed entries only: all empty when the runs agree.",
-                "content": {"application/json": {"schema": schema_ref("Comparison")}}},
-            "401": {"description": "No token, or the wrong one."},
-            "404": error("No such execution (either one)."),
-            "422": error("An output notebook is not valid JSON."),
-            "503": error("The server is stopping, or runs without the scheduler."),
-        },
-    }})
+/// A recorded output file that differs.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = OutputChange)]
+pub struct OutputChangeDto {
+    pub path: String,
+    pub a: Option<OutputSideDto>,
+    pub b: Option<OutputSideDto>,
 }
 
-/// Adds the `Comparison` schema.
-pub(super) fn add_schemas(mut schemas: Value) -> Value {
-    let pairs = json!({"type": "object", "additionalProperties": {"type": "array",
-        "minItems": 2, "maxItems": 2, "items": {}}});
-    let mut parameters = pairs.clone();
-    parameters["description"] = json!("name → [a, b]; null for a side without it.");
-    let mut values = pairs;
-    values["description"] = json!(
-        "Recorded values: name → [a, b]; null for a side that did not \
-        record it."
-    );
-    let side = json!({"type": "object", "nullable": true, "properties": {
-        "sha256": {"type": "string"}, "bytes": {"type": "integer"},
-        "rows": {"type": "integer", "nullable": true}}});
-    let summary = json!({"type": "string", "nullable": true, "description": "That side's \
-        outputs as text (streams, text/plain, `ename: evalue`, images as `<image/png sha256:…>`), \
-        at most 4 KB; null when that notebook has no such cell."});
-    schemas["Comparison"] = json!({"type": "object", "properties": {
-        "parameters": parameters,
-        "values": values,
-        "outputs": {"type": "array", "description": "Recorded output files, by path, whose \
-            sha256, bytes or rows differ or that one side only recorded (that side null).",
-            "items": {"type": "object", "properties": {"path": {"type": "string"},
-                "a": side.clone(), "b": side}}},
-        "cells": {"type": "array", "description": "Cells by the user's index (the \
-            injected-parameters cell and papermill's error markers left out) whose source or \
-            outputs differ. Outputs are compared by their text, images by the hash of their data.",
-            "items": {"type": "object", "properties": {"index": {"type": "integer"},
-                "source_changed": {"type": "boolean"}, "outputs_changed": {"type": "boolean"},
-                "a": summary.clone(), "b": summary}}},
-    }});
-    schemas
+/// One side of an output file that differs.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = OutputSide)]
+pub struct OutputSideDto {
+    pub sha256: String,
+    pub bytes: u64,
+    pub rows: Option<u64>,
+}
+
+/// A cell whose source or outputs differ.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = CellChange)]
+pub struct CellChangeDto {
+    /// 0-based, in the user's notebook.
+    pub index: usize,
+    pub source_changed: bool,
+    pub outputs_changed: bool,
+    /// That side's outputs as text (streams, text/plain, `ename: evalue`, images as
+    /// `<image/png sha256:…>`), at most 4 KB; null when that notebook has no such cell.
+    pub a: Option<String>,
+    /// As `a`, for execution b.
+    pub b: Option<String>,
+}
+
+impl From<Comparison> for ComparisonDto {
+    fn from(comparison: Comparison) -> Self {
+        let Comparison {
+            parameters,
+            values,
+            outputs,
+            cells,
+        } = comparison;
+        ComparisonDto {
+            parameters,
+            values,
+            outputs: outputs.into_iter().map(OutputChangeDto::from).collect(),
+            cells: cells.into_iter().map(CellChangeDto::from).collect(),
+        }
+    }
+}
+
+impl From<OutputChange> for OutputChangeDto {
+    fn from(change: OutputChange) -> Self {
+        let side = |side: Option<OutputSide>| {
+            side.map(
+                |OutputSide {
+                     sha256,
+                     bytes,
+                     rows,
+                 }| OutputSideDto {
+                    sha256,
+                    bytes,
+                    rows,
+                },
+            )
+        };
+        OutputChangeDto {
+            path: change.path,
+            a: side(change.a),
+            b: side(change.b),
+        }
+    }
+}
+
+impl From<CellChange> for CellChangeDto {
+    fn from(change: CellChange) -> Self {
+        let CellChange {
+            index,
+            source_changed,
+            outputs_changed,
+            a,
+            b,
+        } = change;
+        CellChangeDto {
+            index,
+            source_changed,
+            outputs_changed,
+            a,
+            b,
+        }
+    }
 }

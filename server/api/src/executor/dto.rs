@@ -1,17 +1,23 @@
 //! The executor API's request and response bodies (DESIGN.md §3 field names). Domain types stay in the
-//! scheduler; this file is the only place that knows their JSON shape on the wire. Times are RFC 3339
+//! scheduler; this file (with the few DTOs beside their handlers in `outputs.rs`, `values.rs` and
+//! `compare.rs`) is the only place that knows their JSON shape on the wire: the OpenAPI document is
+//! derived from these types (`ToSchema`, doc comments as descriptions), the frontend's TypeScript types
+//! are generated from that document, and the CLI client reads answers into them. Times are RFC 3339
 //! (UTC, milliseconds), durations are seconds as numbers.
 
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use nbgate_scheduler::{
-    Catchup, CellProgress, Environment, Execution, ExecutionError, InputMode, NewExecution,
-    NotebookParameters, Notify, Overlap, ParameterInfo, ParameterValues, Recurrence, RunHistory,
-    Schedule, SchedulePatch, ScheduleSpec, ValidationError,
+    Catchup, CellProgress, Environment, Execution, ExecutionError, ExecutionStatus, InputMode,
+    NewExecution, NotebookParameters, Notify, Overlap, ParameterInfo, ParameterValues, Recurrence,
+    RunHistory, Schedule, SchedulePatch, ScheduleSpec, ValidationError,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::openapi::{CatchupSchema, ExecutionStatusSchema, InputModeSchema, OverlapSchema};
 
 pub(crate) fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -68,33 +74,54 @@ fn recurrence(
 
 // ---- requests ----
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NotebookPath {
+    /// The notebook, relative to the root directory.
     pub path: String,
 }
 
 /// `POST /api/executions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateExecution {
+    /// Relative to the root directory.
+    #[schema(example = "reports/daily.ipynb")]
     notebook: String,
+    /// Parameter values by name, as JSON (numbers exact).
     #[serde(default)]
+    #[schema(value_type = Map<String, Value>)]
     parameters: ParameterValues,
+    /// Accept parameters the notebook's parameters cell does not declare.
     #[serde(default)]
     allow_undeclared_parameters: bool,
+    /// The kernelspec's name (default: the notebook's own).
     kernel: Option<String>,
+    /// Seconds for the whole run.
     timeout: Option<f64>,
+    /// Seconds for any one cell.
     cell_timeout: Option<f64>,
+    /// Where the output notebook goes, relative to the root directory.
     output_dir: Option<String>,
+    /// Runs again after a failure, up to this many times.
     #[serde(default)]
     retries: u32,
+    /// Seconds between a failure and its retry.
     retry_delay: Option<f64>,
-    /// Glob patterns of the files the run writes, relative to the notebook's folder.
+    /// Glob patterns, relative to the notebook's folder (the kernel's working directory), of the
+    /// files a run writes (`output/day=*/predictions.csv`); no absolute paths, no `..`. The matching
+    /// files a run created or changed are recorded when it ends, however it ends.
     #[serde(default)]
     outputs: Vec<String>,
-    /// Rules on what the run records (`accuracy >= 0.8`, `rows(GLOB) > 0`, `exists NAME`).
+    /// Rules on what a run records, each `NAME OP NUMBER` on a recorded value (`accuracy >= 0.8`),
+    /// `rows(GLOB) OP NUMBER` on the summed rows of the recorded outputs whose path (relative to the
+    /// notebook's folder) matches GLOB, or `exists NAME`; OP one of `< <= > >= == !=`, numbers
+    /// compared as 64-bit floats; at most 64. A rule that does not parse is a 422 naming it. After a
+    /// run that otherwise succeeded, a rule that does not hold ends it `failed` with `error.ename`
+    /// `ExpectationFailed` and an `evalue` naming each failing rule and its value
+    /// (`accuracy >= 0.8: was 0.71`).
     #[serde(default)]
+    #[schema(max_items = 64)]
     expect: Vec<String>,
 }
 
@@ -116,15 +143,19 @@ impl CreateExecution {
     }
 }
 
-/// A webhook as clients send and see it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A webhook as clients send and see it: a JSON POST when an execution of the schedule ends.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct NotifyDto {
-    url: String,
+#[schema(as = Notify)]
+pub struct NotifyDto {
+    pub url: String,
+    /// Call it when a run fails.
     #[serde(default = "yes")]
-    on_failure: bool,
+    #[schema(default = true)]
+    pub on_failure: bool,
+    /// Call it when a run succeeds.
     #[serde(default)]
-    on_success: bool,
+    pub on_success: bool,
 }
 
 fn yes() -> bool {
@@ -151,37 +182,66 @@ impl From<Notify> for NotifyDto {
     }
 }
 
-/// `POST /api/schedules`.
-#[derive(Debug, Deserialize)]
+/// `POST /api/schedules`: exactly one of `cron` and `every`.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateSchedule {
+    /// Unique; lowercase letters, digits and `_`, 1 to 128.
+    #[schema(pattern = "^[a-z0-9_]{1,128}$", example = "daily_report")]
     name: String,
+    /// Relative to the root directory.
+    #[schema(example = "reports/daily.ipynb")]
     notebook: String,
+    /// Parameter values by name, as JSON (numbers exact).
     #[serde(default)]
+    #[schema(value_type = Map<String, Value>)]
     parameters: ParameterValues,
     #[serde(default)]
     allow_undeclared_parameters: bool,
     kernel: Option<String>,
+    /// A cron expression of 5 fields (minute first) or 6 (seconds first), in `timezone`.
+    #[schema(example = "0 10 * * 1-5")]
     cron: Option<String>,
+    /// A friendly interval (`15m`, `every 2 hours`), at multiples of it since the Unix epoch.
     every: Option<String>,
+    /// IANA name (default UTC).
+    #[schema(example = "Asia/Tokyo")]
     timezone: Option<String>,
     #[serde(default)]
     paused: bool,
+    #[schema(value_type = Option<InputModeSchema>)]
     input: Option<InputMode>,
+    /// Executions of this schedule queued or running at once (default 1).
+    #[schema(minimum = 1)]
     max_concurrent: Option<u32>,
+    #[schema(value_type = Option<OverlapSchema>)]
     overlap: Option<Overlap>,
+    #[schema(value_type = Option<CatchupSchema>)]
     catchup: Option<Catchup>,
     retries: Option<u32>,
+    /// Seconds between a failure and its retry.
     retry_delay: Option<f64>,
+    /// Seconds for a whole run.
     timeout: Option<f64>,
+    /// Seconds for any one cell.
     cell_timeout: Option<f64>,
     notify: Option<NotifyDto>,
+    /// Where output notebooks go, relative to the root directory.
     output_dir: Option<String>,
+    /// Keep its last N executions (default: all).
+    #[schema(minimum = 1)]
     retention: Option<u32>,
+    /// Glob patterns, relative to the notebook's folder (the kernel's working directory), of the
+    /// files a run writes (`output/day=*/predictions.csv`); no absolute paths, no `..`. The matching
+    /// files a run created or changed are recorded when it ends, however it ends.
     #[serde(default)]
     outputs: Vec<String>,
+    /// Seconds: the schedule is `stale` when no successful run (with outputs, if it declares some)
+    /// ended within it. Default: twice the schedule's period.
     stale_after: Option<f64>,
+    /// As in `CreateExecution`, for each run.
     #[serde(default)]
+    #[schema(max_items = 64)]
     expect: Vec<String>,
 }
 
@@ -218,11 +278,13 @@ impl CreateSchedule {
 }
 
 /// `PATCH /api/schedules/{id}`: absent fields stay, `null` clears the optional ones.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PatchSchedule {
+    #[schema(pattern = "^[a-z0-9_]{1,128}$")]
     name: Option<String>,
     notebook: Option<String>,
+    #[schema(value_type = Option<Map<String, Value>>)]
     parameters: Option<ParameterValues>,
     allow_undeclared_parameters: Option<bool>,
     #[serde(default, deserialize_with = "nullable")]
@@ -231,9 +293,13 @@ pub(crate) struct PatchSchedule {
     every: Option<String>,
     timezone: Option<String>,
     paused: Option<bool>,
+    #[schema(value_type = Option<InputModeSchema>)]
     input: Option<InputMode>,
+    #[schema(minimum = 1)]
     max_concurrent: Option<u32>,
+    #[schema(value_type = Option<OverlapSchema>)]
     overlap: Option<Overlap>,
+    #[schema(value_type = Option<CatchupSchema>)]
     catchup: Option<Catchup>,
     retries: Option<u32>,
     retry_delay: Option<f64>,
@@ -289,43 +355,72 @@ impl PatchSchedule {
                 .map(|s| opt_duration("stale_after", s))
                 .transpose()?,
             expect: self.expect,
+            parameters_from: None,
+            fire_time_parameter: None,
+            fire_time_format: None,
         })
     }
 }
 
 /// `POST /api/schedules/{id}/run`: optional parameter overrides.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RunNow {
+    /// Replace the schedule's values of these parameters for this run.
     #[serde(default)]
+    #[schema(value_type = Map<String, Value>)]
     pub parameters: ParameterValues,
 }
 
+/// `POST /api/schedules/preview` query.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SchedulePreviewQuery {
+    /// How many next runs to list, 1 to 50 (default 5).
+    pub count: Option<usize>,
+}
+
 /// `GET /api/executions` query (other query parameters, such as `token`, are ignored).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListExecutions {
+    /// A schedule id or name.
     pub schedule: Option<String>,
+    /// Only executions with this status.
+    #[param(value_type = Option<ExecutionStatusSchema>)]
     pub status: Option<String>,
+    /// Page size, 1 to 1000 (default 50).
     pub limit: Option<usize>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
 /// `DELETE /api/executions/{id}` query: `delete_file=true` deletes its output notebook too.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct DeleteExecutionQuery {
+    /// Delete its output notebook too (only a file under the root; a symbolic link is left alone).
+    /// Default false: the file stays.
     #[serde(default, alias = "delete_files")]
     pub delete_file: bool,
 }
 
 /// `DELETE /api/schedules/{id}` query: `executions=keep` (the default) or `executions=delete`;
 /// `delete_files=true`, the older spelling, still means `executions=delete`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct DeleteScheduleQuery {
+    /// `keep` (the default): its executions stay listed with their output notebooks, `schedule_id`
+    /// null and `schedule_name` kept. `delete`: they and their output notebooks are deleted. Either
+    /// way its queued executions are cancelled and its running ones stopped (ending `cancelled`,
+    /// reason "its schedule was deleted", with `keep`).
+    #[param(inline)]
     executions: Option<HistoryChoice>,
+    /// Deprecated: `delete_files=true` means `executions=delete`; any other use is a 400.
     delete_files: Option<bool>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum HistoryChoice {
     Keep,
@@ -352,11 +447,14 @@ impl DeleteScheduleQuery {
 
 // ---- responses ----
 
-#[derive(Debug, Serialize)]
-pub(crate) struct EnvironmentDto {
-    name: String,
-    display_name: String,
-    language: String,
+/// A kernelspec, offered as a choice.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = Environment)]
+pub struct EnvironmentDto {
+    /// The kernelspec's name (`kernel` in requests).
+    pub name: String,
+    pub display_name: String,
+    pub language: String,
 }
 
 impl From<Environment> for EnvironmentDto {
@@ -369,14 +467,20 @@ impl From<Environment> for EnvironmentDto {
     }
 }
 
-#[derive(Debug, Serialize)]
-pub(crate) struct ParameterDto {
-    name: String,
+/// A parameter of a notebook's parameters cell.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = Parameter)]
+pub struct ParameterDto {
+    pub name: String,
+    /// `int`, `float`, `bool`, `str`, `list`, `dict`, `null` or `unknown` (an expression).
     #[serde(rename = "type")]
-    kind: String,
-    default: String,
-    default_value: Option<Value>,
-    help: String,
+    pub kind: String,
+    /// The default as written in the cell.
+    pub default: String,
+    /// The default as JSON, when it is a literal.
+    pub default_value: Option<Value>,
+    /// The comment beside it.
+    pub help: String,
 }
 
 impl From<ParameterInfo> for ParameterDto {
@@ -391,12 +495,14 @@ impl From<ParameterInfo> for ParameterDto {
     }
 }
 
-#[derive(Debug, Serialize)]
-pub(crate) struct NotebookParametersDto {
-    language: Option<String>,
-    kernel: Option<String>,
+/// A notebook's language, kernel and parameters cell.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = NotebookParameters)]
+pub struct NotebookParametersDto {
+    pub language: Option<String>,
+    pub kernel: Option<String>,
     /// `null` when the notebook has no `parameters` cell.
-    parameters: Option<Vec<ParameterDto>>,
+    pub parameters: Option<Vec<ParameterDto>>,
 }
 
 impl From<NotebookParameters> for NotebookParametersDto {
@@ -411,12 +517,15 @@ impl From<NotebookParameters> for NotebookParametersDto {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct ProgressDto {
+/// Where a run is: cell `cell` of `total`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = Progress)]
+pub struct ProgressDto {
     /// 0-based index of the cell running (or last run) in the user's notebook, of `total` cells
     /// (the injected-parameters cell is not counted in either).
-    cell: usize,
-    total: usize,
+    pub cell: usize,
+    /// Cells of the user's notebook.
+    pub total: usize,
 }
 
 impl From<CellProgress> for ProgressDto {
@@ -428,13 +537,15 @@ impl From<CellProgress> for ProgressDto {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct ErrorDto {
+/// Why a run failed: the exception a cell raised, or `ExpectationFailed` for unmet `expect` rules.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = ExecutionError)]
+pub struct ErrorDto {
     /// 0-based, in the user's notebook (the injected-parameters cell not counted).
-    cell_index: Option<usize>,
-    ename: String,
-    evalue: String,
-    traceback: Vec<String>,
+    pub cell_index: Option<usize>,
+    pub ename: String,
+    pub evalue: String,
+    pub traceback: Vec<String>,
 }
 
 impl From<ExecutionError> for ErrorDto {
@@ -448,47 +559,74 @@ impl From<ExecutionError> for ErrorDto {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct ExecutionDto {
-    id: String,
-    name: String,
-    schedule_id: Option<String>,
+/// An execution: one run of a notebook, queued, running or ended.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = Execution)]
+pub struct ExecutionDto {
+    pub id: String,
+    /// `<schedule name or notebook stem>_at_YYYY_MM_DD_HH_MM_SS`, the time in UTC (the fire time of a
+    /// scheduled fire, else when it was created), `_2`… when taken, `_attempt_N` for retries: names,
+    /// and the output files of one folder, sort in time order.
+    #[schema(example = "daily_report_at_2026_11_29_10_00_00")]
+    pub name: String,
+    pub schedule_id: Option<String>,
     /// The schedule's name; kept when the schedule is deleted with its executions (`schedule_id`
     /// is then `null`); `null` for a one-off run.
-    schedule_name: Option<String>,
-    notebook: String,
-    status: &'static str,
-    reason: Option<String>,
-    parameters: ParameterValues,
-    kernel: Option<String>,
-    input_hash: Option<String>,
-    attempt: u32,
-    max_attempts: u32,
-    first_attempt_id: Option<String>,
-    fire_time: Option<String>,
-    created_at: String,
-    ready_at: String,
-    started_at: Option<String>,
-    ended_at: Option<String>,
+    pub schedule_name: Option<String>,
+    /// Relative to the root directory.
+    pub notebook: String,
+    #[schema(value_type = ExecutionStatusSchema)]
+    pub status: ExecutionStatus,
+    /// Why it ended so, or was skipped, in words.
+    pub reason: Option<String>,
+    /// The parameter values it ran with.
+    #[schema(value_type = Map<String, Value>)]
+    pub parameters: ParameterValues,
+    pub kernel: Option<String>,
+    /// SHA-256 of the notebook bytes the run read (set when it starts).
+    pub input_hash: Option<String>,
+    /// 1 for the first attempt, then 2… for retries, up to `max_attempts`.
+    pub attempt: u32,
+    pub max_attempts: u32,
+    /// The id of the first attempt, on a retry.
+    pub first_attempt_id: Option<String>,
+    /// The schedule's fire time it stands for; `null` for a run not fired by a schedule.
+    pub fire_time: Option<String>,
+    pub created_at: String,
+    /// When it may start (later than `created_at` for a retry waiting out its delay).
+    pub ready_at: String,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
     /// Seconds from start to end, once ended.
-    duration: Option<f64>,
-    progress: Option<ProgressDto>,
-    error: Option<ErrorDto>,
-    output_path: String,
-    notify_error: Option<String>,
-    timeout: Option<f64>,
-    cell_timeout: Option<f64>,
-    retry_delay: f64,
+    pub duration: Option<f64>,
+    pub progress: Option<ProgressDto>,
+    pub error: Option<ErrorDto>,
+    /// The output notebook, relative to the root directory.
+    pub output_path: String,
+    /// Why its webhook could not be delivered.
+    pub notify_error: Option<String>,
+    /// Seconds for the whole run.
+    pub timeout: Option<f64>,
+    /// Seconds for any one cell.
+    pub cell_timeout: Option<f64>,
+    /// Seconds between a failure and its retry.
+    pub retry_delay: f64,
     /// The `outputs` glob patterns it was given.
-    output_patterns: Vec<String>,
+    pub output_patterns: Vec<String>,
     /// The `expect` rules it was given.
-    expect: Vec<String>,
-    /// Its recorded output files: only in `GET /api/executions/{id}`.
+    pub expect: Vec<String>,
+    /// Its recorded output files (those its `output_patterns` match that its run created or
+    /// changed): only in `GET /api/executions/{id}`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    outputs: Option<Vec<super::outputs::OutputFileDto>>,
-    /// Its recorded values, `{name: value}`: in `GET /api/executions/{id}` and the listing.
+    pub outputs: Option<Vec<super::outputs::OutputFileDto>>,
+    /// Its recorded values, `{name: value}`: in `GET /api/executions/{id}` and the listing. What the
+    /// notebook recorded (scrapbook's `glue`, papermill's `record`), in the order first recorded (a
+    /// name recorded twice has its last value): the JSON value (scrapbook's `json` encoder,
+    /// papermill's `record`; numbers exact), a string (`text` encoder), or for other encoders
+    /// (`pandas`, `arrow`, `display`, …) `{"encoder", "summary"}`, the summary being the text/plain
+    /// rendering published with it (`display=True`), else null.
     #[serde(skip_serializing_if = "Option::is_none")]
-    values: Option<serde_json::Map<String, Value>>,
+    pub values: Option<serde_json::Map<String, Value>>,
 }
 
 impl ExecutionDto {
@@ -517,7 +655,7 @@ impl From<Execution> for ExecutionDto {
             schedule_id: e.schedule_id,
             schedule_name: e.schedule_name,
             notebook: e.notebook,
-            status: e.status.as_str(),
+            status: e.status,
             reason: e.reason,
             parameters: e.parameters,
             kernel: e.kernel,
@@ -546,44 +684,62 @@ impl From<Execution> for ExecutionDto {
     }
 }
 
-#[derive(Debug, Serialize)]
-pub(crate) struct ScheduleDto {
-    id: String,
-    name: String,
-    notebook: String,
-    parameters: ParameterValues,
-    allow_undeclared_parameters: bool,
-    kernel: Option<String>,
-    cron: Option<String>,
-    every: Option<String>,
-    timezone: String,
-    paused: bool,
-    input: InputMode,
-    max_concurrent: u32,
-    overlap: Overlap,
-    catchup: Catchup,
-    retries: u32,
-    retry_delay: f64,
-    timeout: Option<f64>,
-    cell_timeout: Option<f64>,
-    notify: Option<NotifyDto>,
-    output_dir: String,
-    retention: Option<u32>,
-    outputs: Vec<String>,
-    stale_after: Option<f64>,
-    expect: Vec<String>,
+/// A schedule: a notebook, its parameters and when to run it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = Schedule)]
+pub struct ScheduleDto {
+    pub id: String,
+    #[schema(example = "daily_report")]
+    pub name: String,
+    /// Relative to the root directory.
+    pub notebook: String,
+    #[schema(value_type = Map<String, Value>)]
+    pub parameters: ParameterValues,
+    pub allow_undeclared_parameters: bool,
+    pub kernel: Option<String>,
+    /// Its cron expression, or `null` when it runs `every`.
+    pub cron: Option<String>,
+    /// Its friendly interval, or `null` when it runs on `cron`.
+    pub every: Option<String>,
+    /// IANA name.
+    pub timezone: String,
+    pub paused: bool,
+    #[schema(value_type = InputModeSchema)]
+    pub input: InputMode,
+    pub max_concurrent: u32,
+    #[schema(value_type = OverlapSchema)]
+    pub overlap: Overlap,
+    #[schema(value_type = CatchupSchema)]
+    pub catchup: Catchup,
+    pub retries: u32,
+    /// Seconds.
+    pub retry_delay: f64,
+    /// Seconds.
+    pub timeout: Option<f64>,
+    /// Seconds.
+    pub cell_timeout: Option<f64>,
+    pub notify: Option<NotifyDto>,
+    pub output_dir: String,
+    pub retention: Option<u32>,
+    /// Its `outputs` glob patterns.
+    pub outputs: Vec<String>,
+    /// Seconds (`null`: twice the schedule's period).
+    pub stale_after: Option<f64>,
+    /// Its `expect` rules.
+    pub expect: Vec<String>,
     /// Only in `GET /api/schedules/{id}`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    freshness: Option<super::outputs::FreshnessDto>,
-    next_run: Option<String>,
-    last_fire: Option<String>,
+    pub freshness: Option<super::outputs::FreshnessDto>,
+    pub next_run: Option<String>,
+    pub last_fire: Option<String>,
     /// "Every day at 10:00 (Asia/Tokyo)".
-    description: String,
-    snapshot_hash: Option<String>,
-    created_at: String,
-    updated_at: String,
+    pub description: String,
+    /// Content hash of its snapshot (input `snapshot`).
+    pub snapshot_hash: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
     /// The newest execution of the schedule.
-    last_execution: Option<ExecutionDto>,
+    pub last_execution: Option<ExecutionDto>,
 }
 
 impl ScheduleDto {
@@ -592,6 +748,8 @@ impl ScheduleDto {
         let (cron, every) = match spec.recurrence {
             Recurrence::Cron(cron) => (Some(cron), None),
             Recurrence::Every(every) => (None, Some(every)),
+            // Pipelines' `after` trigger is not on the wire yet.
+            Recurrence::After(_) => (None, None),
         };
         ScheduleDto {
             id: schedule.id,
@@ -639,8 +797,45 @@ impl ScheduleDto {
 }
 
 /// A newest-first page.
-#[derive(Debug, Serialize)]
-pub(crate) struct PageDto<T> {
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PageDto<T> {
     pub items: Vec<T>,
+    /// Give it as `cursor` for the next page; `null` on the last.
     pub next_cursor: Option<String>,
+}
+
+/// `POST /api/schedules/preview`: a schedule as it would be, stored nowhere.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SchedulePreviewDto {
+    /// No given field is wrong (submitting them would pass these checks).
+    pub valid: bool,
+    /// What is wrong, by field of the body (`cron`, `timezone`, `retries`, `notebook`, …), each
+    /// message the one creating the schedule would answer.
+    pub errors: std::collections::BTreeMap<String, String>,
+    /// The recurrence in words with its zone ("Every weekday at 06:00 (Europe/Paris)"); `null`
+    /// without a valid `cron` or `every` and `timezone`.
+    pub description: Option<String>,
+    /// Its next fire times after now, RFC 3339 with the offset of the schedule's zone at each.
+    pub next_runs: Vec<String>,
+}
+
+impl SchedulePreviewDto {
+    /// The scheduler's preview, with `errors` found in the body before it (a field of the wrong
+    /// type, an unknown field) first.
+    pub fn new(
+        preview: nbgate_scheduler::validate::SchedulePreview,
+        mut errors: std::collections::BTreeMap<String, String>,
+    ) -> Self {
+        for (field, error) in preview.errors {
+            errors.entry(field.to_owned()).or_insert(error.to_string());
+        }
+        SchedulePreviewDto {
+            valid: errors.is_empty(),
+            errors,
+            description: preview.description,
+            next_runs: (preview.next_runs.iter())
+                .map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, false))
+                .collect(),
+        }
+    }
 }

@@ -37,7 +37,9 @@ impl ExecutorError {
                 }
                 SchedulerError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 SchedulerError::NotFound { .. } => StatusCode::NOT_FOUND,
-                SchedulerError::WrongState { .. } => StatusCode::CONFLICT,
+                SchedulerError::WrongState { .. } | SchedulerError::HasDependants { .. } => {
+                    StatusCode::CONFLICT
+                }
                 SchedulerError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
                 SchedulerError::Store(_) | SchedulerError::Io { .. } => {
                     StatusCode::INTERNAL_SERVER_ERROR

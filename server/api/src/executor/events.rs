@@ -115,7 +115,7 @@ impl Relay {
     fn relay(&mut self, event: ExecutionEvent) -> Event {
         let id = event.execution_id;
         match event.kind {
-            EventKind::Status { status, reason } => {
+            EventKind::Status { status, reason, .. } => {
                 self.done = status.is_terminal();
                 let data = json!({"execution_id": id, "status": status.as_str(), "reason": reason});
                 sse("status", &data)

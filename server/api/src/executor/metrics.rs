@@ -52,9 +52,7 @@ impl Metrics {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        nbgate_kernel::sync::lock(&self.inner)
     }
 }
 

@@ -7,11 +7,15 @@
 //!   [`SchedulerHandle`], a token that ends event streams when the server stops, the metrics.
 //! - `dto`: request and response bodies; `error`: [`SchedulerError`](nbgate_scheduler::SchedulerError)
 //!   → `{"message"}` + status.
-//! - `executions`, `schedules`, `environments`: the handlers; `events`: SSE; `metrics`: `/metrics`;
+//! - `executions`, `schedules`, `environments`: the handlers; `events`: one execution's SSE; `feed`:
+//!   `/api/events`, every execution's and schedule's changes on one SSE stream; `metrics`: `/metrics`;
 //!   `values`: recorded values (an execution's, a schedule's series);
 //!   `outputs`: an execution's recorded output files and previews of them;
+//!   `preview`: a schedule's fields checked, its description and next runs, nothing stored;
 //!   `compare`: what differs between two executions;
-//!   `openapi`: `/api/openapi.json` (a test keeps it and the table in step).
+//!   `openapi`: `/api/openapi.json`, derived from the DTOs (tests keep it, the table and the
+//!   frontend's generated copy in step).
+//! - [`wire`]: the response DTOs, for clients that read answers (`nbgate executions|schedules`).
 //!
 //! Without a scheduler (the Kernel Gateway alone) every route here answers 503.
 
@@ -21,9 +25,11 @@ mod environments;
 mod error;
 mod events;
 mod executions;
+mod feed;
 mod metrics;
 mod openapi;
 mod outputs;
+mod preview;
 mod schedules;
 mod values;
 
@@ -41,6 +47,25 @@ use tokio_util::sync::CancellationToken;
 use crate::AppState;
 use crate::routes::Route;
 use error::ExecutorError;
+pub use openapi::{document as openapi_document, document_json as openapi_json};
+
+/// The response bodies as types, for clients: what the server writes, read back the same way.
+pub mod wire {
+    pub use super::compare::{CellChangeDto, ComparisonDto, OutputChangeDto, OutputSideDto};
+    pub use super::dto::{
+        EnvironmentDto, ErrorDto, ExecutionDto, NotebookParametersDto, NotifyDto, PageDto,
+        ParameterDto, ProgressDto, ScheduleDto,
+    };
+    pub use super::outputs::{ColumnDto, FreshnessDto, OutputFileDto, OutputsDto, PreviewDto};
+    pub use super::values::{PointDto, SeriesDto};
+
+    /// Reads an answer's JSON into its type.
+    pub fn from_json<T: serde::de::DeserializeOwned>(
+        answer: serde_json::Value,
+    ) -> serde_json::Result<T> {
+        serde_json::from_value(answer)
+    }
+}
 
 /// The executor API's rows of the route table.
 pub fn routes() -> Vec<Route> {
@@ -48,6 +73,7 @@ pub fn routes() -> Vec<Route> {
         environments::routes(),
         executions::routes(),
         events::routes(),
+        feed::routes(),
         schedules::routes(),
         outputs::routes(),
         compare::routes(),

@@ -1,322 +1,520 @@
-//! `GET /api/openapi.json`: the executor API as an OpenAPI 3.0 document, written by hand next to the
-//! DTOs. A test walks [`super::routes`] and this document both ways, so neither has a route the other
-//! lacks.
+//! `GET /api/openapi.json`: the executor API as an OpenAPI 3.1 document, derived by utoipa. The bodies'
+//! schemas come from the DTOs (`#[derive(ToSchema)]`, their doc comments the fields' descriptions), so
+//! the document cannot miss a field; the operations are declared below, one per route of the table
+//! (a test walks [`super::routes`] and the document both ways). Every DTO a path names is in
+//! `components` (utoipa collects them). `frontend/src/generated/` keeps this document and the
+//! TypeScript types generated from it; tests fail when either is stale (`make openapi` writes both).
+
+use std::borrow::Cow;
 
 use axum::Json;
 use axum::http::Method;
-use serde_json::{Value, json};
+use nbgate_scheduler::{Catchup, ExecutionStatus, InputMode, Overlap};
+use serde::Serialize;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::{RefOr, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
+use super::compare::ComparisonDto;
+use super::dto::{
+    CreateExecution, CreateSchedule, DeleteExecutionQuery, DeleteScheduleQuery, EnvironmentDto,
+    ExecutionDto, ListExecutions, NotebookParametersDto, NotebookPath, PageDto, PatchSchedule,
+    RunNow, ScheduleDto, SchedulePreviewDto, SchedulePreviewQuery,
+};
+use super::outputs::{OutputsDto, PreviewDto, PreviewQuery};
+use super::values::{SeriesDto, SeriesQuery};
 use crate::routes::Route;
 
 pub(super) fn routes() -> Vec<Route> {
     vec![Route::new(Method::GET, "/api/openapi.json", serve)]
 }
 
-async fn serve() -> Json<Value> {
+async fn serve() -> Json<utoipa::openapi::OpenApi> {
     Json(document())
 }
 
-fn schema(name: &str) -> Value {
-    json!({"$ref": format!("#/components/schemas/{name}")})
+/// The document as served.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
 }
 
-fn body(name: &str) -> Value {
-    json!({"required": true, "content": {"application/json": {"schema": schema(name)}}})
+/// The document as `frontend/src/generated/openapi.json` keeps it: pretty JSON and a final newline.
+pub fn document_json() -> String {
+    let mut text = serde_json::to_string_pretty(&document()).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
-fn reply(description: &str, name: &str) -> Value {
-    json!({"description": description, "content": {"application/json": {"schema": schema(name)}}})
-}
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "nbgate executor API",
+        description = "Executions and schedules of notebooks. Auth: `Authorization: token T` or \
+            `?token=T`. Errors are `{\"message\": …}`. Times are RFC 3339 UTC; durations are seconds."
+    ),
+    paths(
+        environments,
+        notebook_parameters,
+        create_execution,
+        list_executions,
+        get_execution,
+        delete_execution,
+        cancel_execution,
+        execution_notebook,
+        execution_events,
+        all_events,
+        execution_outputs,
+        output_preview,
+        compare_executions,
+        create_schedule,
+        preview_schedule,
+        list_schedules,
+        get_schedule,
+        update_schedule,
+        delete_schedule,
+        run_schedule,
+        pause_schedule,
+        resume_schedule,
+        snapshot_schedule,
+        schedule_values,
+        openapi_json,
+        metrics,
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&Common)
+)]
+struct ApiDoc;
 
-fn error(description: &str) -> Value {
-    reply(description, "Error")
-}
+/// What every operation may answer besides its own: 401 and 503.
+struct Common;
 
-fn id_param() -> Value {
-    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}})
-}
-
-fn query(name: &str, kind: &str, description: &str) -> Value {
-    json!({"name": name, "in": "query", "required": false, "schema": {"type": kind},
-           "description": description})
-}
-
-/// What every operation may answer besides its own.
-fn common(mut responses: Value) -> Value {
-    responses["401"] = json!({"description": "No token, or the wrong one."});
-    responses["503"] = error("The server is stopping, or runs without the scheduler.");
-    responses
-}
-
-fn op(summary: &str, params: Vec<Value>, request: Option<Value>, responses: Value) -> Value {
-    let mut op = json!({"summary": summary, "parameters": params, "responses": common(responses)});
-    if let Some(request) = request {
-        op["requestBody"] = request;
+impl Modify for Common {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let unauthorized: RefOr<Response> = ResponseBuilder::new()
+            .description("No token, or the wrong one.")
+            .into();
+        let stopping: RefOr<Response> =
+            error("The server is stopping, or runs without the scheduler.");
+        for item in openapi.paths.paths.values_mut() {
+            let operations: [&mut Option<Operation>; 5] = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                responses.insert("401".into(), unauthorized.clone());
+                responses.insert("503".into(), stopping.clone());
+            }
+        }
     }
-    op
 }
 
-pub(crate) fn document() -> Value {
-    let invalid = || error("Invalid request; the message says what to fix.");
-    let unknown = || error("No such execution or schedule.");
-    let schedule_values = json!({"get": op("A schedule's recorded values across its runs",
-        vec![id_param(), query("name", "string", "Only this value (default: every recorded name)."),
-            query("limit", "integer", "The newest K runs that recorded one, 1 to 10000 (default 10000).")],
-        None, json!({
-        "200": reply("`{\"series\": {name: [point, …]}}`, each series oldest run first.", "ValueSeries"),
-        "400": invalid(), "404": unknown(),
-    }))});
-    json!({
-        "openapi": "3.0.3",
-        "info": {
-            "title": "nbgate executor API",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "Executions and schedules of notebooks. Auth: `Authorization: token T` or \
-                            `?token=T`. Errors are `{\"message\": …}`. Times are RFC 3339 UTC; durations \
-                            are seconds.",
-        },
-        "paths": {
-            "/api/environments": {"get": op("Kernelspecs as choices", vec![], None, json!({
-                "200": {"description": "The environments.", "content": {"application/json":
-                    {"schema": {"type": "array", "items": schema("Environment")}}}},
-            }))},
-            "/api/notebooks/parameters": {"post": op("A notebook's parameters cell", vec![],
-                Some(body("NotebookPath")), json!({
-                "200": reply("The parameters (`null` without a parameters cell).", "NotebookParameters"),
-                "400": invalid(), "415": invalid(), "422": invalid(),
-            }))},
-            "/api/executions": {
-                "post": op("Run a notebook now", vec![], Some(body("CreateExecution")), json!({
-                    "201": reply("Queued; `Location` names it.", "Execution"),
-                    "400": invalid(), "413": invalid(), "415": invalid(), "422": invalid(),
-                })),
-                "get": op("Executions, newest first", vec![
-                    query("schedule", "string", "A schedule id or name."),
-                    query("status", "string", "queued, running, succeeded, failed, cancelled, timed_out or skipped."),
-                    query("limit", "integer", "Page size, 1 to 1000 (default 50)."),
-                    query("cursor", "string", "`next_cursor` of the previous page."),
-                ], None, json!({
-                    "200": reply("One page.", "ExecutionPage"), "400": invalid(), "404": unknown(),
-                })),
-            },
-            "/api/executions/{id}": {
-                "get": op("One execution", vec![id_param()], None, json!({
-                    "200": reply("The execution.", "Execution"), "404": unknown(),
-                })),
-                "delete": op("Delete an execution that is not running", vec![id_param(),
-                    query("delete_file", "boolean", "Delete its output notebook too (only a file \
-                        under the root; a symbolic link is left alone). Default false: the file stays.")],
-                    None, json!({
-                    "204": {"description": "Deleted."}, "400": invalid(), "404": unknown(),
-                    "409": error("It is running: cancel it first."),
-                })),
-            },
-            "/api/executions/{id}/cancel": {"post": op("Cancel a queued or running execution",
-                vec![id_param()], None, json!({
-                "200": reply("Cancelled (it was queued).", "Execution"),
-                "202": reply("Stopping (it was running); it ends `cancelled`.", "Execution"),
-                "404": unknown(), "409": error("It has already ended."),
-            }))},
-            "/api/executions/{id}/notebook": {"get": op("The output notebook", vec![id_param()], None, json!({
-                "200": {"description": "The .ipynb as written so far.",
-                        "content": {"application/x-ipynb+json": {"schema": {"type": "object"}}}},
-                "404": error("No such execution, or no output yet."),
-            }))},
-            "/api/executions/{id}/events": {"get": op("Live progress (server-sent events)",
-                vec![id_param()], None, json!({
-                "200": {"description": "`text/event-stream`: `status` first (the execution as it stands, \
-                    under `execution`), then `status`, `progress` {cell, total}, `output` {cell, output}, \
-                    `notified`, `deleted`; ends after a terminal status.",
-                    "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-                "404": unknown(),
-            }))},
-            "/api/schedules": {
-                "post": op("Create a schedule", vec![], Some(body("CreateSchedule")), json!({
-                    "201": reply("Created; `Location` names it.", "Schedule"),
-                    "400": invalid(), "413": invalid(), "415": invalid(), "422": invalid(),
-                })),
-                "get": op("Every schedule", vec![], None, json!({
-                    "200": reply("All schedules (`next_cursor` is null).", "SchedulePage"),
-                })),
-            },
-            "/api/schedules/{id}": {
-                "get": op("One schedule (by id or name)", vec![id_param()], None, json!({
-                    "200": reply("The schedule.", "Schedule"), "404": unknown(),
-                })),
-                "patch": op("Edit a schedule: given fields replace, `null` clears", vec![id_param()],
-                    Some(body("PatchSchedule")), json!({
-                    "200": reply("The schedule.", "Schedule"), "400": invalid(), "404": unknown(),
-                    "415": invalid(), "422": invalid(),
-                })),
-                "delete": op("Delete a schedule; keep or delete its executions", vec![id_param(),
-                    json!({"name": "executions", "in": "query", "required": false,
-                        "schema": {"type": "string", "enum": ["keep", "delete"], "default": "keep"},
-                        "description": "`keep`: its executions stay listed with their output \
-                            notebooks, `schedule_id` null and `schedule_name` kept. `delete`: they and \
-                            their output notebooks are deleted. Either way its queued executions are \
-                            cancelled and its running ones stopped (ending `cancelled`, reason \
-                            \"its schedule was deleted\", with `keep`)."}),
-                    query("delete_files", "boolean", "Deprecated: `delete_files=true` means \
-                        `executions=delete`; any other use is a 400.")], None, json!({
-                    "204": {"description": "Deleted."}, "400": invalid(), "404": unknown(),
-                })),
-            },
-            "/api/schedules/{id}/run": {"post": op("Run now", vec![id_param()], Some(json!({
-                "required": false, "content": {"application/json": {"schema": {"type": "object",
-                    "properties": {"parameters": {"type": "object"}}}}}})), json!({
-                "201": reply("Queued.", "Execution"), "400": invalid(), "404": unknown(), "422": invalid(),
-            }))},
-            "/api/schedules/{id}/pause": {"post": op("Stop firing", vec![id_param()], None, json!({
-                "200": reply("The schedule.", "Schedule"), "404": unknown(),
-            }))},
-            "/api/schedules/{id}/resume": {"post": op("Fire again from now", vec![id_param()], None, json!({
-                "200": reply("The schedule.", "Schedule"), "404": unknown(),
-            }))},
-            "/api/schedules/{id}/snapshot": {"post": op("Copy the notebook into the snapshot again",
-                vec![id_param()], None, json!({
-                "200": reply("The schedule.", "Schedule"), "404": unknown(), "422": invalid(),
-            }))},
-            "/api/schedules/{id}/values": schedule_values,
-            "/api/executions/{id}/outputs": super::outputs::list_path(),
-            "/api/executions/{id}/outputs/preview": super::outputs::preview_path(),
-            "/api/executions/{id}/compare/{other}": super::compare::path(),
-            "/api/openapi.json": {"get": op("This document", vec![], None, json!({
-                "200": {"description": "OpenAPI 3.0.", "content": {"application/json": {"schema": {"type": "object"}}}},
-            }))},
-            "/metrics": {"get": op("Prometheus metrics", vec![], None, json!({
-                "200": {"description": "Prometheus text format 0.0.4.",
-                        "content": {"text/plain": {"schema": {"type": "string"}}}},
-            }))},
-        },
-        "components": {"schemas": add_expect(super::compare::add_schemas(super::outputs::add_schemas(schemas())))},
-    })
+fn error(description: &str) -> RefOr<Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            utoipa::openapi::ContentBuilder::new()
+                .schema(Some(ErrorBody::schema_ref()))
+                .build(),
+        )
+        .into()
 }
 
-fn schemas() -> Value {
-    let string = json!({"type": "string"});
-    let opt_string = json!({"type": "string", "nullable": true});
-    let seconds = json!({"type": "number", "nullable": true, "description": "Seconds."});
-    let time = json!({"type": "string", "format": "date-time", "nullable": true});
-    let object = json!({"type": "object", "additionalProperties": true});
-    let status = json!({"type": "string", "enum":
-        ["queued", "running", "succeeded", "failed", "cancelled", "timed_out", "skipped"]});
-    let notify = json!({"type": "object", "required": ["url"], "properties": {
-        "url": string, "on_failure": {"type": "boolean", "default": true},
-        "on_success": {"type": "boolean", "default": false}}, "nullable": true});
-    let schedule_fields = json!({
-        "name": {"type": "string", "pattern": "^[a-z0-9_]{1,128}$"},
-        "notebook": {"type": "string", "description": "Relative to the root directory."},
-        "parameters": object, "allow_undeclared_parameters": {"type": "boolean"},
-        "kernel": opt_string, "cron": opt_string, "every": opt_string,
-        "timezone": {"type": "string", "description": "IANA name (default UTC)."},
-        "paused": {"type": "boolean"}, "input": {"type": "string", "enum": ["snapshot", "live"]},
-        "max_concurrent": {"type": "integer", "minimum": 1},
-        "overlap": {"type": "string", "enum": ["skip", "queue"]},
-        "catchup": {"type": "string", "enum": ["skip", "once", "all"]},
-        "retries": {"type": "integer", "minimum": 0}, "retry_delay": seconds, "timeout": seconds,
-        "cell_timeout": seconds, "notify": notify, "output_dir": string,
-        "retention": {"type": "integer", "minimum": 1, "nullable": true},
-    });
-    let mut schedule = schedule_fields.clone();
-    for (key, value) in [
-        ("id", string.clone()),
-        ("next_run", time.clone()),
-        ("last_fire", time.clone()),
-        ("description", string.clone()),
-        ("snapshot_hash", opt_string.clone()),
-        ("created_at", time.clone()),
-        ("updated_at", time.clone()),
-        (
-            "last_execution",
-            json!({"allOf": [schema("Execution")], "nullable": true}),
-        ),
-    ] {
-        schedule[key] = value;
+/// An error's body: what to fix, or what went wrong.
+#[derive(ToSchema)]
+#[schema(as = Error)]
+#[allow(dead_code)] // Only its schema is used: `ExecutorError` writes the body.
+struct ErrorBody {
+    message: String,
+}
+
+trait SchemaRef {
+    fn schema_ref() -> RefOr<Schema>;
+}
+
+impl<T: ToSchema> SchemaRef for T {
+    fn schema_ref() -> RefOr<Schema> {
+        RefOr::Ref(utoipa::openapi::Ref::from_schema_name(T::name()))
     }
-    let recorded_value = json!({"description": "The JSON value (scrapbook's `json` encoder, papermill's \
-            `record`; numbers exact), a string (`text` encoder), or for other encoders (`pandas`, \
-            `arrow`, `display`, …) `{\"encoder\", \"summary\"}`: the summary is the text/plain \
-            rendering published with it (`display=True`), else null."});
-    let value_series = json!({"type": "object", "properties": {"series": {"type": "object",
-            "additionalProperties": {"type": "array", "items": {"type": "object", "properties": {
-                "execution_id": string, "fire_time": time, "created_at": time, "status": status,
-                "value": schema("RecordedValue")}}}}}});
-    let execution_values = json!({"type": "object", "additionalProperties": schema("RecordedValue"),
-        "description": "In `GET /api/executions/{id}` and each item of `GET /api/executions` \
-            (one query per page): what the notebook recorded (scrapbook's `glue`, papermill's \
-            `record`), name → value, in the order first recorded; a name recorded twice has its \
-            last value."});
-    json!({
-        "Error": {"type": "object", "required": ["message"], "properties": {"message": string}},
-        "Environment": {"type": "object", "properties": {
-            "name": string, "display_name": string, "language": string}},
-        "NotebookPath": {"type": "object", "required": ["path"], "properties": {"path": string}},
-        "NotebookParameters": {"type": "object", "properties": {
-            "language": opt_string, "kernel": opt_string,
-            "parameters": {"type": "array", "nullable": true, "items": {"type": "object", "properties": {
-                "name": string, "type": string, "default": string, "default_value": {},
-                "help": string}}}}},
-        "CreateExecution": {"type": "object", "required": ["notebook"], "properties": {
-            "notebook": string, "parameters": object, "allow_undeclared_parameters": {"type": "boolean"},
-            "kernel": opt_string, "timeout": seconds, "cell_timeout": seconds, "output_dir": string,
-            "retries": {"type": "integer", "minimum": 0}, "retry_delay": seconds}},
-        "Execution": {"type": "object", "properties": {
-            "id": string,
-            "name": {"type": "string", "description": "`<schedule name or notebook stem>_at_\
-                YYYY_MM_DD_HH_MM_SS`, the time in UTC (the fire time of a scheduled fire, else when \
-                it was created), `_2`… when taken, `_attempt_N` for retries: names, and the output \
-                files of one folder, sort in time order."},
-            "schedule_id": opt_string,
-            "schedule_name": {"type": "string", "nullable": true, "description": "The schedule's \
-                name; kept after the schedule is deleted with `executions=keep` (`schedule_id` is \
-                then null); null for a one-off run."},
-            "notebook": string,
-            "status": status, "reason": opt_string, "parameters": object, "kernel": opt_string,
-            "input_hash": opt_string, "attempt": {"type": "integer"}, "max_attempts": {"type": "integer"},
-            "first_attempt_id": opt_string, "fire_time": time, "created_at": time, "ready_at": time,
-            "started_at": time, "ended_at": time, "duration": seconds,
-            "progress": {"type": "object", "nullable": true, "properties": {
-                "cell": {"type": "integer", "description": "0-based index in the user's notebook (the injected-parameters cell not counted)"},
-                "total": {"type": "integer", "description": "cells of the user's notebook"}}},
-            "error": {"type": "object", "nullable": true, "properties": {
-                "cell_index": {"type": "integer", "nullable": true,
-                    "description": "0-based index in the user's notebook (the injected-parameters cell not counted)"},
-                "ename": string, "evalue": string,
-                "traceback": {"type": "array", "items": string}}},
-            "output_path": string, "notify_error": opt_string, "timeout": seconds,
-            "cell_timeout": seconds, "retry_delay": seconds,
-            "values": execution_values}},
-        "RecordedValue": recorded_value,
-        "ValueSeries": value_series,
-        "ExecutionPage": {"type": "object", "properties": {
-            "items": {"type": "array", "items": schema("Execution")}, "next_cursor": opt_string}},
-        "CreateSchedule": {"type": "object", "required": ["name", "notebook"],
-            "description": "Exactly one of `cron` and `every`.", "properties": schedule_fields},
-        "PatchSchedule": {"type": "object", "properties": schedule_fields},
-        "Schedule": {"type": "object", "properties": schedule},
-        "SchedulePage": {"type": "object", "properties": {
-            "items": {"type": "array", "items": schema("Schedule")}, "next_cursor": opt_string}},
-    })
 }
 
-/// `expect` on executions and schedules.
-fn add_expect(mut schemas: Value) -> Value {
-    let rules = json!({"type": "array", "items": {"type": "string"}, "maxItems": 64,
-        "description": "Rules on what a run records, each `NAME OP NUMBER` on a recorded value \
-        (`accuracy >= 0.8`), `rows(GLOB) OP NUMBER` on the summed rows of the recorded outputs \
-        whose path (relative to the notebook's folder) matches GLOB, or `exists NAME`; OP one of \
-        `< <= > >= == !=`, numbers compared as 64-bit floats. A rule that does not parse is a 422 \
-        naming it. After a run that otherwise succeeded, a rule that does not hold ends it \
-        `failed` with `error.ename` `ExpectationFailed` and an `evalue` naming each failing rule \
-        and its value (`accuracy >= 0.8: was 0.71`)."});
-    for name in [
-        "CreateExecution",
-        "Execution",
-        "CreateSchedule",
-        "PatchSchedule",
-        "Schedule",
-    ] {
-        schemas[name]["properties"]["expect"] = rules.clone();
+// ---- the scheduler's enums, by their serde names (built from the values, so they cannot drift) ----
+
+/// Every [`InputMode`], [`Overlap`] and [`Catchup`]; a test matches them exhaustively.
+pub(crate) const INPUT_MODES: [InputMode; 2] = [InputMode::Snapshot, InputMode::Live];
+pub(crate) const OVERLAPS: [Overlap; 2] = [Overlap::Skip, Overlap::Queue];
+pub(crate) const CATCHUPS: [Catchup; 3] = [Catchup::Skip, Catchup::Once, Catchup::All];
+
+fn names<T: Serialize>(values: &[T], description: &str) -> RefOr<Schema> {
+    let names: Vec<serde_json::Value> = values
+        .iter()
+        .filter_map(|value| serde_json::to_value(value).ok())
+        .collect();
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(names))
+        .description(Some(description))
+        .into()
+}
+
+macro_rules! enum_schema {
+    ($marker:ident, $name:literal, $values:expr, $description:literal) => {
+        #[doc = $description]
+        pub(crate) struct $marker;
+
+        impl PartialSchema for $marker {
+            fn schema() -> RefOr<Schema> {
+                names(&$values, $description)
+            }
+        }
+
+        impl ToSchema for $marker {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed($name)
+            }
+        }
+    };
+}
+
+enum_schema!(
+    ExecutionStatusSchema,
+    "ExecutionStatus",
+    ExecutionStatus::ALL,
+    "`queued`, then `running`, then one of the terminal statuses (`skipped`: a fire dropped by the overlap policy)."
+);
+enum_schema!(
+    InputModeSchema,
+    "InputMode",
+    INPUT_MODES,
+    "`snapshot`: a copy of the notebook taken at creation (and on `/snapshot`); `live`: the file, read at each run."
+);
+enum_schema!(
+    OverlapSchema,
+    "Overlap",
+    OVERLAPS,
+    "What a fire does when `max_concurrent` executions are already queued or running: `skip` records it `skipped`, `queue` queues it."
+);
+enum_schema!(
+    CatchupSchema,
+    "Catchup",
+    CATCHUPS,
+    "Fire times missed while nbgate was down: `skip` drops them, `once` runs the latest, `all` runs each."
+);
+
+// ---- the operations (the handlers are in executions.rs, schedules.rs, …) ----
+// Each `fn` below only carries its `#[utoipa::path]`: utoipa reads the attribute, nothing calls the fn.
+
+/// Kernelspecs as choices
+#[utoipa::path(get, path = "/api/environments", tag = "environments",
+    responses((status = 200, description = "The environments.", body = Vec<EnvironmentDto>)))]
+#[allow(dead_code)]
+fn environments() {}
+
+/// A notebook's parameters cell
+#[utoipa::path(post, path = "/api/notebooks/parameters", tag = "environments",
+    request_body = NotebookPath,
+    responses(
+        (status = 200, description = "The parameters (`null` without a parameters cell).", body = NotebookParametersDto),
+        (status = 400, description = "Invalid request; the message says what to fix.", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
+        (status = 422, description = "Invalid request; the message says what to fix.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn notebook_parameters() {}
+
+/// Run a notebook now
+#[utoipa::path(post, path = "/api/executions", tag = "executions",
+    request_body = CreateExecution,
+    responses(
+        (status = 201, description = "Queued; `Location` names it.", body = ExecutionDto,
+            headers(("Location" = String, description = "`/api/executions/{id}`"))),
+        (status = 400, description = "Invalid request; the message says what to fix.", body = ErrorBody),
+        (status = 413, description = "The body is too large.", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
+        (status = 422, description = "Invalid request; the message says what to fix.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn create_execution() {}
+
+/// Executions, newest first
+#[utoipa::path(get, path = "/api/executions", tag = "executions",
+    params(ListExecutions),
+    responses(
+        (status = 200, description = "One page; each item with its recorded `values`.", body = PageDto<ExecutionDto>),
+        (status = 400, description = "Invalid request; the message says what to fix.", body = ErrorBody),
+        (status = 404, description = "No such schedule.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn list_executions() {}
+
+/// One execution
+#[utoipa::path(get, path = "/api/executions/{id}", tag = "executions",
+    params(("id" = String, Path, description = "The execution's id.")),
+    responses(
+        (status = 200, description = "The execution, with its recorded `values` and `outputs`.", body = ExecutionDto),
+        (status = 404, description = "No such execution.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn get_execution() {}
+
+/// Delete an execution that is not running
+#[utoipa::path(delete, path = "/api/executions/{id}", tag = "executions",
+    params(("id" = String, Path, description = "The execution's id."), DeleteExecutionQuery),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 400, description = "Invalid request; the message says what to fix.", body = ErrorBody),
+        (status = 404, description = "No such execution.", body = ErrorBody),
+        (status = 409, description = "It is running: cancel it first.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn delete_execution() {}
+
+/// Cancel a queued or running execution
+#[utoipa::path(post, path = "/api/executions/{id}/cancel", tag = "executions",
+    params(("id" = String, Path, description = "The execution's id.")),
+    responses(
+        (status = 200, description = "Cancelled (it was queued).", body = ExecutionDto),
+        (status = 202, description = "Stopping (it was running); it ends `cancelled`.", body = ExecutionDto),
+        (status = 404, description = "No such execution.", body = ErrorBody),
+        (status = 409, description = "It has already ended.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn cancel_execution() {}
+
+/// The output notebook
+#[utoipa::path(get, path = "/api/executions/{id}/notebook", tag = "executions",
+    params(("id" = String, Path, description = "The execution's id.")),
+    responses(
+        (status = 200, description = "The .ipynb as written so far.",
+            content_type = "application/x-ipynb+json", body = Object),
+        (status = 404, description = "No such execution, or no output yet.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn execution_notebook() {}
+
+/// Live progress (server-sent events)
+#[utoipa::path(get, path = "/api/executions/{id}/events", tag = "executions",
+    params(("id" = String, Path, description = "The execution's id.")),
+    responses(
+        (status = 200, description = "`status` first (the execution as it stands, under `execution`), \
+            then `status`, `progress` {cell, total}, `output` {cell, output}, `notified`, `deleted`; \
+            ends after a terminal status.", content_type = "text/event-stream", body = String),
+        (status = 404, description = "No such execution.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn execution_events() {}
+
+/// Every execution's and schedule's changes (server-sent events)
+#[utoipa::path(get, path = "/api/events", tag = "executions",
+    responses(
+        (status = 200, description = "`ready` first (then read the lists), then `created`, `status`, \
+            `progress`, `output`, `notified`, `finished`, `deleted` (each with `execution_id`), \
+            `schedule_created`, `schedule_updated`, `schedule_deleted` (with `schedule_id`), and \
+            `lagged` {missed} when the reader fell behind (read the lists again).",
+            content_type = "text/event-stream", body = String),
+    ))]
+#[allow(dead_code)]
+fn all_events() {}
+
+/// The files its run created or changed that its `outputs` patterns match
+#[utoipa::path(get, path = "/api/executions/{id}/outputs", tag = "outputs",
+    params(("id" = String, Path, description = "The execution's id.")),
+    responses(
+        (status = 200, description = "`{\"outputs\": [file, …]}`, by path.", body = OutputsDto),
+        (status = 404, description = "No such execution.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn execution_outputs() {}
+
+/// The first rows of a recorded output table (CSV, TSV, JSON lines)
+#[utoipa::path(get, path = "/api/executions/{id}/outputs/preview", tag = "outputs",
+    params(("id" = String, Path, description = "The execution's id."), PreviewQuery),
+    responses(
+        (status = 200, description = "Columns (name, type inferred from these rows) and rows of values.", body = PreviewDto),
+        (status = 400, description = "Invalid request; the message says what to fix.", body = ErrorBody),
+        (status = 404, description = "No such execution, or the path is not one of its recorded outputs.", body = ErrorBody),
+        (status = 422, description = "The output is not a table (CSV, TSV or JSON lines).", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn output_preview() {}
+
+/// What differs between two executions (a = {id}, b = {other})
+#[utoipa::path(get, path = "/api/executions/{id}/compare/{other}", tag = "executions",
+    params(("id" = String, Path, description = "Execution a."), ("other" = String, Path, description = "Execution b.")),
+    responses(
+        (status = 200, description = "Changed entries only: all empty when the runs agree.", body = ComparisonDto),
+        (status = 404, description = "No such execution (either one).", body = ErrorBody),
+        (status = 422, description = "An output notebook is not valid JSON.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn compare_executions() {}
+
+/// Create a schedule
+#[utoipa::path(post, path = "/api/schedules", tag = "schedules",
+    request_body = CreateSchedule,
+    responses(
+        (status = 201, description = "Created; `Location` names it.", body = ScheduleDto,
+            headers(("Location" = String, description = "`/api/schedules/{id}`"))),
+        (status = 400, description = "Invalid request; the message says what to fix.", body = ErrorBody),
+        (status = 413, description = "The body is too large.", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
+        (status = 422, description = "Invalid request; the message says what to fix.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn create_schedule() {}
+
+/// Check a schedule without creating it: errors by field, description, next runs
+#[utoipa::path(post, path = "/api/schedules/preview", tag = "schedules",
+    params(SchedulePreviewQuery),
+    request_body(content = CreateSchedule,
+        description = "Any part of a creation's body; only the fields given are checked."),
+    responses(
+        (status = 200, description = "The checks' results (`valid` false with `errors` by field when a given field is wrong).", body = SchedulePreviewDto),
+        (status = 400, description = "The body is not JSON, or `count` is not a number.", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
+        (status = 422, description = "The body is not a JSON object, or `count` is not 1 to 50.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn preview_schedule() {}
+
+/// Every schedule
+#[utoipa::path(get, path = "/api/schedules", tag = "schedules",
+    responses((status = 200, description = "All schedules (`next_cursor` is null).", body = PageDto<ScheduleDto>)))]
+#[allow(dead_code)]
+fn list_schedules() {}
+
+/// One schedule (by id or name)
+#[utoipa::path(get, path = "/api/schedules/{id}", tag = "schedules",
+    params(("id" = String, Path, description = "The schedule's id or name.")),
+    responses(
+        (status = 200, description = "The schedule, with its outputs' `freshness`.", body = ScheduleDto),
+        (status = 404, description = "No such schedule.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn get_schedule() {}
+
+/// Edit a schedule: given fields replace, `null` clears
+#[utoipa::path(patch, path = "/api/schedules/{id}", tag = "schedules",
+    params(("id" = String, Path, description = "The schedule's id or name.")),
+    request_body = PatchSchedule,
+    responses(
+        (status = 200, description = "The schedule.", body = ScheduleDto),
+        (status = 400, description = "Invalid request; the message says what to fix.", body = ErrorBody),
+        (status = 404, description = "No such schedule.", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
+        (status = 422, description = "Invalid request; the message says what to fix.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn update_schedule() {}
+
+/// Delete a schedule; keep or delete its executions
+#[utoipa::path(delete, path = "/api/schedules/{id}", tag = "schedules",
+    params(("id" = String, Path, description = "The schedule's id or name."), DeleteScheduleQuery),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 400, description = "Invalid request; the message says what to fix.", body = ErrorBody),
+        (status = 404, description = "No such schedule.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn delete_schedule() {}
+
+/// Run now
+#[utoipa::path(post, path = "/api/schedules/{id}/run", tag = "schedules",
+    params(("id" = String, Path, description = "The schedule's id or name.")),
+    request_body(content = Option<RunNow>, description = "Optional: parameters for this run."),
+    responses(
+        (status = 201, description = "Queued.", body = ExecutionDto,
+            headers(("Location" = String, description = "`/api/executions/{id}`"))),
+        (status = 400, description = "Invalid request; the message says what to fix.", body = ErrorBody),
+        (status = 404, description = "No such schedule.", body = ErrorBody),
+        (status = 422, description = "Invalid request; the message says what to fix.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn run_schedule() {}
+
+/// Stop firing
+#[utoipa::path(post, path = "/api/schedules/{id}/pause", tag = "schedules",
+    params(("id" = String, Path, description = "The schedule's id or name.")),
+    responses(
+        (status = 200, description = "The schedule.", body = ScheduleDto),
+        (status = 404, description = "No such schedule.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn pause_schedule() {}
+
+/// Fire again from now
+#[utoipa::path(post, path = "/api/schedules/{id}/resume", tag = "schedules",
+    params(("id" = String, Path, description = "The schedule's id or name.")),
+    responses(
+        (status = 200, description = "The schedule.", body = ScheduleDto),
+        (status = 404, description = "No such schedule.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn resume_schedule() {}
+
+/// Copy the notebook into the snapshot again
+#[utoipa::path(post, path = "/api/schedules/{id}/snapshot", tag = "schedules",
+    params(("id" = String, Path, description = "The schedule's id or name.")),
+    responses(
+        (status = 200, description = "The schedule.", body = ScheduleDto),
+        (status = 404, description = "No such schedule.", body = ErrorBody),
+        (status = 422, description = "The notebook cannot be read.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn snapshot_schedule() {}
+
+/// A schedule's recorded values across its runs
+#[utoipa::path(get, path = "/api/schedules/{id}/values", tag = "schedules",
+    params(("id" = String, Path, description = "The schedule's id or name."), SeriesQuery),
+    responses(
+        (status = 200, description = "`{\"series\": {name: [point, …]}}`, each series oldest run first.", body = SeriesDto),
+        (status = 400, description = "Invalid request; the message says what to fix.", body = ErrorBody),
+        (status = 404, description = "No such schedule.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn schedule_values() {}
+
+/// This document
+#[utoipa::path(get, path = "/api/openapi.json", tag = "meta",
+    responses((status = 200, description = "OpenAPI 3.1.", body = Object)))]
+#[allow(dead_code)]
+fn openapi_json() {}
+
+/// Prometheus metrics
+#[utoipa::path(get, path = "/metrics", tag = "meta",
+    responses((status = 200, description = "Prometheus text format 0.0.4.",
+        content_type = "text/plain", body = String)))]
+#[allow(dead_code)]
+fn metrics() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A variant added to one of the scheduler's enums fails to compile here until its list has it.
+    #[test]
+    fn the_enum_lists_name_every_variant() {
+        for mode in INPUT_MODES {
+            match mode {
+                InputMode::Snapshot | InputMode::Live => {}
+            }
+        }
+        for overlap in OVERLAPS {
+            match overlap {
+                Overlap::Skip | Overlap::Queue => {}
+            }
+        }
+        for catchup in CATCHUPS {
+            match catchup {
+                Catchup::Skip | Catchup::Once | Catchup::All => {}
+            }
+        }
+        let schema = serde_json::to_value(InputModeSchema::schema()).expect("schema");
+        assert_eq!(schema["enum"], serde_json::json!(["snapshot", "live"]));
     }
-    schemas
 }

@@ -10,6 +10,7 @@ use nbgate_scheduler::outputs::MAX_PREVIEW_ROWS;
 use nbgate_scheduler::{Column, Freshness, OutputFile, Preview};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use super::dto::time;
 use super::{ExecutorError, QueryParams};
@@ -27,14 +28,43 @@ pub(super) fn routes() -> Vec<Route> {
 }
 
 /// One recorded output file.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct OutputFileDto {
-    path: String,
-    bytes: u64,
-    modified: String,
-    sha256: String,
-    rows: Option<u64>,
-    columns: Option<Vec<Column>>,
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = OutputFile)]
+pub struct OutputFileDto {
+    /// Relative to the root directory.
+    pub path: String,
+    pub bytes: u64,
+    /// When it was last written.
+    pub modified: String,
+    pub sha256: String,
+    /// Data rows of a CSV, TSV or JSON lines file (header excluded); null for other files.
+    pub rows: Option<u64>,
+    /// A table's columns; null for other files.
+    pub columns: Option<Vec<ColumnDto>>,
+}
+
+/// A table's column.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = Column)]
+pub struct ColumnDto {
+    pub name: String,
+    /// Inferred from the first rows: `integer`, `float`, `boolean`, `string`, or for JSON lines also
+    /// `object`, `array`, `null`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl From<Column> for ColumnDto {
+    fn from(column: Column) -> Self {
+        ColumnDto {
+            name: column.name,
+            kind: column.kind,
+        }
+    }
+}
+
+fn columns(columns: Vec<Column>) -> Vec<ColumnDto> {
+    columns.into_iter().map(ColumnDto::from).collect()
 }
 
 impl From<OutputFile> for OutputFileDto {
@@ -45,17 +75,21 @@ impl From<OutputFile> for OutputFileDto {
             modified: time(file.modified),
             sha256: file.sha256,
             rows: file.rows,
-            columns: file.columns,
+            columns: file.columns.map(columns),
         }
     }
 }
 
-/// A schedule's `freshness`.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct FreshnessDto {
-    last_success: Option<String>,
-    last_output_at: Option<String>,
-    stale: bool,
+/// A schedule's `freshness`: whether its outputs are up to date.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = Freshness)]
+pub struct FreshnessDto {
+    /// When its newest successful run ended.
+    pub last_success: Option<String>,
+    /// When its newest recorded output was written.
+    pub last_output_at: Option<String>,
+    /// No successful run (with outputs, if it declares some) ended within `stale_after`.
+    pub stale: bool,
 }
 
 impl From<Freshness> for FreshnessDto {
@@ -68,9 +102,12 @@ impl From<Freshness> for FreshnessDto {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct OutputsDto {
-    outputs: Vec<OutputFileDto>,
+/// An execution's recorded output files.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = OutputFiles)]
+pub struct OutputsDto {
+    /// By path.
+    pub outputs: Vec<OutputFileDto>,
 }
 
 async fn list(
@@ -94,22 +131,30 @@ pub(crate) async fn of_execution(
     Ok(outputs.into_iter().map(OutputFileDto::from).collect())
 }
 
-#[derive(Debug, Deserialize)]
-struct PreviewQuery {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct PreviewQuery {
+    /// One of the execution's recorded outputs (its `path`).
+    #[param(required = true)]
     path: Option<String>,
+    /// Rows, 1 to 1000 (default 50).
     limit: Option<usize>,
 }
 
-#[derive(Debug, Serialize)]
-struct PreviewDto {
-    columns: Vec<Column>,
-    rows: Vec<Vec<Value>>,
+/// The first rows of a recorded output table.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = Preview)]
+pub struct PreviewDto {
+    /// Name and type (inferred from these rows) of each column.
+    pub columns: Vec<ColumnDto>,
+    /// Each row's values, in the columns' order.
+    pub rows: Vec<Vec<Value>>,
 }
 
 impl From<Preview> for PreviewDto {
     fn from(preview: Preview) -> Self {
         PreviewDto {
-            columns: preview.columns,
+            columns: columns(preview.columns),
             rows: preview.rows,
         }
     }
@@ -135,108 +180,4 @@ async fn preview(
     }
     let preview = scheduler.preview_output(&id, &path, limit).await?;
     Ok(Json(preview.into()))
-}
-
-// The OpenAPI document's parts for these routes and fields (`openapi.rs` joins them in).
-
-fn schema_ref(name: &str) -> Value {
-    serde_json::json!({"$ref": format!("#/components/schemas/{name}")})
-}
-
-fn answers(mut responses: Value) -> Value {
-    let error = |description: &str| {
-        serde_json::json!({"description": description,
-            "content": {"application/json": {"schema": schema_ref("Error")}}})
-    };
-    responses["401"] = serde_json::json!({"description": "No token, or the wrong one."});
-    responses["503"] = error("The server is stopping, or runs without the scheduler.");
-    for (code, text) in [
-        ("400", "Invalid request; the message says what to fix."),
-        (
-            "404",
-            "No such execution, or the path is not one of its recorded outputs.",
-        ),
-        ("422", "The output is not a table (CSV, TSV or JSON lines)."),
-    ] {
-        if responses.get(code).is_some() {
-            responses[code] = error(text);
-        }
-    }
-    responses
-}
-
-fn id_param() -> Value {
-    serde_json::json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}})
-}
-
-/// `GET /api/executions/{id}/outputs` in the OpenAPI document.
-pub(super) fn list_path() -> Value {
-    serde_json::json!({"get": {
-        "summary": "The files its run created or changed that its `outputs` patterns match",
-        "parameters": [id_param()],
-        "responses": answers(serde_json::json!({
-            "200": {"description": "`{\"outputs\": [file, …]}`, by path.",
-                "content": {"application/json": {"schema": schema_ref("OutputFiles")}}},
-            "404": {},
-        })),
-    }})
-}
-
-/// `GET /api/executions/{id}/outputs/preview` in the OpenAPI document.
-pub(super) fn preview_path() -> Value {
-    serde_json::json!({"get": {
-        "summary": "The first rows of a recorded output table (CSV, TSV, JSON lines)",
-        "parameters": [id_param(),
-            {"name": "path", "in": "query", "required": true, "schema": {"type": "string"},
-             "description": "One of the execution's recorded outputs (its `path`)."},
-            {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer"},
-             "description": "Rows, 1 to 1000 (default 50)."}],
-        "responses": answers(serde_json::json!({
-            "200": {"description": "Columns (name, type inferred from these rows) and rows of values.",
-                "content": {"application/json": {"schema": schema_ref("Preview")}}},
-            "400": {}, "404": {}, "422": {},
-        })),
-    }})
-}
-
-/// Adds the output files' schemas, and their fields to executions' and schedules'.
-pub(super) fn add_schemas(mut schemas: Value) -> Value {
-    use serde_json::json;
-    let time = json!({"type": "string", "format": "date-time", "nullable": true});
-    let patterns = json!({"type": "array", "items": {"type": "string"}, "description": "Glob \
-        patterns, relative to the notebook's folder (the kernel's working directory), of the files \
-        a run writes (`output/day=*/predictions.csv`); no absolute paths, no `..`. The matching \
-        files a run created or changed are recorded when it ends, however it ends."});
-    let stale_after = json!({"type": "number", "nullable": true, "description": "Seconds: the \
-        schedule is `stale` when no successful run (with outputs, if it declares some) ended \
-        within it. Default: twice the schedule's period."});
-    schemas["OutputFile"] = json!({"type": "object", "properties": {
-        "path": {"type": "string", "description": "Relative to the root directory."},
-        "bytes": {"type": "integer"}, "modified": time, "sha256": {"type": "string"},
-        "rows": {"type": "integer", "nullable": true, "description": "Data rows of a CSV, TSV or \
-            JSON lines file (header excluded); null for other files."},
-        "columns": {"type": "array", "nullable": true, "items": schema_ref("Column")}}});
-    schemas["Column"] = json!({"type": "object", "properties": {"name": {"type": "string"},
-        "type": {"type": "string", "description": "Inferred from the first rows.",
-            "enum": ["integer", "float", "boolean", "string", "object", "array", "null"]}}});
-    schemas["OutputFiles"] = json!({"type": "object", "properties": {
-        "outputs": {"type": "array", "items": schema_ref("OutputFile")}}});
-    schemas["Preview"] = json!({"type": "object", "properties": {
-        "columns": {"type": "array", "items": schema_ref("Column")},
-        "rows": {"type": "array", "items": {"type": "array", "items": {}}}}});
-    schemas["CreateExecution"]["properties"]["outputs"] = patterns.clone();
-    schemas["Execution"]["properties"]["output_patterns"] = patterns.clone();
-    schemas["Execution"]["properties"]["outputs"] = json!({"type": "array",
-        "items": schema_ref("OutputFile"), "description": "Only in `GET /api/executions/{id}`: \
-        the files its run created or changed that its `output_patterns` match."});
-    for name in ["CreateSchedule", "PatchSchedule", "Schedule"] {
-        if schemas.get(name).is_some() {
-            schemas[name]["properties"]["outputs"] = patterns.clone();
-            schemas[name]["properties"]["stale_after"] = stale_after.clone();
-        }
-    }
-    schemas["Schedule"]["properties"]["freshness"] = json!({"type": "object",
-        "description": "Only in `GET /api/schedules/{id}`.", "properties": {
-            "last_success": time, "last_output_at": time, "stale": {"type": "boolean"}}});
-    schemas
 }

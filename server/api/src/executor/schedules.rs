@@ -1,4 +1,5 @@
-//! Schedules: create, list, get (by id or name), edit, delete, run now, pause, resume, re-snapshot.
+//! Schedules: create, list, get (by id or name), edit, delete, run now, pause, resume, re-snapshot
+//! (and `preview.rs`'s preview).
 //! Every schedule carries `next_run`, `description` and its newest execution.
 
 use axum::Json;
@@ -18,6 +19,11 @@ use crate::routes::Route;
 pub(super) fn routes() -> Vec<Route> {
     vec![
         Route::new(Method::POST, "/api/schedules", create),
+        Route::new(
+            Method::POST,
+            "/api/schedules/preview",
+            super::preview::preview,
+        ),
         Route::new(Method::GET, "/api/schedules", list),
         Route::new(Method::GET, "/api/schedules/{id}", get),
         Route::new(Method::PATCH, "/api/schedules/{id}", update),
@@ -30,7 +36,7 @@ pub(super) fn routes() -> Vec<Route> {
 }
 
 /// The schedule with its newest execution.
-async fn dto(
+pub(super) async fn dto(
     scheduler: &SchedulerHandle,
     schedule: Schedule,
 ) -> Result<ScheduleDto, ExecutorError> {
@@ -54,10 +60,12 @@ async fn create(
 
 async fn list(State(state): State<AppState>) -> Result<Json<PageDto<ScheduleDto>>, ExecutorError> {
     let scheduler = state.scheduler()?;
-    let mut items = Vec::new();
-    for schedule in scheduler.list_schedules().await? {
-        items.push(dto(scheduler, schedule).await?);
-    }
+    let items = scheduler
+        .list_schedules_with_latest()
+        .await?
+        .into_iter()
+        .map(|(schedule, latest)| ScheduleDto::new(schedule, latest))
+        .collect();
     Ok(Json(PageDto {
         items,
         next_cursor: None,

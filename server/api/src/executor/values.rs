@@ -9,12 +9,15 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::Method;
+use nbgate_scheduler::ExecutionStatus;
 use nbgate_scheduler::values::RecordedValue;
 use nbgate_scheduler::values::{MAX_SERIES_RUNS, ValuePoint};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use super::dto::{opt_time, time};
+use super::openapi::ExecutionStatusSchema;
 use super::{ExecutorError, QueryParams};
 use crate::AppState;
 use crate::routes::Route;
@@ -35,25 +38,36 @@ pub(super) fn values_object(values: Vec<(String, RecordedValue)>) -> Map<String,
         .collect()
 }
 
-#[derive(Debug, Deserialize)]
-struct SeriesQuery {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct SeriesQuery {
+    /// Only this value (default: every recorded name).
     name: Option<String>,
+    /// The newest K runs that recorded one, 1 to 10000 (default 10000).
     limit: Option<usize>,
 }
 
-#[derive(Debug, Serialize)]
-struct PointDto {
-    execution_id: String,
-    fire_time: Option<String>,
-    created_at: String,
-    status: &'static str,
-    value: Value,
+/// One run's value of a recorded name.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = ValuePoint)]
+pub struct PointDto {
+    pub execution_id: String,
+    pub fire_time: Option<String>,
+    pub created_at: String,
+    #[schema(value_type = ExecutionStatusSchema)]
+    pub status: ExecutionStatus,
+    /// As the notebook recorded it (see `Execution.values`).
+    #[schema(value_type = Value)]
+    pub value: Value,
 }
 
-#[derive(Debug, Serialize)]
-struct SeriesDto {
-    /// name → points, oldest execution first.
-    series: Map<String, Value>,
+/// A schedule's recorded values across its runs.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = ValueSeries)]
+pub struct SeriesDto {
+    /// name → points, oldest execution first; names in the order they first appear.
+    #[schema(value_type = HashMap<String, Vec<PointDto>>)]
+    pub series: Map<String, Value>,
 }
 
 async fn schedule_values(
@@ -84,7 +98,7 @@ fn series(points: Vec<ValuePoint>) -> Map<String, Value> {
             execution_id: point.execution_id,
             fire_time: opt_time(point.fire_time),
             created_at: time(point.created_at),
-            status: point.status.as_str(),
+            status: point.status,
             value: point.value.to_json(),
         };
         let entry = series

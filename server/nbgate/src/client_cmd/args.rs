@@ -8,7 +8,7 @@ use crate::cli::ParameterArgs;
 
 #[derive(Debug, Args)]
 pub struct ServerArgs {
-    /// The server, `http://HOST:PORT[/PREFIX]`; a `?token=T` in it is used as the token.
+    /// The server, `http[s]://HOST:PORT[/PREFIX]`; a `?token=T` in it is used as the token.
     #[arg(
         long,
         env = "NBGATE_URL",
@@ -20,6 +20,10 @@ pub struct ServerArgs {
     /// The server's token (`nbgate serve --token`).
     #[arg(long, env = "NBGATE_TOKEN", hide_env_values = true, global = true)]
     pub(super) token: Option<String>,
+    /// For an https URL: a PEM file of CA certificates to trust besides the system's (a private CA,
+    /// a self-signed certificate).
+    #[arg(long, env = "NBGATE_CA_FILE", value_name = "FILE", global = true)]
+    pub(super) ca_file: Option<PathBuf>,
     /// Print the server's JSON instead of a table.
     #[arg(long, global = true)]
     pub(super) json: bool,

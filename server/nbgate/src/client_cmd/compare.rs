@@ -1,10 +1,11 @@
 //! `nbgate executions compare A B`: what differs between two executions (parameters, recorded
 //! values, output files, cells) as one table, or the server's JSON with `--json`.
 
+use nbgate_api::executor::wire::{ComparisonDto, OutputSideDto};
 use serde_json::Value;
 
 use super::http::{Client, encode};
-use super::{execution_path, print_json, print_table};
+use super::{execution_path, print_json, print_table, read};
 use crate::Failure;
 
 /// Characters of a value or a cell's outputs shown in one table cell.
@@ -17,7 +18,7 @@ pub(super) fn compare(client: &Client, a: &str, b: &str, json_out: bool) -> Resu
         print_json(&answer);
         return Ok(());
     }
-    let rows = rows(&answer);
+    let rows = rows(&read(answer, "a comparison")?);
     if rows.is_empty() {
         println!("no differences between {a} and {b}");
         return Ok(());
@@ -27,10 +28,10 @@ pub(super) fn compare(client: &Client, a: &str, b: &str, json_out: bool) -> Resu
 }
 
 /// The table's rows: parameters, values, outputs, then cells.
-fn rows(answer: &Value) -> Vec<Vec<String>> {
+fn rows(answer: &ComparisonDto) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
-    for (kind, field) in [("parameter", "parameters"), ("value", "values")] {
-        for (name, pair) in answer[field].as_object().into_iter().flatten() {
+    for (kind, pairs) in [("parameter", &answer.parameters), ("value", &answer.values)] {
+        for (name, pair) in pairs {
             rows.push(vec![
                 kind.to_owned(),
                 name.clone(),
@@ -39,28 +40,25 @@ fn rows(answer: &Value) -> Vec<Vec<String>> {
             ]);
         }
     }
-    for output in answer["outputs"].as_array().into_iter().flatten() {
+    for output in &answer.outputs {
         rows.push(vec![
             "output".to_owned(),
-            output["path"].as_str().unwrap_or("-").to_owned(),
-            file_cell(&output["a"]),
-            file_cell(&output["b"]),
+            output.path.clone(),
+            file_cell(output.a.as_ref()),
+            file_cell(output.b.as_ref()),
         ]);
     }
-    for cell in answer["cells"].as_array().into_iter().flatten() {
-        let what = match (
-            cell["source_changed"].as_bool() == Some(true),
-            cell["outputs_changed"].as_bool() == Some(true),
-        ) {
+    for cell in &answer.cells {
+        let what = match (cell.source_changed, cell.outputs_changed) {
             (true, true) => "source, outputs",
             (true, false) => "source",
             _ => "outputs",
         };
         rows.push(vec![
-            format!("cell {}", cell["index"]),
+            format!("cell {}", cell.index),
             what.to_owned(),
-            summary_cell(&cell["a"]),
-            summary_cell(&cell["b"]),
+            summary_cell(cell.a.as_deref()),
+            summary_cell(cell.b.as_deref()),
         ]);
     }
     rows
@@ -84,20 +82,19 @@ fn value_cell(value: &Value) -> String {
 }
 
 /// `158 rows, 2048 B, sha256 0123456789ab` or `-` (not recorded on that side).
-fn file_cell(side: &Value) -> String {
-    if side.is_null() {
+fn file_cell(side: Option<&OutputSideDto>) -> String {
+    let Some(side) = side else {
         return "-".to_owned();
-    }
-    let sha = side["sha256"].as_str().unwrap_or_default();
-    let sha = &sha[..sha.len().min(12)];
-    match side["rows"].as_u64() {
-        Some(rows) => format!("{rows} rows, {} B, sha256 {sha}", side["bytes"]),
-        None => format!("{} B, sha256 {sha}", side["bytes"]),
+    };
+    let sha = side.sha256.get(..12).unwrap_or(&side.sha256);
+    match side.rows {
+        Some(rows) => format!("{rows} rows, {} B, sha256 {sha}", side.bytes),
+        None => format!("{} B, sha256 {sha}", side.bytes),
     }
 }
 
-fn summary_cell(side: &Value) -> String {
-    match side.as_str() {
+fn summary_cell(side: Option<&str>) -> String {
+    match side {
         None => "(no such cell)".to_owned(),
         Some("") => "(no output)".to_owned(),
         Some(text) => shorten(text),
@@ -110,6 +107,10 @@ mod tests {
 
     use super::*;
 
+    fn typed(answer: Value) -> ComparisonDto {
+        nbgate_api::executor::wire::from_json(answer).expect("a comparison")
+    }
+
     #[test]
     fn every_kind_of_change_is_a_row() {
         let answer = json!({
@@ -121,7 +122,7 @@ mod tests {
                 "a": "1\n2\n", "b": null}],
         });
         assert_eq!(
-            rows(&answer),
+            rows(&typed(answer)),
             vec![
                 vec!["parameter", "alpha", "0.5", "0.7"],
                 vec!["value", "accuracy", "0.9", "-"],
@@ -135,7 +136,7 @@ mod tests {
             ]
         );
         let empty = json!({"parameters": {}, "values": {}, "outputs": [], "cells": []});
-        assert!(rows(&empty).is_empty());
+        assert!(rows(&typed(empty)).is_empty());
     }
 
     #[test]

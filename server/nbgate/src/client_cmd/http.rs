@@ -1,12 +1,24 @@
-//! A small blocking HTTP/1.1 client over `std::net`: plain `http://`, one request per connection
-//! (`Connection: close`), sized, chunked or close-delimited bodies. A 4xx answer becomes the server's
+//! The client commands' HTTP: hyper-util's client driven by a current-thread tokio runtime, for
+//! `http://` and `https://` (rustls with the `ring` provider; the system's trusted roots, or those of
+//! `SSL_CERT_FILE`/`SSL_CERT_DIR` when set, plus `--ca-file`). A 4xx answer becomes the server's
 //! message with exit code 2, anything else that is not 2xx exit code 1.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Uri, header};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use serde_json::Value;
+use tokio::runtime::Runtime;
 
 use super::args::ServerArgs;
 use crate::Failure;
@@ -14,26 +26,28 @@ use crate::Failure;
 /// How long one request may take (not `wait`, which lasts as long as the execution).
 pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Percent-encodes everything but RFC 3986's unreserved characters.
+/// Everything but RFC 3986's unreserved characters is percent-encoded in a path segment or a query
+/// value.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `text` as one path segment or query value.
 pub(super) fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(text, COMPONENT).to_string()
 }
 
+type HttpClient = hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 pub(super) struct Client {
-    /// `host:port` to connect to and to send as `Host`.
-    authority: String,
-    /// Path prefix from the URL, without a trailing `/`.
-    prefix: String,
+    runtime: Arc<Runtime>,
+    http: HttpClient,
+    /// `scheme://authority/prefix`, without a trailing `/`: a request's path is appended to it.
+    base: String,
     token: Option<String>,
-    /// The URL as given, for messages.
+    /// The URL as given without its query (which may hold the token), for messages.
     url: String,
 }
 
@@ -45,46 +59,66 @@ pub(super) struct Response {
 
 impl Client {
     pub(super) fn new(args: &ServerArgs) -> Result<Client, Failure> {
-        let url = args.url.trim();
-        let rest = match url.split_once("://") {
-            Some(("http", rest)) => rest,
-            Some(("https", _)) => {
+        let given = args.url.trim();
+        let uri: Uri = given.parse().map_err(|error| {
+            Failure::usage(format!(
+                "--url {given}: not a URL ({error}); e.g. http://127.0.0.1:8888"
+            ))
+        })?;
+        let https = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            _ => {
                 return Err(Failure::usage(format!(
-                    "--url {url}: https is not supported by the client; use http:// (nbgate serve \
-                     speaks plain HTTP; put a TLS proxy in front of it for remote access)"
+                    "--url {given}: give an http:// or https:// URL, e.g. http://127.0.0.1:8888"
                 )));
             }
-            Some(_) | None => {
-                return Err(Failure::usage(format!(
-                    "--url {url}: give an http:// URL, e.g. http://127.0.0.1:8888"
-                )));
-            }
         };
-        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let (authority, path) = match rest.find('/') {
-            Some(slash) => rest.split_at(slash),
-            None => (rest, ""),
+        let authority = match uri.authority() {
+            Some(authority) if !authority.host().is_empty() => authority,
+            _ => return Err(Failure::usage(format!("--url {given}: no host"))),
         };
-        if authority.is_empty() {
-            return Err(Failure::usage(format!("--url {url}: no host")));
-        }
-        // A port is explicit when the authority ends in `:digits` after any IPv6 brackets.
-        let has_port = authority
-            .rsplit_once(':')
-            .is_some_and(|(host, port)| !host.ends_with(':') && !port.contains(']'));
-        let authority = match has_port {
-            true => authority.to_owned(),
-            false => format!("{authority}:80"),
+        let url_token = uri.query().and_then(|query| {
+            query.split('&').find_map(|pair| {
+                // Decoded as the server decodes a query's token: `+` for a space, `%XX` escapes.
+                let value = pair.strip_prefix("token=")?.replace('+', " ");
+                Some(percent_decode_str(&value).decode_utf8_lossy().into_owned())
+            })
+        });
+        let roots = match https {
+            true => trusted_roots(args.ca_file.as_deref())?,
+            false => rustls::RootCertStore::empty(),
         };
-        let url_token = query
-            .split('&')
-            .find_map(|pair| pair.strip_prefix("token="))
-            .map(str::to_owned);
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|error| Failure::run(format!("TLS set-up: {error}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let mut connector = HttpConnector::new();
+        connector.enforce_http(false);
+        connector.set_connect_timeout(Some(REQUEST_TIMEOUT));
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| Failure::run(format!("cannot start the client: {error}")))?;
         Ok(Client {
-            authority,
-            prefix: path.trim_end_matches('/').to_owned(),
+            runtime: Arc::new(runtime),
+            http: hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+                .build(connector),
+            base: format!(
+                "{}://{authority}{}",
+                uri.scheme_str().unwrap_or("http"),
+                uri.path().trim_end_matches('/')
+            ),
             token: args.token.clone().or(url_token),
-            url: url.split('?').next().unwrap_or(url).to_owned(),
+            url: given.split('?').next().unwrap_or(given).to_owned(),
         })
     }
 
@@ -99,7 +133,8 @@ impl Client {
         }
     }
 
-    /// Sends one request and reads the status line and headers; the body is left to read.
+    /// Sends one request and reads the status line and headers within [`REQUEST_TIMEOUT`]; the body
+    /// is left to read, each read waiting at most `timeout` (`None`: as long as it takes).
     pub(super) fn send(
         &self,
         method: &str,
@@ -107,94 +142,78 @@ impl Client {
         body: Option<&Value>,
         timeout: Option<Duration>,
     ) -> Result<Response, Failure> {
-        let unreachable = |error: std::io::Error| {
-            Failure::run(format!(
-                "cannot reach nbgate at {}: {error} (is `nbgate serve` running? set --url or NBGATE_URL)",
-                self.url
-            ))
+        let request = self.request(method, path, body)?;
+        let answer = self.runtime.block_on(async {
+            tokio::time::timeout(REQUEST_TIMEOUT, self.http.request(request)).await
+        });
+        let response = match answer {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => return Err(self.failed(&error)),
+            Err(_) => return Err(self.io_error(std::io::ErrorKind::TimedOut.into())),
         };
-        let addresses = self.authority.to_socket_addrs().map_err(unreachable)?;
-        let mut last = std::io::Error::other("no address");
-        let mut stream = None;
-        for address in addresses {
-            match TcpStream::connect_timeout(&address, REQUEST_TIMEOUT) {
-                Ok(connected) => {
-                    stream = Some(connected);
-                    break;
-                }
-                Err(error) => last = error,
-            }
-        }
-        let stream = stream.ok_or_else(|| unreachable(last))?;
-        let io = |error| self.io_error(error);
-        stream.set_read_timeout(timeout).map_err(io)?;
-        let body = body.map(Value::to_string).unwrap_or_default();
-        let mut head = format!(
-            "{method} {}{path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
-             User-Agent: nbgate/{}\r\nAccept: application/json\r\nContent-Length: {}\r\n",
-            self.prefix,
-            self.authority,
-            env!("CARGO_PKG_VERSION"),
-            body.len()
-        );
-        if !body.is_empty() {
-            head.push_str("Content-Type: application/json\r\n");
-        }
-        if let Some(token) = &self.token {
-            head.push_str(&format!("Authorization: token {token}\r\n"));
-        }
-        head.push_str("\r\n");
-        let mut writer = &stream;
-        writer
-            .write_all(head.as_bytes())
-            .and_then(|()| writer.write_all(body.as_bytes()))
-            .map_err(io)?;
-
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        reader.read_line(&mut line).map_err(io)?;
-        let mut parts = line.trim_end().splitn(3, ' ');
-        let status = parts
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .ok_or_else(|| {
-                Failure::run(format!(
-                    "{}: not an HTTP answer: {:?}",
-                    self.url,
-                    line.trim_end()
-                ))
-            })?;
-        let reason = parts.next().unwrap_or("").to_owned();
-        let mut length = None;
-        let mut chunked = false;
-        loop {
-            line.clear();
-            if reader.read_line(&mut line).map_err(io)? == 0 || line.trim().is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                let value = value.trim();
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.parse::<u64>().ok();
-                } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                    chunked = value.eq_ignore_ascii_case("chunked");
-                }
-            }
-        }
-        let body: Box<dyn Read> = match (chunked, length) {
-            (true, _) => Box::new(Chunked {
-                inner: reader,
-                left: 0,
-                done: false,
-            }),
-            (false, Some(length)) => Box::new(reader.take(length)),
-            (false, None) => Box::new(reader),
+        let status = response.status();
+        let reason = match response.extensions().get::<hyper::ext::ReasonPhrase>() {
+            Some(reason) => String::from_utf8_lossy(reason.as_bytes()).into_owned(),
+            None => status.canonical_reason().unwrap_or("").to_owned(),
         };
         Ok(Response {
-            status,
+            status: status.as_u16(),
             reason,
-            body,
+            body: Box::new(BodyReader {
+                runtime: self.runtime.clone(),
+                body: response.into_body(),
+                chunk: Bytes::new(),
+                timeout,
+            }),
         })
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Request<Full<Bytes>>, Failure> {
+        let body = body.map(Value::to_string).unwrap_or_default();
+        let mut request = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header(
+                header::USER_AGENT,
+                concat!("nbgate/", env!("CARGO_PKG_VERSION")),
+            )
+            .header(header::ACCEPT, "application/json");
+        if !body.is_empty() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        if let Some(token) = &self.token {
+            request = request.header(header::AUTHORIZATION, format!("token {token}"));
+        }
+        request.body(Full::new(Bytes::from(body))).map_err(|error| {
+            Failure::usage(format!(
+                "{}: cannot send {method} {path}: {error} (check --url and --token)",
+                self.url
+            ))
+        })
+    }
+
+    /// A request that got no answer: unreachable, refused by TLS, or cut off.
+    fn failed(&self, error: &hyper_util::client::legacy::Error) -> Failure {
+        if let Some(tls) = tls_error(error) {
+            return Failure::run(format!(
+                "{}: TLS: {tls} (is it an https server? if its certificate is signed by a private \
+                 CA, give the CA's PEM file with --ca-file or NBGATE_CA_FILE)",
+                self.url
+            ));
+        }
+        if error.is_connect() {
+            return Failure::run(format!(
+                "cannot reach nbgate at {}: {} (is `nbgate serve` running? set --url or NBGATE_URL)",
+                self.url,
+                root_cause(error)
+            ));
+        }
+        Failure::run(format!("{}: {}", self.url, root_cause(error)))
     }
 
     /// The body of a 2xx answer.
@@ -231,6 +250,61 @@ impl Client {
     }
 }
 
+/// The system's trusted roots (as rustls-native-certs finds them, `SSL_CERT_FILE`/`SSL_CERT_DIR`
+/// first) and every certificate in `ca_file`.
+fn trusted_roots(ca_file: Option<&Path>) -> Result<rustls::RootCertStore, Failure> {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(native.certs);
+    if let Some(path) = ca_file {
+        let unreadable = |error: &dyn std::fmt::Display| {
+            Failure::usage(format!(
+                "--ca-file {}: {error} (give a PEM file of CA certificates)",
+                path.display()
+            ))
+        };
+        let certificates = CertificateDer::pem_file_iter(path)
+            .map_err(|error| unreadable(&error))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| unreadable(&error))?;
+        if certificates.is_empty() {
+            return Err(unreadable(&"no certificate in it"));
+        }
+        for certificate in certificates {
+            roots.add(certificate).map_err(|error| unreadable(&error))?;
+        }
+    }
+    Ok(roots)
+}
+
+/// The rustls error behind a failed request, if TLS is what failed.
+fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        // An I/O error's `source` skips the error it wraps (hyper-rustls wraps tokio-rustls's I/O
+        // error, which wraps rustls's): go inside it instead.
+        cause = match error.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => error.source(),
+        };
+    }
+    None
+}
+
+/// The innermost cause (e.g. "Connection refused (os error 111)"), what a reader can act on.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
+
 impl Response {
     /// The response itself when 2xx; otherwise the server's message: exit 2 for a 4xx, 1 for the rest.
     pub(super) fn success(mut self) -> Result<Response, Failure> {
@@ -264,49 +338,55 @@ impl Response {
     }
 }
 
-/// A `Transfer-Encoding: chunked` body.
-struct Chunked {
-    inner: BufReader<TcpStream>,
-    /// Bytes left in the current chunk.
-    left: usize,
-    done: bool,
+/// A response body read synchronously: each read drives the runtime until the next data frame (sized,
+/// chunked or close-delimited, as hyper decodes it) or the end.
+struct BodyReader {
+    runtime: Arc<Runtime>,
+    body: Incoming,
+    /// What is left of the last frame.
+    chunk: Bytes,
+    timeout: Option<Duration>,
 }
 
-impl Read for Chunked {
+impl Read for BodyReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        use std::io::{Error, ErrorKind};
-        if self.done || buf.is_empty() {
-            return Ok(0);
-        }
-        if self.left == 0 {
-            let mut line = String::new();
-            if self.inner.read_line(&mut line)? == 0 {
-                return Err(Error::new(
-                    ErrorKind::UnexpectedEof,
-                    "the answer was cut short",
-                ));
+        while self.chunk.is_empty() {
+            let next = self.body.frame();
+            let frame = match self.timeout {
+                Some(timeout) => self
+                    .runtime
+                    // The timer is made inside the runtime: a `Sleep` needs its reactor.
+                    .block_on(async { tokio::time::timeout(timeout, next).await })
+                    .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?,
+                None => self.runtime.block_on(next),
+            };
+            match frame {
+                None => return Ok(0),
+                Some(Err(error)) => return Err(std::io::Error::other(error)),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.chunk = data;
+                    }
+                }
             }
-            let size = line.split(';').next().unwrap_or("").trim();
-            self.left = usize::from_str_radix(size, 16)
-                .map_err(|_| Error::new(ErrorKind::InvalidData, "bad chunk size in the answer"))?;
-            if self.left == 0 {
-                self.done = true;
-                return Ok(0);
-            }
         }
-        let max = buf.len().min(self.left);
-        let read = self.inner.read(&mut buf[..max])?;
-        if read == 0 {
-            return Err(Error::new(
-                ErrorKind::UnexpectedEof,
-                "the answer was cut short",
-            ));
-        }
-        self.left -= read;
-        if self.left == 0 {
-            let mut crlf = String::new();
-            self.inner.read_line(&mut crlf)?;
-        }
+        let read = buf.len().min(self.chunk.len());
+        buf[..read].copy_from_slice(&self.chunk[..read]);
+        self.chunk = self.chunk.split_off(read);
         Ok(read)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_and_query_values_are_encoded() {
+        assert_eq!(encode("a-b.c_d~e"), "a-b.c_d~e");
+        assert_eq!(
+            encode("night ly/x?y&z=é"),
+            "night%20ly%2Fx%3Fy%26z%3D%C3%A9"
+        );
     }
 }

@@ -2,37 +2,36 @@
 //! `nbgate executions preview ID PATH [--limit N]` (the table's first rows), or the server's JSON
 //! with `--json`.
 
+use nbgate_api::executor::wire::{OutputsDto, PreviewDto};
 use serde_json::Value;
 
 use super::http::{Client, encode};
-use super::{execution_path, print_json, print_table, text, when};
+use super::{execution_path, print_json, print_table, read, when_at};
 use crate::Failure;
 
 pub(super) fn execution_outputs(client: &Client, id: &str, json_out: bool) -> Result<(), Failure> {
     let answer = client.json("GET", &execution_path(id, "/outputs"), None)?;
-    let outputs = answer["outputs"].as_array().cloned().unwrap_or_default();
     if json_out {
-        print_json(&Value::Array(outputs));
+        print_json(&answer["outputs"]);
         return Ok(());
     }
-    let number = |value: &Value| value.as_u64().map_or("-".to_owned(), |n| n.to_string());
-    let rows = outputs
-        .iter()
+    let answer: OutputsDto = read(answer, "a list of output files")?;
+    let rows = answer
+        .outputs
+        .into_iter()
         .map(|file| {
-            let columns = file["columns"]
-                .as_array()
-                .map_or("-".to_owned(), |columns| {
-                    columns
-                        .iter()
-                        .map(|c| format!("{}:{}", text(&c["name"]), text(&c["type"])))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                });
+            let columns = file.columns.map_or("-".to_owned(), |columns| {
+                columns
+                    .iter()
+                    .map(|c| format!("{}:{}", c.name, c.kind))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            });
             vec![
-                text(&file["path"]),
-                number(&file["bytes"]),
-                number(&file["rows"]),
-                when(&file["modified"]),
+                file.path,
+                file.bytes.to_string(),
+                file.rows.map_or("-".to_owned(), |n| n.to_string()),
+                when_at(Some(&file.modified)),
                 columns,
             ]
         })
@@ -54,20 +53,17 @@ pub(super) fn preview(
         print_json(&table);
         return Ok(());
     }
-    let headers: Vec<String> = table["columns"]
-        .as_array()
+    let table: PreviewDto = read(table, "a table preview")?;
+    let headers: Vec<String> = table
+        .columns
         .into_iter()
-        .flatten()
-        .map(|column| text(&column["name"]))
+        .map(|column| column.name)
         .collect();
-    let rows = table["rows"]
-        .as_array()
+    let rows = table
+        .rows
         .into_iter()
-        .flatten()
         .map(|row| {
-            row.as_array()
-                .into_iter()
-                .flatten()
+            row.iter()
                 .map(|cell| match cell {
                     Value::String(text) => text.replace('\n', " "),
                     Value::Null => String::new(),

@@ -2,10 +2,11 @@
 //! values as a table (NAME, VALUE; a schedule's with each run's time and status), or the server's
 //! JSON with `--json`.
 
-use serde_json::{Value, json};
+use nbgate_api::executor::wire::{ExecutionDto, PointDto, SeriesDto};
+use serde_json::Value;
 
 use super::http::{Client, encode};
-use super::{execution_path, print_json, print_table, schedule_path, status_of, text, when};
+use super::{execution_path, print_json, print_table, read, schedule_path, text, when_at};
 use crate::Failure;
 
 /// A value in one cell: JSON text, or `<encoder> first line of the summary` for other encoders.
@@ -24,18 +25,14 @@ fn cell(value: &Value) -> String {
 
 pub(super) fn execution_values(client: &Client, id: &str, json_out: bool) -> Result<(), Failure> {
     let execution = client.json("GET", &execution_path(id, ""), None)?;
-    let values = execution
-        .get("values")
-        .cloned()
-        .unwrap_or_else(|| json!({}));
+    let execution: ExecutionDto = read(execution, "an execution")?;
+    let values = execution.values.unwrap_or_default();
     if json_out {
-        print_json(&values);
+        print_json(&Value::Object(values));
         return Ok(());
     }
     let rows = values
-        .as_object()
-        .into_iter()
-        .flatten()
+        .iter()
         .map(|(name, value)| vec![name.clone(), cell(value)])
         .collect();
     print_table(&["NAME", "VALUE"], rows);
@@ -65,19 +62,18 @@ pub(super) fn schedule_values(
         print_json(&answer);
         return Ok(());
     }
+    let answer: SeriesDto = read(answer, "a series of values")?;
     let mut rows = Vec::new();
-    for (name, points) in answer["series"].as_object().into_iter().flatten() {
-        for point in points.as_array().into_iter().flatten() {
-            let at = match &point["fire_time"] {
-                Value::Null => &point["created_at"],
-                fire_time => fire_time,
-            };
+    for (name, points) in answer.series {
+        let points: Vec<PointDto> = read(points, "a series of values")?;
+        for point in points {
+            let at = point.fire_time.as_deref().unwrap_or(&point.created_at);
             rows.push(vec![
                 name.clone(),
-                when(at),
-                status_of(point).to_owned(),
-                cell(&point["value"]),
-                text(&point["execution_id"]),
+                when_at(Some(at)),
+                point.status.to_string(),
+                cell(&point.value),
+                point.execution_id,
             ]);
         }
     }

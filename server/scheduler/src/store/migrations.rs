@@ -72,6 +72,9 @@ pub(crate) const MIGRATIONS: &[(u32, &str)] = &[
     // The files an execution's run created or changed that its `outputs` patterns matched
     // (`store::outputs`); deleted with their execution.
     (6, super::outputs::MIGRATION),
+    // Pipelines (`store::pipeline`): each execution's chain and sweep, and upstream ends waiting
+    // for their dependant's other upstreams.
+    (7, super::pipeline::MIGRATION),
 ];
 
 /// Applies the steps not yet applied; returns the schema version.

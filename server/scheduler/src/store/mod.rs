@@ -6,6 +6,7 @@
 
 mod migrations;
 mod outputs;
+mod pipeline;
 mod rows;
 mod sqlite;
 mod values;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+pub use self::pipeline::{ChainEnd, ChainStep, Grouping};
 pub use self::sqlite::SqliteStore;
 use crate::error::StoreError;
 use crate::model::{
@@ -35,6 +37,8 @@ pub trait Store: Send + Sync + 'static {
     fn get_schedule_by_name(&self, name: &str) -> StoreResult<Option<Schedule>>;
     /// All schedules by name.
     fn list_schedules(&self) -> StoreResult<Vec<Schedule>>;
+    /// All schedules by name, each with its newest execution, in one query.
+    fn list_schedules_with_latest(&self) -> StoreResult<Vec<(Schedule, Option<Execution>)>>;
     /// Deletes a schedule; `None` if there is none. [`RunHistory::Delete`] deletes its executions;
     /// [`RunHistory::Keep`] cancels its queued ones (ended `now`) and unlinks them all, recording the
     /// schedule's name on them. Returns its executions as they were before.
@@ -147,6 +151,24 @@ pub trait Store: Send + Sync + 'static {
     fn execution_outputs(&self, execution_id: &str) -> StoreResult<Vec<OutputFile>>;
     /// A schedule's latest success and output times, for its freshness.
     fn output_times(&self, schedule_id: &str) -> StoreResult<OutputTimes>;
+
+    /// Pipelines: records an upstream's end for a dependant and, once all its upstreams have
+    /// ended, inserts what `decide` makes of their ends (see [`ChainStep`]). One transaction.
+    fn chain_end(
+        &self,
+        downstream_id: &str,
+        end: &ChainEnd,
+        required: &[String],
+        context: &[ChainEnd],
+        decide: &mut dyn FnMut(&[ChainEnd]) -> Option<Execution>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ChainStep>;
+    /// Whether an upstream execution's end was offered to the dependant already.
+    fn chain_end_handled(&self, downstream_id: &str, execution_id: &str) -> StoreResult<bool>;
+    /// Inserts several executions in one transaction (a backfill, a sweep).
+    fn insert_executions(&self, executions: &[Execution]) -> StoreResult<()>;
+    /// The executions of a chain (`run_id`) or a sweep, oldest first.
+    fn grouped_executions(&self, grouping: Grouping, id: &str) -> StoreResult<Vec<Execution>>;
 }
 
 /// What one schedule's fire (or catch-up) writes: see [`Store::record_fire_batch`].

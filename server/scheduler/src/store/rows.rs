@@ -15,7 +15,7 @@ pub(crate) const SCHEDULE_COLUMNS: &str =
 pub(crate) const EXECUTION_COLUMNS: &str = "id, name, schedule_id, notebook, status, reason, \
     parameters, kernel, input_hash, attempt, max_attempts, first_attempt_id, fire_time, created_at, \
     ready_at, started_at, ended_at, progress_cell, progress_total, error, output_path, notify_error, \
-    run, schedule_name, seq";
+    run, schedule_name, run_id, sweep_id, seq";
 
 /// [`EXECUTION_COLUMNS`] as read from `executions`: `schedule_name` is the schedule's current name
 /// while the execution is linked to it, the stored one once the schedule was deleted.
@@ -23,7 +23,8 @@ pub(crate) const EXECUTION_SELECT: &str = "id, name, schedule_id, notebook, stat
     parameters, kernel, input_hash, attempt, max_attempts, first_attempt_id, fire_time, created_at, \
     ready_at, started_at, ended_at, progress_cell, progress_total, error, output_path, notify_error, \
     run, CASE WHEN schedule_id IS NULL THEN schedule_name \
-    ELSE (SELECT s.name FROM schedules s WHERE s.id = executions.schedule_id) END, seq";
+    ELSE (SELECT s.name FROM schedules s WHERE s.id = executions.schedule_id) END, run_id, sweep_id, \
+    seq";
 
 pub(crate) fn millis(time: DateTime<Utc>) -> i64 {
     time.timestamp_millis()
@@ -53,19 +54,24 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
 }
 
 pub(crate) fn schedule(row: &Row<'_>) -> Result<Schedule, StoreError> {
-    let spec: ScheduleSpec = json("schedules", &row.get::<_, String>(2)?)?;
+    schedule_at(row, 0)
+}
+
+/// A schedule read from [`SCHEDULE_COLUMNS`] starting at column `at`.
+pub(crate) fn schedule_at(row: &Row<'_>, at: usize) -> Result<Schedule, StoreError> {
+    let spec: ScheduleSpec = json("schedules", &row.get::<_, String>(at + 2)?)?;
     let description = Timing::cached(&spec.recurrence, &spec.timezone)
         .map(|timing| timing.describe())
         .unwrap_or_default();
     Ok(Schedule {
-        id: row.get(0)?,
+        id: row.get(at)?,
         spec,
-        next_run: row.get::<_, Option<i64>>(4)?.map(time),
-        last_fire: row.get::<_, Option<i64>>(5)?.map(time),
+        next_run: row.get::<_, Option<i64>>(at + 4)?.map(time),
+        last_fire: row.get::<_, Option<i64>>(at + 5)?.map(time),
         description,
-        snapshot_hash: row.get(6)?,
-        created_at: time(row.get(7)?),
-        updated_at: time(row.get(8)?),
+        snapshot_hash: row.get(at + 6)?,
+        created_at: time(row.get(at + 7)?),
+        updated_at: time(row.get(at + 8)?),
     })
 }
 
@@ -113,8 +119,10 @@ pub(crate) fn execution(row: &Row<'_>) -> Result<(i64, Execution), StoreError> {
         output_path: row.get(20)?,
         notify_error: row.get(21)?,
         run,
+        run_id: row.get(24)?,
+        sweep_id: row.get(25)?,
     };
-    Ok((row.get(24)?, execution))
+    Ok((row.get(26)?, execution))
 }
 
 /// The values of [`EXECUTION_COLUMNS`] but `seq`, in order.
@@ -147,6 +155,8 @@ pub(crate) fn execution_values(e: &Execution) -> Vec<rusqlite::types::Value> {
         text(&e.notify_error),
         V::Text(to_json(&e.run)),
         text(&e.schedule_name),
+        text(&e.run_id),
+        text(&e.sweep_id),
     ]
 }
 

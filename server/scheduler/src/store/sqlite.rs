@@ -60,9 +60,7 @@ impl SqliteStore {
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (transactions roll back on drop).
-        self.conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        nbgate_kernel::sync::lock(&self.conn)
     }
 
     fn query_schedules(&self, sql: &str, values: Vec<V>) -> StoreResult<Vec<Schedule>> {
@@ -82,7 +80,7 @@ impl SqliteStore {
     }
 }
 
-fn query_executions(
+pub(super) fn query_executions(
     conn: &Connection,
     sql: &str,
     values: Vec<V>,
@@ -97,7 +95,7 @@ fn query_executions(
 }
 
 /// The next listing position.
-fn next_seq(tx: &Transaction<'_>) -> StoreResult<i64> {
+pub(super) fn next_seq(tx: &Transaction<'_>) -> StoreResult<i64> {
     Ok(tx
         .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM executions")?
         .query_row([], |row| row.get(0))?)
@@ -142,7 +140,11 @@ static UPDATE_EXECUTION_IF: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-fn insert_execution(tx: &Transaction<'_>, execution: &Execution, seq: i64) -> StoreResult<()> {
+pub(super) fn insert_execution(
+    tx: &Transaction<'_>,
+    execution: &Execution,
+    seq: i64,
+) -> StoreResult<()> {
     let mut values = rows::execution_values(execution);
     values.push(V::Integer(seq));
     tx.prepare_cached(&INSERT_EXECUTION)?
@@ -231,6 +233,42 @@ impl Store for SqliteStore {
     fn list_schedules(&self) -> StoreResult<Vec<Schedule>> {
         let sql = format!("SELECT {SCHEDULE_COLUMNS} FROM schedules ORDER BY name");
         self.query_schedules(&sql, Vec::new())
+    }
+
+    fn list_schedules_with_latest(&self) -> StoreResult<Vec<(Schedule, Option<Execution>)>> {
+        // The newest execution by listing position, through the (schedule_id, seq) index; a linked
+        // execution's schedule name is the schedule's own. Execution columns first, as
+        // `rows::execution` reads them.
+        let executions = EXECUTION_COLUMNS
+            .split(',')
+            .map(|column| match column.trim() {
+                "schedule_name" => "s.name".to_owned(),
+                column => format!("e.{column}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let schedules = SCHEDULE_COLUMNS
+            .split(',')
+            .map(|column| format!("s.{}", column.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {executions}, {schedules} FROM schedules s LEFT JOIN executions e \
+             ON e.seq = (SELECT MAX(seq) FROM executions WHERE schedule_id = s.id) ORDER BY s.name"
+        );
+        let at = EXECUTION_COLUMNS.split(',').count();
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let latest = match row.get::<_, Option<String>>(0)? {
+                Some(_) => Some(rows::execution(row)?.1),
+                None => None,
+            };
+            out.push((rows::schedule_at(row, at)?, latest));
+        }
+        Ok(out)
     }
 
     fn delete_schedule(
@@ -542,5 +580,34 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> StoreResult<Vec<crate::values::ValuePoint>> {
         super::values::series(&self.conn(), schedule_id, name, limit)
+    }
+
+    fn chain_end(
+        &self,
+        downstream_id: &str,
+        end: &super::ChainEnd,
+        required: &[String],
+        context: &[super::ChainEnd],
+        decide: &mut dyn FnMut(&[super::ChainEnd]) -> Option<Execution>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<super::ChainStep> {
+        let conn = &mut self.conn();
+        super::pipeline::chain_end(conn, downstream_id, end, required, context, decide, now)
+    }
+
+    fn chain_end_handled(&self, downstream_id: &str, execution_id: &str) -> StoreResult<bool> {
+        super::pipeline::end_handled(&self.conn(), downstream_id, execution_id)
+    }
+
+    fn insert_executions(&self, executions: &[Execution]) -> StoreResult<()> {
+        super::pipeline::insert_executions(&mut self.conn(), executions)
+    }
+
+    fn grouped_executions(
+        &self,
+        grouping: super::Grouping,
+        id: &str,
+    ) -> StoreResult<Vec<Execution>> {
+        super::pipeline::executions_by(&self.conn(), grouping, id)
     }
 }
