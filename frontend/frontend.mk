@@ -9,6 +9,9 @@
 #                         frontend/ui-tests/screenshots/ (git-ignored)
 # Both run in `make test`.
 #   make lab              JupyterLab on examples/ with the extension and a managed gateway
+#   make openapi          src/generated/openapi.json from the server's DTOs (the `openapi` example of
+#                         nbgate-api), then src/generated/api.ts from it (openapi-typescript); tests
+#                         fail when either is stale (api/tests/openapi_generated.rs, generated.spec.ts)
 
 FRONTEND      := $(ROOT)/frontend
 NPM           ?= npm
@@ -35,7 +38,7 @@ ifndef LAB_TOKEN
 LAB_TOKEN := $(shell $(PYTHON) -c 'import secrets; print(secrets.token_hex(16))')
 endif
 
-.PHONY: frontend-build frontend-test frontend-e2e lab
+.PHONY: frontend-build frontend-test frontend-e2e lab openapi
 
 # @jupyter/builder needs node ^20.19 or >=22.12: say so up front rather than fail in the middle of the build.
 NODE_VERSION_OK := const [a, b] = process.versions.node.split(".").map(Number); process.exit((a === 20 && b >= 19) || (a === 22 && b >= 12) || a > 22 ? 0 : 1)
@@ -48,6 +51,14 @@ $(FRONTEND)/node_modules/.installed: $(FRONTEND)/package-lock.json
 	    || { echo "frontend: node 20.19+ or 22.12+ is needed, found $$(node --version)"; exit 1; }
 	cd $(FRONTEND) && $(DEADLINE) $(NPM_CI_TIMEOUT) $(NPM) ci --loglevel=error
 	@touch $@
+
+GENERATED := $(FRONTEND)/src/generated
+
+openapi: $(FRONTEND)/node_modules/.installed
+	$(CARGO) run --quiet -p nbgate-api --example openapi > $(GENERATED)/openapi.json.tmp \
+	    || { rm -f $(GENERATED)/openapi.json.tmp; exit 1; }
+	mv $(GENERATED)/openapi.json.tmp $(GENERATED)/openapi.json
+	cd $(FRONTEND) && $(NPM) run --silent openapi
 
 frontend-build: venv $(FRONTEND)/node_modules/.installed
 	cd $(FRONTEND) && PATH=$(FRONTEND_PATH) $(NPM) run --silent build

@@ -110,8 +110,8 @@ export function outputSideText(side: ComparedOutputSide | null): string | null {
 export function outputRows(outputs: Comparison['outputs']): IPairRow[] {
   return outputs.map(output => ({
     name: output.path,
-    a: outputSideText(output.a),
-    b: outputSideText(output.b)
+    a: outputSideText(output.a ?? null),
+    b: outputSideText(output.b ?? null)
   }));
 }
 
@@ -134,8 +134,8 @@ export function cellRows(cells: Comparison['cells']): ICellRow[] {
         : cell.source_changed
           ? 'source changed'
           : 'outputs changed',
-    a: cell.a,
-    b: cell.b
+    a: cell.a ?? null,
+    b: cell.b ?? null
   }));
 }
 

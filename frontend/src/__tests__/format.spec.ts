@@ -23,6 +23,12 @@ const execution = (fields: Partial<Execution>): Execution => ({
   parameters: {},
   created_at: '2026-12-04T01:00:00.000Z',
   output_path: 'executions/daily/daily_at_2026_12_04_01_00_00.ipynb',
+  attempt: 1,
+  max_attempts: 1,
+  ready_at: '2026-12-04T01:00:00.000Z',
+  retry_delay: 0,
+  output_patterns: [],
+  expect: [],
   ...fields
 });
 
@@ -115,15 +121,17 @@ describe('formatParameters', () => {
 
 describe('the failing cell', () => {
   it("is the server's 0-based cell_index plus one", () => {
-    expect(userCellNumber({ cell_index: 2, ename: 'E', evalue: '' })).toBe(3);
-    expect(userCellNumber({ ename: 'E', evalue: '' })).toBeNull();
+    expect(userCellNumber({ cell_index: 2, ename: 'E', evalue: '', traceback: [] })).toBe(3);
+    expect(userCellNumber({ ename: 'E', evalue: '', traceback: [] })).toBeNull();
   });
 
   it('reads "Cell n: ename: evalue"', () => {
-    expect(formatError({ cell_index: 2, ename: 'ValueError', evalue: 'empty' })).toBe(
-      'Cell 3: ValueError: empty'
+    expect(
+      formatError({ cell_index: 2, ename: 'ValueError', evalue: 'empty', traceback: [] })
+    ).toBe('Cell 3: ValueError: empty');
+    expect(formatError({ ename: 'DeadKernelError', evalue: '', traceback: [] })).toBe(
+      'DeadKernelError'
     );
-    expect(formatError({ ename: 'DeadKernelError', evalue: '' })).toBe('DeadKernelError');
   });
 });
 
@@ -138,7 +146,7 @@ describe('endMessage', () => {
           execution({
             status: 'failed',
             duration: 2,
-            error: { cell_index: 0, ename: 'ValueError', evalue: 'bad' }
+            error: { cell_index: 0, ename: 'ValueError', evalue: 'bad', traceback: [] }
           })
         )
       )

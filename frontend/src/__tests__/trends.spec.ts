@@ -211,6 +211,7 @@ describe('describeOutput', () => {
             path: 'output/predictions.csv',
             bytes: 12_595,
             modified: '2026-12-04T10:00:00Z',
+            sha256: '',
             rows: 158,
             columns: [{ name: 'id', type: 'int64' }]
           },
@@ -224,7 +225,13 @@ describe('describeOutput', () => {
     expect(
       spaced(
         describeOutput(
-          { path: 'model.pkl', bytes: 812, modified: '2026-12-04T11:59:00Z', rows: null },
+          {
+            path: 'model.pkl',
+            bytes: 812,
+            modified: '2026-12-04T11:59:00Z',
+            sha256: '',
+            rows: null
+          },
           now
         )
       )
@@ -232,7 +239,7 @@ describe('describeOutput', () => {
     expect(
       spaced(
         describeOutput(
-          { path: 'one.csv', bytes: 20, modified: '2026-12-04T11:00:00Z', rows: 1 },
+          { path: 'one.csv', bytes: 20, modified: '2026-12-04T11:00:00Z', sha256: '', rows: 1 },
           now
         )
       )
