@@ -1,9 +1,15 @@
-//! The one error type of the HTTP layer and its one mapping to responses: Kernel Gateway's
-//! `{"reason": <HTTP reason>, "message": <what went wrong>}` with a precise 4xx for every user mistake.
-//! A 5xx says only "Unknown server error"; its details go to the log.
+//! The one error type of the HTTP layer and its one mapping to responses: a status for every error
+//! (a precise 4xx for every user mistake) and the message the client sees. A 5xx other than 503 is
+//! logged with its details and answered without them.
+//!
+//! Two APIs share it and keep their own bodies: the Kernel Gateway's routes answer as KG does,
+//! `{"reason": <HTTP reason>, "message": …}` ("Unknown server error" for a hidden 5xx); the executor
+//! API's routes answer `{"message": …}` (see [`executor_body`], applied to that API's rows of the
+//! route table). Which body is a property of the route, not of the error.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use nbgate_scheduler::{SchedulerError, ValidationError};
 use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +50,20 @@ pub enum ApiError {
     Kernel(#[from] nbgate_kernel::KernelError),
     #[error("{0}")]
     Internal(String),
+    /// The executor API's: the scheduler refused or failed.
+    #[error(transparent)]
+    Scheduler(#[from] SchedulerError),
+    #[error("execution {id:?} has no output notebook yet (it is {status})")]
+    NoOutput { id: String, status: String },
+    /// An executor API route on a server without a scheduler (the Kernel Gateway alone).
+    #[error("the executor API is not enabled on this server")]
+    Disabled,
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(error: ValidationError) -> Self {
+        ApiError::Scheduler(error.into())
+    }
 }
 
 impl From<axum::extract::rejection::BytesRejection> for ApiError {
@@ -77,10 +97,32 @@ impl ApiError {
                 StatusCode::FORBIDDEN
             }
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::ShuttingDown | ApiError::Disabled => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Kernel(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::NoOutput { .. } => StatusCode::NOT_FOUND,
+            ApiError::Scheduler(error) => match error {
+                SchedulerError::Validation(ValidationError::InvalidCursor { .. }) => {
+                    StatusCode::BAD_REQUEST
+                }
+                SchedulerError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                SchedulerError::NotFound { .. } => StatusCode::NOT_FOUND,
+                SchedulerError::WrongState { .. } | SchedulerError::HasDependants { .. } => {
+                    StatusCode::CONFLICT
+                }
+                SchedulerError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+                SchedulerError::Store(_) | SchedulerError::Io { .. } => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+            },
         }
     }
+}
+
+/// What an error response says, kept on the response so that a route's API can write its own body.
+#[derive(Clone)]
+struct Reply {
+    /// `None`: a server error whose details went to the log only.
+    message: Option<String>,
 }
 
 impl IntoResponse for ApiError {
@@ -88,17 +130,40 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let message = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
             tracing::error!(error = %self, "request failed");
-            "Unknown server error".to_owned()
+            None
         } else {
-            self.to_string()
+            Some(self.to_string())
         };
         let reason = status.canonical_reason().unwrap_or("Error");
-        (
+        let shown = message.as_deref().unwrap_or("Unknown server error");
+        let mut response = (
             status,
-            axum::Json(json!({"reason": reason, "message": message})),
+            axum::Json(json!({"reason": reason, "message": shown})),
         )
-            .into_response()
+            .into_response();
+        response.extensions_mut().insert(Reply { message });
+        response
     }
+}
+
+/// The executor API's body for an [`ApiError`]: `{"message": …}`; other responses pass unchanged.
+pub(crate) async fn executor_body(mut response: Response) -> Response {
+    let Some(Reply { message }) = response.extensions_mut().remove::<Reply>() else {
+        return response;
+    };
+    let message = message
+        .unwrap_or_else(|| "internal server error (details are in the server log)".to_owned());
+    (response.status(), axum::Json(json!({"message": message}))).into_response()
+}
+
+/// 201 with `Location` and the JSON body, as both APIs answer a creation.
+pub(crate) fn created(location: impl Into<String>, body: impl serde::Serialize) -> Response {
+    (
+        StatusCode::CREATED,
+        [(axum::http::header::LOCATION, location.into())],
+        axum::Json(body),
+    )
+        .into_response()
 }
 
 #[cfg(test)]
@@ -134,6 +199,41 @@ mod tests {
         assert_eq!(
             json["message"],
             "Kernel spec nope not found; available: python3, r"
+        );
+    }
+
+    /// Through the app: the same error type, each API's body (the dialect follows the route).
+    #[tokio::test]
+    async fn each_api_answers_in_its_own_body() {
+        use tower::ServiceExt as _;
+        let state = crate::AppState::new(crate::Config::new("t", std::env::temp_dir()));
+        let call = |uri: &'static str| {
+            let request = axum::http::Request::get(uri)
+                .header("authorization", "token t")
+                .body(axum::body::Body::empty())
+                .expect("request");
+            let app = crate::app(state.clone());
+            async move {
+                let response = app.oneshot(request).await.expect("infallible");
+                let status = response.status();
+                let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                    .await
+                    .expect("body");
+                let json: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+                (status, json)
+            }
+        };
+        let (status, json) = call("/api/executions").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            json,
+            json!({"message": "the executor API is not enabled on this server"})
+        );
+        let (status, json) = call("/api/kernels/nope").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            json,
+            json!({"reason": "Not Found", "message": "Kernel does not exist: nope"})
         );
     }
 

@@ -4,10 +4,11 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
 use serde_json::{Map, Value};
 
+use crate::error::created;
 use crate::routes::Route;
 use crate::{ApiError, AppState};
 
@@ -64,19 +65,9 @@ async fn start(
         .create(name, body.get("env"), body.get("path"))
         .await?;
     Ok(created(
-        &format!("/api/kernels/{}", entry.id()),
+        format!("/api/kernels/{}", entry.id()),
         entry.model(),
     ))
-}
-
-/// 201 with `Location` and the model, as KG answers a creation.
-pub(crate) fn created(location: &str, model: Value) -> Response {
-    (
-        StatusCode::CREATED,
-        [(header::LOCATION, location.to_owned())],
-        Json(model),
-    )
-        .into_response()
 }
 
 async fn get(

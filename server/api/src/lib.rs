@@ -9,7 +9,9 @@
 //!   shape: every task is accounted for).
 //! - `auth`: `Authorization: token T` or `?token=T`, constant-time; OPTIONS passes without a token.
 //! - `trace`: request spans with the method and path only (the query may hold the token).
-//! - `error`: [`ApiError`] → `{"reason", "message"}` with a precise 4xx; 5xx details only in the log.
+//! - `error`: [`ApiError`], the one error type and its one mapping to a status and a message (a
+//!   precise 4xx; 5xx details only in the log), written as KG's `{"reason", "message"}`, or as
+//!   `{"message"}` on the executor API's rows of the table; `created()`, both APIs' 201.
 //! - `routes`: [`Route`], one row of the route table.
 //! - `meta`: `GET /api`, `GET /api/health`.
 //! - `kernelspecs`: `GET /api/kernelspecs[/{name}]`, `GET /kernelspecs/{name}/{file}`.
@@ -162,7 +164,10 @@ pub fn route_table() -> Vec<Route> {
         kernels::routes(),
         ws::routes(),
         sessions::routes(),
-        executor::routes(),
+        executor::routes()
+            .into_iter()
+            .map(|route| route.map_response(error::executor_body))
+            .collect(),
     ]
     .into_iter()
     .flatten()

@@ -30,6 +30,18 @@ impl Route {
         }
     }
 
+    /// The route with `f` applied to each of its responses (the executor API's error body).
+    pub(crate) fn map_response<F, Fut>(self, f: F) -> Self
+    where
+        F: Fn(axum::response::Response) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = axum::response::Response> + Send + 'static,
+    {
+        Self {
+            handler: self.handler.layer(axum::middleware::map_response(f)),
+            ..self
+        }
+    }
+
     /// The path with every `{param}` replaced by `value`, for tests that walk the table.
     pub fn example_path(&self, value: &str) -> String {
         let mut out = String::new();

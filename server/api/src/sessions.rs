@@ -13,7 +13,8 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use crate::kernels::{created, object_body, string_field};
+use crate::error::created;
+use crate::kernels::{object_body, string_field};
 use crate::routes::Route;
 use crate::{ApiError, AppState};
 
@@ -111,7 +112,7 @@ async fn create(
     };
     state.sessions.lock().insert(id.clone(), session.clone());
     let model = json!({"id": id, "notebook": {"path": session.path}, "kernel": entry.model()});
-    Ok(created(&format!("/api/sessions/{id}"), model))
+    Ok(created(format!("/api/sessions/{id}"), model))
 }
 
 async fn get(

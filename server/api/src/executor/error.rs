@@ -1,77 +1,21 @@
-//! The executor API's one error type and its one mapping to responses: `{"message": …}` with a precise
-//! 4xx for every user mistake; a 5xx says only that the server failed, the details go to the log.
+//! The executor API's errors are the HTTP layer's one error type, [`ApiError`](crate::ApiError), with
+//! its one mapping (statuses, hidden 5xx details); this API's rows of the route table write them as
+//! `{"message": …}` ([`executor_body`](crate::error::executor_body)).
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use nbgate_scheduler::{SchedulerError, ValidationError};
-use serde_json::json;
-
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ExecutorError {
-    #[error(transparent)]
-    Scheduler(#[from] SchedulerError),
-    /// A malformed query or body.
-    #[error("{0}")]
-    BadRequest(String),
-    /// A body axum could not read as the JSON asked for (its status: 400, 413, 415 or 422).
-    #[error("{message}")]
-    Body { status: StatusCode, message: String },
-    #[error("execution {id:?} has no output notebook yet (it is {status})")]
-    NoOutput { id: String, status: String },
-    #[error("the executor API is not enabled on this server")]
-    Disabled,
-}
-
-impl From<ValidationError> for ExecutorError {
-    fn from(error: ValidationError) -> Self {
-        ExecutorError::Scheduler(error.into())
-    }
-}
-
-impl ExecutorError {
-    pub fn status(&self) -> StatusCode {
-        match self {
-            ExecutorError::Scheduler(error) => match error {
-                SchedulerError::Validation(ValidationError::InvalidCursor { .. }) => {
-                    StatusCode::BAD_REQUEST
-                }
-                SchedulerError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-                SchedulerError::NotFound { .. } => StatusCode::NOT_FOUND,
-                SchedulerError::WrongState { .. } | SchedulerError::HasDependants { .. } => {
-                    StatusCode::CONFLICT
-                }
-                SchedulerError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-                SchedulerError::Store(_) | SchedulerError::Io { .. } => {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                }
-            },
-            ExecutorError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ExecutorError::Body { status, .. } => *status,
-            ExecutorError::NoOutput { .. } => StatusCode::NOT_FOUND,
-            ExecutorError::Disabled => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-}
-
-impl IntoResponse for ExecutorError {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!(error = %self, "executor API request failed");
-            "internal server error (details are in the server log)".to_owned()
-        } else {
-            self.to_string()
-        };
-        (status, axum::Json(json!({"message": message}))).into_response()
-    }
-}
+/// The name the executor API's handlers use for [`ApiError`](crate::ApiError).
+pub(crate) type ExecutorError = crate::ApiError;
 
 #[cfg(test)]
 mod tests {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use nbgate_scheduler::{SchedulerError, ValidationError};
+    use serde_json::json;
+
     use super::*;
 
     async fn reply(error: ExecutorError) -> (StatusCode, serde_json::Value) {
-        let response = error.into_response();
+        let response = crate::error::executor_body(error.into_response()).await;
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
             .await

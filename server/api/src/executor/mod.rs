@@ -39,7 +39,6 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use nbgate_scheduler::SchedulerHandle;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
@@ -231,12 +230,4 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
     }
 }
 
-/// 201 with `Location` and the JSON body.
-pub(crate) fn created(location: String, body: impl serde::Serialize) -> Response {
-    (
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        axum::Json(body),
-    )
-        .into_response()
-}
+pub(crate) use crate::error::created;
