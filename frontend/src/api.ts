@@ -18,6 +18,7 @@ import {
   ParameterValues,
   Schedule,
   ScheduleExecutions,
+  SchedulePreview,
   ValueSeries
 } from './tokens';
 
@@ -73,6 +74,17 @@ export function cancelExecution(id: string): Promise<Execution> {
 export function deleteExecution(id: string, options: { deleteFile?: boolean } = {}): Promise<void> {
   const query = options.deleteFile ? '?delete_file=true' : '';
   return requestAPI<void>(`executions/${encodeURIComponent(id)}${query}`, { method: 'DELETE' });
+}
+
+/**
+ * What the server makes of a schedule's fields (any of `POST /api/schedules`'s): errors by field, the
+ * recurrence in words, the next `count` runs in its zone. Nothing is stored.
+ */
+export function previewSchedule(
+  body: { [field: string]: unknown },
+  count = 3
+): Promise<SchedulePreview> {
+  return requestAPI<SchedulePreview>(`schedules/preview?count=${count}`, post(body));
 }
 
 export function createSchedule(request: CreateSchedule): Promise<Schedule> {

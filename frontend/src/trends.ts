@@ -286,19 +286,6 @@ export function outputPatterns(text: string): string[] {
     .filter(Boolean);
 }
 
-/** What is wrong with the typed output patterns (relative globs inside the working directory). */
-export function outputPatternsError(text: string): string | null {
-  for (const pattern of outputPatterns(text)) {
-    if (pattern.startsWith('/') || /^[A-Za-z]:[\\/]/.test(pattern)) {
-      return `${JSON.stringify(pattern)} is absolute: give a path relative to the notebook's folder`;
-    }
-    if (pattern.split(/[\\/]/).includes('..')) {
-      return `${JSON.stringify(pattern)} leaves the notebook's folder (..): outputs are read only inside it`;
-    }
-  }
-  return null;
-}
-
 /**
  * The `outputs` of a request: for a new run or schedule only when some are given; for an edit only
  * when they changed (an empty list clears them).

@@ -1,14 +1,7 @@
 /**
- * Checks made in the dialog before anything is sent, worded as the server words them
- * (`server/scheduler/src/error.rs`), so a user sees the same sentence either way.
+ * The dialog's suggested schedule name. Whether a name (or any other field) is valid is the server's
+ * to say: `POST /api/schedules/preview` (`src/preview.ts`).
  */
-
-/** A schedule name: 1 to 128 of `a-z`, `0-9`, `_` (`paths::is_valid_name`). */
-export function scheduleNameError(name: string): string | null {
-  return /^[a-z0-9_]{1,128}$/.test(name)
-    ? null
-    : `invalid name ${JSON.stringify(name)}: use 1 to 128 characters among a-z, 0-9 and _`;
-}
 
 /** A notebook's file name as a schedule name: lower case, other characters as `_`, at most 100 long
  * (`paths::name_from_stem`). */
@@ -36,65 +29,4 @@ export function uniqueName(base: string, taken: Iterable<string>): string {
       return name;
     }
   }
-}
-
-/** Retries after a failed run, as the server bounds them (`schedules.rs`: 0 to 100). */
-export const RETRIES = { min: 0, max: 100 };
-
-/**
- * An optional number of seconds: empty is fine (no limit); otherwise a positive number, as the server
- * takes it (`a positive number of seconds`).
- */
-export function optionalSecondsError(field: string, text: string): string | null {
-  const trimmed = text.trim();
-  if (trimmed === '') {
-    return null;
-  }
-  const value = Number(trimmed);
-  if (!/^[0-9]*\.?[0-9]+$/.test(trimmed) || !Number.isFinite(value) || value <= 0) {
-    return `${field} must be a positive number of seconds, e.g. 600, got ${trimmed}`;
-  }
-  return null;
-}
-
-/**
- * An optional whole number of seconds, minutes, retries…: empty is fine (the server's default);
- * otherwise an integer within `min..=max`. Worded as the server's `OutOfRange`.
- */
-export function optionalIntegerError(
-  field: string,
-  text: string,
-  min: number,
-  max: number
-): string | null {
-  if (text.trim() === '') {
-    return null;
-  }
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    return `${field} must be a whole number from ${min} to ${max}, got ${text.trim()}`;
-  }
-  return null;
-}
-
-/** A webhook the notifier can call: `http://host[:port][/path]` (`notify::parse_http_url`). */
-export function webhookError(url: string): string | null {
-  if (url.trim() === '') {
-    return null;
-  }
-  return /^http:\/\/[^/\s:]+(:\d{1,5})?(\/\S*)?$/.test(url.trim())
-    ? null
-    : `invalid webhook URL ${JSON.stringify(url)}: use http://host[:port]/path`;
-}
-
-/** An output folder under the root: relative, no `..`. */
-export function outputDirError(dir: string): string | null {
-  const trimmed = dir.trim();
-  if (trimmed === '') {
-    return null;
-  }
-  if (trimmed.startsWith('/') || trimmed.split('/').includes('..')) {
-    return `invalid path ${JSON.stringify(trimmed)}: use a folder inside the root directory, without ..`;
-  }
-  return null;
 }

@@ -216,6 +216,35 @@ async function dialogInvalidFields(page, lab) {
       throw new Error(`Enter submitted ${JSON.stringify(text)}`);
     }
   }
+  // The server's rules as the user types (POST /api/schedules/preview): retries 0 to 100, any
+  // positive number of seconds; its message at the field.
+  await dialog.locator('.nbgate-ExecuteDialog-advancedToggle').click();
+  const retries = dialog.locator('#nbgate-ExecuteDialog-retries');
+  const retriesError = dialog.locator('#nbgate-ExecuteDialog-retries-error');
+  await retries.fill('101');
+  await retriesError.waitFor();
+  const said = await retriesError.innerText();
+  if (!said.startsWith('retries must be 0 to 100, got 101') || !(await submit.isDisabled())) {
+    throw new Error(
+      `retries 101: ${JSON.stringify(said)}, Run disabled: ${await submit.isDisabled()}`
+    );
+  }
+  await shot(page, 'dialog-03-invalid-retries');
+  const checked = page.waitForResponse(
+    response =>
+      response.url().includes('/schedules/preview') &&
+      /"timeout":0\.5\b/.test(response.request().postData() || '') &&
+      /"retries":100\b/.test(response.request().postData() || '')
+  );
+  await retries.fill('100');
+  await dialog.locator('#nbgate-ExecuteDialog-timeout').fill('0.5');
+  const answer = await (await checked).json();
+  if (
+    !answer.valid ||
+    (await dialog.locator('.nbgate-ExecuteDialog-advanced .nbgate-FieldError').count())
+  ) {
+    throw new Error(`100 retries and a 0.5 s timeout: ${JSON.stringify(answer)}`);
+  }
   await days.fill('30');
   if (await submit.isDisabled()) {
     throw new Error('Run now stays disabled once the field is valid');
@@ -310,6 +339,8 @@ async function dialogScheduleFeedback(page, lab) {
   await kind.selectOption('daily');
   await dialog.locator('.nbgate-FrequencyPicker-time').fill('10:00');
   await dialog.locator('#nbgate-ExecuteDialog-timezone').fill('Asia/Tokyo');
+  // The server's preview (debounced): the runs shown once it has answered about this zone.
+  await dialog.locator('.nbgate-Preview-runs li', { hasText: '(Asia/Tokyo)' }).first().waitFor();
   const runs = await dialog.locator('.nbgate-Preview-runs li').allInnerTexts();
   if (runs.length !== 3 || !runs.every(run => /\b10:00 \(Asia\/Tokyo\)$/.test(run))) {
     throw new Error(`the next runs are not 10:00 labelled Asia/Tokyo: ${runs.join(' | ')}`);

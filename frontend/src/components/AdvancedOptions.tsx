@@ -1,12 +1,11 @@
 /**
- * The Execute dialog's advanced options: run and cell timeouts, retries (bounded as the server bounds
- * them), output folder, output files to record, expectations on what a run records and, for a schedule, overlap and catch-up policies and a webhook. Typed as text,
- * each with its message at the field.
+ * The Execute dialog's advanced options: run and cell timeouts, retries, output folder, output files to
+ * record, expectations on what a run records and, for a schedule, overlap and catch-up policies and a
+ * webhook. Typed as text, each with the server's message at the field.
  */
 import * as React from 'react';
 
 import { Catchup, Overlap } from '../tokens';
-import { RETRIES } from '../validate';
 import { Field, TextField } from './Field';
 
 /** The options as typed. */
@@ -73,7 +72,7 @@ export function AdvancedOptions(props: {
         className="nbgate-ExecuteDialog-retries"
         inputMode="numeric"
         placeholder="0"
-        help={`Runs again after a failure, up to ${RETRIES.max} times`}
+        help="Runs again after a failure, up to this many times"
         value={advanced.retries}
         error={messageFor('retries')}
         onChange={v => setAdv('retries', v)}

@@ -2,8 +2,10 @@
  * The Execute dialog: the parameters (from the notebook's `parameters` cell, exact as typed), the
  * environment, run once or on a schedule (friendly picker or cron, time zone, next runs), advanced
  * options. A native modal `<dialog>` (ModalDialog.tsx) with a real `<form>`: Enter submits, Escape
- * closes (asking first when something was edited). Every message is shown once, at its field; the
- * server's errors too when they name one. Also edits a schedule.
+ * closes (asking first when something was edited). The fields' rules are the server's: as the user
+ * types, `POST /api/schedules/preview` (debounced, `src/preview.ts`) says what is wrong with each field,
+ * the frequency in words and the next runs. Every message is shown once, at its field; the server's
+ * answer to the submit too when it names one. Also edits a schedule.
  */
 import * as React from 'react';
 
@@ -14,13 +16,13 @@ import {
   Frequency,
   frequencyError,
   fromCron,
-  isTimeZone,
   timeZones,
   toCron
 } from '../cron';
 import { NbgateRequestError } from '../handler';
-import { outputPatternsError, outputsRequest } from '../trends';
-import { expectRequest } from '../expectations';
+import { outputPatterns, outputsRequest } from '../trends';
+import { expectRequest, expectRules } from '../expectations';
+import { fieldErrors, IPreviewAnswer, previewBody, Previewer, recurrencePreview } from '../preview';
 import {
   FieldTexts,
   initialTexts,
@@ -37,16 +39,7 @@ import {
   Schedule,
   scheduleCron
 } from '../tokens';
-import {
-  nameFromPath,
-  optionalIntegerError,
-  optionalSecondsError,
-  outputDirError,
-  RETRIES,
-  scheduleNameError,
-  uniqueName,
-  webhookError
-} from '../validate';
+import { nameFromPath, uniqueName } from '../validate';
 import { Field, FieldError, TextField } from './Field';
 import { FrequencyPicker, Preview } from './FrequencyPicker';
 import { ADVANCED_FIELDS, AdvancedOptions, IAdvanced } from './AdvancedOptions';
@@ -126,6 +119,13 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
   });
   const [submitting, setSubmitting] = React.useState(false);
   const [serverError, setServerError] = React.useState<ServerError | null>(null);
+  /** The server's latest word on the fields as typed (`POST /api/schedules/preview`). */
+  const [answer, setAnswer] = React.useState<IPreviewAnswer | null>(null);
+  const previewer = React.useMemo(
+    () => new Previewer(body => api.previewSchedule(body), setAnswer),
+    []
+  );
+  React.useEffect(() => () => previewer.dispose(), [previewer]);
   /** Something was changed: closing asks first. */
   const [edited, setEdited] = React.useState(false);
   const [confirming, setConfirming] = React.useState(false);
@@ -182,29 +182,40 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
   const { values, errors: parameterErrors } = valuesFromTexts(fields, texts);
   const cron = toCron(frequency);
   const recurring = mode === 'recurring';
-  const scheduleError = recurring ? frequencyError(frequency) : null;
-  const errors: { [field: string]: string | null } = {
-    name: recurring ? scheduleNameError(name) : null,
-    timezone:
-      recurring && !isTimeZone(timezone)
-        ? `unknown time zone ${JSON.stringify(timezone)}: use an IANA name such as Europe/Paris or UTC`
-        : null,
-    timeout: optionalSecondsError('the run timeout', advanced.timeout),
-    cellTimeout: optionalSecondsError('the cell timeout', advanced.cellTimeout),
-    retries: optionalIntegerError('retries', advanced.retries, RETRIES.min, RETRIES.max),
-    outputDir: outputDirError(advanced.outputDir),
-    webhook: recurring ? webhookError(advanced.webhook) : null,
-    outputs: outputPatternsError(advanced.outputs)
-  };
+  // The picker's own boxes are checked here (the server sees only the expression they make).
+  const pickerError = recurring ? frequencyError(frequency) : null;
+  const body = previewBody({
+    recurring,
+    name,
+    cron: pickerError ? null : cron,
+    timezone,
+    timeout: advanced.timeout,
+    cellTimeout: advanced.cellTimeout,
+    retries: advanced.retries,
+    outputDir: advanced.outputDir,
+    webhook: advanced.webhook,
+    outputs: outputPatterns(advanced.outputs),
+    expect: expectRules(advanced.expect)
+  });
+  const bodyKey = JSON.stringify(body);
+  React.useEffect(() => {
+    if (info) {
+      previewer.request(body);
+    }
+  }, [bodyKey, info]);
+  const errors = fieldErrors(answer, body);
+  const recurrence = recurrencePreview(answer, body);
+  const scheduleError =
+    pickerError ?? (errors.cron ? { field: 'cron' as const, message: errors.cron } : null);
   const valid =
-    scheduleError === null &&
-    Object.values(errors).every(e => e === null) &&
+    pickerError === null &&
+    Object.keys(errors).length === 0 &&
     Object.keys(parameterErrors).length === 0;
   const advancedInvalid = ADVANCED_FIELDS.some(
-    key => errors[key] !== null || serverError?.field === key
+    key => errors[key] !== undefined || serverError?.field === key
   );
 
-  /** A field's message: what is wrong with it here, else what the server said about it. */
+  /** A field's message: the server's word on it as typed (preview or submit), or the parameter's. */
   const messageFor = (field: string): string | null =>
     errors[field] ??
     parameterErrors[field] ??
@@ -472,7 +483,7 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
                     ))}
                   </datalist>
                   {!scheduleError && !errors.timezone && (
-                    <Preview cron={cron} timezone={timezone} />
+                    <Preview cron={cron} timezone={timezone} preview={recurrence} />
                   )}
                 </>
               )}

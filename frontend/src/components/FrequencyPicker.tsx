@@ -1,21 +1,19 @@
 /**
  * The friendly frequency picker (every N minutes / hours, daily, weekly on days, monthly on day D, or a
- * raw cron expression) and the preview: the frequency in words and the next three runs, labelled with
- * the schedule's time zone.
+ * raw cron expression) and the preview: the server's words for the frequency and its next runs,
+ * labelled with the schedule's time zone (`POST /api/schedules/preview`, `src/preview.ts`).
  */
 import * as React from 'react';
 
 import {
   counted,
   DAY_NAMES,
-  describeCron,
   Frequency,
   FrequencyField,
   HOUR_STEPS,
   MINUTE_STEPS,
   INITIAL_MEMORY,
   Memory,
-  nextRuns,
   remember,
   switchKind
 } from '../cron';
@@ -173,6 +171,9 @@ export function FrequencyPicker(props: {
           )}
         />
       )}
+      {f.kind !== 'cron' && (
+        <FieldError id="nbgate-FrequencyPicker-error" message={errorAt('cron')} />
+      )}
     </div>
   );
 }
@@ -260,24 +261,35 @@ export function formatRun(run: Date, timeZone: string, locale?: string): string 
   return `${text} (${timeZone})`;
 }
 
-/** The frequency in words and the next three runs, in the schedule's time zone. */
-export function Preview(props: { cron: string; timezone: string }): JSX.Element {
-  const runs = nextRuns(props.cron, props.timezone, new Date(), 3);
+/**
+ * The frequency in the server's words and its next runs in the schedule's zone; "Checking…" until the
+ * server has answered about the expression and zone now shown.
+ */
+export function Preview(props: {
+  cron: string;
+  timezone: string;
+  preview: { description: string; runs: string[] } | null;
+}): JSX.Element {
+  const { preview } = props;
   return (
     <div className="nbgate-Preview" aria-live="polite">
       <div className="nbgate-Preview-description">
-        {describeCron(props.cron) ?? `Cron ${props.cron}`} ({props.timezone})
+        {preview ? preview.description : 'Checking the schedule…'}
       </div>
       <div className="nbgate-Preview-cron">
         cron: <code>{props.cron}</code>
       </div>
-      <div className="nbgate-Preview-next">Next runs:</div>
-      <ol className="nbgate-Preview-runs">
-        {runs.map(run => (
-          <li key={run.getTime()}>{formatRun(run, props.timezone)}</li>
-        ))}
-        {runs.length === 0 && <li>never runs</li>}
-      </ol>
+      {preview && (
+        <>
+          <div className="nbgate-Preview-next">Next runs:</div>
+          <ol className="nbgate-Preview-runs">
+            {preview.runs.map(run => (
+              <li key={run}>{formatRun(new Date(run), props.timezone)}</li>
+            ))}
+            {preview.runs.length === 0 && <li>never runs</li>}
+          </ol>
+        </>
+      )}
     </div>
   );
 }

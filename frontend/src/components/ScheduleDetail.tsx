@@ -10,7 +10,6 @@ import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import * as api from '../api';
-import { describeCron } from '../cron';
 import { formatTime, statusWord } from '../format';
 import {
   cellText,
@@ -167,8 +166,7 @@ function Detail(props: IScheduleDetailOptions): JSX.Element {
   }
   const { schedule, series, latest } = data;
   const cron = scheduleCron(schedule);
-  const words =
-    schedule.description || (cron && describeCron(cron)) || cron || schedule.every || '';
+  const words = schedule.description || cron || schedule.every || '';
   return (
     <div className="nbgate-ScheduleDetail-body" data-name={schedule.name}>
       <div className="nbgate-ScheduleDetail-header">

@@ -3,7 +3,6 @@
  */
 import * as React from 'react';
 
-import { describeCron } from '../cron';
 import {
   executionDuration,
   formatError,
@@ -105,8 +104,7 @@ function Schedules(props: { model: NbgateModel; actions: ISidebarActions }): JSX
     <ul className="nbgate-List nbgate-Schedules">
       {model.schedules.map(schedule => {
         const cron = scheduleCron(schedule);
-        const words =
-          schedule.description || (cron && describeCron(cron)) || cron || schedule.every || '';
+        const words = schedule.description || cron || schedule.every || '';
         const latest = model.latestExecution(schedule.id) ?? schedule.last_execution ?? undefined;
         return (
           <li key={schedule.id} className="nbgate-Item nbgate-Schedule" data-name={schedule.name}>
