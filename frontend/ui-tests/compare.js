@@ -167,8 +167,9 @@ module.exports = {
   },
 
   /**
-   * The Execute dialog's expectations: a malformed rule is the server's 422, shown at the field (which
-   * gets the focus); a well-formed rule the run does not meet fails it with ExpectationFailed.
+   * The Execute dialog's expectations: a malformed rule is the server's message, shown at the field as
+   * the user types (`POST /api/schedules/preview`), Run disabled; a well-formed rule the run does not
+   * meet fails it with ExpectationFailed.
    */
   async expectations(page, lab) {
     fs.copyFileSync(path.join(NOTEBOOKS, 'records.ipynb'), path.join(lab.root, 'expect.ipynb'));
@@ -179,7 +180,6 @@ module.exports = {
     await dialog.locator('.nbgate-ExecuteDialog-advancedToggle').click();
     const field = dialog.locator('.nbgate-ExecuteDialog-expect');
     await field.fill('exists accuracy\naccuracy >>= 0.95');
-    await dialog.locator('.nbgate-ExecuteDialog-submit').click();
     const error = dialog.locator('#nbgate-ExecuteDialog-expect-error');
     await error.waitFor({ timeout: 15_000 });
     const message = await error.innerText();
@@ -192,6 +192,9 @@ module.exports = {
     if ((await field.getAttribute('aria-invalid')) !== 'true') {
       throw new Error('the field is not marked invalid');
     }
+    if (!(await dialog.locator('.nbgate-ExecuteDialog-submit').isDisabled())) {
+      throw new Error('Run now is enabled with a malformed expectation');
+    }
     await field.scrollIntoViewIfNeeded();
     await shot(page, 'expect-01-malformed-rule');
     const violations = await seriousViolations(page, '.nbgate-ExecuteDialog');
@@ -199,7 +202,7 @@ module.exports = {
       throw new Error(`axe-core on the dialog: ${violations.join('; ')}`);
     }
 
-    // Corrected (typing clears the server's message); the run records 0.9, short of 0.95.
+    // Corrected (typing hides the message about the older text); the run records 0.9, short of 0.95.
     await field.fill('exists accuracy\naccuracy >= 0.95');
     if (await error.isVisible()) {
       throw new Error("the server's message stays after the field changed");
