@@ -5,19 +5,22 @@
 //! are generated from that document, and the CLI client reads answers into them. Times are RFC 3339
 //! (UTC, milliseconds), durations are seconds as numbers.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use nbgate_scheduler::{
-    Catchup, CellProgress, Environment, Execution, ExecutionError, ExecutionStatus, InputMode,
-    NewExecution, NotebookParameters, Notify, Overlap, ParameterInfo, ParameterValues, Recurrence,
-    RunHistory, Schedule, SchedulePatch, ScheduleSpec, ValidationError,
+    After, AfterOn, Catchup, CellProgress, Environment, Execution, ExecutionError, ExecutionStatus,
+    InputMode, NewExecution, NotebookParameters, Notify, Overlap, ParameterInfo, ParameterValues,
+    Recurrence, RunHistory, Schedule, SchedulePatch, ScheduleSpec, ValidationError,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::openapi::{CatchupSchema, ExecutionStatusSchema, InputModeSchema, OverlapSchema};
+use super::openapi::{
+    AfterOnSchema, CatchupSchema, ExecutionStatusSchema, InputModeSchema, OverlapSchema,
+};
 
 pub(crate) fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -59,16 +62,61 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-/// `cron` xor `every`.
+/// `cron` xor `every` xor `after`.
 fn recurrence(
     cron: Option<String>,
     every: Option<String>,
+    after: Option<AfterDto>,
 ) -> Result<Option<Recurrence>, ValidationError> {
-    match (cron, every) {
-        (Some(_), Some(_)) => Err(ValidationError::RecurrenceRequired),
-        (Some(cron), None) => Ok(Some(Recurrence::Cron(cron))),
-        (None, Some(every)) => Ok(Some(Recurrence::Every(every))),
-        (None, None) => Ok(None),
+    match (cron, every, after) {
+        (Some(_), Some(_), _) => Err(ValidationError::RecurrenceRequired),
+        (Some(_), None, Some(_)) | (None, Some(_), Some(_)) => {
+            Err(ValidationError::InvalidPipeline {
+                field: "after".into(),
+                reason: "a schedule runs after others or by time: give `after` without `cron` \
+                         and `every`"
+                    .into(),
+            })
+        }
+        (Some(cron), None, None) => Ok(Some(Recurrence::Cron(cron))),
+        (None, Some(every), None) => Ok(Some(Recurrence::Every(every))),
+        (None, None, Some(after)) => Ok(Some(Recurrence::After(after.into()))),
+        (None, None, None) => Ok(None),
+    }
+}
+
+/// A schedule's `after` trigger: it runs once every listed schedule has ended as `on` says since
+/// it last ran (fan-in), with no time of its own.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = After)]
+pub struct AfterDto {
+    /// The upstream schedules' names.
+    #[schema(example = json!(["prepare_data"]))]
+    pub schedules: Vec<String>,
+    /// `success` (the default): each upstream succeeded, and an upstream that did not records this
+    /// schedule's run `skipped` with the reason; `failure`: each failed (or timed out, or was
+    /// cancelled), else nothing runs; `completion`: each ended, however.
+    #[serde(default)]
+    #[schema(value_type = AfterOnSchema)]
+    pub on: AfterOn,
+}
+
+impl From<AfterDto> for After {
+    fn from(dto: AfterDto) -> After {
+        After {
+            schedules: dto.schedules,
+            on: dto.on,
+        }
+    }
+}
+
+impl From<After> for AfterDto {
+    fn from(after: After) -> AfterDto {
+        AfterDto {
+            schedules: after.schedules,
+            on: after.on,
+        }
     }
 }
 
@@ -182,7 +230,7 @@ impl From<Notify> for NotifyDto {
     }
 }
 
-/// `POST /api/schedules`: exactly one of `cron` and `every`.
+/// `POST /api/schedules`: exactly one of `cron`, `every` and `after`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateSchedule {
@@ -243,12 +291,29 @@ pub(crate) struct CreateSchedule {
     #[serde(default)]
     #[schema(max_items = 64)]
     expect: Vec<String>,
+    /// Run after other schedules instead of by time (then no `cron` or `every`).
+    after: Option<AfterDto>,
+    /// Parameter name → where its value comes from when a run starts: `UPSTREAM.values.NAME` (a
+    /// value the upstream's run recorded, with its JSON type), `UPSTREAM.parameters.NAME` (a
+    /// parameter it ran with) or `fire_time`. UPSTREAM must be in `after`, the parameter in the
+    /// notebook's parameters cell (a 422 names what is wrong). A reference with no value at run
+    /// time fails that run with the reason, never a default.
+    #[serde(default)]
+    #[schema(example = json!({"threshold": "prepare_data.values.accuracy"}))]
+    parameters_from: BTreeMap<String, String>,
+    /// The parameter that receives each run's fire time (a run now: the time it was asked for), as
+    /// `fire_time_format` writes it in `timezone`.
+    #[schema(example = "RUN_DATE")]
+    fire_time_parameter: Option<String>,
+    /// strftime format of the fire time (default `%Y-%m-%d`).
+    #[schema(example = "%Y-%m-%d")]
+    fire_time_format: Option<String>,
 }
 
 impl CreateSchedule {
     pub fn into_domain(self) -> Result<ScheduleSpec, ValidationError> {
-        let recurrence =
-            recurrence(self.cron, self.every)?.ok_or(ValidationError::RecurrenceRequired)?;
+        let recurrence = recurrence(self.cron, self.every, self.after)?
+            .ok_or(ValidationError::RecurrenceRequired)?;
         let timezone = self.timezone.unwrap_or_else(|| "UTC".into());
         let mut spec = ScheduleSpec::new(&self.name, &self.notebook, recurrence, &timezone);
         spec.parameters = self.parameters;
@@ -273,6 +338,9 @@ impl CreateSchedule {
         spec.outputs = self.outputs;
         spec.expect = self.expect;
         spec.stale_after = opt_duration("stale_after", self.stale_after)?;
+        spec.parameters_from = self.parameters_from;
+        spec.fire_time_parameter = self.fire_time_parameter;
+        spec.fire_time_format = self.fire_time_format;
         Ok(spec)
     }
 }
@@ -316,6 +384,14 @@ pub(crate) struct PatchSchedule {
     #[serde(default, deserialize_with = "nullable")]
     stale_after: Option<Option<f64>>,
     expect: Option<Vec<String>>,
+    /// Run after these schedules from now on (replaces `cron` or `every`).
+    after: Option<AfterDto>,
+    /// Replaces them all (`{}` clears).
+    parameters_from: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    fire_time_parameter: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    fire_time_format: Option<Option<String>>,
 }
 
 impl PatchSchedule {
@@ -326,7 +402,7 @@ impl PatchSchedule {
             parameters: self.parameters,
             allow_undeclared_parameters: self.allow_undeclared_parameters,
             kernel: self.kernel,
-            recurrence: recurrence(self.cron, self.every)?,
+            recurrence: recurrence(self.cron, self.every, self.after)?,
             timezone: self.timezone,
             paused: self.paused,
             input: self.input,
@@ -355,9 +431,9 @@ impl PatchSchedule {
                 .map(|s| opt_duration("stale_after", s))
                 .transpose()?,
             expect: self.expect,
-            parameters_from: None,
-            fire_time_parameter: None,
-            fire_time_format: None,
+            parameters_from: self.parameters_from,
+            fire_time_parameter: self.fire_time_parameter,
+            fire_time_format: self.fire_time_format,
         })
     }
 }
@@ -386,6 +462,9 @@ pub(crate) struct SchedulePreviewQuery {
 pub(crate) struct ListExecutions {
     /// A schedule id or name.
     pub schedule: Option<String>,
+    /// Only this chain's executions (the `run_id` they share), oldest first, on one page (no
+    /// cursor).
+    pub run_id: Option<String>,
     /// Only executions with this status.
     #[param(value_type = Option<ExecutionStatusSchema>)]
     pub status: Option<String>,
@@ -418,6 +497,10 @@ pub(crate) struct DeleteScheduleQuery {
     executions: Option<HistoryChoice>,
     /// Deprecated: `delete_files=true` means `executions=delete`; any other use is a 400.
     delete_files: Option<bool>,
+    /// Delete the schedules that run after it (and theirs) too; without it, deleting a schedule
+    /// others run after is a 409 naming them.
+    #[serde(default)]
+    pub cascade: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
@@ -627,6 +710,15 @@ pub struct ExecutionDto {
     /// rendering published with it (`display=True`), else null.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub values: Option<serde_json::Map<String, Value>>,
+    /// Its chain: the id of the chain's first execution (its own id when it is the first); every
+    /// execution a schedule's `after` made from it shares it (`GET /api/executions?run_id=`).
+    pub run_id: Option<String>,
+    /// The sweep that made it (`GET /api/sweeps/{id}`).
+    #[serde(default)]
+    pub sweep_id: Option<String>,
+    /// Upstream schedule name → the id of its execution this one ran after.
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, String>,
 }
 
 impl ExecutionDto {
@@ -649,6 +741,9 @@ impl From<Execution> for ExecutionDto {
             (Some(start), Some(end)) => Some((end - start).num_milliseconds().max(0) as f64 / 1e3),
             _ => None,
         };
+        let upstreams = (e.run.pipeline.as_ref())
+            .map(|pipeline| pipeline.upstreams.clone())
+            .unwrap_or_default();
         ExecutionDto {
             id: e.id,
             name: e.name,
@@ -680,6 +775,9 @@ impl From<Execution> for ExecutionDto {
             expect: e.run.expect,
             outputs: None,
             values: None,
+            run_id: e.run_id,
+            sweep_id: e.sweep_id,
+            upstreams,
         }
     }
 }
@@ -697,10 +795,22 @@ pub struct ScheduleDto {
     pub parameters: ParameterValues,
     pub allow_undeclared_parameters: bool,
     pub kernel: Option<String>,
-    /// Its cron expression, or `null` when it runs `every`.
+    /// Its cron expression, or `null` when it runs `every` or `after`.
     pub cron: Option<String>,
-    /// Its friendly interval, or `null` when it runs on `cron`.
+    /// Its friendly interval, or `null` when it runs on `cron` or `after`.
     pub every: Option<String>,
+    /// The schedules it runs after, or `null` when it runs by time.
+    #[serde(default)]
+    pub after: Option<AfterDto>,
+    /// Parameter name → reference (`UPSTREAM.values.NAME`, `UPSTREAM.parameters.NAME`, `fire_time`).
+    #[serde(default)]
+    pub parameters_from: BTreeMap<String, String>,
+    /// The parameter that receives each run's fire time.
+    #[serde(default)]
+    pub fire_time_parameter: Option<String>,
+    /// Its strftime format (`null`: `%Y-%m-%d`).
+    #[serde(default)]
+    pub fire_time_format: Option<String>,
     /// IANA name.
     pub timezone: String,
     pub paused: bool,
@@ -745,11 +855,10 @@ pub struct ScheduleDto {
 impl ScheduleDto {
     pub fn new(schedule: Schedule, last_execution: Option<Execution>) -> Self {
         let spec = schedule.spec;
-        let (cron, every) = match spec.recurrence {
-            Recurrence::Cron(cron) => (Some(cron), None),
-            Recurrence::Every(every) => (None, Some(every)),
-            // Pipelines' `after` trigger is not on the wire yet.
-            Recurrence::After(_) => (None, None),
+        let (cron, every, after) = match spec.recurrence {
+            Recurrence::Cron(cron) => (Some(cron), None, None),
+            Recurrence::Every(every) => (None, Some(every), None),
+            Recurrence::After(after) => (None, None, Some(AfterDto::from(after))),
         };
         ScheduleDto {
             id: schedule.id,
@@ -760,6 +869,10 @@ impl ScheduleDto {
             kernel: spec.kernel,
             cron,
             every,
+            after,
+            parameters_from: spec.parameters_from,
+            fire_time_parameter: spec.fire_time_parameter,
+            fire_time_format: spec.fire_time_format,
             timezone: spec.timezone,
             paused: spec.paused,
             input: spec.input,

@@ -5,7 +5,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use nbgate_scheduler::{ExecutionFilter, ExecutionStatus, MAX_PAGE};
+use nbgate_scheduler::{
+    Execution, ExecutionFilter, ExecutionStatus, MAX_PAGE, Page, SchedulerHandle,
+};
 
 use super::dto::{CreateExecution, DeleteExecutionQuery, ExecutionDto, ListExecutions, PageDto};
 use super::values::values_object;
@@ -71,7 +73,10 @@ async fn list(
     };
     let filter = ExecutionFilter { schedule, status };
     let cursor = query.cursor.as_deref().filter(|c| !c.is_empty());
-    let page = scheduler.list_executions(filter, limit, cursor).await?;
+    let page = match query.run_id.as_deref().filter(|r| !r.is_empty()) {
+        None => scheduler.list_executions(filter, limit, cursor).await?,
+        Some(run_id) => chain_page(scheduler, run_id, &filter, limit, cursor).await?,
+    };
     // The page's values in one query, not one per execution.
     let ids = page.items.iter().map(|e| e.id.clone()).collect();
     let mut values = scheduler.values_of_executions(ids).await?;
@@ -87,6 +92,31 @@ async fn list(
         items,
         next_cursor: page.next_cursor,
     }))
+}
+
+/// `?run_id=`: the chain's executions, oldest first, on one page (the other filters apply).
+async fn chain_page(
+    scheduler: &SchedulerHandle,
+    run_id: &str,
+    filter: &ExecutionFilter,
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<Page<Execution>, ExecutorError> {
+    if cursor.is_some() {
+        return Err(ExecutorError::BadRequest(
+            "run_id lists a chain on one page: give no cursor with it".into(),
+        ));
+    }
+    let items: Vec<Execution> = (scheduler.run_executions(run_id).await?)
+        .into_iter()
+        .filter(|e| filter.schedule.is_none() || e.schedule_id == filter.schedule)
+        .filter(|e| filter.status.is_none_or(|status| e.status == status))
+        .take(limit)
+        .collect();
+    Ok(Page {
+        items,
+        next_cursor: None,
+    })
 }
 
 async fn get(

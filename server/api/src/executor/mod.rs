@@ -13,6 +13,7 @@
 //!   `outputs`: an execution's recorded output files and previews of them;
 //!   `preview`: a schedule's fields checked, its description and next runs, nothing stored;
 //!   `compare`: what differs between two executions;
+//!   `pipelines`: backfill, sweeps and their tables, rerun;
 //!   `openapi`: `/api/openapi.json`, derived from the DTOs (tests keep it, the table and the
 //!   frontend's generated copy in step).
 //! - [`wire`]: the response DTOs, for clients that read answers (`nbgate executions|schedules`).
@@ -29,6 +30,7 @@ mod feed;
 mod metrics;
 mod openapi;
 mod outputs;
+mod pipelines;
 mod preview;
 mod schedules;
 mod values;
@@ -52,10 +54,11 @@ pub use openapi::{document as openapi_document, document_json as openapi_json};
 pub mod wire {
     pub use super::compare::{CellChangeDto, ComparisonDto, OutputChangeDto, OutputSideDto};
     pub use super::dto::{
-        EnvironmentDto, ErrorDto, ExecutionDto, NotebookParametersDto, NotifyDto, PageDto,
-        ParameterDto, ProgressDto, ScheduleDto,
+        AfterDto, EnvironmentDto, ErrorDto, ExecutionDto, NotebookParametersDto, NotifyDto,
+        PageDto, ParameterDto, ProgressDto, ScheduleDto,
     };
     pub use super::outputs::{ColumnDto, FreshnessDto, OutputFileDto, OutputsDto, PreviewDto};
+    pub use super::pipelines::{QueuedDto, SweepDto, SweepRowDto};
     pub use super::values::{PointDto, SeriesDto};
 
     /// Reads an answer's JSON into its type.
@@ -74,6 +77,7 @@ pub fn routes() -> Vec<Route> {
         events::routes(),
         feed::routes(),
         schedules::routes(),
+        pipelines::routes(),
         outputs::routes(),
         compare::routes(),
         values::routes(),

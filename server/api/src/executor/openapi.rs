@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use axum::Json;
 use axum::http::Method;
-use nbgate_scheduler::{Catchup, ExecutionStatus, InputMode, Overlap};
+use nbgate_scheduler::{AfterOn, Catchup, ExecutionStatus, InputMode, Overlap};
 use serde::Serialize;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
@@ -23,6 +23,7 @@ use super::dto::{
     RunNow, ScheduleDto, SchedulePreviewDto, SchedulePreviewQuery,
 };
 use super::outputs::{OutputsDto, PreviewDto, PreviewQuery};
+use super::pipelines::{Backfill, CreateSweep, QueuedDto, SweepDto};
 use super::values::{SeriesDto, SeriesQuery};
 use crate::routes::Route;
 
@@ -78,6 +79,10 @@ pub fn document_json() -> String {
         resume_schedule,
         snapshot_schedule,
         schedule_values,
+        backfill_schedule,
+        sweep_schedule,
+        get_sweep,
+        rerun_execution,
         openapi_json,
         metrics,
     ),
@@ -145,10 +150,12 @@ impl<T: ToSchema> SchemaRef for T {
 
 // ---- the scheduler's enums, by their serde names (built from the values, so they cannot drift) ----
 
-/// Every [`InputMode`], [`Overlap`] and [`Catchup`]; a test matches them exhaustively.
+/// Every [`InputMode`], [`Overlap`], [`Catchup`] and [`AfterOn`]; a test matches them exhaustively.
 pub(crate) const INPUT_MODES: [InputMode; 2] = [InputMode::Snapshot, InputMode::Live];
 pub(crate) const OVERLAPS: [Overlap; 2] = [Overlap::Skip, Overlap::Queue];
 pub(crate) const CATCHUPS: [Catchup; 3] = [Catchup::Skip, Catchup::Once, Catchup::All];
+pub(crate) const AFTER_ONS: [AfterOn; 3] =
+    [AfterOn::Success, AfterOn::Failure, AfterOn::Completion];
 
 fn names<T: Serialize>(values: &[T], description: &str) -> RefOr<Schema> {
     let names: Vec<serde_json::Value> = values
@@ -198,6 +205,12 @@ enum_schema!(
     "Overlap",
     OVERLAPS,
     "What a fire does when `max_concurrent` executions are already queued or running: `skip` records it `skipped`, `queue` queues it."
+);
+enum_schema!(
+    AfterOnSchema,
+    "AfterOn",
+    AFTER_ONS,
+    "How each upstream must have ended: `success` (else the run is recorded `skipped` with the reason), `failure` (failed, timed out or cancelled; else nothing runs), `completion` (any end)."
 );
 enum_schema!(
     CatchupSchema,
@@ -416,9 +429,10 @@ fn update_schedule() {}
 #[utoipa::path(delete, path = "/api/schedules/{id}", tag = "schedules",
     params(("id" = String, Path, description = "The schedule's id or name."), DeleteScheduleQuery),
     responses(
-        (status = 204, description = "Deleted."),
+        (status = 204, description = "Deleted (with `cascade=true`, the schedules after it too)."),
         (status = 400, description = "Invalid request; the message says what to fix.", body = ErrorBody),
         (status = 404, description = "No such schedule.", body = ErrorBody),
+        (status = 409, description = "Other schedules run after it (the message names them): delete them first, or give `cascade=true`.", body = ErrorBody),
     ))]
 #[allow(dead_code)]
 fn delete_schedule() {}
@@ -479,6 +493,59 @@ fn snapshot_schedule() {}
 #[allow(dead_code)]
 fn schedule_values() {}
 
+/// Run a schedule for each of its fire times in a past (or future) range
+#[utoipa::path(post, path = "/api/schedules/{id}/backfill", tag = "pipelines",
+    params(("id" = String, Path, description = "The schedule's id or name.")),
+    request_body = Backfill,
+    responses(
+        (status = 201, description = "Queued, one per fire time in the range, each with its `fire_time` (and `fire_time_parameter`); they run `max_concurrent` at a time.", body = QueuedDto,
+            headers(("Location" = String, description = "`/api/executions?schedule={id}`"))),
+        (status = 400, description = "The body is not JSON.", body = ErrorBody),
+        (status = 404, description = "No such schedule.", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
+        (status = 422, description = "A bound that is not a date, `to` before `from`, no fire time in the range (or more than the catch-up limit), or a schedule that runs `after` others.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn backfill_schedule() {}
+
+/// Run a schedule once per combination of parameter values
+#[utoipa::path(post, path = "/api/schedules/{id}/sweep", tag = "pipelines",
+    params(("id" = String, Path, description = "The schedule's id or name.")),
+    request_body = CreateSweep,
+    responses(
+        (status = 201, description = "Queued, one per combination, sharing `sweep_id`; a sweep's runs do not fire the schedules after it.", body = QueuedDto,
+            headers(("Location" = String, description = "`/api/sweeps/{sweep_id}`"))),
+        (status = 400, description = "The body is not JSON.", body = ErrorBody),
+        (status = 404, description = "No such schedule.", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`.", body = ErrorBody),
+        (status = 422, description = "An empty grid or list, more than 1000 combinations, or a value the notebook's parameters cell refuses.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn sweep_schedule() {}
+
+/// A sweep as a table: each execution's parameters, status and recorded values
+#[utoipa::path(get, path = "/api/sweeps/{id}", tag = "pipelines",
+    params(("id" = String, Path, description = "The sweep's id.")),
+    responses(
+        (status = 200, description = "One row per execution, in the grid's order.", body = SweepDto),
+        (status = 404, description = "No such sweep.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn get_sweep() {}
+
+/// Run an ended execution again: same parameters, same input notebook
+#[utoipa::path(post, path = "/api/executions/{id}/rerun", tag = "pipelines",
+    params(("id" = String, Path, description = "The execution's id.")),
+    responses(
+        (status = 201, description = "Queued, in the same chain (`run_id`): once it succeeds, the schedules after its schedule run again after it.", body = ExecutionDto,
+            headers(("Location" = String, description = "`/api/executions/{id}`"))),
+        (status = 404, description = "No such execution.", body = ErrorBody),
+        (status = 409, description = "It has not ended.", body = ErrorBody),
+        (status = 422, description = "Its input notebook changed since it ran.", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn rerun_execution() {}
+
 /// This document
 #[utoipa::path(get, path = "/api/openapi.json", tag = "meta",
     responses((status = 200, description = "OpenAPI 3.1.", body = Object)))]
@@ -512,6 +579,11 @@ mod tests {
         for catchup in CATCHUPS {
             match catchup {
                 Catchup::Skip | Catchup::Once | Catchup::All => {}
+            }
+        }
+        for on in AFTER_ONS {
+            match on {
+                AfterOn::Success | AfterOn::Failure | AfterOn::Completion => {}
             }
         }
         let schema = serde_json::to_value(InputModeSchema::schema()).expect("schema");

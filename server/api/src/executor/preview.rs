@@ -33,7 +33,9 @@ fn stand_ins(recurrence: bool) -> Map<String, Value> {
 /// Reads `fields` over the stand-ins as a creation's body: `Err` with serde's words when the shape
 /// is wrong (a value of the wrong type, an unknown field), with the API's when a value is invalid.
 fn read(fields: &Map<String, Value>) -> Result<ScheduleSpec, Refused> {
-    let recurrence = fields.contains_key("cron") || fields.contains_key("every");
+    let recurrence = ["cron", "every", "after"]
+        .iter()
+        .any(|field| fields.contains_key(*field));
     let mut body = stand_ins(recurrence);
     body.extend(fields.clone());
     let request: CreateSchedule = serde_json::from_value(Value::Object(body))
@@ -88,11 +90,11 @@ pub(super) async fn preview(
             }
         }
     }
-    // Together: only `cron` with `every` can fail now.
+    // Together: only `cron`, `every` and `after` given together can fail now.
     let spec = match read(&good) {
         Ok(spec) => spec,
         Err(Refused::Shape(message) | Refused::Invalid(message)) => {
-            for field in ["cron", "every"] {
+            for field in ["cron", "every", "after"] {
                 if good.remove(field).is_some() {
                     errors.insert(field.to_owned(), message.clone());
                 }

@@ -98,14 +98,17 @@ async fn update(
 
 /// Deletes the schedule; `?executions=keep` (the default) keeps its executions and their output
 /// notebooks, unlinked, `?executions=delete` deletes both. Its queued and running executions are
-/// cancelled either way.
+/// cancelled either way. One that others run after is refused (409 naming them) unless
+/// `?cascade=true`, which deletes them first.
 async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
     QueryParams(query): QueryParams<DeleteScheduleQuery>,
 ) -> Result<StatusCode, ExecutorError> {
     let history = query.history().map_err(ExecutorError::BadRequest)?;
-    state.scheduler()?.delete_schedule(&id, history).await?;
+    (state.scheduler()?)
+        .delete_schedule_cascade(&id, history, query.cascade)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
