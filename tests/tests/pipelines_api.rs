@@ -1,7 +1,7 @@
 //! Pipelines through the executor API on real ipykernel: a schedule after another with a recorded
 //! value (scrapbook's `glue`) as its parameter, a failure that skips the next step, rerun as
 //! repair, backfill with each fire date injected, a parameter sweep and its table; the mistakes
-//! refused with a 422 that names them.
+//! refused with a 422 that names them; and the CLI client's pipeline commands.
 
 use std::time::Duration;
 
@@ -605,6 +605,165 @@ fn a_sweep_runs_every_combination_and_reads_back_as_a_table() {
     })
     .collect();
     assert_eq!(rows, expected);
+    server.stop();
+    env.assert_no_survivors(Duration::from_secs(5));
+}
+
+#[test]
+fn the_cli_creates_a_chain_backfills_sweeps_and_reruns() {
+    let env = JupyterEnv::new();
+    write(&env, "prepare.ipynb", &notebook("DAY = 'x'", &[PREPARE]));
+    write(
+        &env,
+        "train.ipynb",
+        &notebook("threshold = 0.5\nrows = 0\nlabel = ''\nDAY = ''", &[TRAIN]),
+    );
+    write(&env, "ready.flag", "");
+    let server = start(&env);
+    let run = |args: &[&str]| {
+        let output = server.client(&env, args);
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let errors = String::from_utf8_lossy(&output.stderr).into_owned();
+        (output.status.code(), text, errors)
+    };
+    let (code, _, errors) = run(&[
+        "schedules",
+        "create",
+        "prepare",
+        "prepare.ipynb",
+        "--cron",
+        "0 6 * * *",
+        "--paused",
+        "--fire-time-parameter",
+        "DAY",
+    ]);
+    assert_eq!(code, Some(0), "{errors}");
+    let (code, text, errors) = run(&[
+        "schedules",
+        "create",
+        "train",
+        "train.ipynb",
+        "--after",
+        "prepare",
+        "--on",
+        "success",
+        "--param-from",
+        "threshold=prepare.values.accuracy",
+        "--param-from",
+        "rows=prepare.values.rows",
+        "--param-from",
+        "DAY=prepare.parameters.DAY",
+        "--json",
+    ]);
+    assert_eq!(code, Some(0), "{errors}");
+    let train: Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(
+        train["after"],
+        json!({"schedules": ["prepare"], "on": "success"})
+    );
+    assert_eq!(
+        train["parameters_from"],
+        json!({"threshold": "prepare.values.accuracy", "rows": "prepare.values.rows",
+               "DAY": "prepare.parameters.DAY"})
+    );
+    // A mistake is the server's message, exit 2.
+    let (code, _, errors) = run(&[
+        "schedules",
+        "create",
+        "bad",
+        "train.ipynb",
+        "--after",
+        "prepare",
+        "--param-from",
+        "nope=prepare.values.accuracy",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        errors.contains("parameters cell has no \"nope\""),
+        "{errors}"
+    );
+    let (code, _, errors) = run(&[
+        "schedules",
+        "create",
+        "bad",
+        "train.ipynb",
+        "--after",
+        "prepare",
+        "--param-from",
+        "threshold",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(errors.contains("NAME=REFERENCE"), "{errors}");
+
+    // Backfill two days: prepare runs for each with its date, and (downstream) train after each.
+    let (code, text, errors) = run(&[
+        "schedules",
+        "backfill",
+        "prepare",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-02",
+        "--downstream",
+    ]);
+    assert_eq!(code, Some(0), "{errors}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[0].starts_with("ID") && lines[0].contains("FIRE TIME"),
+        "{text}"
+    );
+    assert!(
+        lines[1].contains("2026-11-01 06:00:00") && lines[2].contains("2026-11-02 06:00:00"),
+        "{text}"
+    );
+    let prepared = ended_runs(&server, "prepare", 2);
+    let trained = ended_runs(&server, "train", 2);
+    let days: Vec<&str> = trained
+        .iter()
+        .map(|t| t["parameters"]["DAY"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(days, ["2026-11-01", "2026-11-02"]);
+    assert_eq!(trained[0]["run_id"], prepared[0]["id"]);
+
+    // A sweep, waited for: the table has a row per combination with its values.
+    let (code, text, errors) = run(&["schedules", "sweep", "train", "-g", "label=a,b", "--wait"]);
+    assert_eq!(code, Some(0), "{errors}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[0].contains("STATUS") && lines[0].contains("label"),
+        "{text}"
+    );
+    assert!(
+        lines[1].contains("succeeded") && lines[1].contains(" a "),
+        "{text}"
+    );
+
+    // Rerun an execution, waited for.
+    let first = prepared[0]["id"].as_str().expect("id");
+    let (code, text, errors) = run(&["executions", "rerun", first, "--wait", "--json"]);
+    assert_eq!(code, Some(0), "{errors}");
+    let rerun: Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(rerun["status"], "succeeded");
+    assert_eq!(rerun["run_id"], first);
+    assert_eq!(rerun["parameters"]["DAY"], "2026-11-01");
+
+    // The chain as a table; deleting prepare needs --cascade.
+    let (code, text, errors) = run(&["executions", "list", "--run-id", first]);
+    assert_eq!(code, Some(0), "{errors}");
+    assert!(text.lines().count() >= 3, "{text}");
+    let (code, _, errors) = run(&["schedules", "delete", "prepare"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        errors.contains("[\"train\"]") && errors.contains("cascade"),
+        "{errors}"
+    );
+    let (code, text, errors) = run(&["schedules", "delete", "prepare", "--cascade"]);
+    assert_eq!(code, Some(0), "{errors}");
+    assert!(text.contains("with the schedules after it"), "{text}");
+    let (code, _, errors) = run(&["schedules", "get", "train"]);
+    assert_eq!(code, Some(2), "train should be gone: {errors}");
     server.stop();
     env.assert_no_survivors(Duration::from_secs(5));
 }

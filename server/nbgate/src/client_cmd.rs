@@ -13,6 +13,7 @@
 //! - `values`: recorded values (an execution's; a schedule's across runs).
 //! - `outputs`: an execution's recorded output files, and previews of its tables.
 //! - `compare`: what differs between two executions.
+//! - `pipelines`: `--after`/`--param-from`, backfill, sweeps and their tables, rerun.
 //! - `http`: a small blocking HTTP/1.1 client (each command makes a few requests, so it needs neither
 //!   the async runtime nor another crate).
 
@@ -20,6 +21,7 @@ mod args;
 mod compare;
 mod http;
 mod outputs;
+mod pipelines;
 mod values;
 
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
@@ -58,6 +60,13 @@ pub fn executions(args: ExecutionsArgs) -> Result<(), Failure> {
             let execution = wait(&client, &id)?;
             print_resource(&execution, json_out);
             outcome(&execution)
+        }
+        ExecutionsCommand::Rerun { id, wait } => {
+            let execution = client.json("POST", &execution_path(&id, "/rerun"), None)?;
+            finish_started(&client, execution, wait, json_out)
+        }
+        ExecutionsCommand::Sweep { sweep } => {
+            pipelines::sweep_table(&client, &sweep, json_out).map(|_| ())
         }
         ExecutionsCommand::Cancel(ExecutionId { id }) => {
             let execution = client.json("POST", &execution_path(&id, "/cancel"), None)?;
@@ -156,6 +165,17 @@ pub fn schedules(args: SchedulesArgs) -> Result<(), Failure> {
         SchedulesCommand::Pause(ScheduleKey { schedule }) => action(&schedule, "/pause"),
         SchedulesCommand::Resume(ScheduleKey { schedule }) => action(&schedule, "/resume"),
         SchedulesCommand::Snapshot(ScheduleKey { schedule }) => action(&schedule, "/snapshot"),
+        SchedulesCommand::Backfill {
+            schedule,
+            from,
+            to,
+            downstream,
+        } => pipelines::backfill(&client, &schedule, [from, to], downstream, json_out),
+        SchedulesCommand::Sweep {
+            schedule,
+            grid,
+            wait,
+        } => pipelines::sweep(&client, &schedule, &grid, wait, json_out),
         SchedulesCommand::Run(run) => {
             let parameters = run.parameters.collect()?;
             let body =
@@ -173,6 +193,7 @@ pub fn schedules(args: SchedulesArgs) -> Result<(), Failure> {
             schedule,
             executions,
             delete_files,
+            cascade,
         } => {
             let (choice, what) = match (executions, delete_files) {
                 (RunHistory::Delete, _) | (_, true) => (
@@ -184,9 +205,19 @@ pub fn schedules(args: SchedulesArgs) -> Result<(), Failure> {
                 }
             };
             let path = schedule_path(&schedule, "");
-            client.json("DELETE", &format!("{path}?executions={choice}"), None)?;
+            let cascade = if cascade { "&cascade=true" } else { "" };
+            client.json(
+                "DELETE",
+                &format!("{path}?executions={choice}{cascade}"),
+                None,
+            )?;
             if !json_out {
-                println!("deleted schedule {schedule} ({what})");
+                let after = if cascade.is_empty() {
+                    ""
+                } else {
+                    ", with the schedules after it"
+                };
+                println!("deleted schedule {schedule}{after} ({what})");
             }
             Ok(())
         }
@@ -227,6 +258,7 @@ impl ScheduleOptions {
         };
         insert(&mut body, "cron", self.cron.clone());
         insert(&mut body, "every", self.every.clone());
+        pipelines::fill(self, &mut body)?;
         insert(&mut body, "timezone", self.timezone.clone());
         self.run.fill(&mut body)?;
         insert(&mut body, "input", self.input.clone());
@@ -290,7 +322,12 @@ fn list_executions(
     json_out: bool,
 ) -> Result<(), Failure> {
     let mut query = Vec::new();
-    for (name, value) in [("schedule", &list.schedule), ("status", &list.status)] {
+    let filters = [
+        ("schedule", &list.schedule),
+        ("status", &list.status),
+        ("run_id", &list.run_id),
+    ];
+    for (name, value) in filters {
         if let Some(value) = value {
             query.push(format!("{name}={}", encode(value)));
         }

@@ -49,6 +49,20 @@ pub(super) enum ExecutionsCommand {
     Wait(ExecutionId),
     /// Cancel a queued or running execution (its partial output is kept).
     Cancel(ExecutionId),
+    /// Run an ended execution again, with the same parameters and input notebook; in a chain, the
+    /// schedules after it run again after it.
+    Rerun {
+        /// The execution's id.
+        id: String,
+        /// Wait until the new execution ends; exit 0 if it succeeded, 1 otherwise.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// A sweep's executions as a table: parameters that vary, status, recorded values.
+    Sweep {
+        /// The sweep's id (`schedules sweep` prints it).
+        sweep: String,
+    },
     /// Delete an execution's record (refused while it runs: cancel it first).
     Delete {
         /// The execution's id.
@@ -99,6 +113,9 @@ pub(super) struct ListExecutionsArgs {
     /// Only this schedule's executions (id or name).
     #[arg(long)]
     pub(super) schedule: Option<String>,
+    /// Only this chain's executions (the `run_id` they share, the first one's id), oldest first.
+    #[arg(long, conflicts_with_all = ["cursor", "all"])]
+    pub(super) run_id: Option<String>,
     /// Only executions with this status (queued, running, succeeded, failed, cancelled, timed_out,
     /// skipped).
     #[arg(long)]
@@ -151,6 +168,38 @@ pub(super) enum SchedulesCommand {
     Run(RunScheduleArgs),
     /// Copy the notebook again into the schedule's snapshot.
     Snapshot(ScheduleKey),
+    /// Run a schedule once for each of its fire times from one day to another, each with its
+    /// fire time (and `--fire-time-parameter`).
+    Backfill {
+        /// The schedule's id or name.
+        schedule: String,
+        /// The first day, YYYY-MM-DD in the schedule's time zone (or an RFC 3339 time).
+        #[arg(long, value_name = "DAY")]
+        from: String,
+        /// The last day, inclusive (or an RFC 3339 time).
+        #[arg(long, value_name = "DAY")]
+        to: String,
+        /// Run the schedules after it after each of these runs too.
+        #[arg(long)]
+        downstream: bool,
+    },
+    /// Run a schedule once per combination of parameter values (`-g P=1,2,3 -g Q=a,b`: six runs).
+    Sweep {
+        /// The schedule's id or name.
+        schedule: String,
+        /// A parameter and its values, comma-separated, each typed like `-p`'s (`7`, `1e3`,
+        /// `True`, else text); or a JSON list (`P=[1, "a,b"]`). Repeat for more parameters.
+        #[arg(
+            short = 'g',
+            long = "grid",
+            value_name = "NAME=V1,V2,…",
+            required = true
+        )]
+        grid: Vec<String>,
+        /// Wait until every run ends, then print the table; exit 1 unless all succeeded.
+        #[arg(long)]
+        wait: bool,
+    },
     /// A schedule's recorded values across its runs, oldest run first.
     Values {
         /// The schedule's id or name.
@@ -178,6 +227,10 @@ pub(super) enum SchedulesCommand {
             conflicts_with = "executions"
         )]
         delete_files: bool,
+        /// Delete the schedules that run after it (and theirs) too; without it, a schedule others
+        /// run after is not deleted.
+        #[arg(long)]
+        cascade: bool,
     },
 }
 
@@ -208,6 +261,19 @@ pub(super) enum Clearable {
     Notify,
     Retention,
     StaleAfter,
+    FireTimeParameter,
+    FireTimeFormat,
+}
+
+/// How each upstream of `--after` must have ended (the API's `after.on`).
+#[derive(Debug, Clone, Copy, PartialEq, ValueEnum)]
+pub(super) enum AfterOn {
+    /// Succeeded; otherwise this schedule's run is recorded skipped with the reason.
+    Success,
+    /// Failed, timed out or was cancelled; otherwise nothing runs.
+    Failure,
+    /// Ended, however.
+    Completion,
 }
 
 /// How an execution runs, for ad-hoc executions and schedules alike; each option given becomes a
@@ -251,11 +317,27 @@ pub(super) struct RunOptions {
 #[derive(Debug, Args)]
 pub(super) struct ScheduleOptions {
     /// Cron expression, 5 fields (minute precision) or 6 (seconds first).
-    #[arg(long, conflicts_with = "every")]
+    #[arg(long, conflicts_with_all = ["every", "after"])]
     pub(super) cron: Option<String>,
     /// A friendly interval instead of a cron expression (`15m`, `2h`, `1d`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "after")]
     pub(super) every: Option<String>,
+    /// Run after this schedule instead of by time; repeat to run once each of them has ended.
+    #[arg(long, value_name = "SCHEDULE")]
+    pub(super) after: Vec<String>,
+    /// How the `--after` schedules must have ended (default: success).
+    #[arg(long, value_enum, requires = "after")]
+    pub(super) on: Option<AfterOn>,
+    /// A parameter whose value comes from an upstream when a run starts: `NAME=UPSTREAM.values.V`
+    /// (a value it recorded), `NAME=UPSTREAM.parameters.P` or `NAME=fire_time`. Repeat for more.
+    #[arg(long = "param-from", value_name = "NAME=REFERENCE")]
+    pub(super) param_from: Vec<String>,
+    /// The parameter that receives each run's fire time (`RUN_DATE`).
+    #[arg(long, value_name = "NAME")]
+    pub(super) fire_time_parameter: Option<String>,
+    /// The fire time's strftime format, in the schedule's zone (default `%Y-%m-%d`).
+    #[arg(long, value_name = "FORMAT")]
+    pub(super) fire_time_format: Option<String>,
     /// IANA time zone of the cron expression (default UTC).
     #[arg(long, alias = "tz")]
     pub(super) timezone: Option<String>,

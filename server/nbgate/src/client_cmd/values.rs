@@ -10,7 +10,7 @@ use super::{execution_path, print_json, print_table, read, schedule_path, text, 
 use crate::Failure;
 
 /// A value in one cell: JSON text, or `<encoder> first line of the summary` for other encoders.
-fn cell(value: &Value) -> String {
+pub(super) fn cell(value: &Value) -> String {
     match value {
         Value::Object(object) if object.len() == 2 && object.contains_key("encoder") => {
             let encoder = text(&value["encoder"]);
