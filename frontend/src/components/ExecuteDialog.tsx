@@ -121,8 +121,19 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
   const [serverError, setServerError] = React.useState<ServerError | null>(null);
   /** The server's latest word on the fields as typed (`POST /api/schedules/preview`). */
   const [answer, setAnswer] = React.useState<IPreviewAnswer | null>(null);
+  /** The latest preview request failed: the submit's answer is then the only check. */
+  const [unchecked, setUnchecked] = React.useState(false);
   const previewer = React.useMemo(
-    () => new Previewer(body => api.previewSchedule(body), setAnswer),
+    () =>
+      new Previewer(
+        body => api.previewSchedule(body),
+        next => {
+          setUnchecked(next === null);
+          if (next) {
+            setAnswer(next);
+          }
+        }
+      ),
     []
   );
   React.useEffect(() => () => previewer.dispose(), [previewer]);
@@ -483,7 +494,12 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
                     ))}
                   </datalist>
                   {!scheduleError && !errors.timezone && (
-                    <Preview cron={cron} timezone={timezone} preview={recurrence} />
+                    <Preview
+                      cron={cron}
+                      timezone={timezone}
+                      preview={recurrence}
+                      unchecked={unchecked}
+                    />
                   )}
                 </>
               )}

@@ -263,19 +263,22 @@ export function formatRun(run: Date, timeZone: string, locale?: string): string 
 
 /**
  * The frequency in the server's words and its next runs in the schedule's zone; "Checking…" until the
- * server has answered about the expression and zone now shown.
+ * server has answered about the expression and zone now shown (or a word that it did not).
  */
 export function Preview(props: {
   cron: string;
   timezone: string;
   preview: { description: string; runs: string[] } | null;
+  /** The server did not answer: say so rather than "Checking…" forever. */
+  unchecked?: boolean;
 }): JSX.Element {
   const { preview } = props;
+  const waiting = props.unchecked
+    ? 'Not checked yet (the server did not answer): it is checked when you create the schedule.'
+    : 'Checking the schedule…';
   return (
     <div className="nbgate-Preview" aria-live="polite">
-      <div className="nbgate-Preview-description">
-        {preview ? preview.description : 'Checking the schedule…'}
-      </div>
+      <div className="nbgate-Preview-description">{preview ? preview.description : waiting}</div>
       <div className="nbgate-Preview-cron">
         cron: <code>{props.cron}</code>
       </div>
