@@ -142,6 +142,8 @@ pub struct AppState {
     /// The executor API's scheduler (`None`: the Kernel Gateway alone; see [`AppState::with_scheduler`]).
     pub executor: Option<executor::Executor>,
     pub(crate) sessions: Arc<sessions::SessionStore>,
+    /// The kernelspecs as last read from `config.specs`, until their files change.
+    pub(crate) specs: kernelspecs::SpecCache,
 }
 
 impl AppState {
@@ -150,6 +152,7 @@ impl AppState {
         Self {
             kernels: KernelRegistry::new(config.clone()),
             sessions: Arc::default(),
+            specs: kernelspecs::SpecCache::default(),
             executor: None,
             config,
         }

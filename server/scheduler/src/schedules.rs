@@ -335,7 +335,7 @@ impl SchedulerHandle {
         for execution in &executions {
             match history {
                 RunHistory::Delete => {
-                    worker::remove_output(&self.ctx, execution);
+                    worker::remove_output(&self.ctx, execution).await;
                     self.ctx.events.send(&execution.id, EventKind::Deleted);
                 }
                 RunHistory::Keep if execution.status == ExecutionStatus::Queued => {

@@ -182,7 +182,7 @@ impl SchedulerHandle {
             .call(move |store| store.delete_execution(&key))
             .await?;
         if delete_file {
-            worker::remove_output(&self.ctx, &execution);
+            worker::remove_output(&self.ctx, &execution).await;
         }
         self.ctx.events.send(id, EventKind::Deleted);
         self.ctx.wake.notify_one();

@@ -2,6 +2,7 @@
 //! with the runner (output saved after every cell), enforce the run timeout, map the outcome, retry
 //! with back-off, apply retention, hand the webhook to the notifier.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use nbgate_executor::Parameters;
@@ -119,7 +120,7 @@ pub(crate) async fn run_execution(
         Ok(false) => {
             tracing::info!(execution = %execution.id, "deleted while running");
             if delete_output {
-                remove_output(&ctx, &execution);
+                remove_output(&ctx, &execution).await;
             }
         }
         Err(error) => tracing::error!(execution = %execution.id, %error, "cannot record the end"),
@@ -169,13 +170,19 @@ async fn execute(
     if let Err(reason) = crate::pipeline::refs::resolve(ctx, execution).await {
         return (End::failed(reason), None);
     }
-    let input = match &execution.schedule_id {
-        Some(id) if execution.run.snapshot => Ok(ctx.snapshot_path(id)),
-        _ => paths::existing_file(&ctx.root, &execution.notebook).map_err(|e| e.to_string()),
+    let snapshot = match &execution.schedule_id {
+        Some(id) if execution.run.snapshot => Some(ctx.snapshot_path(id)),
+        _ => None,
     };
-    let bytes = match input.and_then(|path| {
+    let (root, notebook) = (ctx.root.clone(), execution.notebook.clone());
+    let read = blocking(move || {
+        let path = match snapshot {
+            Some(path) => path,
+            None => paths::existing_file(&root, &notebook).map_err(|e| e.to_string())?,
+        };
         std::fs::read(&path).map_err(|error| format!("cannot read {}: {error}", path.display()))
-    }) {
+    });
+    let bytes = match read.await {
         Ok(bytes) => bytes,
         Err(reason) => return (End::failed(reason), None),
     };
@@ -198,18 +205,11 @@ async fn execute(
         "nbgate".into(),
         json!({"execution_id": execution.id, "execution_name": execution.name}),
     );
-    let save_to = match paths::output_dir(&ctx.root, &execution.output_path) {
+    let (root, output) = (ctx.root.clone(), execution.output_path.clone());
+    let save_to = match blocking(move || output_file(&root, &output)).await {
         Ok(path) => path,
-        Err(error) => return (End::failed(error.to_string()), None),
+        Err(reason) => return (End::failed(reason), None),
     };
-    if let Some(parent) = save_to.parent()
-        && let Err(error) = std::fs::create_dir_all(parent)
-    {
-        return (
-            End::failed(format!("cannot create {}: {error}", parent.display())),
-            None,
-        );
-    }
     let cwd = ctx
         .root
         .join(&execution.notebook)
@@ -417,7 +417,7 @@ pub(crate) async fn apply_retention(ctx: &Ctx, schedule_id: &str) {
     match result {
         Ok(deleted) => {
             for old in deleted {
-                remove_output(ctx, &old);
+                remove_output(ctx, &old).await;
                 ctx.events.send(&old.id, EventKind::Deleted);
             }
         }
@@ -425,10 +425,37 @@ pub(crate) async fn apply_retention(ctx: &Ctx, schedule_id: &str) {
     }
 }
 
+/// The output notebook's path, its folder created; resolving and creating block, so callers run it
+/// on the blocking pool.
+fn output_file(root: &Path, output_path: &str) -> Result<PathBuf, String> {
+    let save_to = paths::output_dir(root, output_path).map_err(|error| error.to_string())?;
+    if let Some(parent) = save_to.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|error| format!("cannot create {}: {error}", parent.display()))?;
+    }
+    Ok(save_to)
+}
+
+/// Filesystem work that fails with a reason, on the blocking pool (resolving paths, reading,
+/// creating folders block).
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|error| Err(format!("file system task failed: {error}")))
+}
+
 /// Deletes an execution's output notebook (a missing file is fine) if it is a file under the root
-/// ([`paths::deletable_file`]); otherwise leaves it and logs why.
-pub(crate) fn remove_output(ctx: &Ctx, execution: &Execution) {
-    match paths::deletable_file(&ctx.root, &execution.output_path) {
+/// ([`paths::deletable_file`]); otherwise leaves it and logs why. On the blocking pool; done when it
+/// returns.
+pub(crate) async fn remove_output(ctx: &Ctx, execution: &Execution) {
+    let (root, output, id) = (
+        ctx.root.clone(),
+        execution.output_path.clone(),
+        execution.id.clone(),
+    );
+    let removed = tokio::task::spawn_blocking(move || match paths::deletable_file(&root, &output) {
         Ok(None) => {}
         Ok(Some(path)) => {
             if let Err(error) = std::fs::remove_file(&path)
@@ -438,8 +465,12 @@ pub(crate) fn remove_output(ctx: &Ctx, execution: &Execution) {
             }
         }
         Err(error) => {
-            tracing::warn!(execution = %execution.id, %error, "output notebook left in place");
+            tracing::warn!(execution = %id, %error, "output notebook left in place");
         }
+    })
+    .await;
+    if let Err(error) = removed {
+        tracing::warn!(execution = %execution.id, %error, "deleting the output notebook failed");
     }
 }
 

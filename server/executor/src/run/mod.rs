@@ -105,8 +105,9 @@ pub async fn run_notebook_with_clock(
 ) -> Result<Outcome, RunError> {
     let injected_cell = prepare(notebook, request, sink)?;
     if request.prepare_only {
-        if let Some(path) = &request.save_to {
-            notebook.write_atomic(path)?;
+        if let Some(path) = request.save_to.clone() {
+            let snapshot = notebook.clone();
+            blocking(move || snapshot.write_atomic(&path)).await?;
         }
         return Ok(Outcome::Prepared);
     }
@@ -142,16 +143,10 @@ pub async fn run_notebook_with_clock(
         Err(error) => Err(RunError::Kernel(error)),
     };
     papermill::notebook_complete(notebook, now());
-    let save_final = |notebook: &Notebook| -> Result<(), RunError> {
-        match saver {
-            Some(saver) => Ok(saver.finish(notebook)?),
-            None => Ok(()),
-        }
-    };
     let outcome = match executed {
         Ok(outcome) => outcome,
         Err(error) => {
-            save_final(notebook)?;
+            save_final(saver, notebook).await?;
             return Err(error);
         }
     };
@@ -167,8 +162,26 @@ pub async fn run_notebook_with_clock(
         }
         other => other,
     };
-    save_final(notebook)?;
+    save_final(saver, notebook).await?;
     Ok(outcome)
+}
+
+/// The final save: waits for the background writer, then writes the notebook synced. Both block (a
+/// thread join, an fsync), so they run on the blocking pool, not on the run's async thread.
+async fn save_final(saver: Option<Saver>, notebook: &Notebook) -> Result<(), RunError> {
+    let Some(saver) = saver else {
+        return Ok(());
+    };
+    let snapshot = notebook.clone();
+    Ok(blocking(move || saver.finish(&snapshot)).await?)
+}
+
+/// Runs `work` on tokio's blocking pool; a panic in it is resumed here, as if it had run inline.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
 }
 
 /// Load normalisation, parameters, papermill metadata, removal of old error markers. Returns the
