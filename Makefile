@@ -24,7 +24,7 @@ export MPLCONFIGDIR        := $(CACHE)/matplotlib
 export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help run run-headless test soak venv build build-release lint bench clean
+.PHONY: help run run-headless test soak venv venv-eg build build-release lint bench clean
 
 help:
 	@echo "make run    build everything and start JupyterLab (with the nbgate extension) on examples/"
@@ -40,6 +40,17 @@ $(VENV)/.installed: requirements.txt
 	@touch $@
 
 venv: $(VENV)/.installed
+
+# Jupyter Enterprise Gateway for the remote-kernel tests, in a venv of its own (it pins jupyter_client 6
+# and jupyter_server 1, which clash with JupyterLab's); rebuilt only when requirements-eg.txt changes.
+VENV_EG := $(ROOT)/.venv-eg
+$(VENV_EG)/.installed: requirements-eg.txt
+	@test -x $(VENV_EG)/bin/python || $(PYTHON) -m venv $(VENV_EG)
+	$(VENV_EG)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(VENV_EG)/bin/pip install --quiet --disable-pip-version-check -r requirements-eg.txt
+	@touch $@
+
+venv-eg: $(VENV_EG)/.installed
 
 build-release:
 	$(CARGO) build --release -p nbgate
@@ -60,7 +71,7 @@ run-headless: venv build-release
 	@echo "Predictions:       $(ROOT)/examples/output/ (partitioned by generated_sync_date)"
 
 # The Rust workspace, then the JupyterLab extension: jest + pytest, and the browser tests (Chromium).
-test: venv build
+test: venv venv-eg build
 	@mkdir -p $(JUPYTER_RUNTIME_DIR)
 	$(CARGO) test --workspace
 	$(MAKE) --no-print-directory frontend-test frontend-e2e

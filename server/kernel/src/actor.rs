@@ -61,6 +61,8 @@ pub(crate) struct Config {
     /// The session (and socket identity) of the kernel's own handle.
     pub session: String,
     pub connection_file: PathBuf,
+    /// `"local"`, or the URL of the gateway the kernel runs on.
+    pub location: String,
 }
 
 pub(crate) enum Command {
@@ -201,15 +203,7 @@ impl Actor {
     }
 
     fn not_running(&self) -> KernelError {
-        match self.state.borrow().state {
-            KernelState::Dead(status) => KernelError::Dead {
-                id: self.config.id.clone(),
-                status,
-            },
-            _ => KernelError::Closed {
-                id: self.config.id.clone(),
-            },
-        }
+        not_running(&self.config.id, self.state.borrow().state)
     }
 
     async fn send(&mut self, conn: ConnId, channel: Channel, message: RawMessage) -> Result<()> {
@@ -388,6 +382,17 @@ impl Actor {
                 Err(error)
             }
         }
+    }
+}
+
+/// Why a kernel in `state` cannot take a request: dead (with its exit) or shut down.
+pub(crate) fn not_running(id: &str, state: KernelState) -> KernelError {
+    match state {
+        KernelState::Dead(status) => KernelError::Dead {
+            id: id.to_owned(),
+            status,
+        },
+        _ => KernelError::Closed { id: id.to_owned() },
     }
 }
 

@@ -146,6 +146,27 @@ pub enum KernelError {
     #[error("kernel {id} has been shut down")]
     Closed { id: String },
 
+    #[error("gateway {url} is unreachable: {reason}")]
+    GatewayUnreachable { url: String, reason: String },
+
+    #[error("gateway {url}: {action} failed ({status}): {message}")]
+    Gateway {
+        url: String,
+        action: String,
+        status: u16,
+        message: String,
+    },
+
+    #[error("kernel {id} on gateway {url}: {reason}")]
+    GatewayChannels {
+        url: String,
+        id: String,
+        reason: String,
+    },
+
+    #[error("{what} is not available for kernels on a gateway")]
+    NotOnGateway { what: &'static str },
+
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
 }

@@ -58,6 +58,7 @@ pub async fn start(spec: KernelSpec, options: LaunchOptions) -> Result<Kernel> {
         signer,
         session: uuid::Uuid::new_v4().to_string(),
         connection_file,
+        location: "local".to_owned(),
     });
     let (shared, _) = broadcast::channel(EVENT_CAPACITY);
     let (main_replies, _) = broadcast::channel(EVENT_CAPACITY);
@@ -102,6 +103,26 @@ pub async fn start(spec: KernelSpec, options: LaunchOptions) -> Result<Kernel> {
 }
 
 impl Kernel {
+    /// A handle on an actor that reads `commands` and publishes on `events` and `replies` (a gateway
+    /// kernel's: see [`crate::gateway`]).
+    pub(crate) fn assemble(
+        config: Arc<Config>,
+        commands: mpsc::UnboundedSender<Command>,
+        state: watch::Receiver<Snapshot>,
+        events: &broadcast::Sender<KernelEvent>,
+        replies: &broadcast::Sender<KernelEvent>,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                config,
+                commands,
+                state,
+                events: events.downgrade(),
+                replies: replies.downgrade(),
+            }),
+        }
+    }
+
     /// Same as [`start`].
     pub async fn start(spec: KernelSpec, options: LaunchOptions) -> Result<Self> {
         start(spec, options).await
@@ -110,6 +131,11 @@ impl Kernel {
     /// The kernel id (a UUID), stable across restarts.
     pub fn id(&self) -> &str {
         &self.shared.config.id
+    }
+
+    /// Where the kernel runs: `"local"`, or the gateway's URL (then [`Kernel::id`] is the gateway's id).
+    pub fn location(&self) -> &str {
+        &self.shared.config.location
     }
 
     pub fn spec(&self) -> &KernelSpec {

@@ -1,5 +1,5 @@
-//! Kernels: finding them, starting them, talking to them, stopping them. The only crate that spawns
-//! processes or opens sockets.
+//! Kernels: finding them, starting them (here or on a gateway), talking to them, stopping them. The
+//! only crate that spawns processes or opens sockets.
 //!
 //! # Map
 //! - [`kernelspec`]: discovery in Jupyter's directories (JUPYTER_PATH, user, env prefixes, system; first
@@ -27,6 +27,9 @@
 //! - `events`: [`KernelEvent`] and [`KernelEvents`] (a subscription; lagging yields `Lagged(n)`).
 //! - `secrets`: [`SECRET_VARS`], the one list of variables holding a server's token, dropped from
 //!   every kernel's environment by its callers (the gateway and the scheduler).
+//! - [`gateway`]: kernels on a Kernel Gateway-compatible server (Enterprise Gateway): the same
+//!   [`Kernel`] handle, driven over REST and the channels WebSocket by an actor of its own;
+//!   [`KernelLocation`] says where a kernel is started ([`gateway::start`]).
 //! - [`sync`]: the poison-tolerant [`sync::lock`] every crate above uses for its std mutexes.
 //!
 //! # Data flow
@@ -53,6 +56,7 @@ mod actor;
 mod boot;
 mod error;
 mod events;
+pub mod gateway;
 mod handle;
 pub mod kernelspec;
 mod launch;
@@ -65,6 +69,7 @@ mod zygote;
 pub use actor::KernelState;
 pub use error::{ExitInfo, KernelError, Result};
 pub use events::{KernelEvent, KernelEvents};
+pub use gateway::{Gateway, KernelLocation};
 pub use handle::{Kernel, KernelClient, shutdown_all, start};
 pub use kernelspec::{InterruptMode, KernelSpec, KernelSpecs};
 pub use launch::{

@@ -50,6 +50,21 @@ pub struct RunArgs {
     /// Working directory of the kernel.
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
+    /// Start the kernel on this Kernel Gateway-compatible server (Jupyter Enterprise Gateway), from its
+    /// kernelspecs, instead of on this machine.
+    #[arg(long = "gateway-url", env = "NBGATE_GATEWAY_URL", value_name = "URL")]
+    pub gateway_url: Option<String>,
+    /// The gateway's token (sent as `Authorization: token …`); prefer the environment variable.
+    #[arg(
+        long = "gateway-token",
+        env = "NBGATE_GATEWAY_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub gateway_token: Option<String>,
+    /// `KERNEL_USERNAME` sent to the gateway; default: the user nbgate runs as.
+    #[arg(long = "gateway-kernel-username", value_name = "NAME")]
+    pub gateway_kernel_username: Option<String>,
     /// Fail a cell that runs longer than this many seconds (the kernel is interrupted first).
     #[arg(
         long = "cell-timeout",

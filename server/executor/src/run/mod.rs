@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use nbgate_kernel::{Kernel, KernelError, KernelSpecs, LaunchOptions};
+use nbgate_kernel::{Kernel, KernelError, KernelLocation, KernelSpecs, LaunchOptions};
 use tokio_util::sync::CancellationToken;
 
 pub use self::cell::{
@@ -48,6 +48,8 @@ pub struct RunRequest {
     pub cells: CellOptions,
     /// Kernel start: working directory, environment, start timeout.
     pub launch: LaunchOptions,
+    /// Where the kernel is started: here (from `specs`), or on a gateway (from its kernelspecs).
+    pub location: KernelLocation,
 }
 
 /// How a run ended. A run that could not start at all is an [`RunError`] instead.
@@ -112,8 +114,12 @@ pub async fn run_notebook_with_clock(
         return Ok(Outcome::Prepared);
     }
     let kernel_name = kernel_name(notebook, request)?;
-    // Find the kernelspec before touching the output: an unknown kernel is a usage error.
-    let spec = specs.find(&kernel_name)?;
+    // Find the kernelspec before touching the output: an unknown kernel is a usage error. A gateway
+    // knows its own kernelspecs.
+    let start = match &request.location {
+        KernelLocation::Local => Start::Local(Box::new(specs.find(&kernel_name)?)),
+        KernelLocation::Gateway(gateway) => Start::Gateway(gateway),
+    };
 
     // Saves between steps go to a background writer; the last one is synchronous and synced.
     let saver = request.save_to.as_deref().map(Saver::new);
@@ -130,7 +136,13 @@ pub async fn run_notebook_with_clock(
         injected_cell,
     });
 
-    let executed = match nbgate_kernel::start(spec, request.launch.clone()).await {
+    let started = match start {
+        Start::Local(spec) => nbgate_kernel::start(*spec, request.launch.clone()).await,
+        Start::Gateway(gateway) => {
+            nbgate_kernel::gateway::start(gateway, &kernel_name, request.launch.clone()).await
+        }
+    };
+    let executed = match started {
         Ok(kernel) => {
             sink.report(Progress::KernelReady {
                 kernel: kernel_name.clone(),
@@ -182,6 +194,12 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
         Ok(value) => value,
         Err(error) => std::panic::resume_unwind(error.into_panic()),
     }
+}
+
+/// What a run starts its kernel from.
+enum Start<'a> {
+    Local(Box<nbgate_kernel::KernelSpec>),
+    Gateway(&'a nbgate_kernel::Gateway),
 }
 
 /// Load normalisation, parameters, papermill metadata, removal of old error markers. Returns the

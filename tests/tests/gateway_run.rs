@@ -1,0 +1,346 @@
+//! `nbgate run --gateway-url` on a real Jupyter Enterprise Gateway (the `.venv-eg` venv, made by
+//! `make test`): EG on a free loopback port with its stock python3 kernelspec (its default local process
+//! proxy: kernels are EG's children), a parameterised notebook's outputs, a failing cell, a cell timeout
+//! (the kernel interrupted through the gateway), an unknown kernel and an unreachable gateway, each with
+//! one line naming the problem; after every run the gateway lists no kernel, and once EG is stopped no
+//! process of the test is left.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use nbgate_tests::serve::{cell_stdout, notebook};
+use nbgate_tests::{JupyterEnv, repo_root};
+use serde_json::Value;
+
+const TOKEN: &str = "eg-test-token";
+/// EG refuses kernels for root; the tests run as whoever runs them, so they name a user.
+const KERNEL_USER: &str = "nbgate-test";
+
+/// The Enterprise Gateway venv (made by `make test`, from requirements-eg.txt).
+fn eg_venv() -> PathBuf {
+    let venv = repo_root().join(".venv-eg");
+    assert!(
+        venv.join("bin/jupyter-enterprisegateway").exists()
+            && venv
+                .join("share/jupyter/kernels/python3/kernel.json")
+                .exists(),
+        "the Enterprise Gateway venv is missing at {}: run `make test` (or `make venv-eg`) first",
+        venv.display()
+    );
+    venv
+}
+
+/// A running Enterprise Gateway, stopped (its whole process group) when dropped, whatever happened.
+struct EnterpriseGateway {
+    child: Child,
+    port: u16,
+}
+
+impl EnterpriseGateway {
+    fn start(env: &JupyterEnv) -> Self {
+        let venv = eg_venv();
+        let log = env.dir.path().join("eg.log");
+        // A free port, taken by EG a moment later; a lost race shows as EG exiting, and is retried.
+        for _ in 0..3 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|listener| listener.local_addr())
+                .expect("a free port")
+                .port();
+            let path = format!(
+                "{}:{}",
+                venv.join("bin").display(),
+                std::env::var("PATH").unwrap_or_default()
+            );
+            let child = Command::new(venv.join("bin/jupyter-enterprisegateway"))
+                .current_dir(env.work())
+                .envs(env.vars())
+                .env("JUPYTER_PATH", venv.join("share/jupyter"))
+                .env("PATH", path)
+                .env("EG_IP", "127.0.0.1")
+                .env("EG_PORT", port.to_string())
+                .env("EG_AUTH_TOKEN", TOKEN)
+                .env("EG_LIST_KERNELS", "True")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).expect("EG log"))
+                .process_group(0)
+                .spawn()
+                .expect("Enterprise Gateway starts");
+            let mut gateway = Self { child, port };
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                if gateway.get("/api/kernelspecs").is_some() {
+                    return gateway;
+                }
+                if gateway.child.try_wait().expect("EG status").is_some() {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "Enterprise Gateway did not answer within 60 s; its log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+                // Polling the port is the only way to see another process start listening.
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        panic!(
+            "Enterprise Gateway exited at start three times; its log:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `GET path` with the token: the body of a 200, else `None`.
+    fn get(&self, path: &str) -> Option<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: token {TOKEN}\r\n\r\n"
+        )
+        .ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let (head, body) = response.split_once("\r\n\r\n")?;
+        head.starts_with("HTTP/1.1 200")
+            .then(|| body.to_owned())
+            .or_else(|| head.starts_with("HTTP/1.0 200").then(|| body.to_owned()))
+    }
+
+    /// The kernels the gateway runs.
+    fn kernels(&self) -> Vec<Value> {
+        let body = self.get("/api/kernels").expect("GET /api/kernels answers");
+        serde_json::from_str::<Vec<Value>>(&body).expect("a JSON list of kernels")
+    }
+}
+
+impl Drop for EnterpriseGateway {
+    fn drop(&mut self) {
+        let group = -(self.child.id() as i32);
+        // SAFETY: kill(2) on the process group of our own child.
+        unsafe { libc::kill(group, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // SAFETY: as above; whatever is left of the group goes.
+        unsafe { libc::kill(group, libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+}
+
+fn write_notebook(env: &JupyterEnv, name: &str, cells: &[&str]) -> PathBuf {
+    let path = env.work().join(name);
+    std::fs::write(&path, notebook("python3", "python", cells)).expect("write notebook");
+    path
+}
+
+/// `nbgate run INPUT OUTPUT --gateway-url URL ARGS…` with the token in the environment.
+fn run_on(env: &JupyterEnv, url: &str, input: &Path, output: &str, args: &[&str]) -> Output {
+    let gateway = format!("--gateway-url={url}");
+    let mut all = vec!["run", input.to_str().expect("UTF-8 path"), output, &gateway];
+    all.extend_from_slice(args);
+    std::process::Command::new(nbgate_tests::workspace_bin("nbgate"))
+        .current_dir(env.work())
+        .envs(env.vars())
+        .env("NBGATE_GATEWAY_TOKEN", TOKEN)
+        .args(&all)
+        .stdin(Stdio::null())
+        .output()
+        .expect("nbgate runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn read(env: &JupyterEnv, name: &str) -> Value {
+    let text = std::fs::read_to_string(env.work().join(name)).expect("output notebook");
+    serde_json::from_str(&text).expect("valid JSON")
+}
+
+fn assert_no_kernel_left(gateway: &EnterpriseGateway) {
+    // The DELETE is answered before nbgate exits: the list is empty at once.
+    assert_eq!(
+        gateway.kernels(),
+        Vec::<Value>::new(),
+        "a kernel was left on the gateway"
+    );
+}
+
+#[test]
+fn a_notebook_runs_on_enterprise_gateway_and_leaves_no_kernel_behind() {
+    let env = JupyterEnv::new();
+    let gateway = EnterpriseGateway::start(&env);
+    let user = format!("--gateway-kernel-username={KERNEL_USER}");
+
+    // Parameters, stdout, display data and results; the kernel is EG's child and sees KERNEL_USERNAME.
+    let input = write_notebook(
+        &env,
+        "params.ipynb",
+        &[
+            "x = 1\nname = 'default'",
+            "import os\nprint(x * 2, name, os.environ['KERNEL_USERNAME'], os.getppid())",
+            "from IPython.display import display\ndisplay({'text/plain': 'shown'}, raw=True)\nx + 0.5",
+        ],
+    );
+    let mut notebook: Value =
+        serde_json::from_str(&std::fs::read_to_string(&input).expect("read back")).expect("JSON");
+    notebook["cells"][0]["metadata"]["tags"] = serde_json::json!(["parameters"]);
+    std::fs::write(&input, notebook.to_string()).expect("tag parameters");
+    let output = run_on(
+        &env,
+        &gateway.url(),
+        &input,
+        "params_out.ipynb",
+        &[&user, "-p", "x", "21", "-p", "name", "gateway"],
+    );
+    assert!(
+        output.status.success(),
+        "nbgate run failed: {}",
+        stderr(&output)
+    );
+    let executed = read(&env, "params_out.ipynb");
+    let printed = cell_stdout(&executed, 2);
+    let fields: Vec<&str> = printed.split_whitespace().collect();
+    assert_eq!(fields[..3], ["42", "gateway", KERNEL_USER], "{printed}");
+    assert_eq!(
+        fields[3],
+        gateway.child.id().to_string(),
+        "the kernel is the gateway's child"
+    );
+    let outputs = &executed["cells"][3]["outputs"];
+    assert_eq!(outputs[0]["output_type"], "display_data");
+    assert_eq!(
+        outputs[0]["data"]["text/plain"],
+        serde_json::json!(["shown"])
+    );
+    assert_eq!(
+        outputs[1]["data"]["text/plain"],
+        serde_json::json!(["21.5"])
+    );
+    assert_eq!(executed["metadata"]["language_info"]["name"], "python");
+    assert_no_kernel_left(&gateway);
+
+    // A failing cell: papermill's exit code and one line naming the cell and the error.
+    let input = write_notebook(&env, "fails.ipynb", &["1 / 0", "print('not reached')"]);
+    let output = run_on(&env, &gateway.url(), &input, "fails_out.ipynb", &[&user]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("raised ZeroDivisionError: division by zero"),
+        "{}",
+        stderr(&output)
+    );
+    // Papermill's two error markers: one first, one before the failing cell.
+    let failed = read(&env, "fails_out.ipynb");
+    assert_eq!(
+        failed["cells"][2]["outputs"][0]["ename"],
+        "ZeroDivisionError"
+    );
+    assert_eq!(failed["cells"][3]["outputs"], serde_json::json!([]));
+    assert_no_kernel_left(&gateway);
+
+    // A cell timeout: the kernel is interrupted through the gateway (the cell ends in
+    // KeyboardInterrupt, not a killed kernel), well before the cell's own end.
+    let input = write_notebook(&env, "slow.ipynb", &["import time\ntime.sleep(120)"]);
+    let started = Instant::now();
+    let output = run_on(
+        &env,
+        &gateway.url(),
+        &input,
+        "slow_out.ipynb",
+        &[&user, "--cell-timeout=2"],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("cell 0 timed out"),
+        "{}",
+        stderr(&output)
+    );
+    let interrupted = &read(&env, "slow_out.ipynb")["cells"][0]["outputs"];
+    assert!(
+        interrupted
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|output| output["ename"] == "KeyboardInterrupt"),
+        "{interrupted}"
+    );
+    assert_no_kernel_left(&gateway);
+
+    // A kernel the gateway does not have: a usage error listing the ones it has.
+    let input = write_notebook(&env, "any.ipynb", &["1"]);
+    let output = run_on(
+        &env,
+        &gateway.url(),
+        &input,
+        "any_out.ipynb",
+        &[&user, "-k", "nope"],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains(&format!(
+            "no kernel named \"nope\"; available: python3; searched: {}/api/kernelspecs",
+            gateway.url()
+        )),
+        "{}",
+        stderr(&output)
+    );
+    assert_no_kernel_left(&gateway);
+
+    drop(gateway);
+    env.assert_no_survivors(Duration::from_secs(10));
+}
+
+#[test]
+fn an_unreachable_gateway_is_one_line_naming_its_url() {
+    let env = JupyterEnv::new();
+    // A port nothing listens on: bound, then released.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let input = write_notebook(&env, "any.ipynb", &["1"]);
+    let output = run_on(&env, &url, &input, "out.ipynb", &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.starts_with(&format!("nbgate: gateway {url} is unreachable: ")),
+        "{message}"
+    );
+    assert!(message.contains("Connection refused"), "{message}");
+    env.assert_no_survivors(Duration::from_secs(5));
+}
+
+#[test]
+fn the_gateway_url_comes_from_the_environment_too() {
+    let env = JupyterEnv::new();
+    let input = write_notebook(&env, "any.ipynb", &["1"]);
+    let output = Command::new(nbgate_tests::workspace_bin("nbgate"))
+        .current_dir(env.work())
+        .envs(env.vars())
+        .env("NBGATE_GATEWAY_URL", "ftp://nowhere.invalid")
+        .args(["run", input.to_str().expect("UTF-8 path"), "out.ipynb"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("nbgate runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "nbgate: gateway ftp://nowhere.invalid is unreachable: not an http:// or https:// URL\n"
+    );
+}
