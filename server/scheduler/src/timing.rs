@@ -184,6 +184,9 @@ impl Timing {
     }
 }
 
+/// 2000-01-01T00:00:00Z, where the check that a cron pattern ever matches starts.
+const MATCH_SEARCH_FROM: DateTime<Utc> = DateTime::from_timestamp_nanos(946_684_800_000_000_000);
+
 fn parse_cron(expression: &str) -> Result<Kind, ValidationError> {
     let invalid = |reason: String| ValidationError::InvalidCron {
         expression: expression.into(),
@@ -198,8 +201,11 @@ fn parse_cron(expression: &str) -> Result<Kind, ValidationError> {
         )));
     }
     let cron = Cron::from_str(&fields.join(" ")).map_err(|error| invalid(error.to_string()))?;
-    // A pattern that never matches (31 February) is refused now rather than never firing.
-    cron.find_next_occurrence(&Utc::now(), false)
+    // A pattern that never matches (31 February) is refused now rather than never firing. Whether
+    // one ever matches does not depend on when it is asked (the fields repeat within 400 years, and
+    // croner searches to the year 5000), and the parsed timing is cached for good: so it is asked
+    // from a fixed instant, not the wall clock (which the scheduler reads only through its `Clock`).
+    cron.find_next_occurrence(&MATCH_SEARCH_FROM, false)
         .map_err(|_| invalid("it never matches a real date".into()))?;
     Ok(Kind::Cron {
         cron: Box::new(cron),
