@@ -358,6 +358,24 @@ fn mistakes_in_a_pipeline_are_refused_with_the_reason() {
     );
     assert!(cleared["fire_time_parameter"].is_null() && cleared["fire_time_format"].is_null());
 
+    // The dialog's preview takes `after` as a recurrence of its own; with `cron` it is blamed.
+    let preview = server.ok(
+        "POST",
+        "/api/schedules/preview",
+        Some(&json!({"after": {"schedules": ["a", "b"], "on": "completion"}})),
+    );
+    assert_eq!(preview["valid"], true, "{preview}");
+    assert_eq!(preview["description"], "After a and b end (UTC)");
+    assert_eq!(preview["next_runs"], json!([]));
+    let preview = server.ok(
+        "POST",
+        "/api/schedules/preview",
+        Some(&json!({"after": {"schedules": ["a"]}, "cron": "0 6 * * *"})),
+    );
+    assert_eq!(preview["valid"], false, "{preview}");
+    let blamed = preview["errors"]["after"].as_str().unwrap_or("");
+    assert!(blamed.contains("without `cron` and `every`"), "{preview}");
+
     // Backfill and sweep: their mistakes.
     refused(
         &server,

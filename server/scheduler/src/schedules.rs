@@ -98,7 +98,9 @@ impl SchedulerHandle {
                 errors.entry(field).or_insert(error);
             }
         }
-        let recurrence = given.iter().any(|field| ["cron", "every"].contains(field));
+        let recurrence = given
+            .iter()
+            .any(|field| ["cron", "every", "after"].contains(field));
         let timing = recurrence
             .then(|| Timing::new(&spec.recurrence, &spec.timezone).ok())
             .flatten();
