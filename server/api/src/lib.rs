@@ -14,7 +14,8 @@
 //!   `{"message"}` on the executor API's rows of the table; `created()`, both APIs' 201.
 //! - `routes`: [`Route`], one row of the route table.
 //! - `meta`: `GET /api`, `GET /api/health`.
-//! - `kernelspecs`: `GET /api/kernelspecs[/{name}]`, `GET /kernelspecs/{name}/{file}`.
+//! - `kernelspecs`: `GET /api/kernelspecs[/{name}]`, `GET /kernelspecs/{name}/{file}`; the specs
+//!   read once and kept until their files change.
 //! - `kernels`: `GET|POST /api/kernels`, `GET|DELETE /api/kernels/{id}`, interrupt, restart.
 //! - `sessions`: KG's session model (`/api/sessions`), each session owning a kernel.
 //! - `registry`: [`KernelRegistry`], the kernels the gateway runs and their model fields (activity,
@@ -22,10 +23,12 @@
 //!   culling and the prespawn pool.
 //! - `ws`: `GET /api/kernels/{id}/channels`: legacy JSON (+ binary buffers) and
 //!   `v1.kernel.websocket.jupyter.org` frames; one session per `session_id` with its own kernel client.
+//! - [`executor`]: the executor API (executions, schedules, environments, events, OpenAPI,
+//!   metrics) over the scheduler's `SchedulerHandle`.
 //!
 //! # The executor seam
-//! The executor API (next issue) is one more module with a `routes()` table, added to [`route_table`];
-//! it gets the token, CORS, errors and shutdown for free.
+//! The executor API is one more module with a `routes()` table, added to [`route_table`]: it gets the
+//! token, CORS, the error mapping (in its `{"message"}` body) and shutdown from the table.
 //!
 //! # Invariants
 //! - Every route in [`route_table`] requires the token (OPTIONS preflight aside).
