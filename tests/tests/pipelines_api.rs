@@ -375,6 +375,39 @@ fn mistakes_in_a_pipeline_are_refused_with_the_reason() {
     assert_eq!(preview["valid"], false, "{preview}");
     let blamed = preview["errors"]["after"].as_str().unwrap_or("");
     assert!(blamed.contains("without `cron` and `every`"), "{preview}");
+    // With the notebook, the pipeline fields are checked as creating would, at their field (c now
+    // runs after a and b).
+    let blame = |body: Value, field: &str, needle: &str| {
+        let preview = server.ok("POST", "/api/schedules/preview", Some(&body));
+        assert_eq!(preview["valid"], false, "{preview}");
+        let message = preview["errors"][field].as_str().unwrap_or("");
+        assert!(message.contains(needle), "{field}: {preview}");
+    };
+    blame(
+        json!({"notebook": "a.ipynb", "after": {"schedules": ["nope"]}}),
+        "after",
+        "no schedule is named \"nope\"",
+    );
+    blame(
+        json!({"notebook": "a.ipynb", "after": {"schedules": ["a"]},
+               "parameters_from": {"y": "a.values.y"}}),
+        "parameters_from",
+        "parameters cell has no \"y\"",
+    );
+    blame(
+        json!({"name": "a", "notebook": "a.ipynb", "after": {"schedules": ["c"]}}),
+        "after",
+        "a → c → a would make a cycle",
+    );
+    let sound = server.ok(
+        "POST",
+        "/api/schedules/preview",
+        Some(
+            &json!({"name": "d", "notebook": "a.ipynb", "after": {"schedules": ["c"]},
+                     "parameters_from": {"x": "c.parameters.x"}}),
+        ),
+    );
+    assert_eq!(sound["valid"], true, "{sound}");
 
     // Backfill and sweep: their mistakes.
     refused(

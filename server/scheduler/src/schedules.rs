@@ -68,7 +68,8 @@ impl SchedulerHandle {
     }
 
     /// Runs the checks of the fields named in `given` (as [`validate::FieldCheck`] names them; with
-    /// `notebook`, its parameters and kernel are checked too) and, when a recurrence is given and it
+    /// `notebook`, its parameters and kernel are checked too, and the pipeline fields given against
+    /// it and the other schedules) and, when a recurrence is given and it
     /// and the zone are valid, describes it and lists its next `count` fire times after now. Nothing
     /// is stored. `Err` only for what is not the request's fault (reading the notebook).
     pub async fn preview_schedule(
@@ -82,11 +83,15 @@ impl SchedulerHandle {
         let mut errors = std::collections::BTreeMap::new();
         if given.contains(&"notebook") {
             match self.read_notebook(&spec.notebook).await {
-                Ok((_, notebook)) => checks.extend(validate::schedule_notebook_checks(
-                    self.ctx.runner.specs(),
-                    spec,
-                    &notebook,
-                )),
+                Ok((_, notebook)) => {
+                    checks.extend(validate::schedule_notebook_checks(
+                        self.ctx.runner.specs(),
+                        spec,
+                        &notebook,
+                    ));
+                    let pipeline = self.preview_pipeline(spec, given, &notebook).await?;
+                    errors.extend(pipeline);
+                }
                 Err(SchedulerError::Validation(error)) => {
                     errors.insert("notebook", error);
                 }

@@ -54,6 +54,41 @@ impl SchedulerHandle {
         Ok(())
     }
 
+    /// For a preview: the first problem of the pipeline fields among `given` (`after`,
+    /// `parameters_from`, `fire_time_parameter`, `fire_time_format`), checked against `notebook` and
+    /// the schedules as they are, under the field it belongs to.
+    pub(crate) async fn preview_pipeline(
+        &self,
+        spec: &ScheduleSpec,
+        given: &[&str],
+        notebook: &nbgate_executor::Notebook,
+    ) -> Result<Option<(&'static str, ValidationError)>> {
+        const FIELDS: [&str; 4] = [
+            "after",
+            "parameters_from",
+            "fire_time_parameter",
+            "fire_time_format",
+        ];
+        if !FIELDS.iter().any(|field| given.contains(field)) {
+            return Ok(None);
+        }
+        let schedules = self.list_schedules().await?;
+        let Err(error) = refs::check(spec, None, None, notebook, &schedules) else {
+            return Ok(None);
+        };
+        let field = match &error {
+            ValidationError::InvalidPipeline { field, .. } => {
+                let top = field.split('.').next().unwrap_or_default();
+                FIELDS.into_iter().find(|known| *known == top)
+            }
+            ValidationError::Cycle { .. } => Some("after"),
+            _ => None,
+        };
+        Ok(field
+            .filter(|field| given.contains(field))
+            .map(|field| (field, error)))
+    }
+
     /// The executions of a chain (`run_id`), oldest first.
     pub async fn run_executions(&self, run_id: &str) -> Result<Vec<Execution>> {
         let key = run_id.to_owned();
