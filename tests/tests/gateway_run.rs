@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use nbgate_tests::JupyterEnv;
 use nbgate_tests::serve::{cell_stdout, notebook};
-use nbgate_tests::{JupyterEnv, repo_root};
 use serde_json::Value;
 
 const TOKEN: &str = "eg-test-token";
@@ -22,7 +22,10 @@ const KERNEL_USER: &str = "nbgate-test";
 
 /// The Enterprise Gateway venv (made by `make test`, from requirements-eg.txt).
 fn eg_venv() -> PathBuf {
-    let venv = repo_root().join(".venv-eg");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent");
+    let venv = root.join(".venv-eg");
     assert!(
         venv.join("bin/jupyter-enterprisegateway").exists()
             && venv
@@ -142,18 +145,10 @@ fn write_notebook(env: &JupyterEnv, name: &str, cells: &[&str]) -> PathBuf {
     path
 }
 
-/// `nbgate run INPUT OUTPUT --gateway-url URL ARGS…` with the token in the environment.
+/// `nbgate run INPUT OUTPUT --gateway-url URL ARGS…` with the token in the environment, to its end.
 fn run_on(env: &JupyterEnv, url: &str, input: &Path, output: &str, args: &[&str]) -> Output {
-    let gateway = format!("--gateway-url={url}");
-    let mut all = vec!["run", input.to_str().expect("UTF-8 path"), output, &gateway];
-    all.extend_from_slice(args);
-    std::process::Command::new(nbgate_tests::workspace_bin("nbgate"))
-        .current_dir(env.work())
-        .envs(env.vars())
-        .env("NBGATE_GATEWAY_TOKEN", TOKEN)
-        .args(&all)
-        .stdin(Stdio::null())
-        .output()
+    spawn_on(env, url, input, output, args)
+        .wait_with_output()
         .expect("nbgate runs")
 }
 
@@ -300,8 +295,75 @@ fn a_notebook_runs_on_enterprise_gateway_and_leaves_no_kernel_behind() {
     );
     assert_no_kernel_left(&gateway);
 
+    // SIGTERM to nbgate mid-cell ends the run as Ctrl-C does: the remote kernel is deleted.
+    let input = write_notebook(
+        &env,
+        "long.ipynb",
+        &["pass", "import time\ntime.sleep(120)"],
+    );
+    let run = spawn_on(&env, &gateway.url(), &input, "term_out.ipynb", &[&user]);
+    wait_until_running(&env, "term_out.ipynb", 1);
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(run.id() as i32, libc::SIGTERM) };
+    let output = run.wait_with_output().expect("nbgate ends");
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("interrupted during cell 1"),
+        "{}",
+        stderr(&output)
+    );
+    assert_no_kernel_left(&gateway);
+
+    // The gateway going away mid-cell fails the run at once, naming the gateway (papermill's code for
+    // a dead kernel).
+    let url = gateway.url();
+    let run = spawn_on(&env, &url, &input, "lost_out.ipynb", &[&user]);
+    wait_until_running(&env, "lost_out.ipynb", 1);
+    let started = Instant::now();
     drop(gateway);
+    let output = run.wait_with_output().expect("nbgate ends");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(output.status.code(), Some(138), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&format!(
+            "the kernel died during cell 1: the connection to the kernel on gateway {url} was lost"
+        )),
+        "{}",
+        stderr(&output)
+    );
     env.assert_no_survivors(Duration::from_secs(10));
+}
+
+/// `nbgate run … --gateway-url URL ARGS…` started in the background.
+fn spawn_on(env: &JupyterEnv, url: &str, input: &Path, output: &str, args: &[&str]) -> Child {
+    Command::new(nbgate_tests::workspace_bin("nbgate"))
+        .current_dir(env.work())
+        .envs(env.vars())
+        .env("NBGATE_GATEWAY_TOKEN", TOKEN)
+        .arg("run")
+        .arg(input)
+        .arg(output)
+        .arg(format!("--gateway-url={url}"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nbgate starts")
+}
+
+/// Waits until the output notebook on disk says cell `index` is running (papermill's cell status,
+/// saved when the cell starts).
+fn wait_until_running(env: &JupyterEnv, output: &str, index: usize) {
+    let path = env.work().join(output);
+    nbgate_tests::serve::wait_for(Duration::from_secs(60), "the cell to start", || {
+        let notebook: Value = serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
+        (notebook["cells"][index]["metadata"]["papermill"]["status"] == "running").then_some(())
+    });
 }
 
 #[test]

@@ -97,6 +97,17 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
             on_ctrl_c.cancel();
         }
     });
+    if matches!(request.location, KernelLocation::Gateway(_)) {
+        // A remote kernel does not die with nbgate: SIGTERM ends the run as Ctrl-C does, deleting it.
+        let on_term = cancel.clone();
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|error| Failure::run(format!("cannot handle SIGTERM: {error}")))?;
+        tokio::spawn(async move {
+            if term.recv().await.is_some() {
+                on_term.cancel();
+            }
+        });
+    }
     let specs = KernelSpecs::from_env();
     let mut recording = Recording::new(&mut terminal);
     let result = run_notebook(&mut notebook, &request, &specs, &mut recording, cancel).await;

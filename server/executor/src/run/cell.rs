@@ -268,9 +268,14 @@ impl<'a> CellRunner<'a> {
         let (channel, message) = match event {
             KernelEvent::Message { channel, message } => (channel, message),
             KernelEvent::Died { status } => {
-                return Some(CellEnd::KernelDied {
-                    reason: format!("Kernel died ({status})"),
-                });
+                let reason = match self.kernel.location() {
+                    "local" => format!("Kernel died ({status})"),
+                    // A gateway kernel's end is seen as its WebSocket closing; no exit status.
+                    gateway => {
+                        format!("the connection to the kernel on gateway {gateway} was lost")
+                    }
+                };
+                return Some(CellEnd::KernelDied { reason });
             }
             KernelEvent::Restarting | KernelEvent::Restarted | KernelEvent::ShutDown => {
                 return Some(CellEnd::KernelDied {
