@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""The scheduler at scale: listing 100,000 executions, and fire lateness with 10,000 schedules.
+"""The scheduler at scale: listing 100,000 executions, listing 10,000 schedules, and fire lateness
+with 10,000 schedules.
 
     .venv/bin/python bench/scheduler_scale.py listing            # 100,000 rows, pages of 50
+    .venv/bin/python bench/scheduler_scale.py schedules          # GET /api/schedules, 10,000 schedules
     .venv/bin/python bench/scheduler_scale.py lateness           # 10,000 schedules for 120 s
     .venv/bin/python bench/scheduler_scale.py lateness --schedules 2000 --seconds 60
     NBGATE=target/debug/nbgate .venv/bin/python bench/scheduler_scale.py listing
@@ -11,6 +13,13 @@ seeded with N copies of that row in one INSERT … SELECT (ids, sequence numbers
 status mix and one schedule's share), then the server is started on it again and every page is fetched
 by following `next_cursor` over one keep-alive connection: all rows, one status, one schedule, both.
 Prints p50/p99/max milliseconds per page request (client side: request → whole JSON body read).
+
+schedules: one schedule with one real execution is made through `nbgate serve`, the server is stopped,
+the store is seeded with N-1 copies of that schedule (ids and names made unique) and R executions of
+each (copies of the real one, sequence numbers unique), then the server is started again and
+`GET /api/schedules` (every schedule with its last execution) is fetched `--requests` times over one
+keep-alive connection. Prints p50/p99/max milliseconds per request (request → whole JSON body read) and
+checks every item carries its own last execution.
 
 lateness: N schedules with 6-field crons `S * * * * *` (S = i mod 60: every schedule fires once a minute,
 N/60 of them in each second) on a test-kernel notebook (`input: live`), created through the API; after
@@ -72,6 +81,13 @@ def wait_terminal(api, execution_id, deadline_s=120):
     sys.exit(f"execution {execution_id} did not end within {deadline_s} s")
 
 
+def later_copy(k):
+    """Column overrides for the copy `k` (an SQL expression) of the template execution: a first
+    attempt, its times `k` seconds later."""
+    times = {c: f"t.{c} + {k} * 1000" for c in ("created_at", "ready_at", "started_at", "ended_at")}
+    return {"first_attempt_id": "NULL", **times}
+
+
 def seed_executions(db: Path, count: int, schedule_every: int):
     """`count` copies of the one execution row: every `schedule_every`-th belongs to the schedule, the
     others are ad hoc; statuses: failed for i % 7 == 3, cancelled for i % 97 == 5, else succeeded."""
@@ -84,11 +100,7 @@ def seed_executions(db: Path, count: int, schedule_every: int):
         "schedule_id": f"CASE WHEN n.i % {schedule_every} = 0 THEN t.schedule_id ELSE NULL END",
         "status": "CASE WHEN n.i % 7 = 3 THEN 'failed' WHEN n.i % 97 = 5 THEN 'cancelled' "
                   "ELSE 'succeeded' END",
-        "first_attempt_id": "NULL",
-        "created_at": "t.created_at + n.i * 1000",
-        "ready_at": "t.ready_at + n.i * 1000",
-        "started_at": "t.started_at + n.i * 1000",
-        "ended_at": "t.ended_at + n.i * 1000",
+        **later_copy("n.i"),
     }
     select = ", ".join(override.get(c, f"t.{c}") for c in columns)
     start = time.monotonic()
@@ -127,13 +139,14 @@ def walk(port, query, limit):
             return times, rows
 
 
-def bench_listing(args):
-    root = OUT / "listing"
+def one_real_run(args, name):
+    """A fresh root under bench/out/scale/`name` whose store holds one paused schedule `bench` and
+    one real execution of it (the rows the benchmarks copy); returns (root, env, that execution)."""
+    root = OUT / name
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     one_cell_notebook(root / "in1.ipynb")
     env = jupyter_env()
-
     process, api = start_nbgate(args.nbgate, root, 2, env)
     try:
         api.call("POST", "/api/schedules",
@@ -142,6 +155,11 @@ def bench_listing(args):
         wait_terminal(api, template["id"])
     finally:
         stop(process)
+    return root, env, template
+
+
+def bench_listing(args):
+    root, env, _ = one_real_run(args, "listing")
     seeded_s = seed_executions(database(root), args.rows, args.schedule_every)
     print(f"seeded {args.rows} executions in {seeded_s:.2f} s", file=sys.stderr)
 
@@ -161,6 +179,89 @@ def bench_listing(args):
             summary[label] = stats
             print(f"{label:24} {rows:7} rows, {stats['n']:5} pages: p50 {stats['p50']} ms, "
                   f"p99 {stats['p99']} ms, max {stats['max']} ms", file=sys.stderr)
+    finally:
+        stop(process)
+    print(json.dumps(summary))
+
+
+def seed_schedules(db: Path, count: int, runs: int):
+    """`count - 1` copies of the one schedule (paused) and `runs` copies of the one execution for every
+    schedule; the i-th copy of an execution is its schedule's newest when i == runs."""
+    conn = sqlite3.connect(db)
+    schedule_columns = [row[1] for row in conn.execute("PRAGMA table_info(schedules)")]
+    override = {
+        "id": "printf('sched-%06d', n.i)",
+        "name": "printf('bench-%06d', n.i)",
+        "spec": "json_set(t.spec, '$.name', printf('bench-%06d', n.i))",
+    }
+    select = ", ".join(override.get(c, f"t.{c}") for c in schedule_columns)
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(executions)")]
+    execution = {
+        "id": "printf('run-%06d-%04d', s.i, r.j)",
+        "seq": f"t.seq + s.i * {runs} + r.j",
+        "name": "printf('run-%06d-%04d', s.i, r.j)",
+        "schedule_id": "printf('sched-%06d', s.i)",
+        **later_copy("r.j"),
+    }
+    values = ", ".join(execution.get(c, f"t.{c}") for c in columns)
+    start = time.monotonic()
+    with conn:
+        conn.execute(
+            f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+            f"INSERT INTO schedules ({', '.join(schedule_columns)}) "
+            f"SELECT {select} FROM n, (SELECT * FROM schedules LIMIT 1) AS t", (count - 1,))
+        conn.execute(
+            f"WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?), "
+            f"r(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM r WHERE j < ?) "
+            f"INSERT INTO executions ({', '.join(columns)}) "
+            f"SELECT {values} FROM s, r, (SELECT * FROM executions LIMIT 1) AS t",
+            (count - 1, runs))
+    seeded = time.monotonic() - start
+    conn.close()
+    return seeded
+
+
+def bench_schedules(args):
+    root, env, template = one_real_run(args, "schedules")
+    seeded_s = seed_schedules(database(root), args.schedules, args.runs)
+    print(f"seeded {args.schedules} schedules, {args.runs} executions each, in {seeded_s:.2f} s",
+          file=sys.stderr)
+
+    process, api = start_nbgate(args.nbgate, root, 2, env)
+    port = int(api.base.rsplit(":", 1)[1])
+    summary = {"bench": "schedules", "schedules": args.schedules, "runs_each": args.runs,
+               "seed_s": round(seeded_s, 2)}
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        headers = {"Authorization": f"token {TOKEN}"}
+        times = []
+        for attempt in range(args.requests + 1):  # the first warms the page cache, not counted
+            start = time.perf_counter()
+            conn.request("GET", "/api/schedules", headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+            elapsed = (time.perf_counter() - start) * 1e3
+            if response.status != 200:
+                sys.exit(f"GET /api/schedules: {response.status} {body[:200]!r}")
+            if attempt == 0:
+                items = json.loads(body)["items"]
+                if len(items) != args.schedules:
+                    sys.exit(f"{len(items)} schedules listed, {args.schedules} expected")
+                for item in items:
+                    last = item["last_execution"]
+                    if item["name"] == "bench":
+                        if last["id"] != template["id"]:
+                            sys.exit(f"bench's last execution is {last['id']}")
+                    elif last["id"] != f"run-{item['id'][6:]}-{args.runs:04d}":
+                        sys.exit(f"{item['name']}'s last execution is {last['id']}")
+                summary["bytes"] = len(body)
+            else:
+                times.append(elapsed)
+        conn.close()
+        summary.update(percentiles(times))
+        print(f"GET /api/schedules, {args.schedules} schedules ({len(body)} bytes): "
+              f"p50 {summary['p50']} ms, p99 {summary['p99']} ms, max {summary['max']} ms",
+              file=sys.stderr)
     finally:
         stop(process)
     print(json.dumps(summary))
@@ -271,13 +372,18 @@ def main():
     listing.add_argument("--limit", type=int, default=50)
     listing.add_argument("--schedule-every", type=int, default=10,
                          help="every Nth seeded execution belongs to the schedule")
+    schedules = sub.add_parser("schedules")
+    schedules.add_argument("--schedules", type=int, default=10_000)
+    schedules.add_argument("--runs", type=int, default=10, help="executions of each schedule")
+    schedules.add_argument("--requests", type=int, default=50)
     lateness = sub.add_parser("lateness")
     lateness.add_argument("--schedules", type=int, default=10_000)
     lateness.add_argument("--seconds", type=int, default=120)
     lateness.add_argument("--concurrency", type=int, default=2,
                           help="nbgate's --max-concurrent-executions")
     args = parser.parse_args()
-    {"listing": bench_listing, "lateness": bench_lateness}[args.bench](args)
+    {"listing": bench_listing, "schedules": bench_schedules,
+     "lateness": bench_lateness}[args.bench](args)
 
 
 if __name__ == "__main__":

@@ -463,3 +463,41 @@ fn a_step_missed_below_the_highest_applied_is_applied_at_open() {
         .expect("step 5 applied");
     assert_eq!(store.execution_values("e1").expect("values").len(), 1);
 }
+
+/// `GET /api/schedules` in one query: every schedule by name, each with its own newest execution
+/// (by listing position, whatever its status), none for a schedule that never ran; an unlinked
+/// execution belongs to no one.
+#[test]
+fn schedules_list_with_their_newest_execution_in_one_read() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = SqliteStore::open(&dir.path().join("db.sqlite3")).expect("open");
+    for name in ["b", "a", "never"] {
+        store.insert_schedule(&schedule(name)).expect("insert");
+    }
+    let runs = [
+        ("a1", Some("id-a"), ExecutionStatus::Succeeded),
+        ("b1", Some("id-b"), ExecutionStatus::Failed),
+        ("a2", Some("id-a"), ExecutionStatus::Failed),
+        ("adhoc", None, ExecutionStatus::Succeeded),
+        ("b2", Some("id-b"), ExecutionStatus::Queued),
+    ];
+    for (id, schedule_id, status) in runs {
+        store
+            .insert_execution(&execution(id, schedule_id, status))
+            .expect("insert");
+    }
+    let listed: Vec<(String, Option<String>)> = store
+        .list_schedules_with_latest()
+        .expect("list")
+        .into_iter()
+        .map(|(schedule, latest)| (schedule.spec.name, latest.map(|e| e.id)))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("a".to_owned(), Some("a2".to_owned())),
+            ("b".to_owned(), Some("b2".to_owned())),
+            ("never".to_owned(), None),
+        ]
+    );
+}
