@@ -6,10 +6,11 @@
 //! process of the test is left.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nbgate_tests::JupyterEnv;
@@ -364,6 +365,92 @@ fn wait_until_running(env: &JupyterEnv, output: &str, index: usize) {
         let notebook: Value = serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
         (notebook["cells"][index]["metadata"]["papermill"]["status"] == "running").then_some(())
     });
+}
+
+/// A TCP relay to the gateway whose connections can be cut, as a network failure would.
+struct Relay {
+    port: u16,
+    streams: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Relay {
+    fn to(upstream: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("relay port");
+        let port = listener.local_addr().expect("relay address").port();
+        let streams = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::clone(&streams);
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let (Ok(client), Ok(server)) =
+                    (client, TcpStream::connect(("127.0.0.1", upstream)))
+                else {
+                    continue;
+                };
+                let mut kept = kept.lock().expect("relay streams");
+                for (from, to) in [(&client, &server), (&server, &client)] {
+                    let (Ok(mut from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
+                        continue;
+                    };
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Write);
+                    });
+                }
+                kept.extend([client, server]);
+            }
+        });
+        Self { port, streams }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Cuts every connection open now.
+    fn cut(&self) {
+        for stream in self.streams.lock().expect("relay streams").drain(..) {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+#[test]
+fn a_dropped_websocket_is_reconnected_once_and_nothing_is_lost() {
+    let env = JupyterEnv::new();
+    let gateway = EnterpriseGateway::start(&env);
+    let relay = Relay::to(gateway.port);
+    let input = write_notebook(
+        &env,
+        "cut.ipynb",
+        &["pass", "import time\ntime.sleep(4)\nprint('after the cut')"],
+    );
+    let user = format!("--gateway-kernel-username={KERNEL_USER}");
+    let run = spawn_on(
+        &env,
+        &relay.url(),
+        &input,
+        "cut_out.ipynb",
+        &[&user, "--cell-timeout=60"],
+    );
+    wait_until_running(&env, "cut_out.ipynb", 1);
+    // The kernel is busy with cell 1 (as the gateway itself says): its output is still to come.
+    nbgate_tests::serve::wait_for(Duration::from_secs(30), "the kernel to be busy", || {
+        gateway
+            .kernels()
+            .iter()
+            .any(|kernel| kernel["execution_state"] == "busy")
+            .then_some(())
+    });
+    relay.cut();
+    let output = run.wait_with_output().expect("nbgate ends");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        cell_stdout(&read(&env, "cut_out.ipynb"), 1),
+        "after the cut\n"
+    );
+    assert_no_kernel_left(&gateway);
+    drop(gateway);
+    env.assert_no_survivors(Duration::from_secs(10));
 }
 
 #[test]

@@ -29,6 +29,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Io for T {}
 
 pub(crate) type Socket = WebSocketStream<Box<dyn Io>>;
 
+/// How long the one reconnection of a lost WebSocket may take.
+const RECONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A kernel that exists on the gateway: deleted by [`Remote::delete`], or, if that never ran, in the
 /// background when this is dropped (best effort: the runtime may be ending).
 pub(crate) struct Remote {
@@ -106,6 +109,19 @@ pub(crate) async fn connect(
         id: id.to_owned(),
         reason,
     };
+    let mut socket = open(rest, id, session).await?;
+    let content = ready(&mut socket, signer, session).await.map_err(fail)?;
+    Ok((socket, content))
+}
+
+/// Opens kernel `id`'s channels WebSocket as session `session` (a gateway replays to a session that
+/// reconnects what it buffered while it was away).
+async fn open(rest: &Rest, id: &str, session: &str) -> Result<Socket> {
+    let fail = |reason: String| KernelError::GatewayChannels {
+        url: rest.url.clone(),
+        id: id.to_owned(),
+        reason,
+    };
     let ws_url = format!(
         "ws{}/api/kernels/{id}/channels?session_id={session}",
         rest.url.strip_prefix("http").unwrap_or(&rest.url)
@@ -146,9 +162,14 @@ pub(crate) async fn connect(
     } else {
         Box::new(tcp)
     };
-    let (mut socket, _) = tokio_tungstenite::client_async(request, stream)
+    let (socket, _) = tokio_tungstenite::client_async(request, stream)
         .await
         .map_err(|error| fail(format!("WebSocket: {}", error_chain(&error))))?;
+    Ok(socket)
+}
+
+/// Reads frames until the answer to a `kernel_info_request` sent now; returns its content.
+async fn ready(socket: &mut Socket, signer: &Signer, session: &str) -> Result<Value, String> {
     let request = RawMessage::new_signed(
         "kernel_info_request",
         session,
@@ -156,25 +177,25 @@ pub(crate) async fn connect(
         None,
         signer,
     );
-    let msg_id = request.routing()?.msg_id;
-    send(&mut socket, Channel::Shell, &request)
-        .await
-        .map_err(fail)?;
+    let msg_id = request.routing().map_err(|error| error.to_string())?.msg_id;
+    send(socket, Channel::Shell, &request).await?;
     loop {
         let frame = socket
             .next()
             .await
-            .ok_or_else(|| fail("the WebSocket closed before kernel_info_reply".into()))?
-            .map_err(|error| fail(error_chain(&error)))?;
+            .ok_or("the WebSocket closed before kernel_info_reply")?
+            .map_err(|error| error_chain(&error))?;
         let Some(Ok((channel, message))) = decode(frame) else {
             continue;
         };
-        let routing = message.routing()?;
+        let Ok(routing) = message.routing() else {
+            continue;
+        };
         if channel == Channel::Shell
             && routing.msg_type == "kernel_info_reply"
             && routing.parent_msg_id.as_deref() == Some(msg_id.as_str())
         {
-            return Ok((socket, message.content_json()?));
+            return message.content_json().map_err(|error| error.to_string());
         }
     }
 }
@@ -214,6 +235,8 @@ pub(crate) struct GatewayActor {
     state: watch::Sender<Snapshot>,
     /// `None` once the WebSocket is gone.
     socket: Option<Socket>,
+    /// Whether the one reconnection a lost WebSocket gets was used.
+    reconnected: bool,
 }
 
 impl GatewayActor {
@@ -237,6 +260,7 @@ impl GatewayActor {
             replies,
             state,
             socket: Some(socket),
+            reconnected: false,
         };
         tokio::spawn(actor.run());
         kernel
@@ -258,7 +282,7 @@ impl GatewayActor {
                     }
                     Some(command) => self.handle(command).await,
                 },
-                frame = next_frame(&mut self.socket) => self.received(frame),
+                frame = next_frame(&mut self.socket) => self.received(frame).await,
             }
         }
     }
@@ -322,7 +346,7 @@ impl GatewayActor {
         self.state.send_modify(|snapshot| snapshot.state = state);
     }
 
-    fn received(&mut self, frame: Option<std::result::Result<Message, String>>) {
+    async fn received(&mut self, frame: Option<std::result::Result<Message, String>>) {
         let reason = match frame {
             Some(Ok(frame)) => match decode(frame) {
                 None => return,
@@ -346,11 +370,29 @@ impl GatewayActor {
             Some(Err(reason)) => reason,
             None => "the gateway closed the WebSocket".to_owned(),
         };
+        self.socket = None;
+        if !self.reconnected {
+            // Once: a dropped connection is not a dead kernel. The gateway replays what it buffered.
+            self.reconnected = true;
+            let reopen = open(&self.remote.rest, &self.config.id, &self.config.session);
+            match tokio::time::timeout(RECONNECT_TIMEOUT, reopen).await {
+                Ok(Ok(socket)) => {
+                    tracing::warn!(kernel = %self.config.id, %reason, "gateway WebSocket reconnected");
+                    self.socket = Some(socket);
+                    return;
+                }
+                Ok(Err(error)) => {
+                    tracing::warn!(kernel = %self.config.id, %error, "cannot reconnect")
+                }
+                Err(_) => {
+                    tracing::warn!(kernel = %self.config.id, "no reconnection within the timeout")
+                }
+            }
+        }
         tracing::warn!(
             kernel = %self.config.id, gateway = %self.remote.rest.url, %reason,
             "gateway kernel lost"
         );
-        self.socket = None;
         let status = ExitInfo {
             code: None,
             signal: None,

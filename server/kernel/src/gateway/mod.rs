@@ -9,7 +9,9 @@
 //! - `rest`: the REST client (hyper-util, rustls). `frames`: the WebSocket's frames (pure).
 //! - `actor`: one task per kernel owning its WebSocket, answering the same commands as a local kernel's
 //!   actor (send, interrupt and restart through the REST API, shutdown = `DELETE`), publishing the same
-//!   events. A kernel whose last handle goes is deleted too.
+//!   events. A lost WebSocket is reopened once as the same session (the gateway replays what it
+//!   buffered); a second loss, or a failed reopening, is the kernel's `Died`. A kernel whose last handle
+//!   goes is deleted too.
 //!
 //! Messages received are signed with the handle's own key before they are published, so subscribers
 //! see what a local kernel would give them.
