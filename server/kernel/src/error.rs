@@ -102,6 +102,14 @@ pub enum KernelError {
         stderr: String,
     },
 
+    #[error("cannot start kernel {name:?} with {limit}: {reason}")]
+    Limits {
+        name: String,
+        /// `a memory limit of 1 GiB`, `2 CPUs`.
+        limit: String,
+        reason: String,
+    },
+
     #[error("kernel {name:?} died during start-up ({status}){}", tail(stderr))]
     DiedDuringStart {
         name: String,

@@ -20,6 +20,7 @@ use tokio::time::Instant;
 
 use crate::error::{KernelError, Result};
 use crate::kernelspec::KernelSpec;
+use crate::limits::{Confinement, KernelLimits, THREAD_VARS, format_memory};
 use crate::process::{KernelProcess, SpawnSpec};
 
 /// How long a kernel may take from spawn to answering `kernel_info`, by default (as nbclient).
@@ -53,6 +54,9 @@ pub struct LaunchOptions {
     /// spawning an interpreter: ≈0.5 s less CPU per kernel. Default false; anything that cannot be forked
     /// is spawned.
     pub fork_server: bool,
+    /// CPU and memory limits of a local kernel (a machine type's); a kernel with limits is spawned,
+    /// never forked, and fails to start when a limit cannot be applied.
+    pub limits: KernelLimits,
 }
 
 impl Default for LaunchOptions {
@@ -66,6 +70,7 @@ impl Default for LaunchOptions {
             heartbeat: DEFAULT_HEARTBEAT,
             runtime_dir: None,
             fork_server: false,
+            limits: KernelLimits::default(),
         }
     }
 }
@@ -159,10 +164,20 @@ pub(crate) async fn launch(plan: &LaunchPlan<'_>) -> Result<Launched> {
     };
     write_connection_file(plan.connection_file, &info)?;
 
-    let command = kernel_command(spec, plan.options, plan.connection_file)?;
+    let mut command = kernel_command(spec, plan.options, plan.connection_file)?;
+    let limits = &plan.options.limits;
+    if !limits.is_none() {
+        let confinement = Confinement::prepare(limits).map_err(|reason| KernelError::Limits {
+            name: spec.name.clone(),
+            limit: describe_limits(limits),
+            reason,
+        })?;
+        command.confinement = Some(std::sync::Arc::new(confinement));
+    }
     let program = command.argv[0].clone();
-    tracing::debug!(kernel = %spec.name, argv = ?command.argv, fork_server = plan.options.fork_server, "starting kernel");
-    let forked = if plan.options.fork_server {
+    tracing::debug!(kernel = %spec.name, argv = ?command.argv, fork_server = plan.options.fork_server, ?limits, "starting kernel");
+    // A forked kernel would inherit the fork server's CPUs and cgroup: a kernel with limits is spawned.
+    let forked = if plan.options.fork_server && limits.is_none() {
         crate::zygote::fork(&command, &plan.connection_file.with_extension("output")).await
     } else {
         None
@@ -184,6 +199,19 @@ pub(crate) async fn launch(plan: &LaunchPlan<'_>) -> Result<Launched> {
         info
     };
     Ok(Launched { process, info })
+}
+
+/// `2 CPUs and a memory limit of 1 GiB`, for errors.
+fn describe_limits(limits: &KernelLimits) -> String {
+    let cpus = limits.cpus.map(|cpus| format!("{cpus} CPU(s)"));
+    let memory = limits
+        .memory
+        .map(|bytes| format!("a memory limit of {}", format_memory(bytes)));
+    [cpus, memory]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" and ")
 }
 
 /// Starts, in the background, the fork server that kernels of `spec` started with `options` would use
@@ -210,6 +238,14 @@ fn kernel_command(
     let mut env = options.base_env();
     let command = spec.resolve(connection_file, &env);
     env.extend(command.env);
+    // Thread pools sized for the CPUs the kernel is pinned to, unless the caller chose.
+    if let Some(cpus) = options.limits.cpus {
+        for var in THREAD_VARS {
+            if !options.env.contains_key(var) {
+                env.insert(var.into(), cpus.to_string());
+            }
+        }
+    }
     env.entry("PYDEVD_DISABLE_FILE_VALIDATION".into())
         .or_insert_with(|| "1".into());
     // ipykernel's parent poller: a second guard that the kernel exits when nbgate does.
@@ -231,6 +267,7 @@ fn kernel_command(
         argv: command.argv,
         env,
         cwd: options.cwd.clone(),
+        confinement: None,
     })
 }
 

@@ -30,6 +30,11 @@
 //! - [`gateway`]: kernels on a Kernel Gateway-compatible server (Enterprise Gateway): the same
 //!   [`Kernel`] handle, driven over REST and the channels WebSocket by an actor of its own;
 //!   [`KernelLocation`] says where a kernel is started ([`gateway::start`]).
+//! - [`machine_types`]: named kernel sizes from a TOML file ([`MachineTypes`]); each resolves to a
+//!   [`KernelLocation`], variables for the kernel's environment and [`KernelLimits`].
+//! - [`limits`]: a local kernel's limits, applied in the child before exec: CPU affinity (plus
+//!   `OMP_NUM_THREADS` and co.) and a cgroup v2 memory limit; a limit that cannot be applied fails the
+//!   start.
 //! - [`sync`]: the poison-tolerant [`sync::lock`] every crate above uses for its std mutexes.
 //!
 //! # Data flow
@@ -60,6 +65,8 @@ pub mod gateway;
 mod handle;
 pub mod kernelspec;
 mod launch;
+pub mod limits;
+pub mod machine_types;
 mod process;
 mod secrets;
 mod sockets;
@@ -76,6 +83,8 @@ pub use launch::{
     DEFAULT_HEARTBEAT, DEFAULT_SHUTDOWN_STEP, DEFAULT_START_TIMEOUT, LaunchOptions,
     prestart_fork_server,
 };
+pub use limits::KernelLimits;
+pub use machine_types::{MachineType, MachineTypes, MachineTypesError};
 
 /// Re-exported so that callers build messages with the same types.
 pub use nbgate_protocol::{Channel, RawMessage, Signer};

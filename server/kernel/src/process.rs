@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{oneshot, watch};
 
 use crate::error::ExitInfo;
+use crate::limits::Confinement;
 
 /// How many bytes of each output stream are kept (the tail shown when a start fails).
 const TAIL_BYTES: usize = 16 * 1024;
@@ -105,6 +106,8 @@ pub(crate) struct SpawnSpec {
     pub argv: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub cwd: Option<PathBuf>,
+    /// CPU affinity and cgroup, applied in the child before exec; kept until the process is dropped.
+    pub confinement: Option<Arc<Confinement>>,
 }
 
 /// The last bytes a process wrote to one stream.
@@ -137,6 +140,8 @@ pub(crate) struct KernelProcess {
     pid: u32,
     exit: watch::Receiver<Option<ExitInfo>>,
     stderr: Arc<OutputTail>,
+    /// Dropped after the group is killed (its cgroup is then removed).
+    _confinement: Option<Arc<Confinement>>,
 }
 
 impl KernelProcess {
@@ -161,10 +166,18 @@ impl KernelProcess {
             command.current_dir(cwd);
         }
         let parent = std::process::id() as libc::pid_t;
-        // SAFETY: the closure runs between fork and exec and only calls `tie_to_nbgate`, which is
-        // async-signal-safe.
+        let confinement = spec.confinement.clone();
+        let in_child = spec.confinement.clone();
+        // SAFETY: the closure runs between fork and exec and only calls `tie_to_nbgate` and
+        // `apply_in_child`, which are async-signal-safe.
         unsafe {
-            command.pre_exec(move || tie_to_nbgate(parent));
+            command.pre_exec(move || {
+                tie_to_nbgate(parent)?;
+                match &in_child {
+                    Some(confinement) => confinement.apply_in_child(),
+                    None => Ok(()),
+                }
+            });
         }
         let runtime = tokio::runtime::Handle::current();
         let mut child = on_spawner_thread(move || {
@@ -197,7 +210,9 @@ impl KernelProcess {
                 }
             }
         };
-        Ok(Self::watch(pid, exited, child_stderr))
+        let mut process = Self::watch(pid, exited, child_stderr);
+        process._confinement = confinement;
+        Ok(process)
     }
 
     /// A kernel started by someone else (the fork server): `exited` resolves with its exit status,
@@ -238,7 +253,12 @@ impl KernelProcess {
             tracing::debug!(pid, %info, "kernel process exited");
             let _ = report.send(Some(info));
         });
-        Self { pid, exit, stderr }
+        Self {
+            pid,
+            exit,
+            stderr,
+            _confinement: None,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -343,6 +363,7 @@ mod tests {
             argv: vec!["sh".into(), "-c".into(), "echo oops >&2; exit 7".into()],
             env: BTreeMap::from([("PATH".into(), std::env::var("PATH").unwrap_or_default())]),
             cwd: None,
+            confinement: None,
         })
         .await
         .expect("spawn sh");
@@ -359,6 +380,7 @@ mod tests {
             argv: vec!["sleep".into(), "30".into()],
             env: BTreeMap::from([("PATH".into(), std::env::var("PATH").unwrap_or_default())]),
             cwd: None,
+            confinement: None,
         })
         .await
         .expect("spawn sleep");
