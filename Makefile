@@ -24,7 +24,7 @@ export MPLCONFIGDIR        := $(CACHE)/matplotlib
 export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help run run-headless test soak venv venv-eg build build-release lint bench clean
+.PHONY: help run run-headless test soak venv venv-eg postgres build build-release lint bench clean
 
 help:
 	@echo "make run    build everything and start JupyterLab (with the nbgate extension) on examples/"
@@ -52,6 +52,21 @@ $(VENV_EG)/.installed: requirements-eg.txt
 
 venv-eg: $(VENV_EG)/.installed
 
+# Debian's PostgreSQL server binaries (initdb, pg_ctl) for the store tests, which start their own
+# server (tests/src/postgres.rs); installed non-interactively when missing and we are root.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        echo "postgres: installing postgresql (apt-get)"; \
+	        export DEBIAN_FRONTEND=noninteractive; \
+	        timeout --kill-after=30 900 apt-get -qq -o DPkg::Lock::Timeout=300 update \
+	        && timeout --kill-after=30 900 apt-get -y -qq -o DPkg::Lock::Timeout=300 \
+	            -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+	            install postgresql >/dev/null; \
+	    fi; \
+	    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	        echo "the store tests need PostgreSQL's server: apt-get install postgresql (as root)"; exit 1; }; }
+
 build-release:
 	$(CARGO) build --release -p nbgate
 
@@ -71,7 +86,7 @@ run-headless: venv build-release
 	@echo "Predictions:       $(ROOT)/examples/output/ (partitioned by generated_sync_date)"
 
 # The Rust workspace, then the JupyterLab extension: jest + pytest, and the browser tests (Chromium).
-test: venv venv-eg build
+test: venv venv-eg postgres build
 	@mkdir -p $(JUPYTER_RUNTIME_DIR)
 	$(CARGO) test --workspace
 	$(MAKE) --no-print-directory frontend-test frontend-e2e

@@ -14,6 +14,8 @@
 //!   reliability suite.
 //! - [`normalize`]: executed notebooks made comparable (ids, times, paths), as `tests/fixtures/README.md`
 //!   describes.
+//! - [`postgres`]: a PostgreSQL server of the tests' own (Debian's packages, a unix socket), a database
+//!   per test, stopped after the last test that holds it.
 //!
 //! Missing prerequisites are failures with a message that says what to run, never silent skips.
 
@@ -27,6 +29,7 @@ use std::{fs, thread};
 use serde_json::json;
 
 pub mod normalize;
+pub mod postgres;
 pub mod serve;
 
 /// The repository root.
