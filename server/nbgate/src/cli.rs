@@ -52,6 +52,8 @@ pub struct RunArgs {
     pub cwd: Option<PathBuf>,
     /// Start the kernel on this Kernel Gateway-compatible server (Jupyter Enterprise Gateway), from its
     /// kernelspecs, instead of on this machine.
+    #[command(flatten)]
+    pub machine: crate::machine_types_args::RunMachineType,
     #[arg(long = "gateway-url", env = "NBGATE_GATEWAY_URL", value_name = "URL")]
     pub gateway_url: Option<String>,
     /// The gateway's token (sent as `Authorization: token …`); prefer the environment variable.

@@ -18,6 +18,7 @@
 
 mod cli;
 mod client_cmd;
+mod machine_types_args;
 mod params_cmd;
 mod run_cmd;
 mod serve_cmd;

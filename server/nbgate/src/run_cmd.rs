@@ -59,7 +59,7 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
         }
         None => KernelLocation::Local,
     };
-    let request = RunRequest {
+    let mut request = RunRequest {
         parameters,
         kernel_name: args.kernel.clone(),
         language: args.language.clone(),
@@ -81,6 +81,7 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
         },
         location,
     };
+    args.machine.apply(&mut request, &notebook)?;
 
     let show_bar = !args.no_progress_bar && (args.progress_bar || !args.log_output);
     let mut terminal = Terminal::new(
