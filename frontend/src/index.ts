@@ -16,6 +16,8 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import * as api from './api';
 import { openExecuteDialog, SubmitResult } from './components/ExecuteDialog';
+import { openBackfillDialog } from './components/BackfillDialog';
+import { ISweepHost, openSweepDialog, openSweepTable } from './components/SweepDialog';
 import { executeIcon } from './icons';
 import { SidebarWidget } from './components/SidebarWidget';
 import { NbgateModel } from './model';
@@ -223,6 +225,18 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       }
       await model.refresh();
     };
+    const sweepHost: ISweepHost = {
+      changed: model.changed,
+      openResult: (id, name) => void app.commands.execute(CommandIDs.viewResult, { id, name })
+    };
+    /** Queued runs are listed in the Executions tab. */
+    const queued = (what: string, count: number) => {
+      Notification.success(`${what}: ${count} run${count === 1 ? '' : 's'} queued.`, {
+        autoClose: 5000
+      });
+      widget.tab = 'executions';
+      void model.refresh();
+    };
     const widget = new SidebarWidget(model as NbgateModel, {
       openResult: (execution: Execution) => {
         void app.commands.execute(CommandIDs.viewResult, {
@@ -255,6 +269,15 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
           widget.tab = 'executions';
           announceStart(model, execution, () => app.shell.activateById(widget.id));
         }),
+      backfillSchedule: schedule =>
+        openBackfillDialog(
+          schedule,
+          model.schedules.filter(s => s.after?.schedules.includes(schedule.name)).map(s => s.name),
+          result => queued(`Backfill of ${schedule.name}`, result.executions.length)
+        ),
+      sweepSchedule: schedule =>
+        openSweepDialog(schedule, sweepHost, count => queued(`Sweep of ${schedule.name}`, count)),
+      openSweep: execution => execution.sweep_id && openSweepTable(execution.sweep_id, sweepHost),
       pauseSchedule: schedule => act(() => api.pauseSchedule(schedule.id)),
       resumeSchedule: schedule => act(() => api.resumeSchedule(schedule.id)),
       deleteSchedule: async schedule => {

@@ -25,6 +25,7 @@ const resultTests = require('./result');
 const dialogTests = require('./dialog');
 const trendsTests = require('./trends');
 const compareTests = require('./compare');
+const pipelineTests = require('./pipelines');
 
 const SHOTS = path.join(__dirname, 'screenshots');
 const WORK = path.join(__dirname, '.work');
@@ -272,7 +273,10 @@ const extensionTests = {
   ...trendsTests,
 
   // "Compare with…": a failed run against its schedule's last success, axe-core on the view.
-  ...compareTests
+  ...compareTests,
+
+  // Pipelines: B after A in the dialog, the chain in the sidebar; a sweep's table; backfill.
+  ...pipelineTests
 };
 
 /** Tests that start their own Lab and gateway. */

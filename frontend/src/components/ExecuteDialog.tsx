@@ -5,7 +5,8 @@
  * closes (asking first when something was edited). The fields' rules are the server's: as the user
  * types, `POST /api/schedules/preview` (debounced, `src/preview.ts`) says what is wrong with each field,
  * the frequency in words and the next runs. Every message is shown once, at its field; the server's
- * answer to the submit too when it names one. Also edits a schedule.
+ * answer to the submit too when it names one. Also edits a schedule. A schedule may run after others
+ * instead of by time, its parameters taken from their runs (AfterPicker.tsx, ParameterSources.tsx).
  */
 import * as React from 'react';
 
@@ -40,6 +41,18 @@ import {
   scheduleCron
 } from '../tokens';
 import { nameFromPath, uniqueName } from '../validate';
+import {
+  AfterOn,
+  afterOf,
+  IParameterSource,
+  keepSources,
+  mappedParameters,
+  parametersFrom,
+  pipelineFieldOf,
+  sourcesOf
+} from '../pipelines';
+import { AfterPicker, useUpstreamChoices } from './AfterPicker';
+import { MappedNote, ParameterSources } from './ParameterSources';
 import { Field, FieldError, TextField } from './Field';
 import { FrequencyPicker, Preview } from './FrequencyPicker';
 import { ADVANCED_FIELDS, AdvancedOptions, IAdvanced } from './AdvancedOptions';
@@ -62,7 +75,7 @@ export interface IExecuteDialogProps {
   onCancel: () => void;
 }
 
-type Mode = 'once' | 'recurring';
+type Mode = 'once' | 'recurring' | 'after';
 
 const TITLE_ID = 'nbgate-ExecuteDialog-title';
 
@@ -98,7 +111,15 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
   const [loadError, setLoadError] = React.useState<string | null>(null);
   const [texts, setTexts] = React.useState<FieldTexts>({});
   const [kernel, setKernel] = React.useState(editing?.kernel ?? props.kernel ?? '');
-  const [mode, setMode] = React.useState<Mode>(editing ? 'recurring' : 'once');
+  const [mode, setMode] = React.useState<Mode>(
+    editing ? (editing.after ? 'after' : 'recurring') : 'once'
+  );
+  const [upstreams, setUpstreams] = React.useState<string[]>(editing?.after?.schedules ?? []);
+  const [afterOn, setAfterOn] = React.useState<AfterOn>(editing?.after?.on ?? 'success');
+  const [sources, setSources] = React.useState<{ [parameter: string]: IParameterSource }>(() =>
+    sourcesOf(editing?.parameters_from)
+  );
+  const upstreamChoices = useUpstreamChoices(editing?.id);
   const [name, setName] = React.useState(editing?.name ?? nameFromPath(props.path));
   const initialCron = editing ? scheduleCron(editing) : null;
   const [frequency, setFrequency] = React.useState<Frequency>(
@@ -190,15 +211,22 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
     () => parameterFields(info?.parameters ?? []),
     [info]
   );
-  const { values, errors: parameterErrors } = valuesFromTexts(fields, texts);
   const cron = toCron(frequency);
   const recurring = mode === 'recurring';
+  // On a schedule, a parameter may take its value when it runs (an upstream's, the fire time).
+  const activeSources =
+    mode === 'once' ? {} : keepSources(sources, mode === 'after' ? upstreams : []);
+  const mapped = mappedParameters(activeSources);
+  const typedFields = fields.filter(field => !mapped.has(field.name));
+  const { values, errors: parameterErrors } = valuesFromTexts(typedFields, texts);
+  const after = mode === 'after' ? afterOf(upstreams, afterOn) : null;
+  const from = parametersFrom(activeSources);
   // The picker's own boxes are checked here (the server sees only the expression they make).
   const pickerError = recurring ? frequencyError(frequency) : null;
   const body = previewBody({
-    recurring,
+    recurring: mode !== 'once',
     name,
-    cron: pickerError ? null : cron,
+    cron: pickerError || !recurring ? null : cron,
     timezone,
     timeout: advanced.timeout,
     cellTimeout: advanced.cellTimeout,
@@ -208,6 +236,10 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
     outputs: outputPatterns(advanced.outputs),
     expect: expectRules(advanced.expect)
   });
+  if (mode !== 'once' && (after || Object.keys(from).length > 0)) {
+    // The pipeline fields are checked against the notebook and the other schedules.
+    Object.assign(body, { notebook: props.path, parameters_from: from }, after ? { after } : {});
+  }
   const bodyKey = JSON.stringify(body);
   React.useEffect(() => {
     if (info) {
@@ -218,8 +250,18 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
   const recurrence = recurrencePreview(answer, body);
   const scheduleError =
     pickerError ?? (errors.cron ? { field: 'cron' as const, message: errors.cron } : null);
+  const afterError =
+    mode !== 'after'
+      ? null
+      : upstreams.length === 0
+        ? 'Choose the schedule it runs after.'
+        : (errors.after ?? (serverError?.field === 'after' ? serverError.message : null));
+  const sourcesError =
+    errors.parameters_from ??
+    (serverError?.field === 'parameters_from' ? serverError.message : null);
   const valid =
     pickerError === null &&
+    (mode !== 'after' || upstreams.length > 0) &&
     Object.keys(errors).length === 0 &&
     Object.keys(parameterErrors).length === 0;
   const advancedInvalid = ADVANCED_FIELDS.some(
@@ -272,7 +314,8 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
         const request: CreateSchedule = {
           name,
           notebook: props.path,
-          cron,
+          ...(after ? { after } : { cron }),
+          parameters_from: from,
           timezone,
           overlap: advanced.overlap,
           catchup: advanced.catchup,
@@ -293,7 +336,7 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
       }
     } catch (error) {
       const message = (error as Error).message;
-      const about = fieldOfServerError(message, fields);
+      const about = pipelineFieldOf(message) ?? fieldOfServerError(message, fields);
       // A cron error shows at the expression; with the friendly picker there is none to show it at.
       const field = about === 'cron' && frequency.kind !== 'cron' ? null : about;
       setServerError({ field, message });
@@ -369,7 +412,7 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
                 <p className="nbgate-Hint">The parameters cell assigns no variables.</p>
               ) : (
                 <ParameterFields
-                  fields={fields}
+                  fields={typedFields}
                   texts={texts}
                   errors={fieldMessages}
                   onChange={(param, text) => {
@@ -378,6 +421,7 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
                   }}
                 />
               )}
+              <MappedNote sources={activeSources} />
               {serverError?.field === 'parameters' && (
                 <FieldError
                   id="nbgate-ExecuteDialog-parameters-error"
@@ -444,9 +488,22 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
                     />
                     Recurring
                   </label>
+                  <label>
+                    <input
+                      type="radio"
+                      name="nbgate-mode"
+                      className="nbgate-ExecuteDialog-after"
+                      checked={mode === 'after'}
+                      onChange={() => {
+                        changed('mode');
+                        setMode('after');
+                      }}
+                    />
+                    After other schedules
+                  </label>
                 </fieldset>
               )}
-              {recurring && (
+              {mode !== 'once' && (
                 <>
                   <TextField
                     id="nbgate-ExecuteDialog-name"
@@ -462,26 +519,50 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
                       setName(value);
                     }}
                   />
-                  <FrequencyPicker
-                    frequency={frequency}
-                    error={
-                      scheduleError ??
-                      (serverError?.field === 'cron'
-                        ? { field: 'cron', message: serverError.message }
-                        : null)
-                    }
-                    onChange={next => {
-                      changed('cron');
-                      setFrequency(next);
-                    }}
-                  />
+                  {mode === 'after' && (
+                    <AfterPicker
+                      choices={upstreamChoices}
+                      upstreams={upstreams}
+                      on={afterOn}
+                      error={afterError}
+                      description={
+                        answer && JSON.stringify(answer.body.after) === JSON.stringify(after)
+                          ? (answer.preview.description ?? null)
+                          : null
+                      }
+                      onChange={(next, on) => {
+                        changed('after');
+                        setUpstreams(next);
+                        setAfterOn(on);
+                      }}
+                    />
+                  )}
+                  {recurring && (
+                    <FrequencyPicker
+                      frequency={frequency}
+                      error={
+                        scheduleError ??
+                        (serverError?.field === 'cron'
+                          ? { field: 'cron', message: serverError.message }
+                          : null)
+                      }
+                      onChange={next => {
+                        changed('cron');
+                        setFrequency(next);
+                      }}
+                    />
+                  )}
                   <TextField
                     id="nbgate-ExecuteDialog-timezone"
                     label="Time zone"
                     className="nbgate-ExecuteDialog-timezone"
                     list="nbgate-timezones"
                     value={timezone}
-                    help="The schedule's times are in this zone"
+                    help={
+                      recurring
+                        ? "The schedule's times are in this zone"
+                        : 'Fire times are written in this zone'
+                    }
                     error={messageFor('timezone')}
                     onChange={value => {
                       changed('timezone');
@@ -493,7 +574,7 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
                       <option key={zone} value={zone} />
                     ))}
                   </datalist>
-                  {!scheduleError && !errors.timezone && (
+                  {recurring && !scheduleError && !errors.timezone && (
                     <Preview
                       cron={cron}
                       timezone={timezone}
@@ -501,6 +582,17 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
                       unchecked={unchecked}
                     />
                   )}
+                  <ParameterSources
+                    fields={fields}
+                    sources={activeSources}
+                    upstreams={mode === 'after' ? upstreams : []}
+                    schedules={upstreamChoices ?? []}
+                    error={sourcesError}
+                    onChange={(parameter, source) => {
+                      changed('parameters_from');
+                      setSources(current => ({ ...current, [parameter]: source }));
+                    }}
+                  />
                 </>
               )}
             </section>

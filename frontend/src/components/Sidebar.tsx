@@ -21,6 +21,7 @@ import {
   scheduleCron
 } from '../tokens';
 import { StatusIcon } from './StatusIcon';
+import { ChainView } from './ChainView';
 
 /** What the panel asks its host to do (open files, confirm, call the API, notify). */
 export interface ISidebarActions {
@@ -36,6 +37,12 @@ export interface ISidebarActions {
   deleteExecution(execution: Execution): Promise<void>;
   /** Opens the comparison of an execution with another run of its schedule. */
   compareExecution(execution: Execution): void;
+  /** Asks for a date range and runs the schedule once per fire time in it. */
+  backfillSchedule(schedule: Schedule): void;
+  /** Asks for values per parameter and runs the schedule once per combination. */
+  sweepSchedule(schedule: Schedule): void;
+  /** Shows the table of the sweep an execution belongs to. */
+  openSweep(execution: Execution): void;
 }
 
 export type Tab = 'schedules' | 'executions';
@@ -128,7 +135,9 @@ function Schedules(props: { model: NbgateModel; actions: ISidebarActions }): JSX
                 ? 'Paused'
                 : schedule.next_run
                   ? `Next run ${formatTime(schedule.next_run, { timeZone: schedule.timezone, seconds: false })}`
-                  : 'No next run'}
+                  : schedule.after
+                    ? 'Runs when the schedules it follows end'
+                    : 'No next run'}
             </div>
             <div className="nbgate-Item-detail nbgate-Schedule-latest">
               {latest ? (
@@ -167,6 +176,20 @@ function Schedules(props: { model: NbgateModel; actions: ISidebarActions }): JSX
                 label="Edit"
                 describe={schedule.name}
                 run={async () => actions.editSchedule(schedule)}
+              />
+              {!schedule.after && (
+                <ActionButton
+                  className="nbgate-Schedule-backfill"
+                  label="Backfill"
+                  describe={schedule.name}
+                  run={async () => actions.backfillSchedule(schedule)}
+                />
+              )}
+              <ActionButton
+                className="nbgate-Schedule-sweep"
+                label="Sweep"
+                describe={schedule.name}
+                run={async () => actions.sweepSchedule(schedule)}
               />
               <ActionButton
                 className="nbgate-Schedule-delete"
@@ -243,6 +266,7 @@ function Executions(props: { model: NbgateModel; actions: ISidebarActions }): JS
               execution={execution}
               focused={model.focus === execution.id}
               comparable={canCompare(execution, model.executions)}
+              executions={model.executions}
               actions={actions}
             />
           ))}
@@ -257,6 +281,8 @@ function ExecutionItem(props: {
   focused: boolean;
   /** Another run of its schedule is listed: "Compare with…" is offered. */
   comparable: boolean;
+  /** The executions listed: those of its chain are shown with it. */
+  executions: Execution[];
   actions: ISidebarActions;
 }): JSX.Element {
   const { execution: e, actions } = props;
@@ -307,6 +333,7 @@ function ExecutionItem(props: {
           </span>
         </div>
       )}
+      <ChainView execution={e} executions={props.executions} onOpen={actions.openResult} />
       <div className="nbgate-Item-detail nbgate-Execution-parameters">
         {parameters.length === 0 ? (
           "The notebook's default parameters"
@@ -347,6 +374,14 @@ function ExecutionItem(props: {
             label="Compare with…"
             describe={e.name}
             run={async () => actions.compareExecution(e)}
+          />
+        )}
+        {e.sweep_id && (
+          <ActionButton
+            className="nbgate-Execution-sweep"
+            label="Sweep table"
+            describe={e.name}
+            run={async () => actions.openSweep(e)}
           />
         )}
         {!isTerminal(e.status) && (
