@@ -12,9 +12,9 @@ use std::time::Duration;
 use nbgate_kernel::KernelSpecs;
 use nbgate_scheduler::store::Store;
 use nbgate_scheduler::{
-    After, AfterOn, Execution, ExecutionStatus, ExecutorRunner, Recurrence, RunHistory,
-    ScheduleSpec, Scheduler, SchedulerConfig, SchedulerError, SchedulerHandle, SqliteStore,
-    TokioClock, ValidationError,
+    After, AfterOn, EventKind, Execution, ExecutionEvent, ExecutionStatus, ExecutorRunner,
+    Received, Recurrence, RunHistory, ScheduleSpec, Scheduler, SchedulerConfig, SchedulerError,
+    SchedulerHandle, SqliteStore, TokioClock, ValidationError,
 };
 use nbgate_tests::JupyterEnv;
 use serde_json::json;
@@ -106,6 +106,7 @@ async fn a_chain_runs_in_order_and_shares_the_run_id() {
     let s = setup();
     let (handle, shutdown) = s.start("2026-01-01T09:59:00Z").await;
     let mut events = handle.subscribe(None);
+    let mut announced = handle.subscribe(None);
     handle
         .create_schedule(timed("a", "ok", "0 10 * * *"))
         .await
@@ -143,6 +144,20 @@ async fn a_chain_runs_in_order_and_shares_the_run_id() {
     let chain = handle.run_executions(&a.id).await.expect("chain");
     let names: Vec<&str> = chain.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, [a.name.as_str(), b.name.as_str(), c.name.as_str()]);
+    // Each step is announced as created: a list that follows the events (the sidebar) shows the
+    // steps nobody started by hand.
+    let mut created = Vec::new();
+    while created.len() < 3 {
+        match tokio::time::timeout(Duration::from_secs(60), announced.recv()).await {
+            Ok(Received::Event(ExecutionEvent {
+                execution_id,
+                kind: EventKind::Status { created: true, .. },
+            })) => created.push(execution_id),
+            Ok(Received::Event(_)) => {}
+            other => panic!("{other:?} before every step was announced: {created:?}"),
+        }
+    }
+    assert_eq!(created, [a.id.clone(), b.id.clone(), c.id.clone()]);
     stop(&handle, &shutdown).await;
 }
 

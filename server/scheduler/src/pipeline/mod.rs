@@ -125,8 +125,9 @@ pub(crate) async fn ended(ctx: &Arc<Ctx>, execution: &Execution) {
         match offer(ctx, &done).await {
             Ok(made) => {
                 for execution in made {
-                    let reason = execution.reason.as_deref();
-                    ctx.events.status(&execution.id, execution.status, reason);
+                    // A new execution: `created`, so that a list follows it in (not `status`,
+                    // which only moves an execution it already lists).
+                    ctx.events.created(&execution);
                     if execution.status == ExecutionStatus::Skipped {
                         queue.push(execution);
                     }

@@ -11,8 +11,7 @@ use crate::context::{execution_name, unique_name};
 use crate::engine::scheduled_draft;
 use crate::error::{Result, SchedulerError, ValidationError};
 use crate::model::{
-    Execution, ExecutionStatus, InputMode, PipelineRun, Recurrence, RunHistory, Schedule,
-    ScheduleSpec,
+    Execution, InputMode, PipelineRun, Recurrence, RunHistory, Schedule, ScheduleSpec,
 };
 use crate::service::{SchedulerHandle, not_found};
 use crate::store::Grouping;
@@ -399,9 +398,7 @@ impl SchedulerHandle {
             .call(move |store| store.insert_executions(&rows))
             .await?;
         for execution in &executions {
-            self.ctx
-                .events
-                .status(&execution.id, ExecutionStatus::Queued, None);
+            self.ctx.events.created(execution);
         }
         self.ctx.wake.notify_one();
         Ok(executions)
