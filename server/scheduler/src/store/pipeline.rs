@@ -105,25 +105,13 @@ pub(crate) fn chain_end(
                     .get::<_, Option<i64>>(4)?
                     .and_then(|ms| chrono::TimeZone::timestamp_millis_opt(&Utc, ms).single()),
             };
-            // The latest end of each upstream counts.
-            pending.retain(|p| p.upstream != found.upstream);
             pending.push(found);
         }
     }
-    let mut ends = Vec::with_capacity(required.len());
-    for name in required {
-        let latest = pending
-            .iter()
-            .find(|p| &p.upstream == name)
-            .or_else(|| context.iter().find(|c| &c.upstream == name));
-        match latest {
-            Some(found) => ends.push(found.clone()),
-            None => {
-                tx.commit()?;
-                return Ok(ChainStep::Waiting);
-            }
-        }
-    }
+    let Some(ends) = latest_ends(&pending, required, context) else {
+        tx.commit()?;
+        return Ok(ChainStep::Waiting);
+    };
     let made = decide(&ends);
     if let Some(execution) = &made {
         let seq = next_seq(&tx)?;
@@ -136,6 +124,26 @@ pub(crate) fn chain_end(
     .execute([used_by, downstream_id])?;
     tx.commit()?;
     Ok(ChainStep::Decided(made.map(Box::new)))
+}
+
+/// The end each of `required` counts with: its latest waiting end (`pending`, oldest first), else
+/// its end in `context`; `None` while one has neither.
+pub(crate) fn latest_ends(
+    pending: &[ChainEnd],
+    required: &[String],
+    context: &[ChainEnd],
+) -> Option<Vec<ChainEnd>> {
+    required
+        .iter()
+        .map(|name| {
+            pending
+                .iter()
+                .rev()
+                .find(|p| &p.upstream == name)
+                .or_else(|| context.iter().find(|c| &c.upstream == name))
+                .cloned()
+        })
+        .collect()
 }
 
 /// Whether the end of `execution_id` was offered to `downstream_id` already.

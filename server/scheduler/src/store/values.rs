@@ -154,7 +154,7 @@ pub(crate) fn series(
 }
 
 /// (encoder, JSON text, summary) of a value.
-fn columns(value: &RecordedValue) -> (&str, Option<String>, Option<&str>) {
+pub(crate) fn columns(value: &RecordedValue) -> (&str, Option<String>, Option<&str>) {
     match value {
         RecordedValue::Json(json) => ("json", Some(json.to_string()), None),
         RecordedValue::Text(text) => (
@@ -168,9 +168,15 @@ fn columns(value: &RecordedValue) -> (&str, Option<String>, Option<&str>) {
 
 /// The value in columns `at` (encoder), `at + 1` (JSON text), `at + 2` (summary).
 fn value(row: &Row<'_>, at: usize) -> StoreResult<RecordedValue> {
-    let encoder: String = row.get(at)?;
-    let text: Option<String> = row.get(at + 1)?;
-    let summary: Option<String> = row.get(at + 2)?;
+    decode(row.get(at)?, row.get(at + 1)?, row.get(at + 2)?)
+}
+
+/// A value from its (encoder, JSON text, summary) columns.
+pub(crate) fn decode(
+    encoder: String,
+    text: Option<String>,
+    summary: Option<String>,
+) -> StoreResult<RecordedValue> {
     Ok(match text {
         None => RecordedValue::Other { encoder, summary },
         Some(text) => {
