@@ -18,6 +18,7 @@ import * as api from './api';
 import { openExecuteDialog, SubmitResult } from './components/ExecuteDialog';
 import { openBackfillDialog } from './components/BackfillDialog';
 import { ISweepHost, openSweepDialog, openSweepTable } from './components/SweepDialog';
+import { deleteScheduleCascade, dependantsOf, rerunExecution } from './pipelines';
 import { executeIcon } from './icons';
 import { SidebarWidget } from './components/SidebarWidget';
 import { NbgateModel } from './model';
@@ -184,11 +185,19 @@ async function confirm(
   return answer.button.accept;
 }
 
-/** Deleting a schedule: keep its executions (and files), or delete them too; null: not deleted. */
-async function askScheduleExecutions(schedule: Schedule): Promise<ScheduleExecutions | null> {
+/** Deleting a schedule: keep its executions (and files), or delete them too; null: not deleted.
+ * `dependants`: the schedules that run after it, deleted with it. */
+async function askScheduleExecutions(
+  schedule: Schedule,
+  dependants: string[]
+): Promise<ScheduleExecutions | null> {
   const answer = await showDialog({
     title: `Delete schedule ${schedule.name}?`,
     body:
+      (dependants.length > 0
+        ? `The schedules that run after it are deleted too: ${dependants.join(', ')} (and the ` +
+          'schedules after those). '
+        : '') +
       'It stops running, and its queued or running executions are cancelled. Its executions can ' +
       'stay in the list with their output notebooks, or be deleted with their output notebooks.',
     buttons: [
@@ -270,10 +279,8 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
           announceStart(model, execution, () => app.shell.activateById(widget.id));
         }),
       backfillSchedule: schedule =>
-        openBackfillDialog(
-          schedule,
-          model.schedules.filter(s => s.after?.schedules.includes(schedule.name)).map(s => s.name),
-          result => queued(`Backfill of ${schedule.name}`, result.executions.length)
+        openBackfillDialog(schedule, dependantsOf(schedule.name, model.schedules), result =>
+          queued(`Backfill of ${schedule.name}`, result.executions.length)
         ),
       sweepSchedule: schedule =>
         openSweepDialog(schedule, sweepHost, count => queued(`Sweep of ${schedule.name}`, count)),
@@ -281,11 +288,22 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       pauseSchedule: schedule => act(() => api.pauseSchedule(schedule.id)),
       resumeSchedule: schedule => act(() => api.resumeSchedule(schedule.id)),
       deleteSchedule: async schedule => {
-        const executions = await askScheduleExecutions(schedule);
+        const dependants = dependantsOf(schedule.name, model.schedules);
+        const executions = await askScheduleExecutions(schedule, dependants);
         if (executions) {
-          await act(() => api.deleteSchedule(schedule.id, executions));
+          await act(() =>
+            dependants.length > 0
+              ? deleteScheduleCascade(schedule.id, executions)
+              : api.deleteSchedule(schedule.id, executions)
+          );
         }
       },
+      rerunExecution: execution =>
+        act(async () => {
+          const again = await rerunExecution(execution.id);
+          model.focus = again.id;
+          announceStart(model, again, () => app.shell.activateById(widget.id));
+        }),
       cancelExecution: async execution => {
         if (
           await confirm(

@@ -7,7 +7,7 @@ import { parse, stringify } from './exactJson';
 import { IRequestInit, requestAPI } from './handler';
 import { fieldValue, ParameterField } from './schema';
 import type { components } from './generated/api';
-import { Execution, Page } from './tokens';
+import { Execution, Page, Schedule } from './tokens';
 
 type Schemas = components['schemas'];
 
@@ -292,4 +292,22 @@ export function pipelineFieldOf(message: string): 'after' | 'parameters_from' | 
     return 'parameters_from';
   }
   return null;
+}
+
+/** Runs an ended execution again with the same parameters and input, in the same chain. */
+export function rerunExecution(id: string): Promise<Execution> {
+  return requestAPI<Execution>(`executions/${encodeURIComponent(id)}/rerun`, post());
+}
+
+/** The names of the schedules that run after `name` (directly). */
+export function dependantsOf(name: string, schedules: Schedule[]): string[] {
+  return schedules.filter(s => s.after?.schedules.includes(name)).map(s => s.name);
+}
+
+/** Deletes a schedule and the schedules that run after it (and theirs). */
+export function deleteScheduleCascade(id: string, executions: 'keep' | 'delete'): Promise<void> {
+  return requestAPI<void>(
+    `schedules/${encodeURIComponent(id)}?executions=${executions}&cascade=true`,
+    { method: 'DELETE' }
+  );
 }

@@ -153,6 +153,21 @@ module.exports = {
     await sidebar.locator('.nbgate-Tab-schedules').click();
     const item = sidebar.locator('.nbgate-Schedule[data-name="e2e_pipe_b"]');
     await item.locator('.nbgate-Schedule-frequency', { hasText: 'After e2e_pipe_a' }).waitFor();
+    // Editing B shows what it was created with.
+    await item.locator('.nbgate-Schedule-edit').click();
+    const edit = page.locator('dialog.nbgate-ExecuteDialog[open]');
+    await edit.locator('.nbgate-ExecuteDialog-body').waitFor({ timeout: 30_000 });
+    const shown = [
+      await edit.getByRole('checkbox', { name: 'e2e_pipe_a' }).isChecked(),
+      await edit.getByLabel('THRESHOLD takes').inputValue(),
+      await edit.getByLabel('THRESHOLD: name of the value of e2e_pipe_a').inputValue(),
+      await edit.getByLabel('RUN_DATE takes').inputValue()
+    ];
+    if (shown.join(' ') !== 'true values:e2e_pipe_a accuracy fire_time') {
+      throw new Error(`editing B shows ${shown.join(' ')}`);
+    }
+    await page.keyboard.press('Escape');
+    await edit.waitFor({ state: 'detached' });
     await sidebar.locator('.nbgate-Schedule[data-name="e2e_pipe_a"] .nbgate-Schedule-run').click();
     const [b] = await scheduleExecutions(lab, 'e2e_pipe_b', items => items.length > 0);
     const ended = await finished(lab, b.id);
@@ -198,6 +213,35 @@ module.exports = {
       .waitFor({ timeout: 30_000 });
     await result.locator('.nbgate-ResultHeader-values', { hasText: 'accuracy = 0.77' }).waitFor();
     await shot(page, 'pipelines-03-step-opens-result');
+
+    // A fails: B is skipped, and its chain says where it stopped and why.
+    const failing = await api(lab, 'POST', `schedules/${upstream.id}/run`, {
+      parameters: { FAIL: true }
+    });
+    const skipped = (
+      await scheduleExecutions(lab, 'e2e_pipe_b', items =>
+        items.some(e => e.run_id === failing.id && e.status === 'skipped')
+      )
+    ).find(e => e.run_id === failing.id);
+    const skippedRow = sidebar.locator(`.nbgate-Execution[data-id="${skipped.id}"]`);
+    const stopped = skippedRow.locator('.nbgate-Chain');
+    await stopped
+      .locator('.nbgate-Chain-step[data-name="e2e_pipe_a"][data-status="failed"]')
+      .waitFor();
+    await stopped
+      .locator('.nbgate-Chain-step[data-name="e2e_pipe_b"][data-status="skipped"]')
+      .waitFor();
+    await skippedRow
+      .locator('.nbgate-Execution-reason', { hasText: 'upstream e2e_pipe_a failed' })
+      .waitFor();
+    // The failed step's row says what its failure stopped.
+    await sidebar
+      .locator(`.nbgate-Execution[data-id="${failing.id}"] .nbgate-Chain-reason`, {
+        hasText: 'e2e_pipe_b skipped: upstream e2e_pipe_a failed'
+      })
+      .waitFor();
+    await stopped.scrollIntoViewIfNeeded();
+    await shot(page, 'pipelines-04-chain-stopped');
     await api(lab, 'DELETE', `schedules/${upstream.id}?cascade=true`);
   },
 
@@ -228,7 +272,7 @@ module.exports = {
     await accuracy.fill('0.6, 0.7');
     await dialog.getByLabel('ROWS').fill('3, 4');
     await dialog.locator('.nbgate-SweepDialog-count', { hasText: '4 runs' }).waitFor();
-    await shot(page, 'pipelines-04-sweep-form');
+    await shot(page, 'pipelines-05-sweep-form');
     await checkAccessible(page, dialog, 'dialog.nbgate-SweepDialog', 'the sweep form');
     await dialog.getByRole('button', { name: 'Run 4' }).click();
 
@@ -261,7 +305,7 @@ module.exports = {
     if (lines.join('\n') !== expected.join('\n')) {
       throw new Error(`the sweep table's rows:\n${lines.join('\n')}`);
     }
-    await shot(page, 'pipelines-05-sweep-table');
+    await shot(page, 'pipelines-06-sweep-table');
     await checkAccessible(page, dialog, 'dialog.nbgate-SweepDialog', 'the sweep table');
     await dialog.getByRole('button', { name: 'Close' }).click();
     await dialog.waitFor({ state: 'detached' });
@@ -280,7 +324,7 @@ module.exports = {
     await backfill.getByLabel('To (last day, included)').fill('2026-11-01');
     await backfill.getByRole('button', { name: 'Backfill' }).click();
     await backfill.locator('.nbgate-FieldError', { hasText: 'before' }).waitFor();
-    await shot(page, 'pipelines-06-backfill-refused');
+    await shot(page, 'pipelines-07-backfill-refused');
     await checkAccessible(page, backfill, 'dialog.nbgate-BackfillDialog', 'the backfill dialog');
     await backfill.getByLabel('To (last day, included)').fill('2026-11-04');
     await backfill.getByRole('button', { name: 'Backfill' }).click();

@@ -6,6 +6,7 @@
 import { JsonNumber, stringify } from '../exactJson';
 import {
   chainSteps,
+  dependantsOf,
   inChain,
   keepSources,
   parameterOfMessage,
@@ -20,7 +21,7 @@ import {
   TYPED
 } from '../pipelines';
 import { parameterFields } from '../schema';
-import { Execution } from '../tokens';
+import { Execution, Schedule } from '../tokens';
 
 const fields = parameterFields([
   { name: 'COUNT', type: 'int', default: '3', default_value: 3, help: '' },
@@ -195,5 +196,20 @@ describe('sweep values', () => {
       values
     });
     expect(recordedNames([row({ b: 1 }), row({ a: 2, b: 3 }), row({})])).toEqual(['b', 'a']);
+  });
+});
+
+describe('dependants', () => {
+  it('are the schedules that run after one, by name', () => {
+    const schedule = (name: string, after?: string[]) =>
+      ({ name, after: after ? { schedules: after, on: 'success' } : null }) as Schedule;
+    const all = [
+      schedule('prepare'),
+      schedule('train', ['prepare']),
+      schedule('report', ['train', 'prepare']),
+      schedule('other', ['elsewhere'])
+    ];
+    expect(dependantsOf('prepare', all)).toEqual(['train', 'report']);
+    expect(dependantsOf('report', all)).toEqual([]);
   });
 });

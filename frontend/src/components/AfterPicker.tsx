@@ -18,6 +18,7 @@ const ON_CHOICES: { on: AfterOn; label: string }[] = [
 ];
 
 export const AFTER_ERROR_ID = 'nbgate-AfterPicker-error';
+const detailId = (name: string): string => `nbgate-AfterPicker-detail_${name}`;
 
 /** The schedules that may be chosen as upstreams (all but `self`), loaded once. */
 export function useUpstreamChoices(self: string | undefined): Schedule[] | null {
@@ -83,17 +84,19 @@ export function AfterPicker(props: {
                       className="nbgate-AfterPicker-upstream"
                       value={name}
                       checked={upstreams.includes(name)}
-                      aria-describedby={props.error ? AFTER_ERROR_ID : undefined}
+                      aria-describedby={[detailId(name), props.error ? AFTER_ERROR_ID : '']
+                        .join(' ')
+                        .trim()}
                       aria-invalid={props.error ? true : undefined}
                       onChange={e => toggle(name, e.target.checked)}
                     />
                     <span className="nbgate-AfterPicker-name">{name}</span>
-                    <span className="nbgate-Hint nbgate-AfterPicker-detail">
-                      {schedule
-                        ? `${schedule.notebook} · ${schedule.description}`
-                        : 'no longer exists'}
-                    </span>
                   </label>
+                  <span id={detailId(name)} className="nbgate-Hint nbgate-AfterPicker-detail">
+                    {schedule
+                      ? `${schedule.notebook} · ${schedule.description}`
+                      : 'no longer exists'}
+                  </span>
                 </li>
               );
             })}

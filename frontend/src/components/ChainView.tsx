@@ -46,51 +46,59 @@ export function ChainView(props: {
   if (steps.length < 2) {
     return null;
   }
-  const skipped = steps.filter(step => step.status === 'skipped' && step.reason);
+  // Why a step was skipped (the row's own reason is shown by the row).
+  const skipped = steps.filter(
+    step => step.status === 'skipped' && step.reason && step.id !== execution.id
+  );
   return (
     <div className="nbgate-Chain">
-      <ol className="nbgate-Chain-steps" aria-label={`Chain of ${steps.length} runs`}>
-        {steps.map(step => {
-          const label = stepLabel(step);
-          const current = step.id === execution.id;
-          const content = (
-            <>
-              <StatusIcon status={step.status} decorative />
-              <span className="nbgate-Chain-label">{label}</span>
-            </>
-          );
-          return (
-            <li
-              key={step.id}
-              className={`nbgate-Chain-step nbgate-Chain-${step.status}${current ? ' nbgate-mod-current' : ''}`}
-              data-id={step.id}
-              data-name={label}
-              data-status={step.status}
-              aria-current={current ? 'step' : undefined}
-            >
-              {step.status === 'skipped' ? (
-                <span
-                  className="nbgate-Chain-skippedStep"
-                  title={step.reason ?? 'Skipped'}
-                  aria-label={`${label}: skipped`}
-                >
-                  {content}
-                </span>
-              ) : (
-                <button
-                  type="button"
-                  className="nbgate-LinkButton nbgate-Chain-open"
-                  title={`${statusWord(step.status)}: view ${step.name}`}
-                  aria-label={`${label}: ${statusWord(step.status).toLowerCase()}, view result`}
-                  onClick={() => props.onOpen(step)}
-                >
-                  {content}
-                </button>
-              )}
-            </li>
-          );
-        })}
-      </ol>
+      <div className="nbgate-Chain-line">
+        <span className="nbgate-Values-label" aria-hidden="true">
+          Chain
+        </span>
+        <ol className="nbgate-Chain-steps" aria-label={`Chain of ${steps.length} runs`}>
+          {steps.map(step => {
+            const label = stepLabel(step);
+            const current = step.id === execution.id;
+            const content = (
+              <>
+                <StatusIcon status={step.status} decorative />
+                <span className="nbgate-Chain-label">{label}</span>
+              </>
+            );
+            return (
+              <li
+                key={step.id}
+                className={`nbgate-Chain-step nbgate-Chain-${step.status}${current ? ' nbgate-mod-current' : ''}`}
+                data-id={step.id}
+                data-name={label}
+                data-status={step.status}
+                aria-current={current ? 'step' : undefined}
+              >
+                {step.status === 'skipped' ? (
+                  <span
+                    className="nbgate-Chain-skippedStep"
+                    title={step.reason ?? 'Skipped'}
+                    aria-label={`${label}: skipped`}
+                  >
+                    {content}
+                  </span>
+                ) : (
+                  <button
+                    type="button"
+                    className="nbgate-LinkButton nbgate-Chain-open"
+                    title={`${statusWord(step.status)}: view ${step.name}`}
+                    aria-label={`${label}: ${statusWord(step.status).toLowerCase()}, view result`}
+                    onClick={() => props.onOpen(step)}
+                  >
+                    {content}
+                  </button>
+                )}
+              </li>
+            );
+          })}
+        </ol>
+      </div>
       {skipped.map(step => (
         <div key={step.id} className="nbgate-Hint nbgate-Chain-reason">
           {stepLabel(step)} skipped: {step.reason}

@@ -43,6 +43,8 @@ export interface ISidebarActions {
   sweepSchedule(schedule: Schedule): void;
   /** Shows the table of the sweep an execution belongs to. */
   openSweep(execution: Execution): void;
+  /** Runs an ended execution again (same parameters and input, same chain). */
+  rerunExecution(execution: Execution): Promise<void>;
 }
 
 export type Tab = 'schedules' | 'executions';
@@ -136,7 +138,7 @@ function Schedules(props: { model: NbgateModel; actions: ISidebarActions }): JSX
                 : schedule.next_run
                   ? `Next run ${formatTime(schedule.next_run, { timeZone: schedule.timezone, seconds: false })}`
                   : schedule.after
-                    ? 'Runs when the schedules it follows end'
+                    ? `Next run after ${schedule.after.schedules.join(' and ')}`
                     : 'No next run'}
             </div>
             <div className="nbgate-Item-detail nbgate-Schedule-latest">
@@ -382,6 +384,14 @@ function ExecutionItem(props: {
             label="Sweep table"
             describe={e.name}
             run={async () => actions.openSweep(e)}
+          />
+        )}
+        {(e.status === 'failed' || e.status === 'timed_out' || e.status === 'cancelled') && (
+          <ActionButton
+            className="nbgate-Execution-rerun"
+            label="Run again"
+            describe={e.name}
+            run={() => actions.rerunExecution(e)}
           />
         )}
         {!isTerminal(e.status) && (
