@@ -238,13 +238,17 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       changed: model.changed,
       openResult: (id, name) => void app.commands.execute(CommandIDs.viewResult, { id, name })
     };
-    /** Queued runs are listed in the Executions tab. */
+    /** A backfill's queued runs are shown in the Executions tab, which takes the focus (the
+     * Backfill button that had it is in the other tab). */
     const queued = (what: string, count: number) => {
       Notification.success(`${what}: ${count} run${count === 1 ? '' : 's'} queued.`, {
         autoClose: 5000
       });
       widget.tab = 'executions';
       void model.refresh();
+      requestAnimationFrame(() =>
+        widget.node.querySelector<HTMLElement>('.nbgate-Tab-executions')?.focus()
+      );
     };
     const widget = new SidebarWidget(model as NbgateModel, {
       openResult: (execution: Execution) => {
@@ -283,7 +287,8 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
           queued(`Backfill of ${schedule.name}`, result.executions.length)
         ),
       sweepSchedule: schedule =>
-        openSweepDialog(schedule, sweepHost, count => queued(`Sweep of ${schedule.name}`, count)),
+        // The sweep's table shows its runs in the dialog: the sidebar stays where it is.
+        openSweepDialog(schedule, sweepHost, () => void model.refresh()),
       openSweep: execution => execution.sweep_id && openSweepTable(execution.sweep_id, sweepHost),
       pauseSchedule: schedule => act(() => api.pauseSchedule(schedule.id)),
       resumeSchedule: schedule => act(() => api.resumeSchedule(schedule.id)),

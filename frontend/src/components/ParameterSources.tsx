@@ -10,7 +10,7 @@ import * as api from '../api';
 import { IParameterSource, parameterOfMessage, referenceOf, SourceKind, TYPED } from '../pipelines';
 import { ParameterField } from '../schema';
 import { Schedule } from '../tokens';
-import { FieldError } from './Field';
+import { Field, FieldError } from './Field';
 
 export const sourceId = (name: string): string => `nbgate-source_${name}`;
 const sourceNameId = (name: string): string => `nbgate-sourceName_${name}`;
@@ -77,6 +77,9 @@ export function ParameterSources(props: {
     return null;
   }
   const about = props.error ? parameterOfMessage(props.error) : null;
+  if (props.upstreams.length === 0) {
+    return <FireTimeField {...props} message={about?.message ?? props.error} />;
+  }
   const upstreamOf = (name: string) => props.schedules.find(s => s.name === name);
   const choose = (parameter: string, choice: string) => {
     if (choice === 'typed' || choice === 'fire_time') {
@@ -91,9 +94,8 @@ export function ParameterSources(props: {
     <fieldset className="nbgate-ParameterSources">
       <legend>Parameter values</legend>
       <p className="nbgate-Hint nbgate-ParameterSources-help">
-        {props.upstreams.length > 0
-          ? 'Each parameter takes the value typed above, or one from the run it runs after, or the time it fires.'
-          : 'Each parameter takes the value typed above, or the time the schedule fires.'}
+        Each parameter takes the value typed above, or one from the run it runs after, or the time
+        it fires.
       </p>
       {props.fields.map(field => {
         const source = props.sources[field.name] ?? TYPED;
@@ -180,6 +182,48 @@ export function ParameterSources(props: {
         <FieldError id="nbgate-ParameterSources-error" message={props.error} />
       )}
     </fieldset>
+  );
+}
+
+/** A schedule that runs by time: which parameter, if any, receives each run's fire time. */
+function FireTimeField(props: {
+  fields: ParameterField[];
+  sources: { [parameter: string]: IParameterSource };
+  message: string | null;
+  onChange: (parameter: string, source: IParameterSource) => void;
+}): JSX.Element {
+  const fired = props.fields
+    .filter(field => props.sources[field.name]?.kind === 'fire_time')
+    .map(field => field.name);
+  return (
+    <Field
+      id="nbgate-ParameterSources-fireTime"
+      label="Fire time into"
+      help="The parameter that receives the time each run was due (YYYY-MM-DD in the zone above): the day of data a run processes, also when it runs late or is backfilled"
+      error={props.message}
+      control={control => (
+        <select
+          {...control}
+          className="nbgate-ParameterSources-fireTime"
+          value={fired[0] ?? ''}
+          onChange={e => {
+            for (const name of fired) {
+              props.onChange(name, TYPED);
+            }
+            if (e.target.value) {
+              props.onChange(e.target.value, { ...TYPED, kind: 'fire_time' });
+            }
+          }}
+        >
+          <option value="">no parameter</option>
+          {props.fields.map(field => (
+            <option key={field.name} value={field.name}>
+              {field.name}
+            </option>
+          ))}
+        </select>
+      )}
+    />
   );
 }
 
