@@ -106,6 +106,7 @@ lab: frontend-build build-release
 	@echo "(open loyal_customer.ipynb, press Execute; Ctrl-C stops Lab and the gateway)"
 	@echo
 	cd $(ROOT)/examples && PATH=$(FRONTEND_PATH) NBGATE_BINARY=$(ROOT)/target/release/nbgate \
+	    NBGATE_MACHINE_TYPES=$(ROOT)/examples/machine-types.toml \
 	    JUPYTER_TOKEN=$(LAB_TOKEN) \
 	    $(VENV)/bin/jupyter lab --no-browser --ip=127.0.0.1 --port=$(LAB_PORT) \
 	    $$([ "$$(id -u)" = 0 ] && echo --allow-root) \

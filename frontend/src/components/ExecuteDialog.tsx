@@ -54,6 +54,7 @@ import {
 import { AfterPicker, useUpstreamChoices } from './AfterPicker';
 import { MappedNote, ParameterSources } from './ParameterSources';
 import { Field, FieldError, TextField } from './Field';
+import { useMachineTypeChoice } from './MachineType';
 import { FrequencyPicker, Preview } from './FrequencyPicker';
 import { ADVANCED_FIELDS, AdvancedOptions, IAdvanced } from './AdvancedOptions';
 import { DiscardConfirm, ModalDialog, openModal } from './ModalDialog';
@@ -289,6 +290,11 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
       setServerError(null);
     }
   };
+  const machineType = useMachineTypeChoice(
+    editing?.machine_type,
+    () => changed('machine_type'),
+    messageFor('machine_type')
+  );
 
   const submit = async (): Promise<void> => {
     if (!valid || submitting || !info) {
@@ -299,6 +305,7 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
     const common = {
       parameters: values,
       kernel: kernel || undefined,
+      ...machineType.request,
       timeout: toNumber(advanced.timeout),
       cell_timeout: toNumber(advanced.cellTimeout),
       retries: toNumber(advanced.retries),
@@ -457,6 +464,7 @@ export function ExecuteDialog(props: IExecuteDialogProps): JSX.Element {
                 )}
               />
             </section>
+            {machineType.element}
 
             <section className="nbgate-Section nbgate-ExecuteDialog-when">
               {!editing && (

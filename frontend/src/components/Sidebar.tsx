@@ -21,6 +21,7 @@ import {
   scheduleCron
 } from '../tokens';
 import { StatusIcon } from './StatusIcon';
+import { MachineTypeLabel } from './MachineType';
 import { ChainView } from './ChainView';
 
 /** What the panel asks its host to do (open files, confirm, call the API, notify). */
@@ -130,6 +131,7 @@ function Schedules(props: { model: NbgateModel; actions: ISidebarActions }): JSX
               {schedule.paused && (
                 <span className="nbgate-Badge nbgate-Schedule-paused">paused</span>
               )}
+              <MachineTypeLabel name={schedule.machine_type} />
             </div>
             <div className="nbgate-Item-detail nbgate-Schedule-frequency">{words}</div>
             <div className="nbgate-Item-detail nbgate-Schedule-next">
@@ -303,6 +305,7 @@ function ExecutionItem(props: {
       <div className="nbgate-Item-title">
         <StatusIcon status={e.status} decorative />
         <span className="nbgate-Item-name">{e.name}</span>
+        <MachineTypeLabel name={e.machine_type} />
       </div>
       <div className="nbgate-Item-detail">
         <span className="nbgate-Execution-status">{statusWord(e.status)}</span>

@@ -21,6 +21,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/machine-types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Machine types as choices */
+        get: operations["machine_types"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/notebooks/parameters": {
         parameters: {
             query?: never;
@@ -543,6 +560,12 @@ export interface components {
             /** @description The kernelspec's name (default: the notebook's own). */
             kernel?: string | null;
             /**
+             * @description The machine type to run on (`GET /api/machine-types`; default: the default type). An unknown
+             *     one is a 422 naming those that exist.
+             * @example cpu-4
+             */
+            machine_type?: string | null;
+            /**
              * Format: double
              * @description Seconds for the whole run.
              */
@@ -599,6 +622,11 @@ export interface components {
             };
             allow_undeclared_parameters?: boolean;
             kernel?: string | null;
+            /**
+             * @description The machine type its executions run on (default: the default type); editable.
+             * @example cpu-4
+             */
+            machine_type?: string | null;
             /**
              * @description A cron expression of 5 fields (minute first) or 6 (seconds first), in `timezone`.
              * @example 0 10 * * 1-5
@@ -743,6 +771,8 @@ export interface components {
                 [key: string]: unknown;
             };
             kernel?: string | null;
+            /** @description The machine type it runs on (`null` when no machine types are configured). */
+            machine_type?: string | null;
             /** @description SHA-256 of the notebook bytes the run read (set when it starts). */
             input_hash?: string | null;
             /**
@@ -846,6 +876,20 @@ export interface components {
          * @enum {string}
          */
         InputMode: "snapshot" | "live";
+        /** @description A machine type, offered as a choice (`machine_type` in requests). */
+        MachineType: {
+            /** @example cpu-4 */
+            name: string;
+            /** @example 4 CPUs, 15 GB RAM */
+            description: string;
+            /** @description The one used when a request names none. */
+            default: boolean;
+            /**
+             * @description Where its kernels start: `local` or the gateway's URL.
+             * @example local
+             */
+            location: string;
+        };
         /** @description A notebook's language, kernel and parameters cell. */
         NotebookParameters: {
             language?: string | null;
@@ -1114,6 +1158,8 @@ export interface components {
             } | null;
             allow_undeclared_parameters?: boolean | null;
             kernel?: string | null;
+            /** @description Another machine type (`null`: the default type). */
+            machine_type?: string | null;
             cron?: string | null;
             every?: string | null;
             timezone?: string | null;
@@ -1189,6 +1235,8 @@ export interface components {
             };
             allow_undeclared_parameters: boolean;
             kernel?: string | null;
+            /** @description The machine type its executions run on (`null` when no machine types are configured). */
+            machine_type?: string | null;
             /** @description Its cron expression, or `null` when it runs `every` or `after`. */
             cron?: string | null;
             /** @description Its friendly interval, or `null` when it runs on `cron` or `after`. */
@@ -1338,6 +1386,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Environment"][];
+                };
+            };
+            /** @description No token, or the wrong one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The server is stopping, or runs without the scheduler. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    machine_types: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The machine types (`nbgate serve --machine-types`), in the file's order; empty when none are configured. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MachineType"][];
                 };
             };
             /** @description No token, or the wrong one. */

@@ -27,6 +27,8 @@ pub struct ServeArgs {
     /// Port to bind (0: any free port).
     #[arg(long, env = "NBGATE_PORT", default_value_t = 8888)]
     pub port: u16,
+    #[command(flatten)]
+    pub machine_types: crate::machine_types_args::MachineTypesFile,
     /// The token clients must send (`Authorization: token T` or `?token=T`); generated if not given.
     #[arg(long, env = "NBGATE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
@@ -273,6 +275,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
         .filter(|t| !t.is_empty())
         .unwrap_or_else(generated_token);
     let (ip, port) = (args.ip, args.port);
+    let machine_types = args
+        .machine_types
+        .load(&nbgate_kernel::KernelLocation::Local)?;
     let (data_dir, concurrency) = (args.data_dir.clone(), args.max_concurrent_executions);
     let max_output_bytes = (args.max_output_bytes > 0).then_some(args.max_output_bytes);
     let config = config(args, token.clone())?;
@@ -300,6 +305,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     if let Some(n) = concurrency {
         scheduler_config.concurrency = n as usize;
     }
+    scheduler_config.machine_types = machine_types;
     let scheduler_shutdown = CancellationToken::new();
     let scheduler = Scheduler::start(scheduler_config, scheduler_shutdown.clone())
         .await

@@ -32,6 +32,8 @@ pub(crate) enum StopCause {
 
 pub(crate) struct Running {
     pub schedule_id: Option<String>,
+    /// Its machine type, for the type's `max_concurrent`.
+    pub machine_type: Option<String>,
     pub cancel: CancellationToken,
     pub cause: Option<StopCause>,
     /// Delete the output file once the run has stopped, if its row is gone by then (its schedule
@@ -47,6 +49,7 @@ pub(crate) struct Ctx {
     pub data_dir: PathBuf,
     pub runner: Arc<dyn Runner>,
     pub kernel_env: BTreeMap<String, String>,
+    pub machine_types: nbgate_kernel::MachineTypes,
     pub concurrency: usize,
     pub events: Events,
     /// Wakes the loop: the store changed or a worker finished.
@@ -73,6 +76,7 @@ impl Ctx {
         data_dir: PathBuf,
         runner: Arc<dyn Runner>,
         kernel_env: BTreeMap<String, String>,
+        machine_types: nbgate_kernel::MachineTypes,
         concurrency: usize,
         notifier: mpsc::UnboundedSender<Delivery>,
         shutdown: CancellationToken,
@@ -84,6 +88,7 @@ impl Ctx {
             data_dir,
             runner,
             kernel_env,
+            machine_types,
             concurrency,
             events: Events::new(),
             wake: Notify::new(),
@@ -163,6 +168,7 @@ pub(crate) struct Draft {
     pub notebook: String,
     pub parameters: crate::model::ParameterValues,
     pub kernel: Option<String>,
+    pub machine_type: Option<String>,
     pub max_attempts: u32,
     pub fire_time: Option<DateTime<Utc>>,
     pub output_path: String,
@@ -185,6 +191,7 @@ impl Draft {
             reason: None,
             parameters: self.parameters,
             kernel: self.kernel,
+            machine_type: self.machine_type,
             input_hash: None,
             attempt: 1,
             max_attempts: self.max_attempts,

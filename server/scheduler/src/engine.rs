@@ -248,6 +248,7 @@ pub(crate) fn scheduled_draft(
         notebook: spec.notebook.clone(),
         parameters: spec.parameters.clone(),
         kernel: spec.kernel.clone(),
+        machine_type: spec.machine_type.clone(),
         max_attempts: spec.retries.saturating_add(1),
         fire_time,
         run: RunConfig {
@@ -315,6 +316,19 @@ async fn start_if_allowed(
             return Ok(());
         }
     }
+    // Its machine type's own limit (`max_concurrent` in the machine types file).
+    if let Some(limit) =
+        crate::machine::limit(&ctx.machine_types, execution.machine_type.as_deref())
+    {
+        let running = ctx
+            .running()
+            .values()
+            .filter(|r| r.machine_type == execution.machine_type)
+            .count();
+        if running as u32 >= limit {
+            return Ok(());
+        }
+    }
     execution.status = ExecutionStatus::Running;
     execution.started_at = Some(now);
     let row = execution.clone();
@@ -330,6 +344,7 @@ async fn start_if_allowed(
         execution.id.clone(),
         Running {
             schedule_id: execution.schedule_id.clone(),
+            machine_type: execution.machine_type.clone(),
             cancel: cancel.clone(),
             cause: None,
             delete_output: false,

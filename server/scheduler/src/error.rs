@@ -79,6 +79,21 @@ pub enum ValidationError {
     InvalidPipeline { field: String, reason: String },
     #[error("after: {} would make a cycle", cycle.join(" → "))]
     Cycle { cycle: Vec<String> },
+    #[error(
+        "unknown machine type {name:?}; {}",
+        if known.is_empty() {
+            "no machine types are configured (nbgate serve --machine-types FILE)".to_owned()
+        } else {
+            format!("known: {}", known.join(", "))
+        }
+    )]
+    UnknownMachineType { name: String, known: Vec<String> },
+    #[error("machine type {machine_type:?} does not run kernel {kernel:?}; it runs: {}", kernels.join(", "))]
+    KernelNotOnMachineType {
+        machine_type: String,
+        kernel: String,
+        kernels: Vec<String>,
+    },
 }
 
 /// Everything the scheduler's service can answer with besides success.

@@ -42,6 +42,7 @@ pub mod error;
 pub mod events;
 pub mod expect;
 pub mod lateness;
+mod machine;
 pub mod model;
 pub mod notify;
 pub mod outputs;
@@ -60,7 +61,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use nbgate_kernel::KernelSpecs;
+use nbgate_kernel::{KernelSpecs, MachineTypes};
 use tokio_util::sync::CancellationToken;
 
 pub use clock::{Clock, SystemClock, TokioClock};
@@ -91,6 +92,8 @@ pub struct SchedulerConfig {
     pub runner: Arc<dyn Runner>,
     /// Variables given to kernels over nbgate's own environment.
     pub kernel_env: BTreeMap<String, String>,
+    /// The machine types executions and schedules choose from (`--machine-types`); none by default.
+    pub machine_types: MachineTypes,
 }
 
 impl SchedulerConfig {
@@ -102,6 +105,7 @@ impl SchedulerConfig {
             clock: Arc::new(SystemClock),
             runner: Arc::new(ExecutorRunner::new(KernelSpecs::from_env())),
             kernel_env: BTreeMap::new(),
+            machine_types: MachineTypes::default(),
         }
     }
 }
@@ -135,6 +139,7 @@ impl Scheduler {
             config.data_dir,
             config.runner,
             config.kernel_env,
+            config.machine_types,
             config.concurrency.max(1),
             notifier,
             shutdown.clone(),

@@ -154,6 +154,10 @@ pub struct ScheduleSpec {
     /// strftime format of that fire time, in the schedule's time zone (default `%Y-%m-%d`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fire_time_format: Option<String>,
+    /// The machine type its executions run on (`nbgate serve --machine-types`); `None` when no types
+    /// are configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_type: Option<String>,
 }
 
 impl ScheduleSpec {
@@ -185,6 +189,7 @@ impl ScheduleSpec {
             parameters_from: BTreeMap::new(),
             fire_time_parameter: None,
             fire_time_format: None,
+            machine_type: None,
         }
     }
 }
@@ -219,6 +224,8 @@ pub struct SchedulePatch {
     pub parameters_from: Option<BTreeMap<String, String>>,
     pub fire_time_parameter: Option<Option<String>>,
     pub fire_time_format: Option<Option<String>>,
+    /// `Some(None)`: back to the default machine type.
+    pub machine_type: Option<Option<String>>,
 }
 
 /// A schedule as stored, with what the scheduler derives from it.
@@ -329,6 +336,8 @@ pub struct Execution {
     pub reason: Option<String>,
     pub parameters: ParameterValues,
     pub kernel: Option<String>,
+    /// The machine type it runs on (`None`: no machine types were configured).
+    pub machine_type: Option<String>,
     /// SHA-256 of the notebook bytes the run read (set when it starts).
     pub input_hash: Option<String>,
     /// 1 for the first attempt.
@@ -436,6 +445,8 @@ pub struct NewExecution {
     pub outputs: Vec<String>,
     /// Rules on what the run records (see [`crate::expect`]).
     pub expect: Vec<String>,
+    /// The machine type to run on; `None`: the default type.
+    pub machine_type: Option<String>,
 }
 
 /// Which executions to list.

@@ -17,6 +17,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct RunJob {
     pub notebook: Notebook,
     pub request: RunRequest,
+    /// The execution's machine type: where its kernel starts, its variables and limits.
+    pub machine_type: Option<nbgate_kernel::MachineType>,
 }
 
 /// Runs notebooks. `Err` is a run that could not be done at all (unknown kernel, kernel failed to
@@ -83,8 +85,12 @@ impl Runner for ExecutorRunner {
             let RunJob {
                 mut notebook,
                 mut request,
+                machine_type,
             } = job;
             request.launch.fork_server = self.fork_server;
+            if let Some(machine_type) = &machine_type {
+                request.location = machine_type.apply(&mut request.launch);
+            }
             if let Some(timeout) = self.start_timeout {
                 request.launch.start_timeout = timeout;
             }

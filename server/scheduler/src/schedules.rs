@@ -17,7 +17,9 @@ use crate::timing::Timing;
 use crate::{validate, worker};
 
 impl SchedulerHandle {
-    pub async fn create_schedule(&self, spec: ScheduleSpec) -> Result<Schedule> {
+    pub async fn create_schedule(&self, mut spec: ScheduleSpec) -> Result<Schedule> {
+        spec.machine_type =
+            crate::machine::chosen(&self.ctx.machine_types, spec.machine_type.as_deref())?;
         let now = self.ctx.now();
         let bytes = self.check_spec(&spec).await?;
         self.check_pipeline(&spec, None, None, &bytes).await?;
@@ -64,6 +66,12 @@ impl SchedulerHandle {
         for (_, check) in validate::schedule_notebook_checks(specs, spec, &notebook) {
             check?;
         }
+        crate::machine::check(
+            &self.ctx.machine_types,
+            spec.machine_type.as_deref(),
+            spec.kernel.as_deref(),
+            &notebook,
+        )?;
         Ok(bytes)
     }
 
@@ -204,8 +212,11 @@ impl SchedulerHandle {
             expect,
             parameters_from,
             fire_time_parameter,
-            fire_time_format
+            fire_time_format,
+            machine_type
         );
+        spec.machine_type =
+            crate::machine::chosen(&self.ctx.machine_types, spec.machine_type.as_deref())?;
         let bytes = self.check_spec(&schedule.spec).await?;
         let (id, old_name) = (Some(schedule.id.as_str()), Some(old.name.as_str()));
         self.check_pipeline(&schedule.spec, id, old_name, &bytes)

@@ -39,6 +39,14 @@ impl SchedulerHandle {
             request.allow_undeclared_parameters,
         )?;
         validate::check_kernel(ctx.runner.specs(), request.kernel.as_deref(), &notebook)?;
+        let machine_type =
+            crate::machine::chosen(&ctx.machine_types, request.machine_type.as_deref())?;
+        crate::machine::check(
+            &ctx.machine_types,
+            machine_type.as_deref(),
+            request.kernel.as_deref(),
+            &notebook,
+        )?;
         let output_dir = request.output_dir.as_deref().unwrap_or(DEFAULT_OUTPUT_DIR);
         paths::output_dir(&ctx.root, output_dir)?;
         crate::outputs::check_patterns(&request.outputs)?;
@@ -55,6 +63,7 @@ impl SchedulerHandle {
             notebook: request.notebook,
             parameters: request.parameters,
             kernel: request.kernel,
+            machine_type,
             max_attempts: request.retries.saturating_add(1),
             fire_time: None,
             run: RunConfig {
@@ -202,6 +211,11 @@ impl SchedulerHandle {
     /// How late the fires recorded since start were (`/metrics`).
     pub fn fire_lateness(&self) -> crate::lateness::FireLateness {
         self.ctx.lateness.snapshot()
+    }
+
+    /// The machine types executions and schedules choose from, in the file's order.
+    pub fn machine_types(&self) -> &nbgate_kernel::MachineTypes {
+        &self.ctx.machine_types
     }
 
     /// The kernelspecs, as choices.

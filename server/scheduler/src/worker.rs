@@ -215,6 +215,11 @@ async fn execute(
         .join(&execution.notebook)
         .parent()
         .map(|dir| dir.to_path_buf());
+    let machine_type =
+        match crate::machine::for_run(&ctx.machine_types, execution.machine_type.as_deref()) {
+            Ok(machine_type) => machine_type,
+            Err(reason) => return (End::failed(reason), None),
+        };
     let request = RunRequest {
         parameters: Parameters::from_json_object(&execution.parameters),
         kernel_name: execution.kernel.clone(),
@@ -255,9 +260,15 @@ async fn execute(
     });
     let outputs_before = crate::outputs::before_run(ctx, execution).await;
     let run_cancel = cancel.child_token();
-    let run = ctx
-        .runner
-        .run(RunJob { notebook, request }, sink, run_cancel.clone());
+    let run = ctx.runner.run(
+        RunJob {
+            notebook,
+            request,
+            machine_type,
+        },
+        sink,
+        run_cancel.clone(),
+    );
     tokio::pin!(run);
     let mut timed_out = None;
     let result = match execution.run.timeout {

@@ -234,6 +234,7 @@ async fn restart_fails_interrupted_runs_and_retries_them() {
                 reason: None,
                 parameters: Default::default(),
                 kernel: None,
+                machine_type: None,
                 input_hash: None,
                 attempt: 1,
                 max_attempts: 2,

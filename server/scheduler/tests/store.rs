@@ -48,6 +48,7 @@ fn execution(id: &str, schedule_id: Option<&str>, status: ExecutionStatus) -> Ex
         reason: None,
         parameters: json!({"days": 1.5}).as_object().cloned().expect("object"),
         kernel: Some("python3".into()),
+        machine_type: Some("cpu-4".into()),
         input_hash: Some("sha256:cd".into()),
         attempt: 1,
         max_attempts: 3,
@@ -86,11 +87,11 @@ fn migrations_are_applied_once_and_reopen_keeps_data() {
     let path = dir.path().join("db.sqlite3");
     {
         let store = SqliteStore::open(&path).expect("open");
-        assert_eq!(store.schema_version().expect("version"), 7);
+        assert_eq!(store.schema_version().expect("version"), 8);
         store.insert_schedule(&schedule("a")).expect("insert");
     }
     let store = SqliteStore::open(&path).expect("reopen");
-    assert_eq!(store.schema_version().expect("version"), 7);
+    assert_eq!(store.schema_version().expect("version"), 8);
     assert_eq!(store.list_schedules().expect("list").len(), 1);
     let mode: String = rusqlite::Connection::open(&path)
         .expect("open")

@@ -145,6 +145,10 @@ pub(crate) struct CreateExecution {
     allow_undeclared_parameters: bool,
     /// The kernelspec's name (default: the notebook's own).
     kernel: Option<String>,
+    /// The machine type to run on (`GET /api/machine-types`; default: the default type). An unknown
+    /// one is a 422 naming those that exist.
+    #[schema(example = "cpu-4")]
+    machine_type: Option<String>,
     /// Seconds for the whole run.
     timeout: Option<f64>,
     /// Seconds for any one cell.
@@ -187,6 +191,7 @@ impl CreateExecution {
             retry_delay: opt_duration("retry_delay", self.retry_delay)?,
             outputs: self.outputs,
             expect: self.expect,
+            machine_type: self.machine_type,
         })
     }
 }
@@ -247,6 +252,9 @@ pub(crate) struct CreateSchedule {
     #[serde(default)]
     allow_undeclared_parameters: bool,
     kernel: Option<String>,
+    /// The machine type its executions run on (default: the default type); editable.
+    #[schema(example = "cpu-4")]
+    machine_type: Option<String>,
     /// A cron expression of 5 fields (minute first) or 6 (seconds first), in `timezone`.
     #[schema(example = "0 10 * * 1-5")]
     cron: Option<String>,
@@ -319,6 +327,7 @@ impl CreateSchedule {
         spec.parameters = self.parameters;
         spec.allow_undeclared_parameters = self.allow_undeclared_parameters;
         spec.kernel = self.kernel;
+        spec.machine_type = self.machine_type;
         spec.paused = self.paused;
         spec.input = self.input.unwrap_or(spec.input);
         spec.max_concurrent = self.max_concurrent.unwrap_or(spec.max_concurrent);
@@ -357,6 +366,9 @@ pub(crate) struct PatchSchedule {
     allow_undeclared_parameters: Option<bool>,
     #[serde(default, deserialize_with = "nullable")]
     kernel: Option<Option<String>>,
+    /// Another machine type (`null`: the default type).
+    #[serde(default, deserialize_with = "nullable")]
+    machine_type: Option<Option<String>>,
     cron: Option<String>,
     every: Option<String>,
     timezone: Option<String>,
@@ -402,6 +414,7 @@ impl PatchSchedule {
             parameters: self.parameters,
             allow_undeclared_parameters: self.allow_undeclared_parameters,
             kernel: self.kernel,
+            machine_type: self.machine_type,
             recurrence: recurrence(self.cron, self.every, self.after)?,
             timezone: self.timezone,
             paused: self.paused,
@@ -666,6 +679,8 @@ pub struct ExecutionDto {
     #[schema(value_type = Map<String, Value>)]
     pub parameters: ParameterValues,
     pub kernel: Option<String>,
+    /// The machine type it runs on (`null` when no machine types are configured).
+    pub machine_type: Option<String>,
     /// SHA-256 of the notebook bytes the run read (set when it starts).
     pub input_hash: Option<String>,
     /// 1 for the first attempt, then 2… for retries, up to `max_attempts`.
@@ -754,6 +769,7 @@ impl From<Execution> for ExecutionDto {
             reason: e.reason,
             parameters: e.parameters,
             kernel: e.kernel,
+            machine_type: e.machine_type,
             input_hash: e.input_hash,
             attempt: e.attempt,
             max_attempts: e.max_attempts,
@@ -795,6 +811,9 @@ pub struct ScheduleDto {
     pub parameters: ParameterValues,
     pub allow_undeclared_parameters: bool,
     pub kernel: Option<String>,
+    /// The machine type its executions run on (`null` when no machine types are configured).
+    #[serde(default)]
+    pub machine_type: Option<String>,
     /// Its cron expression, or `null` when it runs `every` or `after`.
     pub cron: Option<String>,
     /// Its friendly interval, or `null` when it runs on `cron` or `after`.
@@ -867,6 +886,7 @@ impl ScheduleDto {
             parameters: spec.parameters,
             allow_undeclared_parameters: spec.allow_undeclared_parameters,
             kernel: spec.kernel,
+            machine_type: spec.machine_type,
             cron,
             every,
             after,

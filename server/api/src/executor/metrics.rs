@@ -5,6 +5,10 @@
 //!
 //! One task reads the scheduler's event stream; it ends when the server stops. A lag re-reads the
 //! store, so the gauges never drift.
+//!
+//! With machine types configured, the executions' gauges and counters carry a `machine_type` label
+//! (every configured type, zeros included; `""` for executions without one), looked up once per
+//! execution when it first appears.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
@@ -31,14 +35,16 @@ pub(super) fn routes() -> Vec<Route> {
 #[derive(Default)]
 pub(crate) struct Metrics {
     inner: Mutex<Inner>,
+    /// The configured machine types' names: the `machine_type` label's values (none: no label).
+    machine_types: Vec<String>,
 }
 
 #[derive(Default)]
 struct Inner {
-    /// Executions queued or running now, by id.
-    active: HashMap<String, ExecutionStatus>,
-    /// Terminal statuses reached since start.
-    finished: HashMap<ExecutionStatus, u64>,
+    /// Executions queued or running now, by id, with their machine type.
+    active: HashMap<String, (ExecutionStatus, Option<String>)>,
+    /// Terminal statuses reached since start, by machine type.
+    finished: HashMap<(ExecutionStatus, Option<String>), u64>,
     recent: VecDeque<f64>,
     duration_sum: f64,
     duration_count: u64,
@@ -46,7 +52,10 @@ struct Inner {
 
 impl Metrics {
     pub(crate) fn start(scheduler: SchedulerHandle, stopping: CancellationToken) -> Arc<Metrics> {
-        let metrics = Arc::new(Metrics::default());
+        let metrics = Arc::new(Metrics {
+            machine_types: scheduler.machine_types().names(),
+            ..Metrics::default()
+        });
         tokio::spawn(follow(metrics.clone(), scheduler, stopping));
         metrics
     }
@@ -67,9 +76,18 @@ async fn follow(metrics: Arc<Metrics>, scheduler: SchedulerHandle, stopping: Can
         match received {
             Received::Event(event) => match event.kind {
                 EventKind::Status { status, .. } if status.is_terminal() => {
-                    metrics.lock().active.remove(&event.execution_id);
-                    *metrics.lock().finished.entry(status).or_default() += 1;
-                    if let Ok(execution) = scheduler.get_execution(&event.execution_id).await
+                    let active = metrics.lock().active.remove(&event.execution_id);
+                    let execution = scheduler.get_execution(&event.execution_id).await.ok();
+                    let machine_type = match &execution {
+                        Some(execution) => execution.machine_type.clone(),
+                        None => active.and_then(|(_, machine_type)| machine_type),
+                    };
+                    *metrics
+                        .lock()
+                        .finished
+                        .entry((status, machine_type))
+                        .or_default() += 1;
+                    if let Some(execution) = execution
                         && let (Some(start), Some(end)) = (execution.started_at, execution.ended_at)
                     {
                         let seconds = (end - start).num_milliseconds().max(0) as f64 / 1e3;
@@ -83,7 +101,16 @@ async fn follow(metrics: Arc<Metrics>, scheduler: SchedulerHandle, stopping: Can
                     }
                 }
                 EventKind::Status { status, .. } => {
-                    metrics.lock().active.insert(event.execution_id, status);
+                    let known = (metrics.lock().active.get(&event.execution_id))
+                        .map(|(_, machine_type)| machine_type.clone());
+                    let machine_type = match known {
+                        Some(machine_type) => machine_type,
+                        None if metrics.machine_types.is_empty() => None,
+                        None => (scheduler.get_execution(&event.execution_id).await)
+                            .ok()
+                            .and_then(|execution| execution.machine_type),
+                    };
+                    (metrics.lock().active).insert(event.execution_id, (status, machine_type));
                 }
                 EventKind::Deleted => {
                     metrics.lock().active.remove(&event.execution_id);
@@ -116,7 +143,7 @@ async fn resync(metrics: &Metrics, scheduler: &SchedulerHandle) {
                     return;
                 }
             };
-            active.extend(page.items.into_iter().map(|e| (e.id, e.status)));
+            active.extend((page.items.into_iter()).map(|e| (e.id, (e.status, e.machine_type))));
             match page.next_cursor {
                 Some(next) => cursor = Some(next),
                 None => break,
@@ -160,35 +187,75 @@ impl Metrics {
         self.lock()
             .active
             .values()
-            .filter(|s| **s == status)
+            .filter(|(s, _)| *s == status)
             .count()
+    }
+
+    /// `status="…"`, or `status="…",machine_type="…"` per type (with `""` for executions without
+    /// one, when there are such), each with its count among `counts`.
+    fn series<'a>(
+        &self,
+        status: ExecutionStatus,
+        counts: impl Iterator<Item = (ExecutionStatus, Option<&'a str>, u64)> + Clone,
+    ) -> Vec<(String, u64)> {
+        let of = |machine_type: Option<&str>| {
+            (counts.clone())
+                .filter(|(s, t, _)| *s == status && (machine_type.is_none() || *t == machine_type))
+                .map(|(_, _, n)| n)
+                .sum::<u64>()
+        };
+        if self.machine_types.is_empty() {
+            return vec![(format!("status=\"{status}\""), of(None))];
+        }
+        let untyped = (counts.clone())
+            .filter(|(s, t, _)| {
+                *s == status && t.is_none_or(|t| !self.machine_types.iter().any(|k| k == t))
+            })
+            .map(|(_, _, n)| n)
+            .sum::<u64>();
+        let mut series: Vec<(String, u64)> = (self.machine_types.iter())
+            .map(|name| {
+                (
+                    format!("status=\"{status}\",machine_type=\"{name}\""),
+                    of(Some(name)),
+                )
+            })
+            .collect();
+        if untyped > 0 {
+            series.push((format!("status=\"{status}\",machine_type=\"\""), untyped));
+        }
+        series
     }
 
     fn render(&self, out: &mut String) {
         let inner = self.lock();
-        let count = |status| inner.active.values().filter(|s| **s == status).count();
-        let (queued, running) = (
-            count(ExecutionStatus::Queued),
-            count(ExecutionStatus::Running),
-        );
+        let queued = (inner.active.values())
+            .filter(|(s, _)| *s == ExecutionStatus::Queued)
+            .count();
         let _ = writeln!(
             out,
             "# HELP nbgate_executions Executions queued or running now.\n\
-             # TYPE nbgate_executions gauge\n\
-             nbgate_executions{{status=\"queued\"}} {queued}\n\
-             nbgate_executions{{status=\"running\"}} {running}\n\
-             # HELP nbgate_execution_queue_depth Executions waiting for a slot.\n\
+             # TYPE nbgate_executions gauge"
+        );
+        let active = || (inner.active.values()).map(|(s, t)| (*s, t.as_deref(), 1u64));
+        for status in [ExecutionStatus::Queued, ExecutionStatus::Running] {
+            for (labels, n) in self.series(status, active()) {
+                let _ = writeln!(out, "nbgate_executions{{{labels}}} {n}");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP nbgate_execution_queue_depth Executions waiting for a slot.\n\
              # TYPE nbgate_execution_queue_depth gauge\n\
              nbgate_execution_queue_depth {queued}\n\
              # HELP nbgate_executions_finished_total Executions that ended since nbgate started, by status.\n\
              # TYPE nbgate_executions_finished_total counter"
         );
+        let finished = || (inner.finished.iter()).map(|((s, t), n)| (*s, t.as_deref(), *n));
         for status in ExecutionStatus::ALL.into_iter().filter(|s| s.is_terminal()) {
-            let n = inner.finished.get(&status).copied().unwrap_or(0);
-            let _ = writeln!(
-                out,
-                "nbgate_executions_finished_total{{status=\"{status}\"}} {n}"
-            );
+            for (labels, n) in self.series(status, finished()) {
+                let _ = writeln!(out, "nbgate_executions_finished_total{{{labels}}} {n}");
+            }
         }
         let _ = writeln!(
             out,

@@ -27,6 +27,7 @@ mod error;
 mod events;
 mod executions;
 mod feed;
+mod machine_types;
 mod metrics;
 mod openapi;
 mod outputs;
@@ -57,6 +58,7 @@ pub mod wire {
         AfterDto, EnvironmentDto, ErrorDto, ExecutionDto, NotebookParametersDto, NotifyDto,
         PageDto, ParameterDto, ProgressDto, ScheduleDto,
     };
+    pub use super::machine_types::MachineTypeDto;
     pub use super::outputs::{ColumnDto, FreshnessDto, OutputFileDto, OutputsDto, PreviewDto};
     pub use super::pipelines::{QueuedDto, SweepDto, SweepRowDto};
     pub use super::values::{PointDto, SeriesDto};
@@ -73,6 +75,7 @@ pub mod wire {
 pub fn routes() -> Vec<Route> {
     [
         environments::routes(),
+        machine_types::routes(),
         executions::routes(),
         events::routes(),
         feed::routes(),

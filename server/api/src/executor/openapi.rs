@@ -56,6 +56,7 @@ pub fn document_json() -> String {
     ),
     paths(
         environments,
+        machine_types,
         notebook_parameters,
         create_execution,
         list_executions,
@@ -227,6 +228,12 @@ enum_schema!(
     responses((status = 200, description = "The environments.", body = Vec<EnvironmentDto>)))]
 #[allow(dead_code)]
 fn environments() {}
+
+/// Machine types as choices
+#[utoipa::path(get, path = "/api/machine-types", tag = "environments",
+    responses((status = 200, description = "The machine types (`nbgate serve --machine-types`), in the file's order; empty when none are configured.", body = Vec<super::machine_types::MachineTypeDto>)))]
+#[allow(dead_code)]
+fn machine_types() {}
 
 /// A notebook's parameters cell
 #[utoipa::path(post, path = "/api/notebooks/parameters", tag = "environments",

@@ -21,6 +21,7 @@ fn execution(schedule: Option<&str>, status: ExecutionStatus, ended: i64) -> Exe
         notebook: "nb.ipynb".into(),
         parameters: Default::default(),
         kernel: None,
+        machine_type: None,
         max_attempts: 1,
         fire_time: None,
         output_path: "executions/x.ipynb".into(),

@@ -333,6 +333,7 @@ impl SchedulerHandle {
             notebook: original.notebook.clone(),
             parameters: original.parameters.clone(),
             kernel: original.kernel.clone(),
+            machine_type: original.machine_type.clone(),
             max_attempts: original.max_attempts,
             fire_time: original.fire_time,
             run: original.run.clone(),

@@ -75,6 +75,8 @@ pub(crate) const MIGRATIONS: &[(u32, &str)] = &[
     // Pipelines (`store::pipeline`): each execution's chain and sweep, and upstream ends waiting
     // for their dependant's other upstreams.
     (7, super::pipeline::MIGRATION),
+    // The machine type each execution runs on (schedules keep theirs in their spec's JSON).
+    (8, "ALTER TABLE executions ADD COLUMN machine_type TEXT;"),
 ];
 
 /// Applies the steps not yet applied; returns the schema version.

@@ -15,7 +15,7 @@ pub(crate) const SCHEDULE_COLUMNS: &str =
 pub(crate) const EXECUTION_COLUMNS: &str = "id, name, schedule_id, notebook, status, reason, \
     parameters, kernel, input_hash, attempt, max_attempts, first_attempt_id, fire_time, created_at, \
     ready_at, started_at, ended_at, progress_cell, progress_total, error, output_path, notify_error, \
-    run, schedule_name, run_id, sweep_id, seq";
+    run, schedule_name, run_id, sweep_id, machine_type, seq";
 
 /// [`EXECUTION_COLUMNS`] as read from `executions`: `schedule_name` is the schedule's current name
 /// while the execution is linked to it, the stored one once the schedule was deleted.
@@ -24,7 +24,7 @@ pub(crate) const EXECUTION_SELECT: &str = "id, name, schedule_id, notebook, stat
     ready_at, started_at, ended_at, progress_cell, progress_total, error, output_path, notify_error, \
     run, CASE WHEN schedule_id IS NULL THEN schedule_name \
     ELSE (SELECT s.name FROM schedules s WHERE s.id = executions.schedule_id) END, run_id, sweep_id, \
-    seq";
+    machine_type, seq";
 
 pub(crate) fn millis(time: DateTime<Utc>) -> i64 {
     time.timestamp_millis()
@@ -105,6 +105,7 @@ pub(crate) fn execution(row: &Row<'_>) -> Result<(i64, Execution), StoreError> {
         reason: row.get(5)?,
         parameters: json("executions", &row.get::<_, String>(6)?)?,
         kernel: row.get(7)?,
+        machine_type: row.get(26)?,
         input_hash: row.get(8)?,
         attempt: row.get(9)?,
         max_attempts: row.get(10)?,
@@ -122,7 +123,7 @@ pub(crate) fn execution(row: &Row<'_>) -> Result<(i64, Execution), StoreError> {
         run_id: row.get(24)?,
         sweep_id: row.get(25)?,
     };
-    Ok((row.get(26)?, execution))
+    Ok((row.get(27)?, execution))
 }
 
 /// The values of [`EXECUTION_COLUMNS`] but `seq`, in order.
@@ -157,6 +158,7 @@ pub(crate) fn execution_values(e: &Execution) -> Vec<rusqlite::types::Value> {
         text(&e.schedule_name),
         text(&e.run_id),
         text(&e.sweep_id),
+        text(&e.machine_type),
     ]
 }
 

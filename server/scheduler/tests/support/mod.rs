@@ -84,7 +84,9 @@ impl Runner for FakeRunner {
         cancel: CancellationToken,
     ) -> BoxFuture<'a, Result<Outcome, String>> {
         Box::pin(async move {
-            let RunJob { notebook, request } = job;
+            let RunJob {
+                notebook, request, ..
+            } = job;
             self.calls
                 .lock()
                 .expect("lock")
