@@ -189,9 +189,17 @@ export function inChain(execution: Execution, all: Execution[]): boolean {
   return all.some(other => other.id !== execution.id && chainOf(other) === id);
 }
 
-/** A step's label: its schedule's name (a chain is a chain of schedules), else its own name. */
-export const stepLabel = (execution: Execution): string =>
-  execution.schedule_name ?? execution.name;
+/**
+ * A step's label: its schedule's name (a chain is a chain of schedules), else its own name; a retry
+ * or a rerun (Run again) is in the same chain, and says which it is.
+ */
+export function stepLabel(execution: Execution): string {
+  const name = execution.schedule_name ?? execution.name;
+  if (execution.attempt > 1) {
+    return `${name}, attempt ${execution.attempt}`;
+  }
+  return /_rerun(_\d+)?$/.test(execution.name) ? `${name}, run again` : name;
+}
 
 // ---- Sweeps ---------------------------------------------------------------------------------
 

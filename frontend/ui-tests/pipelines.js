@@ -242,7 +242,29 @@ module.exports = {
       .waitFor();
     await stopped.scrollIntoViewIfNeeded();
     await shot(page, 'pipelines-04-chain-stopped');
-    await api(lab, 'DELETE', `schedules/${upstream.id}?cascade=true`);
+
+    // Run again (the repair) joins the same chain, told apart from the first run.
+    await sidebar
+      .locator(`.nbgate-Execution[data-id="${failing.id}"]`)
+      .getByRole('button', { name: /^Run again e2e_pipe_a_at_/ })
+      .click();
+    const again = sidebar.locator(
+      `.nbgate-Execution[data-id="${failing.id}"] .nbgate-Chain-step[data-name="e2e_pipe_a, run again"]`
+    );
+    await again.waitFor({ timeout: 30_000 });
+
+    // Deleting A says B goes with it, and deletes both.
+    await sidebar.locator('.nbgate-Tab-schedules').click();
+    await sidebar.getByRole('button', { name: 'Delete e2e_pipe_a' }).click();
+    const confirm = page.locator('.jp-Dialog');
+    await confirm.getByText('deleted too: e2e_pipe_b').waitFor();
+    await confirm.getByRole('button', { name: 'Delete, keep executions' }).click();
+    await sidebar
+      .locator('.nbgate-Schedule[data-name="e2e_pipe_b"]')
+      .waitFor({ state: 'detached' });
+    await sidebar
+      .locator('.nbgate-Schedule[data-name="e2e_pipe_a"]')
+      .waitFor({ state: 'detached' });
   },
 
   /**

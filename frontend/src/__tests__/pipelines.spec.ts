@@ -7,6 +7,7 @@ import { JsonNumber, stringify } from '../exactJson';
 import {
   chainSteps,
   dependantsOf,
+  stepLabel,
   inChain,
   keepSources,
   parameterOfMessage,
@@ -136,6 +137,17 @@ describe('chains', () => {
     ]);
     // A listed copy that has moved further than a late answer is kept.
     expect(chainSteps([{ ...b, status: 'succeeded' }], [b], 'a')[0].status).toBe('succeeded');
+  });
+
+  it('label each step by its schedule, a retry and a rerun told apart', () => {
+    expect(stepLabel(a)).toBe('prepare');
+    expect(stepLabel({ ...a, attempt: 2, name: 'prepare_at_x_attempt_2' })).toBe(
+      'prepare, attempt 2'
+    );
+    expect(stepLabel({ ...a, name: 'prepare_at_2026_12_04_10_00_00_rerun' })).toBe(
+      'prepare, run again'
+    );
+    expect(stepLabel(alone)).toBe('x_at_2026_12_04_10_00_00');
   });
 
   it('are shown only for an execution with company', () => {
