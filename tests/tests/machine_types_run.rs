@@ -2,7 +2,8 @@
 //! kernel (the notebook reads its own affinity and thread variables) and its `env` reaches it; the
 //! file's default applies without `--machine-type` (the file named by NBGATE_MACHINE_TYPES); a
 //! `memory` limit is applied where the machine delegates the cgroup v2 memory controller, and refused
-//! with the reason where it does not; every mistake is a usage error of one line.
+//! with the reason where it does not; every mistake is a usage error of one line. The same file on
+//! `nbgate serve --machine-types`: the list, and executions' kernels pinned by their type.
 
 use std::path::PathBuf;
 use std::process::Output;
@@ -186,4 +187,44 @@ fn mistakes_are_usage_errors_of_one_line() {
         assert_eq!(message.trim().lines().count(), 1, "{args:?}: {message}");
         assert!(!env.work().join("never.ipynb").exists());
     }
+}
+
+#[test]
+fn nbgate_serve_runs_each_execution_on_its_type() {
+    let env = JupyterEnv::new();
+    let (types, _) = setup(&env);
+    let data = tempfile::tempdir().expect("data dir");
+    let serve = nbgate_tests::serve::Serve::start(
+        &env,
+        data.path(),
+        &[&format!("--machine-types={}", types.display())],
+    );
+    let listed = serve.ok("GET", "/api/machine-types", None);
+    let names: Vec<&str> = (listed.as_array().expect("a list").iter())
+        .map(|machine_type| machine_type["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["one-cpu", "whole", "small-memory"]);
+
+    let allowed = std::thread::available_parallelism().map_or(1, usize::from);
+    for (machine_type, expected) in [
+        (Some("one-cpu"), "1 1 1 1 from-type".to_owned()),
+        (None, format!("{allowed} - - - -")),
+    ] {
+        let mut body = serde_json::json!({"notebook": "probe.ipynb"});
+        if let Some(name) = machine_type {
+            body["machine_type"] = name.into();
+        }
+        let id = serve.create(&body);
+        let execution = serve.finished(&id, std::time::Duration::from_secs(120));
+        assert_eq!(execution["status"], "succeeded", "{execution}");
+        assert_eq!(
+            execution["machine_type"],
+            machine_type.unwrap_or("whole"),
+            "{execution}"
+        );
+        let output = execution["output_path"].as_str().expect("output path");
+        assert_eq!(printed(&env, output), expected, "{machine_type:?}");
+    }
+    serve.stop();
+    env.assert_no_survivors(std::time::Duration::from_secs(10));
 }
