@@ -242,6 +242,7 @@ module.exports = {
       .waitFor();
     await stopped.scrollIntoViewIfNeeded();
     await shot(page, 'pipelines-04-chain-stopped');
+    await checkAccessible(page, sidebar, '#nbgate-sidebar', 'the sidebar with a stopped chain');
 
     // Run again (the repair) joins the same chain, told apart from the first run.
     await sidebar

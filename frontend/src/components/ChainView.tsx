@@ -76,12 +76,9 @@ export function ChainView(props: {
                 aria-current={current ? 'step' : undefined}
               >
                 {step.status === 'skipped' ? (
-                  <span
-                    className="nbgate-Chain-skippedStep"
-                    title={step.reason ?? 'Skipped'}
-                    aria-label={`${label}: skipped`}
-                  >
+                  <span className="nbgate-Chain-skippedStep" title={step.reason ?? 'Skipped'}>
                     {content}
+                    <span className="nbgate-VisuallyHidden">: skipped</span>
                   </span>
                 ) : (
                   <button
