@@ -309,8 +309,8 @@ module.exports = {
       }
       await page.waitForTimeout(200);
     }
-    const header = await table.locator('thead th').allInnerTexts();
-    if (header.join('|') !== 'Run|ACCURACY|ROWS|Status|accuracy|model') {
+    const header = (await table.locator('thead th').allInnerTexts()).map(t => t.trim());
+    if (header.join('|') !== 'Run|Parameters|Status|Recorded values|ACCURACY|ROWS|accuracy|model') {
       throw new Error(`the sweep table's columns: ${header.join('|')}`);
     }
     const lines = [];

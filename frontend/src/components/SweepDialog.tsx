@@ -263,15 +263,33 @@ export function SweepTable(props: {
             <caption className="nbgate-VisuallyHidden">
               Runs of the sweep: parameters varied, status and recorded values
             </caption>
+            <colgroup />
+            <colgroup span={sweep.varied.length} />
+            <colgroup />
+            {values.length > 0 && <colgroup span={values.length} />}
             <thead>
               <tr>
-                <th scope="col">Run</th>
+                <th scope="col" rowSpan={2}>
+                  Run
+                </th>
+                <th scope="colgroup" colSpan={sweep.varied.length}>
+                  Parameters
+                </th>
+                <th scope="col" rowSpan={2}>
+                  Status
+                </th>
+                {values.length > 0 && (
+                  <th scope="colgroup" colSpan={values.length}>
+                    Recorded values
+                  </th>
+                )}
+              </tr>
+              <tr>
                 {sweep.varied.map(name => (
                   <th scope="col" key={`p-${name}`} className="nbgate-SweepTable-parameter">
                     <code>{name}</code>
                   </th>
                 ))}
-                <th scope="col">Status</th>
                 {values.map(name => (
                   <th scope="col" key={`v-${name}`} className="nbgate-SweepTable-value">
                     <code>{name}</code>
