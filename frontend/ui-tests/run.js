@@ -19,6 +19,7 @@ const path = require('path');
 const { chromium } = require('playwright-core');
 
 const { labOnNbgateKernels } = require('./gateway');
+const { machineTypes } = require('./machineTypes');
 const { startExtensionLab, stopAll, stopLab } = require('./lab');
 const { openNotebook, shot } = require('./support');
 const resultTests = require('./result');
@@ -280,7 +281,7 @@ const extensionTests = {
 };
 
 /** Tests that start their own Lab and gateway. */
-const ownLabTests = { labOnNbgateKernels };
+const ownLabTests = { labOnNbgateKernels, machineTypes };
 
 /**
  * What git sees in the checkout (changed and untracked files, ignored ones aside): the browser tests
