@@ -17,9 +17,10 @@ Prints p50/p99/max milliseconds per page request (client side: request → whole
 schedules: one schedule with one real execution is made through `nbgate serve`, the server is stopped,
 the store is seeded with N-1 copies of that schedule (ids and names made unique) and R executions of
 each (copies of the real one, sequence numbers unique), then the server is started again and
-`GET /api/schedules` (every schedule with its last execution) is fetched `--requests` times over one
-keep-alive connection. Prints p50/p99/max milliseconds per request (request → whole JSON body read) and
-checks every item carries its own last execution.
+`GET /api/schedules` is fetched `--requests` times over one keep-alive connection, three ways interleaved:
+the default first page (100), one page of 1000, and every page of 1000 by `next_cursor` (as the sidebar
+reads them). Prints p50/p99/max milliseconds per request or walk (request → whole JSON body read) and
+checks every schedule is listed once, with its own last execution.
 
 lateness: N schedules with 6-field crons `S * * * * *` (S = i mod 60: every schedule fires once a minute,
 N/60 of them in each second) on a test-kernel notebook (`input: live`), created through the API; after
@@ -234,34 +235,61 @@ def bench_schedules(args):
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         headers = {"Authorization": f"token {TOKEN}"}
-        times = []
-        for attempt in range(args.requests + 1):  # the first warms the page cache, not counted
-            start = time.perf_counter()
-            conn.request("GET", "/api/schedules", headers=headers)
+
+        def get(path):
+            conn.request("GET", path, headers=headers)
             response = conn.getresponse()
             body = response.read()
-            elapsed = (time.perf_counter() - start) * 1e3
             if response.status != 200:
-                sys.exit(f"GET /api/schedules: {response.status} {body[:200]!r}")
-            if attempt == 0:
-                items = json.loads(body)["items"]
-                if len(items) != args.schedules:
-                    sys.exit(f"{len(items)} schedules listed, {args.schedules} expected")
-                for item in items:
-                    last = item["last_execution"]
-                    if item["name"] == "bench":
-                        if last["id"] != template["id"]:
-                            sys.exit(f"bench's last execution is {last['id']}")
-                    elif last["id"] != f"run-{item['id'][6:]}-{args.runs:04d}":
-                        sys.exit(f"{item['name']}'s last execution is {last['id']}")
-                summary["bytes"] = len(body)
-            else:
-                times.append(elapsed)
+                sys.exit(f"GET {path}: {response.status} {body[:200]!r}")
+            return body
+
+        def every_schedule(parse=True):
+            """All pages of 1000 by `next_cursor`, as the sidebar reads them: (items, bytes). Without
+            `parse`, only the page's tail is read for its cursor (the client's JSON parsing of 10 MB
+            would be most of the time measured)."""
+            items, size, cursor = [], 0, None
+            while True:
+                body = get("/api/schedules?limit=1000" + (f"&cursor={cursor}" if cursor else ""))
+                size += len(body)
+                if parse:
+                    page = json.loads(body)
+                    items += page["items"]
+                    cursor = page["next_cursor"]
+                else:
+                    tail = body[body.rindex(b'"next_cursor":'):]
+                    cursor = json.loads(b"{" + tail)["next_cursor"]
+                if not cursor:
+                    return items, size
+
+        items, summary["bytes_all"] = every_schedule()
+        if len({item["id"] for item in items}) != args.schedules:
+            sys.exit(f"{len(items)} schedules listed, {args.schedules} distinct expected")
+        for item in items:
+            last = item["last_execution"]
+            if item["name"] == "bench":
+                if last["id"] != template["id"]:
+                    sys.exit(f"bench's last execution is {last['id']}")
+            elif last["id"] != f"run-{item['id'][6:]}-{args.runs:04d}":
+                sys.exit(f"{item['name']}'s last execution is {last['id']}")
+        # Interleaved: the default first page, a page of 1000, every page (the whole walk).
+        cases = {"first page (default 100)": lambda: get("/api/schedules"),
+                 "page of 1000": lambda: get("/api/schedules?limit=1000"),
+                 "all, pages of 1000": lambda: every_schedule(parse=False)}
+        times = {name: [] for name in cases}
+        for attempt in range(args.requests + 1):  # the first warms the page cache, not counted
+            for name, case in cases.items():
+                start = time.perf_counter()
+                case()
+                if attempt:
+                    times[name].append((time.perf_counter() - start) * 1e3)
+        summary["bytes_first_page"] = len(get("/api/schedules"))
         conn.close()
-        summary.update(percentiles(times))
-        print(f"GET /api/schedules, {args.schedules} schedules ({len(body)} bytes): "
-              f"p50 {summary['p50']} ms, p99 {summary['p99']} ms, max {summary['max']} ms",
-              file=sys.stderr)
+        for name, values in times.items():
+            summary[name] = percentiles(values)
+            print(f"GET /api/schedules, {args.schedules} schedules, {name}: "
+                  f"p50 {summary[name]['p50']} ms, p99 {summary[name]['p99']} ms, "
+                  f"max {summary[name]['max']} ms", file=sys.stderr)
     finally:
         stop(process)
     print(json.dumps(summary))

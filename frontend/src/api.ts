@@ -109,9 +109,17 @@ export function getSchedule(id: string): Promise<Schedule> {
   return requestAPI<Schedule>(`schedules/${encodeURIComponent(id)}`, exact);
 }
 
+/** Every schedule, by name: the server's pages of up to 1000 followed to the last. */
 export async function listSchedules(): Promise<Schedule[]> {
-  const page = await requestAPI<Page<Schedule> | Schedule[]>('schedules');
-  return Array.isArray(page) ? page : page.items;
+  const all: Schedule[] = [];
+  let cursor: string | null = null;
+  do {
+    const query: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+    const page = await requestAPI<Page<Schedule>>(`schedules?limit=1000${query}`);
+    all.push(...page.items);
+    cursor = page.next_cursor ?? null;
+  } while (cursor);
+  return all;
 }
 
 /** Deletes the schedule; its executions are kept, or deleted with their output files. */

@@ -17,7 +17,13 @@ jest.mock('@jupyterlab/coreutils', () => ({
   }
 }));
 
-import { createExecution, createSchedule, listExecutions, notebookParameters } from '../api';
+import {
+  createExecution,
+  createSchedule,
+  listExecutions,
+  listSchedules,
+  notebookParameters
+} from '../api';
 import { JsonNumber } from '../exactJson';
 import { errorFromResponse, NbgateRequestError, requestAPI } from '../handler';
 
@@ -117,6 +123,16 @@ describe('requests', () => {
     expect(init.method).toBe('POST');
     expect(init.headers['Content-Type']).toBe('application/json');
     expect(JSON.parse(init.body)).toMatchObject({ name: 'daily', cron: '0 9 * * *' });
+  });
+
+  it('schedules are read page after page until the last', async () => {
+    respond(200, '{"items": [{"id": "s1"}, {"id": "s2"}], "next_cursor": "ss2"}');
+    respond(200, '{"items": [{"id": "s3"}], "next_cursor": null}');
+    expect(await listSchedules()).toEqual([{ id: 's1' }, { id: 's2' }, { id: 's3' }]);
+    expect(makeRequest.mock.calls.map(call => call[0])).toEqual([
+      'http://localhost:8888/lab-base/nbgate/api/schedules?limit=1000',
+      'http://localhost:8888/lab-base/nbgate/api/schedules?limit=1000&cursor=ss2'
+    ]);
   });
 
   it('list filters become the query; pages and bare lists both work', async () => {

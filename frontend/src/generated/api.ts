@@ -217,7 +217,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every schedule */
+        /** Schedules by name, a page at a time */
         get: operations["list_schedules"];
         put?: never;
         /** Create a schedule */
@@ -872,6 +872,27 @@ export interface components {
             stale: boolean;
         };
         /**
+        /** @description An execution in short, as a schedule carries its newest. */
+        ExecutionSummary: {
+            id: string;
+            name: string;
+            status: components["schemas"]["ExecutionStatus"];
+            /**
+             * @description Why it ended so, or was skipped, in words; for a cell's exception
+             *     `cell N: ename: evalue` (N 0-based).
+             */
+            reason?: string | null;
+            fire_time?: string | null;
+            created_at: string;
+            started_at?: string | null;
+            ended_at?: string | null;
+            /**
+             * Format: double
+             * @description Seconds from start to end, once ended.
+             */
+            duration?: number | null;
+            progress?: components["schemas"]["Progress"] | null;
+        };
          * @description `snapshot`: a copy of the notebook taken at creation (and on `/snapshot`); `live`: the file, read at each run.
          * @enum {string}
          */
@@ -1132,7 +1153,7 @@ export interface components {
                 snapshot_hash?: string | null;
                 created_at: string;
                 updated_at: string;
-                last_execution?: components["schemas"]["Execution"] | null;
+                last_execution?: components["schemas"]["ExecutionSummary"] | null;
             }[];
             /** @description Give it as `cursor` for the next page; `null` on the last. */
             next_cursor?: string | null;
@@ -1297,7 +1318,7 @@ export interface components {
             snapshot_hash?: string | null;
             created_at: string;
             updated_at: string;
-            last_execution?: components["schemas"]["Execution"] | null;
+            last_execution?: components["schemas"]["ExecutionSummary"] | null;
         };
         /** @description `POST /api/schedules/preview`: a schedule as it would be, stored nowhere. */
         SchedulePreviewDto: {
@@ -2158,7 +2179,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description All schedules (`next_cursor` is null). */
+            /** @description One page, each schedule with its newest execution in short; follow `next_cursor` for the rest. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2187,10 +2208,24 @@ export interface operations {
     };
     create_schedule: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size, 1 to 1000 (default 100). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
+            /** @description Invalid request (`limit` out of range, a cursor this listing did not give); the message says what to fix. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
         requestBody: {
             content: {

@@ -1,20 +1,19 @@
 //! Kernelspecs as KG serves them: `GET /api/kernelspecs`, `GET /api/kernelspecs/{name}` and the
 //! resource files (`GET /kernelspecs/{name}/{file}`: logos, `kernel.js`, `kernel.css`).
 //!
-//! The specs are read once and kept ([`SpecCache`]) while nothing they were read from changed: each
-//! request compares the modification times of the `kernels` directories, each spec's directory and
-//! its `kernel.json` (a few `stat`s on the blocking pool) with those of the last read, so a newly
-//! installed, removed or edited kernel shows up on the next request, without a restart, as Jupyter's
-//! per-request scan does, but without reading and parsing every `kernel.json` each time.
+//! The specs come from the kernel crate's read ([`KernelSpecs::current`]: kept while the
+//! modification times of the `kernels` directories, each spec's directory and its `kernel.json` are
+//! unchanged, checked on the blocking pool), so a newly installed, removed or edited kernel shows
+//! up on the next request, without a restart, as Jupyter's per-request scan does, but without
+//! reading and parsing every `kernel.json` each time. Their KG models are made once per read.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
 
 use axum::Json;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{Method, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use nbgate_kernel::sync::lock;
 use nbgate_kernel::{KernelError, KernelSpec, KernelSpecs};
 use serde_json::{Map, Value, json};
@@ -37,7 +36,9 @@ async fn list(State(state): State<AppState>) -> Json<Value> {
         .iter()
         .map(|(spec, model)| (spec.name.clone(), model.clone()))
         .collect();
-    Json(json!({"default": state.config.default_kernel_name(), "kernelspecs": specs}))
+    Ok(Json(
+        json!({"default": state.config.default_kernel_name(), "kernelspecs": specs}),
+    ))
 }
 
 async fn one(
@@ -47,7 +48,7 @@ async fn one(
     let read = state.specs.current(&state.config.specs).await;
     match read.model(&name) {
         Some(model) => Ok(Json(model.clone())),
-        None => Ok(Json(model(&find_in(&state.config, &name)?))),
+        None => Ok(Json(model(&find_in(&state.config, &name).await?))),
     }
 }
 
@@ -57,47 +58,44 @@ async fn find(state: &AppState, name: &str) -> Result<KernelSpec, ApiError> {
     let read = state.specs.current(&state.config.specs).await;
     match read.spec(name) {
         Some(spec) => Ok(spec.clone()),
-        None => find_in(&state.config, name),
+        None => find_in(&state.config, name).await,
     }
 }
 
-/// The kernelspecs as last read, shared by every request while their files are unchanged.
+/// The KG models of the kernelspecs as last read ([`KernelSpecs::current`], shared with the
+/// scheduler and the executor), made again only when that read changes.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SpecCache(Arc<Mutex<Option<Arc<SpecsRead>>>>);
 
-/// A modification time observed: `None` for a path that did not exist.
-type Stamp = (PathBuf, Option<SystemTime>);
-
-/// One read of every kernelspec.
+/// One read's specs, each with its KG model.
 #[derive(Debug)]
 pub(crate) struct SpecsRead {
-    /// The directories read (a changed configuration is a miss).
-    dirs: Vec<PathBuf>,
-    stamps: Vec<Stamp>,
-    /// A stamp was too recent to trust: a change within the filesystem's time resolution would not
-    /// move it, so the next request reads again.
-    unsure: bool,
+    /// The read the models were made from.
+    read: Arc<nbgate_kernel::kernelspec::SpecsRead>,
     /// The valid specs by name, each with its KG model.
     specs: Vec<(KernelSpec, Value)>,
 }
 
-/// How close to the read a modification time must be to be distrusted (coarse timestamps).
-const RECENT: Duration = Duration::from_secs(2);
-
 impl SpecCache {
-    /// The specs as they are on disk now: the last read if nothing changed since, else a new read.
+    /// The specs as they are on disk now, with their models (resource files listed on the
+    /// blocking pool when the read is new).
     pub(crate) async fn current(&self, specs: &KernelSpecs) -> Arc<SpecsRead> {
         let cached = lock(&self.0).clone();
-        let specs = specs.clone();
-        let read = tokio::task::spawn_blocking(move || match cached {
-            Some(read) if read.still_valid(&specs) => read,
-            _ => Arc::new(SpecsRead::read(&specs)),
+        if let Some(models) = cached.filter(|models| Arc::ptr_eq(&models.read, &read)) {
+            return models;
+        }
+        let models = tokio::task::spawn_blocking(move || {
+            let specs = (read.specs().iter())
+                .map(|spec| (spec.clone(), model(spec)))
+                .collect();
+            Arc::new(SpecsRead { read, specs })
         })
+        let read = specs.current().await;
         .await;
-        match read {
-            Ok(read) => {
-                *lock(&self.0) = Some(Arc::clone(&read));
-                read
+        match models {
+            Ok(models) => {
+                *lock(&self.0) = Some(Arc::clone(&models));
+                models
             }
             Err(error) => std::panic::resume_unwind(error.into_panic()),
         }
@@ -105,33 +103,6 @@ impl SpecCache {
 }
 
 impl SpecsRead {
-    fn read(specs: &KernelSpecs) -> Self {
-        let now = SystemTime::now();
-        // Stamps first: a change during the read moves a stamp, and the next request reads again.
-        let stamps = stamps(specs);
-        let unsure = stamps.iter().any(|(_, time)| {
-            time.is_some_and(|time| now.duration_since(time).map_or(true, |age| age < RECENT))
-        });
-        let specs_read = specs
-            .list()
-            .into_iter()
-            .map(|spec| {
-                let model = model(&spec);
-                (spec, model)
-            })
-            .collect();
-        Self {
-            dirs: specs.dirs().to_vec(),
-            stamps,
-            unsure,
-            specs: specs_read,
-        }
-    }
-
-    fn still_valid(&self, specs: &KernelSpecs) -> bool {
-        !self.unsure && self.dirs == specs.dirs() && self.stamps == stamps(specs)
-    }
-
     fn spec(&self, name: &str) -> Option<&KernelSpec> {
         let name = name.to_ascii_lowercase();
         self.specs
@@ -149,40 +120,20 @@ impl SpecsRead {
     }
 }
 
-/// The modification times a change of any spec moves: each `kernels` directory (a spec added or
-/// removed), each entry's directory (a resource file added or removed, a file replaced) and its
-/// `kernel.json` (edited in place).
-fn stamps(specs: &KernelSpecs) -> Vec<Stamp> {
-    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let mut stamps = Vec::new();
-    for dir in specs.dirs() {
-        stamps.push((dir.clone(), modified(dir)));
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            continue;
-        };
-        let mut entries: Vec<PathBuf> = entries.flatten().map(|entry| entry.path()).collect();
-        entries.sort();
-        for entry in entries {
-            let spec = entry.join("kernel.json");
-            stamps.push((spec.clone(), modified(&spec)));
-            stamps.push((entry.clone(), modified(&entry)));
-        }
-    }
-    stamps
-}
-
-/// The spec named `name`, or a 404 that lists the available names.
-pub(crate) fn find_in(config: &Config, name: &str) -> Result<KernelSpec, ApiError> {
-    config.specs.find(name).map_err(|error| match error {
-        KernelError::KernelNotFound {
+/// The spec named `name` (from the current read; off the async threads), or a 404 that lists the
+/// available names.
+pub(crate) async fn find_in(config: &Config, name: &str) -> Result<KernelSpec, ApiError> {
+    match config.specs.find_current(name).await {
+        Ok(spec) => Ok(spec),
+        Err(KernelError::KernelNotFound {
             name, available, ..
-        } => ApiError::KernelSpecNotFound { name, available },
-        KernelError::InvalidName { name } => ApiError::KernelSpecNotFound {
+        }) => Err(ApiError::KernelSpecNotFound { name, available }),
+        Err(KernelError::InvalidName { name }) => Err(ApiError::KernelSpecNotFound {
             name,
-            available: config.specs.list().into_iter().map(|s| s.name).collect(),
-        },
-        other => ApiError::BadRequest(format!("kernelspec {name}: {other}")),
-    })
+            available: config.specs.names_current().await,
+        }),
+        Err(other) => Err(ApiError::BadRequest(format!("kernelspec {name}: {other}"))),
+    }
 }
 
 /// `{name, spec, resources}`: the spec with jupyter_client's defaults filled in, and resource URLs.
@@ -260,7 +211,8 @@ async fn resource(
             (header::CACHE_CONTROL, cache),
         ],
         bytes,
-    ))
+    )
+        .into_response())
 }
 
 #[cfg(test)]
@@ -275,6 +227,7 @@ mod tests {
         let spec = json!({"argv": ["k", "-f", "{connection_file}"], "display_name": display,
             "language": "x"});
         fs::write(dir.join("kernel.json"), spec.to_string()).expect("write");
+    use std::time::{Duration, SystemTime};
     }
 
     /// Sets every modification time under `kernels` to one moment long ago, as for old specs.

@@ -1002,6 +1002,160 @@ async fn schedules_are_created_edited_run_paused_and_deleted() {
     api.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kernel_installed_while_serving_is_offered_checked_and_run_without_a_restart() {
+    let api = Api::start().await;
+    let names = |reply: &Reply| -> Vec<String> {
+        (reply.json.as_array().expect("list").iter())
+            .map(|environment| environment["name"].as_str().expect("name").to_owned())
+            .collect()
+    };
+    let reply = api.call(Method::GET, "/api/environments", None).await;
+    assert_eq!(names(&reply), ["testk"]);
+    let body = json!({"notebook": "ok.ipynb", "kernel": "later"});
+    let reply = api.call(Method::POST, "/api/executions", Some(&body)).await;
+    assert_mistake(&reply, 422, "later");
+
+    api.env.add_test_kernel("later", &[]);
+    let reply = api.call(Method::GET, "/api/environments", None).await;
+    assert_eq!(names(&reply), ["later", "testk"]);
+    // The scheduler's check and the executor's run find it.
+    let reply = api.call(Method::POST, "/api/executions", Some(&body)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let id = reply.json["id"].as_str().expect("id").to_owned();
+    api.events(&id).await;
+    let reply = (api.call(Method::GET, &format!("/api/executions/{id}"), None)).await;
+    assert_eq!(reply.json["status"], "succeeded", "{}", reply.text);
+    assert_eq!(reply.json["kernel"], "later");
+    // So does the gateway's registry.
+    let reply = (api.call(
+        Method::POST,
+        "/api/kernels",
+        Some(&json!({"name": "later"})),
+    ))
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(reply.json["name"], "later");
+    let kernel = reply.json["id"].as_str().expect("id").to_owned();
+    let reply = (api.call(Method::DELETE, &format!("/api/kernels/{kernel}"), None)).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text);
+    api.stop().await;
+}
+
+/// The names on a page of `GET /api/schedules` and its `next_cursor`.
+async fn schedule_page(api: &Api, query: &str) -> (Vec<String>, Option<String>) {
+    let reply = api
+        .call(Method::GET, &format!("/api/schedules{query}"), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let names = (reply.json["items"].as_array().expect("items").iter())
+        .map(|item| item["name"].as_str().expect("name").to_owned())
+        .collect();
+    (names, reply.json["next_cursor"].as_str().map(str::to_owned))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_are_listed_by_name_a_page_at_a_time() {
+    let api = Api::start().await;
+    let api_ref = &api;
+    let create = |name: &str| {
+        let body = json!({"name": name, "notebook": "ok.ipynb", "every": "1h", "paused": true});
+        async move {
+            let reply = api_ref
+                .call(Method::POST, "/api/schedules", Some(&body))
+                .await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+            reply.json["id"].as_str().expect("id").to_owned()
+        }
+    };
+    let mut ids = std::collections::HashMap::new();
+    for name in ["c", "a", "e", "b", "d"] {
+        ids.insert(name, create(name).await);
+    }
+    // The default page holds them all.
+    let all = ["a", "b", "c", "d", "e"].map(String::from).to_vec();
+    assert_eq!(schedule_page(&api, "").await, (all, None));
+    let (first, cursor) = schedule_page(&api, "?limit=2").await;
+    assert_eq!(first, ["a", "b"]);
+    let cursor = cursor.expect("a next page");
+    // Between pages a listed schedule is deleted and two are made, one before the cursor: the
+    // next pages repeat nothing and skip nothing still there.
+    let reply = api
+        .call(
+            Method::DELETE,
+            &format!("/api/schedules/{}", ids["a"]),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text);
+    create("aa").await;
+    create("bb").await;
+    let (second, cursor) = schedule_page(&api, &format!("?limit=2&cursor={cursor}")).await;
+    assert_eq!(second, ["bb", "c"]);
+    let cursor = cursor.expect("a third page");
+    let (third, cursor) = schedule_page(&api, &format!("?limit=2&cursor={cursor}")).await;
+    assert_eq!(
+        (third, cursor),
+        (vec!["d".to_owned(), "e".to_owned()], None)
+    );
+
+    // The newest execution comes in short.
+    let run = (api.call(
+        Method::POST,
+        &format!("/api/schedules/{}/run", ids["e"]),
+        None,
+    ))
+    .await;
+    assert_eq!(run.status, StatusCode::CREATED, "{}", run.text);
+    let execution = run.json["id"].as_str().expect("id").to_owned();
+    api.events(&execution).await;
+    let reply = api
+        .call(Method::GET, "/api/schedules?limit=1&cursor=s64", None)
+        .await;
+    let last = &reply.json["items"][0]["last_execution"];
+    assert_eq!(
+        (&last["id"], &last["status"]),
+        (&json!(execution), &json!("succeeded"))
+    );
+    let mut keys: Vec<&str> = last
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "created_at",
+            "duration",
+            "ended_at",
+            "fire_time",
+            "id",
+            "name",
+            "progress",
+            "reason",
+            "started_at",
+            "status"
+        ]
+    );
+
+    for (query, needle) in [
+        ("?limit=0", "limit must be 1 to 1000, got 0"),
+        ("?limit=1001", "limit must be 1 to 1000, got 1001"),
+        ("?limit=ten", "limit: invalid digit"),
+        ("?cursor=e1f", "invalid cursor \"e1f\""),
+        ("?cursor=s6", "invalid cursor \"s6\""),
+        ("?cursor=sxy", "invalid cursor \"sxy\""),
+    ] {
+        let reply = api
+            .call(Method::GET, &format!("/api/schedules{query}"), None)
+            .await;
+        assert_mistake(&reply, 400, needle);
+    }
+    api.stop().await;
+}
+
 #[tokio::test]
 async fn the_openapi_document_and_the_route_table_agree() {
     let dir = tempfile::tempdir().expect("dir");

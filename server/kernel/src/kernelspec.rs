@@ -16,6 +16,9 @@ use serde_json::Value;
 
 use crate::error::{KernelError, Result};
 
+mod cache;
+pub use cache::SpecsRead;
+
 /// How a kernel wants to be interrupted (`interrupt_mode` in kernel.json).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum InterruptMode {
@@ -278,11 +281,21 @@ fn env_prefixes(var: &dyn Fn(&str) -> Option<String>) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The kernelspec directories, in search order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The kernelspec directories, in search order, and the last read of their specs (shared by
+/// clones; [`KernelSpecs::current`]).
+#[derive(Debug, Clone)]
 pub struct KernelSpecs {
     dirs: Vec<PathBuf>,
+    cache: cache::SpecCache,
 }
+
+impl PartialEq for KernelSpecs {
+    fn eq(&self, other: &Self) -> bool {
+        self.dirs == other.dirs
+    }
+}
+
+impl Eq for KernelSpecs {}
 
 impl KernelSpecs {
     /// Jupyter's search path as this process's environment defines it.
@@ -335,7 +348,10 @@ impl KernelSpecs {
                 unique.push(dir);
             }
         }
-        Self { dirs: unique }
+        Self {
+            dirs: unique,
+            cache: cache::SpecCache::default(),
+        }
     }
 
     /// The directories searched, in order.

@@ -27,7 +27,9 @@ mod values;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 
 use clap::ValueEnum;
-use nbgate_api::executor::wire::{self, ErrorDto, ExecutionDto, PageDto, ProgressDto, ScheduleDto};
+use nbgate_api::executor::wire::{
+    self, ErrorDto, ExecutionDto, ExecutionSummaryDto, PageDto, ProgressDto, ScheduleDto,
+};
 use nbgate_scheduler::ExecutionStatus;
 use serde_json::{Map, Value, json};
 
@@ -122,12 +124,25 @@ pub fn schedules(args: SchedulesArgs) -> Result<(), Failure> {
     };
     match args.command {
         SchedulesCommand::List => {
-            let page = client.json("GET", "/api/schedules", None)?;
+            // Every page, followed to the last.
+            let mut items = Vec::new();
+            let mut path = "/api/schedules?limit=1000".to_owned();
+            loop {
+                let page = client.json("GET", &path, None)?;
+                let page: PageDto<Value> = read(page, "a page of schedules")?;
+                items.extend(page.items);
+                match page.next_cursor {
+                    Some(cursor) => {
+                        path = format!("/api/schedules?limit=1000&cursor={}", encode(&cursor))
+                    }
+                    None => break,
+                }
+            }
             if json_out {
-                print_json(&page);
+                print_json(&serde_json::json!({"items": items, "next_cursor": null}));
             } else {
-                let page: PageDto<ScheduleDto> = read(page, "a page of schedules")?;
-                print_schedules(&page.items);
+                let schedules: Vec<ScheduleDto> = read(Value::Array(items), "schedules")?;
+                print_schedules(&schedules);
             }
             Ok(())
         }
@@ -481,7 +496,7 @@ fn print_resource(value: &Value, json_out: bool) {
                         .map_or_else(|| "null".to_owned(), |cell| cell.to_string());
                     format!("cell {cell} {}: {}", error.ename, error.evalue)
                 }),
-            "last_execution" => wire::from_json::<ExecutionDto>(field.clone())
+            "last_execution" => wire::from_json::<ExecutionSummaryDto>(field.clone())
                 .ok()
                 .map(|last| format!("{} {} ({})", last.id, last.status, last.name)),
             "progress" => wire::from_json::<ProgressDto>(field.clone())

@@ -8,11 +8,12 @@ use crate::context::{Running, StopCause, content_hash, execution_name};
 use crate::engine::scheduled_draft;
 use crate::error::{Result, SchedulerError, StoreError, ValidationError};
 use crate::events::{EventKind, ScheduleChange};
+use crate::model::Page;
 use crate::model::{
     Execution, ExecutionStatus, InputMode, ParameterValues, RunHistory, SCHEDULE_DELETED, Schedule,
     SchedulePatch, ScheduleSpec,
 };
-use crate::service::{SchedulerHandle, not_found};
+use crate::service::{MAX_PAGE, SchedulerHandle, not_found};
 use crate::timing::Timing;
 use crate::{validate, worker};
 
@@ -62,8 +63,8 @@ impl SchedulerHandle {
             check?;
         }
         let (bytes, notebook) = self.read_notebook(&spec.notebook).await?;
-        let specs = self.ctx.runner.specs();
-        for (_, check) in validate::schedule_notebook_checks(specs, spec, &notebook) {
+        let specs = self.ctx.runner.specs().current().await;
+        for (_, check) in validate::schedule_notebook_checks(&specs, spec, &notebook) {
             check?;
         }
         crate::machine::check(
@@ -92,11 +93,8 @@ impl SchedulerHandle {
         if given.contains(&"notebook") {
             match self.read_notebook(&spec.notebook).await {
                 Ok((_, notebook)) => {
-                    checks.extend(validate::schedule_notebook_checks(
-                        self.ctx.runner.specs(),
-                        spec,
-                        &notebook,
-                    ));
+                    let specs = self.ctx.runner.specs().current().await;
+                    checks.extend(validate::schedule_notebook_checks(&specs, spec, &notebook));
                     let pipeline = self.preview_pipeline(spec, given, &notebook).await?;
                     errors.extend(pipeline);
                 }
@@ -156,13 +154,34 @@ impl SchedulerHandle {
         Ok(self.ctx.db.call(|store| store.list_schedules()).await?)
     }
 
-    /// All schedules by name, each with its newest execution (one store query).
-    pub async fn list_schedules_with_latest(&self) -> Result<Vec<(Schedule, Option<Execution>)>> {
-        Ok(self
+    /// A page of up to `limit` schedules by name, each with its newest execution (one store
+    /// query); `cursor` is a `next_cursor` from the previous page. The cursor is the last name
+    /// listed, so a page neither repeats nor skips a schedule when others are created or deleted
+    /// between pages.
+    pub async fn list_schedules_with_latest(
+        &self,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<(Schedule, Option<Execution>)>> {
+        let after = cursor.map(decode_name_cursor).transpose()?;
+        let limit = limit.clamp(1, MAX_PAGE);
+        let mut rows = self
             .ctx
             .db
-            .call(|store| store.list_schedules_with_latest())
-            .await?)
+            .call(move |store| store.list_schedules_with_latest(after.as_deref(), limit + 1))
+            .await?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next_cursor = more
+            .then(|| {
+                rows.last()
+                    .map(|(schedule, _)| name_cursor(&schedule.spec.name))
+            })
+            .flatten();
+        Ok(Page {
+            items: rows,
+            next_cursor,
+        })
     }
 
     /// By id, or by name.
@@ -369,4 +388,27 @@ impl SchedulerHandle {
         self.ctx.wake.notify_one();
         Ok(())
     }
+}
+
+/// A `next_cursor` of [`SchedulerHandle::list_schedules_with_latest`]: the last name listed, in hex.
+fn name_cursor(name: &str) -> String {
+    let hex: String = name.bytes().map(|byte| format!("{byte:02x}")).collect();
+    format!("s{hex}")
+}
+
+/// The schedule name a [`name_cursor`] carries.
+fn decode_name_cursor(cursor: &str) -> Result<String> {
+    let invalid = || ValidationError::InvalidCursor {
+        cursor: cursor.into(),
+    };
+    let hex = cursor.strip_prefix('s').filter(|hex| hex.len() % 2 == 0);
+    let bytes = (hex.ok_or_else(invalid)?.as_bytes().chunks(2))
+        .map(|pair| {
+            std::str::from_utf8(pair)
+                .ok()
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        })
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(invalid)?;
+    String::from_utf8(bytes).map_err(|_| invalid().into())
 }

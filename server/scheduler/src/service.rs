@@ -38,7 +38,8 @@ impl SchedulerHandle {
             &request.parameters,
             request.allow_undeclared_parameters,
         )?;
-        validate::check_kernel(ctx.runner.specs(), request.kernel.as_deref(), &notebook)?;
+        let specs = ctx.runner.specs().current().await;
+        validate::check_kernel(&specs, request.kernel.as_deref(), &notebook)?;
         let machine_type =
             crate::machine::chosen(&ctx.machine_types, request.machine_type.as_deref())?;
         crate::machine::check(
@@ -218,18 +219,14 @@ impl SchedulerHandle {
         &self.ctx.machine_types
     }
 
-    /// The kernelspecs, as choices.
-    pub fn environments(&self) -> Vec<Environment> {
-        let mut list: Vec<Environment> = self
-            .ctx
-            .runner
-            .specs()
-            .list()
-            .into_iter()
+    /// The kernelspecs, as choices (from the current read, [`nbgate_kernel::KernelSpecs::current`]).
+    pub async fn environments(&self) -> Vec<Environment> {
+        let read = self.ctx.runner.specs().current().await;
+        let mut list: Vec<Environment> = (read.specs().iter())
             .map(|spec| Environment {
-                name: spec.name,
-                display_name: spec.display_name,
-                language: spec.language,
+                name: spec.name.clone(),
+                display_name: spec.display_name.clone(),
+                language: spec.language.clone(),
             })
             .collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));

@@ -10,7 +10,7 @@ use nbgate_executor::Notebook;
 use nbgate_executor::parameters::{
     ParamKind, ParamValue, ParameterSpec, check_name, discover_parameters,
 };
-use nbgate_kernel::KernelSpecs;
+use nbgate_kernel::kernelspec::SpecsRead;
 use serde_json::Value;
 
 use crate::error::ValidationError;
@@ -138,14 +138,19 @@ pub fn parameter_infos(notebook: &Notebook) -> Option<Vec<ParameterInfo>> {
     })
 }
 
-/// Checks the kernel to run: the one given, else the notebook's, must exist.
+/// Checks the kernel to run: the one given, else the notebook's, must exist. Specs without any
+/// directory (`nbgate serve --gateway-url`: kernels start on a gateway, from its kernelspecs) check
+/// nothing here; the run names the gateway's kernelspecs if it has no such kernel.
 pub fn check_kernel(
-    specs: &KernelSpecs,
+    specs: &SpecsRead,
     kernel: Option<&str>,
     notebook: &Notebook,
 ) -> Result<(), ValidationError> {
+    if specs.dirs().is_empty() {
+        return Ok(());
+    }
     let available = || {
-        let mut names: Vec<String> = specs.list().into_iter().map(|spec| spec.name).collect();
+        let mut names: Vec<String> = (specs.specs().iter()).map(|s| s.name.clone()).collect();
         names.sort();
         names
     };
@@ -158,7 +163,7 @@ pub fn check_kernel(
             });
         }
     };
-    if specs.find(name).is_err() {
+    if specs.spec(name).is_none() {
         return Err(ValidationError::KernelNotFound {
             name: name.into(),
             available: available(),
@@ -249,7 +254,7 @@ pub fn schedule_field_checks(root: &Path, spec: &ScheduleSpec) -> Vec<FieldCheck
 
 /// The checks of a schedule that need its notebook: the parameters, then the kernel.
 pub fn schedule_notebook_checks(
-    specs: &KernelSpecs,
+    specs: &SpecsRead,
     spec: &ScheduleSpec,
     notebook: &Notebook,
 ) -> Vec<FieldCheck> {

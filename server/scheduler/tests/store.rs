@@ -488,7 +488,7 @@ fn schedules_list_with_their_newest_execution_in_one_read() {
             .expect("insert");
     }
     let listed: Vec<(String, Option<String>)> = store
-        .list_schedules_with_latest()
+        .list_schedules_with_latest(None, 10)
         .expect("list")
         .into_iter()
         .map(|(schedule, latest)| (schedule.spec.name, latest.map(|e| e.id)))
@@ -501,4 +501,35 @@ fn schedules_list_with_their_newest_execution_in_one_read() {
             ("never".to_owned(), None),
         ]
     );
+}
+/// The names of a page of schedules listed after `after`.
+fn page_names(store: &SqliteStore, after: Option<&str>, limit: usize) -> Vec<String> {
+    (store.list_schedules_with_latest(after, limit))
+        .expect("list")
+        .into_iter()
+        .map(|(schedule, _)| schedule.spec.name)
+        .collect()
+}
+
+#[test]
+fn schedules_list_a_page_at_a_time_by_name_after_the_last_name_listed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = SqliteStore::open(&dir.path().join("db.sqlite3")).expect("open");
+    for name in ["c", "a", "e", "b", "d"] {
+        store.insert_schedule(&schedule(name)).expect("insert");
+    }
+    assert_eq!(page_names(&store, None, 2), ["a", "b"]);
+    // Between pages one listed schedule goes, one is made before the cursor and one after:
+    // nothing listed comes again and nothing still there is skipped.
+    store
+        .delete_schedule("id-a", RunHistory::Delete, utc("2026-01-01T00:00:00Z"))
+        .expect("delete");
+    for name in ["aa", "bb"] {
+        store.insert_schedule(&schedule(name)).expect("insert");
+    }
+    assert_eq!(page_names(&store, Some("b"), 2), ["bb", "c"]);
+    assert_eq!(page_names(&store, Some("c"), 2), ["d", "e"]);
+    assert!(page_names(&store, Some("e"), 2).is_empty());
+    // A name that is not (or no longer) a schedule's is still a place in the order.
+    assert_eq!(page_names(&store, Some("bz"), 10), ["c", "d", "e"]);
 }

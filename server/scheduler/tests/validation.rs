@@ -349,6 +349,7 @@ async fn requests_are_validated_with_facts() {
     assert_eq!(
         handle
             .environments()
+            .await
             .iter()
             .map(|e| e.name.as_str())
             .collect::<Vec<_>>(),

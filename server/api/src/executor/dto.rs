@@ -487,6 +487,16 @@ pub(crate) struct ListExecutions {
     pub cursor: Option<String>,
 }
 
+/// `GET /api/schedules` query (other query parameters, such as `token`, are ignored).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListSchedules {
+    /// Page size, 1 to 1000 (default 100).
+    pub limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
 /// `DELETE /api/executions/{id}` query: `delete_file=true` deletes its output notebook too.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -867,8 +877,52 @@ pub struct ScheduleDto {
     pub snapshot_hash: Option<String>,
     pub created_at: String,
     pub updated_at: String,
-    /// The newest execution of the schedule.
-    pub last_execution: Option<ExecutionDto>,
+    /// The newest execution of the schedule, in short (`GET /api/executions/{id}` has the rest).
+    pub last_execution: Option<ExecutionSummaryDto>,
+}
+
+/// An execution in short, as a schedule carries its newest.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = ExecutionSummary)]
+pub struct ExecutionSummaryDto {
+    pub id: String,
+    pub name: String,
+    #[schema(value_type = ExecutionStatusSchema)]
+    pub status: ExecutionStatus,
+    /// Why it ended so, or was skipped, in words; for a cell's exception
+    /// `cell N: ename: evalue` (N 0-based).
+    pub reason: Option<String>,
+    pub fire_time: Option<String>,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    /// Seconds from start to end, once ended.
+    pub duration: Option<f64>,
+    pub progress: Option<ProgressDto>,
+}
+
+impl From<Execution> for ExecutionSummaryDto {
+    fn from(e: Execution) -> Self {
+        let full = ExecutionDto::from(e);
+        let reason = full.reason.or_else(|| {
+            full.error.map(|error| match error.cell_index {
+                Some(cell) => format!("cell {cell}: {}: {}", error.ename, error.evalue),
+                None => format!("{}: {}", error.ename, error.evalue),
+            })
+        });
+        ExecutionSummaryDto {
+            id: full.id,
+            name: full.name,
+            status: full.status,
+            reason,
+            fire_time: full.fire_time,
+            created_at: full.created_at,
+            started_at: full.started_at,
+            ended_at: full.ended_at,
+            duration: full.duration,
+            progress: full.progress,
+        }
+    }
 }
 
 impl ScheduleDto {
@@ -916,7 +970,7 @@ impl ScheduleDto {
             snapshot_hash: schedule.snapshot_hash,
             created_at: time(schedule.created_at),
             updated_at: time(schedule.updated_at),
-            last_execution: last_execution.map(ExecutionDto::from),
+            last_execution: last_execution.map(ExecutionSummaryDto::from),
         }
     }
 }

@@ -55,8 +55,8 @@ pub use openapi::{document as openapi_document, document_json as openapi_json};
 pub mod wire {
     pub use super::compare::{CellChangeDto, ComparisonDto, OutputChangeDto, OutputSideDto};
     pub use super::dto::{
-        AfterDto, EnvironmentDto, ErrorDto, ExecutionDto, NotebookParametersDto, NotifyDto,
-        PageDto, ParameterDto, ProgressDto, ScheduleDto,
+        AfterDto, EnvironmentDto, ErrorDto, ExecutionDto, ExecutionSummaryDto,
+        NotebookParametersDto, NotifyDto, PageDto, ParameterDto, ProgressDto, ScheduleDto,
     };
     pub use super::machine_types::MachineTypeDto;
     pub use super::outputs::{ColumnDto, FreshnessDto, OutputFileDto, OutputsDto, PreviewDto};

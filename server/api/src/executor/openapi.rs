@@ -19,8 +19,8 @@ use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 use super::compare::ComparisonDto;
 use super::dto::{
     CreateExecution, CreateSchedule, DeleteExecutionQuery, DeleteScheduleQuery, EnvironmentDto,
-    ExecutionDto, ListExecutions, NotebookParametersDto, NotebookPath, PageDto, PatchSchedule,
-    RunNow, ScheduleDto, SchedulePreviewDto, SchedulePreviewQuery,
+    ExecutionDto, ListExecutions, ListSchedules, NotebookParametersDto, NotebookPath, PageDto,
+    PatchSchedule, RunNow, ScheduleDto, SchedulePreviewDto, SchedulePreviewQuery,
 };
 use super::outputs::{OutputsDto, PreviewDto, PreviewQuery};
 use super::pipelines::{Backfill, CreateSweep, QueuedDto, SweepDto};
@@ -402,9 +402,13 @@ fn create_schedule() {}
 #[allow(dead_code)]
 fn preview_schedule() {}
 
-/// Every schedule
+/// Schedules by name, a page at a time
 #[utoipa::path(get, path = "/api/schedules", tag = "schedules",
-    responses((status = 200, description = "All schedules (`next_cursor` is null).", body = PageDto<ScheduleDto>)))]
+    params(ListSchedules),
+    responses(
+        (status = 200, description = "One page, each schedule with its newest execution in short; follow `next_cursor` for the rest.", body = PageDto<ScheduleDto>),
+        (status = 400, description = "Invalid request (`limit` out of range, a cursor this listing did not give); the message says what to fix.", body = ErrorBody),
+    ))]
 #[allow(dead_code)]
 fn list_schedules() {}
 

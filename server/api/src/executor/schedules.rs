@@ -6,10 +6,11 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
-use nbgate_scheduler::{ExecutionFilter, Schedule, SchedulerHandle};
+use nbgate_scheduler::{ExecutionFilter, MAX_PAGE, Schedule, SchedulerHandle};
 
 use super::dto::{
-    CreateSchedule, DeleteScheduleQuery, ExecutionDto, PageDto, PatchSchedule, RunNow, ScheduleDto,
+    CreateSchedule, DeleteScheduleQuery, ExecutionDto, ListSchedules, PageDto, PatchSchedule,
+    RunNow, ScheduleDto,
 };
 use super::executions::location as execution_location;
 use super::{ExecutorError, JsonBody, OptionalJson, QueryParams, created};
@@ -58,17 +59,29 @@ async fn create(
     Ok(created(location, ScheduleDto::new(schedule, None)))
 }
 
-async fn list(State(state): State<AppState>) -> Result<Json<PageDto<ScheduleDto>>, ExecutorError> {
+/// Page size when the request names none.
+const DEFAULT_PAGE: usize = 100;
+
+/// By name, a page at a time (`limit`, `cursor`), each with its newest execution in short.
+async fn list(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<ListSchedules>,
+) -> Result<Json<PageDto<ScheduleDto>>, ExecutorError> {
     let scheduler = state.scheduler()?;
-    let items = scheduler
-        .list_schedules_with_latest()
-        .await?
-        .into_iter()
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ExecutorError::BadRequest(format!(
+            "limit must be 1 to {MAX_PAGE}, got {limit}"
+        )));
+    }
+    let cursor = query.cursor.as_deref().filter(|c| !c.is_empty());
+    let page = scheduler.list_schedules_with_latest(limit, cursor).await?;
+    let items = (page.items.into_iter())
         .map(|(schedule, latest)| ScheduleDto::new(schedule, latest))
         .collect();
     Ok(Json(PageDto {
         items,
-        next_cursor: None,
+        next_cursor: page.next_cursor,
     }))
 }
 

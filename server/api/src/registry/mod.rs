@@ -183,7 +183,7 @@ impl KernelRegistry {
             return Err(ApiError::ShuttingDown);
         }
         let name = name.unwrap_or(self.config.default_kernel_name());
-        let spec = crate::kernelspecs::find_in(&self.config, name)?;
+        let spec = crate::kernelspecs::find_in(&self.config, name).await?;
         let launch = env::launch_for(&self.config, env, path, std::env::vars())?;
         let slot = self.reserve()?;
         let warm = if launch.pool_compatible {

@@ -113,7 +113,7 @@ pub(crate) async fn fill(registry: Weak<KernelRegistry>) {
 }
 
 async fn start_warm(config: &Config, name: &str) -> Result<Kernel, crate::ApiError> {
-    let spec = crate::kernelspecs::find_in(config, name)?;
+    let spec = crate::kernelspecs::find_in(config, name).await?;
     let options = LaunchOptions {
         env: env::inherited_env(config, std::env::vars()),
         inherit_env: false,

@@ -117,7 +117,7 @@ pub async fn run_notebook_with_clock(
     // Find the kernelspec before touching the output: an unknown kernel is a usage error. A gateway
     // knows its own kernelspecs.
     let start = match &request.location {
-        KernelLocation::Local => Start::Local(Box::new(specs.find(&kernel_name)?)),
+        KernelLocation::Local => Start::Local(Box::new(specs.find_current(&kernel_name).await?)),
         KernelLocation::Gateway(gateway) => Start::Gateway(gateway),
     };
 

@@ -37,8 +37,13 @@ pub trait Store: Send + Sync + 'static {
     fn get_schedule_by_name(&self, name: &str) -> StoreResult<Option<Schedule>>;
     /// All schedules by name.
     fn list_schedules(&self) -> StoreResult<Vec<Schedule>>;
-    /// All schedules by name, each with its newest execution, in one query.
-    fn list_schedules_with_latest(&self) -> StoreResult<Vec<(Schedule, Option<Execution>)>>;
+    /// Up to `limit` schedules by name, those named after `after` (all from the first without it),
+    /// each with its newest execution, in one query.
+    fn list_schedules_with_latest(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<(Schedule, Option<Execution>)>>;
     /// Deletes a schedule; `None` if there is none. [`RunHistory::Delete`] deletes its executions;
     /// [`RunHistory::Keep`] cancels its queued ones (ended `now`) and unlinks them all, recording the
     /// schedule's name on them. Returns its executions as they were before.

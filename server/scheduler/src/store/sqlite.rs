@@ -235,7 +235,11 @@ impl Store for SqliteStore {
         self.query_schedules(&sql, Vec::new())
     }
 
-    fn list_schedules_with_latest(&self) -> StoreResult<Vec<(Schedule, Option<Execution>)>> {
+    fn list_schedules_with_latest(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<(Schedule, Option<Execution>)>> {
         // The newest execution by listing position, through the (schedule_id, seq) index; a linked
         // execution's schedule name is the schedule's own. Execution columns first, as
         // `rows::execution` reads them.
@@ -254,12 +258,14 @@ impl Store for SqliteStore {
             .join(", ");
         let sql = format!(
             "SELECT {executions}, {schedules} FROM schedules s LEFT JOIN executions e \
-             ON e.seq = (SELECT MAX(seq) FROM executions WHERE schedule_id = s.id) ORDER BY s.name"
+             ON e.seq = (SELECT MAX(seq) FROM executions WHERE schedule_id = s.id) \
+             WHERE CAST(?1 AS TEXT) IS NULL OR s.name > ?1 ORDER BY s.name LIMIT ?2"
         );
         let at = EXECUTION_COLUMNS.split(',').count();
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query([])?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut rows = stmt.query(params![after, limit])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             let latest = match row.get::<_, Option<String>>(0)? {
