@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use axum::Json;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{Method, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use nbgate_kernel::sync::lock;
 use nbgate_kernel::{KernelError, KernelSpec, KernelSpecs};
 use serde_json::{Map, Value, json};
@@ -36,9 +36,7 @@ async fn list(State(state): State<AppState>) -> Json<Value> {
         .iter()
         .map(|(spec, model)| (spec.name.clone(), model.clone()))
         .collect();
-    Ok(Json(
-        json!({"default": state.config.default_kernel_name(), "kernelspecs": specs}),
-    ))
+    Json(json!({"default": state.config.default_kernel_name(), "kernelspecs": specs}))
 }
 
 async fn one(
@@ -80,6 +78,7 @@ impl SpecCache {
     /// The specs as they are on disk now, with their models (resource files listed on the
     /// blocking pool when the read is new).
     pub(crate) async fn current(&self, specs: &KernelSpecs) -> Arc<SpecsRead> {
+        let read = specs.current().await;
         let cached = lock(&self.0).clone();
         if let Some(models) = cached.filter(|models| Arc::ptr_eq(&models.read, &read)) {
             return models;
@@ -90,7 +89,6 @@ impl SpecCache {
                 .collect();
             Arc::new(SpecsRead { read, specs })
         })
-        let read = specs.current().await;
         .await;
         match models {
             Ok(models) => {
@@ -211,13 +209,13 @@ async fn resource(
             (header::CACHE_CONTROL, cache),
         ],
         bytes,
-    )
-        .into_response())
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use std::fs::{self, File};
+    use std::time::{Duration, SystemTime};
 
     use super::*;
 
@@ -227,7 +225,6 @@ mod tests {
         let spec = json!({"argv": ["k", "-f", "{connection_file}"], "display_name": display,
             "language": "x"});
         fs::write(dir.join("kernel.json"), spec.to_string()).expect("write");
-    use std::time::{Duration, SystemTime};
     }
 
     /// Sets every modification time under `kernels` to one moment long ago, as for old specs.
