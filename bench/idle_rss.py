@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Idle memory of `nbgate serve`: the gateway process's resident set once it serves and settles.
+
+    .venv/bin/python bench/idle_rss.py                       # 5 starts of target/release/nbgate
+    .venv/bin/python bench/idle_rss.py --runs 7 --env MALLOC_ARENA_MAX=8 --label arenas8
+    .venv/bin/python bench/idle_rss.py --nbgate path/to/nbgate -- --no-fork-server
+
+Each run starts `nbgate serve` on a fresh temporary root and data directory (port chosen free,
+token by environment), waits until `GET /api` answers, then `--settle` seconds (default 2), and reads
+from /proc of the gateway process (its fork servers are other processes and not counted): VmRSS,
+VmHWM, the anonymous and file-backed parts of the resident set (smaps_rollup) and the number of
+threads. Prints one JSON line per run and then the medians.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def proc_kib(pid: int, name: str, field: str) -> int:
+    for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def one_run(args, env) -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix="nbgate-rss-"))
+    port = free_port()
+    (tmp / "root").mkdir()
+    process = subprocess.Popen(
+        [args.nbgate, "serve", "--ip", "127.0.0.1", "--port", str(port),
+         "--root-dir", str(tmp / "root"), "--data-dir", str(tmp / "data"), *args.serve_args],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp)
+    try:
+        deadline = time.monotonic() + 60
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api",
+                                         headers={"Authorization": "token rss"})
+        while True:
+            if process.poll() is not None:
+                sys.exit(f"nbgate serve exited {process.returncode}: {process.stderr.read()[-2000:]!r}")
+            try:
+                with urllib.request.urlopen(request, timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                sys.exit("nbgate serve did not answer GET /api within 60 s")
+            time.sleep(0.05)
+        time.sleep(args.settle)
+        pid = process.pid
+        return {
+            "rss_kib": proc_kib(pid, "status", "VmRSS"),
+            "hwm_kib": proc_kib(pid, "status", "VmHWM"),
+            "anon_kib": proc_kib(pid, "smaps_rollup", "Anonymous"),
+            "file_kib": proc_kib(pid, "status", "RssFile"),
+            "threads": proc_kib(pid, "status", "Threads"),
+        }
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--nbgate", default=str(REPO / "target/release/nbgate"))
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--settle", type=float, default=2.0)
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server")
+    parser.add_argument("--label", default="")
+    parser.add_argument("serve_args", nargs="*", help="more `nbgate serve` arguments (after --)")
+    args = parser.parse_args()
+    env = dict(os.environ, NBGATE_TOKEN="rss")
+    env.update(item.split("=", 1) for item in args.env)
+    runs = []
+    for _ in range(args.runs):
+        run = one_run(args, env)
+        runs.append(run)
+        print(json.dumps({"label": args.label, **run}), file=sys.stderr)
+    medians = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+    print(json.dumps({"label": args.label, "runs": len(runs), "load": os.getloadavg()[0],
+                      "median": medians}))
+
+
+if __name__ == "__main__":
+    main()
