@@ -862,16 +862,6 @@ export interface components {
          * @enum {string}
          */
         ExecutionStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "timed_out" | "skipped";
-        /** @description A schedule's `freshness`: whether its outputs are up to date. */
-        Freshness: {
-            /** @description When its newest successful run ended. */
-            last_success?: string | null;
-            /** @description When its newest recorded output was written. */
-            last_output_at?: string | null;
-            /** @description No successful run (with outputs, if it declares some) ended within `stale_after`. */
-            stale: boolean;
-        };
-        /**
         /** @description An execution in short, as a schedule carries its newest. */
         ExecutionSummary: {
             id: string;
@@ -893,6 +883,16 @@ export interface components {
             duration?: number | null;
             progress?: components["schemas"]["Progress"] | null;
         };
+        /** @description A schedule's `freshness`: whether its outputs are up to date. */
+        Freshness: {
+            /** @description When its newest successful run ended. */
+            last_success?: string | null;
+            /** @description When its newest recorded output was written. */
+            last_output_at?: string | null;
+            /** @description No successful run (with outputs, if it declares some) ended within `stale_after`. */
+            stale: boolean;
+        };
+        /**
          * @description `snapshot`: a copy of the notebook taken at creation (and on `/snapshot`); `live`: the file, read at each run.
          * @enum {string}
          */
@@ -1001,6 +1001,8 @@ export interface components {
                     [key: string]: unknown;
                 };
                 kernel?: string | null;
+                /** @description The machine type it runs on (`null` when no machine types are configured). */
+                machine_type?: string | null;
                 /** @description SHA-256 of the notebook bytes the run read (set when it starts). */
                 input_hash?: string | null;
                 /**
@@ -1093,6 +1095,8 @@ export interface components {
                 };
                 allow_undeclared_parameters: boolean;
                 kernel?: string | null;
+                /** @description The machine type its executions run on (`null` when no machine types are configured). */
+                machine_type?: string | null;
                 /** @description Its cron expression, or `null` when it runs `every` or `after`. */
                 cron?: string | null;
                 /** @description Its friendly interval, or `null` when it runs on `cron` or `after`. */
@@ -2172,7 +2176,12 @@ export interface operations {
     };
     list_schedules: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size, 1 to 1000 (default 100). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2186,6 +2195,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PageDto_Schedule"];
+                };
+            };
+            /** @description Invalid request (`limit` out of range, a cursor this listing did not give); the message says what to fix. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description No token, or the wrong one. */
@@ -2208,24 +2226,10 @@ export interface operations {
     };
     create_schedule: {
         parameters: {
-            query?: {
-                /** @description Page size, 1 to 1000 (default 100). */
-                limit?: number;
-                /** @description `next_cursor` of the previous page. */
-                cursor?: string;
-            };
+            query?: never;
             header?: never;
             path?: never;
             cookie?: never;
-            /** @description Invalid request (`limit` out of range, a cursor this listing did not give); the message says what to fix. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
         };
         requestBody: {
             content: {
