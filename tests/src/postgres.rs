@@ -26,6 +26,36 @@ pub struct Database {
     pub server: Arc<Postgres>,
 }
 
+impl Database {
+    /// `sql` run by `psql` on this database: the rows, one a line, columns split by `|`.
+    pub fn query(&self, sql: &str) -> String {
+        let output = Command::new(self.server.bin.join("psql"))
+            .arg("-h")
+            .arg(self.server.socket_dir())
+            .args([
+                "-U",
+                "postgres",
+                "-d",
+                &self.name,
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ])
+            .output()
+            .expect("psql");
+        assert!(
+            output.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .trim_end()
+            .to_owned()
+    }
+}
+
 static SHARED: Mutex<Weak<Postgres>> = Mutex::new(Weak::new());
 static DATABASES: AtomicU32 = AtomicU32::new(0);
 
@@ -126,11 +156,19 @@ impl Postgres {
                 "UTF8",
             ],
         );
+        server.start_again();
+        server
+    }
+
+    /// `pg_ctl start` on the data directory (after [`Postgres::stop`]: a restart); waits until it
+    /// accepts connections.
+    pub fn start_again(&self) {
+        let data = self.dir.path().to_str().expect("a UTF-8 path").to_owned();
         let options = format!(
             "-c listen_addresses='' -k {data} -c fsync=off -c synchronous_commit=off \
              -c full_page_writes=off -c max_connections=200"
         );
-        server.run(
+        self.run(
             "pg_ctl",
             &[
                 "-D",
@@ -145,7 +183,6 @@ impl Postgres {
                 "start",
             ],
         );
-        server
     }
 
     /// The unix socket's directory.

@@ -110,6 +110,10 @@ impl ApiError {
                     StatusCode::CONFLICT
                 }
                 SchedulerError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+                // A PostgreSQL store that is down or restarting: the pool reconnects meanwhile.
+                SchedulerError::Store(nbgate_scheduler::StoreError::Unavailable(_)) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
                 SchedulerError::Store(_) | SchedulerError::Io { .. } => {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }

@@ -51,6 +51,9 @@ pub(crate) struct Ctx {
     pub kernel_env: BTreeMap<String, String>,
     pub machine_types: nbgate_kernel::MachineTypes,
     pub concurrency: usize,
+    /// Who this process is among the replicas sharing the store, and whether it shares it (a
+    /// PostgreSQL store): then recovery at start takes only this replica's executions.
+    pub replica: Replica,
     pub events: Events,
     /// Wakes the loop: the store changed or a worker finished.
     pub wake: Notify,
@@ -63,6 +66,13 @@ pub(crate) struct Ctx {
     pub notifier: mpsc::UnboundedSender<Delivery>,
     pub tasks: TaskTracker,
     pub shutdown: CancellationToken,
+}
+
+/// This process among the replicas of a store.
+pub(crate) struct Replica {
+    pub id: String,
+    /// Whether other replicas may use the store (PostgreSQL).
+    pub shared: bool,
 }
 
 pub(crate) const STOPPED_DURING_RUN: &str = "nbgate stopped during the run";
@@ -78,6 +88,7 @@ impl Ctx {
         kernel_env: BTreeMap<String, String>,
         machine_types: nbgate_kernel::MachineTypes,
         concurrency: usize,
+        replica: Replica,
         notifier: mpsc::UnboundedSender<Delivery>,
         shutdown: CancellationToken,
     ) -> Ctx {
@@ -90,6 +101,7 @@ impl Ctx {
             kernel_env,
             machine_types,
             concurrency,
+            replica,
             events: Events::new(),
             wake: Notify::new(),
             naming: tokio::sync::Mutex::new(()),
@@ -182,6 +194,9 @@ impl Draft {
         Execution {
             run_id: Some(id.clone()),
             sweep_id: None,
+            kernel_location: None,
+            gateway_kernel_id: None,
+            replica: None,
             id,
             name: self.name,
             schedule_id: self.schedule_id,
@@ -245,6 +260,9 @@ pub(crate) fn retry_of(failed: &Execution, now: DateTime<Utc>) -> Execution {
         error: None,
         output_path,
         notify_error: None,
+        kernel_location: None,
+        gateway_kernel_id: None,
+        replica: None,
         ..failed.clone()
     }
 }

@@ -331,6 +331,7 @@ async fn start_if_allowed(
     }
     execution.status = ExecutionStatus::Running;
     execution.started_at = Some(now);
+    execution.replica = Some(ctx.replica.id.clone());
     let row = execution.clone();
     let started = ctx
         .db
@@ -365,6 +366,11 @@ pub(crate) async fn recover(ctx: &Ctx) -> Result<usize, StoreError> {
         .db
         .call(|store| store.executions_with_status(ExecutionStatus::Running))
         .await?;
+    // On a shared store the others' running executions are theirs to end.
+    let stale: Vec<Execution> = stale
+        .into_iter()
+        .filter(|e| !ctx.replica.shared || e.replica.as_deref() == Some(&ctx.replica.id))
+        .collect();
     let count = stale.len();
     for mut execution in stale {
         execution.status = ExecutionStatus::Failed;

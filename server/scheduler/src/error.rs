@@ -135,6 +135,12 @@ pub enum SchedulerError {
 pub enum StoreError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A PostgreSQL error, with the server's message when it sent one.
+    #[error("postgres: {0}")]
+    Postgres(String),
+    /// The PostgreSQL server cannot be reached (a pool that cannot connect, a lost connection).
+    #[error("the PostgreSQL store is unavailable: {0}")]
+    Unavailable(String),
     #[error("corrupt row in {table}: {reason}")]
     Corrupt { table: &'static str, reason: String },
     #[error("store migration {version} failed: {reason}")]

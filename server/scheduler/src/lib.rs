@@ -74,7 +74,7 @@ pub use model::*;
 pub use outputs::{Column, Freshness, OutputFile, Preview};
 pub use runner::{ExecutorRunner, RunJob, Runner};
 pub use service::{MAX_PAGE, SchedulerHandle};
-pub use store::{SqliteStore, Store};
+pub use store::{PostgresStore, SqliteStore, Store, StoreUrl};
 
 /// The database file in the data directory.
 pub const DATABASE_FILE: &str = "nbgate.sqlite3";
@@ -83,8 +83,13 @@ pub const DATABASE_FILE: &str = "nbgate.sqlite3";
 pub struct SchedulerConfig {
     /// Notebooks and outputs live under it.
     pub root_dir: PathBuf,
-    /// The store and the snapshots.
+    /// The snapshots, and the SQLite store unless `store` says otherwise.
     pub data_dir: PathBuf,
+    /// The store (`--store`); `None`: SQLite at `<data_dir>/nbgate.sqlite3`.
+    pub store: Option<StoreUrl>,
+    /// This process among the replicas sharing the store (`--replica-id`; default `host:pid`),
+    /// recorded on the executions it starts.
+    pub replica_id: String,
     /// Executions running at once (default: the number of cores).
     pub concurrency: usize,
     pub clock: Arc<dyn Clock>,
@@ -101,6 +106,8 @@ impl SchedulerConfig {
         SchedulerConfig {
             root_dir: root_dir.into(),
             data_dir: data_dir.into(),
+            store: None,
+            replica_id: default_replica_id(),
             concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             clock: Arc::new(SystemClock),
             runner: Arc::new(ExecutorRunner::new(KernelSpecs::from_env())),
@@ -108,6 +115,19 @@ impl SchedulerConfig {
             machine_types: MachineTypes::default(),
         }
     }
+}
+
+/// `host:pid`: unique among running replicas, new at each start.
+pub fn default_replica_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_default();
+    let host = if host.is_empty() {
+        "localhost".into()
+    } else {
+        host
+    };
+    format!("{host}:{}", std::process::id())
 }
 
 /// The scheduler service.
@@ -126,11 +146,12 @@ impl Scheduler {
         })?;
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|error| SchedulerError::io("create", &config.data_dir, error))?;
-        let path = config.data_dir.join(DATABASE_FILE);
-        let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+        let url = (config.store.clone())
+            .unwrap_or_else(|| StoreUrl::Sqlite(config.data_dir.join(DATABASE_FILE)));
+        let store = tokio::task::spawn_blocking(move || url.open())
             .await
             .map_err(|_| StoreError::Task)??;
-        let db = store::Db::new(Arc::new(store));
+        let db = store::Db::new(store);
         let (notifier, queue) = tokio::sync::mpsc::unbounded_channel();
         let ctx = Arc::new(context::Ctx::new(
             db.clone(),
@@ -141,6 +162,10 @@ impl Scheduler {
             config.kernel_env,
             config.machine_types,
             config.concurrency.max(1),
+            context::Replica {
+                id: config.replica_id,
+                shared: matches!(config.store, Some(StoreUrl::Postgres(_))),
+            },
             notifier,
             shutdown.clone(),
         ));

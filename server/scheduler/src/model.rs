@@ -364,6 +364,12 @@ pub struct Execution {
     pub run_id: Option<String>,
     /// The sweep that made it (`POST /api/schedules/{id}/sweep`).
     pub sweep_id: Option<String>,
+    /// Where its kernel runs or ran: `"local"` or the gateway's URL (set when the run starts).
+    pub kernel_location: Option<String>,
+    /// The gateway's id of its kernel, once a gateway started it.
+    pub gateway_kernel_id: Option<String>,
+    /// The replica (`nbgate serve --replica-id`) that started it.
+    pub replica: Option<String>,
 }
 
 /// What deleting a schedule does with its executions (the API's `?executions=keep|delete`).

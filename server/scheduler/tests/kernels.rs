@@ -259,6 +259,9 @@ async fn restart_fails_interrupted_runs_and_retries_them() {
                 },
                 run_id: None,
                 sweep_id: None,
+                kernel_location: None,
+                gateway_kernel_id: None,
+                replica: None,
             })
             .expect("insert");
     }

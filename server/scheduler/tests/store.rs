@@ -1,4 +1,6 @@
-//! The SQLite store: migrations, round trips, listing order and cursors, the fire transaction.
+//! The store on both backends: round trips, listing order and cursors, the fire transaction (each
+//! case in `sqlite::` on an in-memory database and in `postgres::` on a database of the tests' own
+//! PostgreSQL server), and each backend's migrations.
 
 mod support;
 
@@ -7,9 +9,10 @@ use std::time::Duration;
 use nbgate_executor::values::RecordedValue;
 use nbgate_scheduler::store::Store;
 use nbgate_scheduler::{
-    CellProgress, Execution, ExecutionError, ExecutionFilter, ExecutionStatus, Recurrence,
-    RunConfig, RunHistory, Schedule, ScheduleSpec, SqliteStore, StoreError,
+    CellProgress, Execution, ExecutionError, ExecutionFilter, ExecutionStatus, PostgresStore,
+    Recurrence, RunConfig, RunHistory, Schedule, ScheduleSpec, SqliteStore, StoreError,
 };
+use nbgate_tests::postgres as pg_server;
 use serde_json::json;
 use support::utc;
 
@@ -78,6 +81,9 @@ fn execution(id: &str, schedule_id: Option<&str>, status: ExecutionStatus) -> Ex
         },
         run_id: Some(id.into()),
         sweep_id: None,
+        kernel_location: None,
+        gateway_kernel_id: None,
+        replica: Some("host-a:1".into()),
     }
 }
 
@@ -87,11 +93,11 @@ fn migrations_are_applied_once_and_reopen_keeps_data() {
     let path = dir.path().join("db.sqlite3");
     {
         let store = SqliteStore::open(&path).expect("open");
-        assert_eq!(store.schema_version().expect("version"), 8);
+        assert_eq!(store.schema_version().expect("version"), 10);
         store.insert_schedule(&schedule("a")).expect("insert");
     }
     let store = SqliteStore::open(&path).expect("reopen");
-    assert_eq!(store.schema_version().expect("version"), 8);
+    assert_eq!(store.schema_version().expect("version"), 10);
     assert_eq!(store.list_schedules().expect("list").len(), 1);
     let mode: String = rusqlite::Connection::open(&path)
         .expect("open")
@@ -100,9 +106,7 @@ fn migrations_are_applied_once_and_reopen_keeps_data() {
     assert_eq!(mode, "wal");
 }
 
-#[test]
-fn schedules_round_trip_and_names_are_unique() {
-    let store = SqliteStore::in_memory().expect("store");
+fn schedules_round_trip_and_names_are_unique(store: &dyn Store) {
     let original = schedule("daily");
     store.insert_schedule(&original).expect("insert");
     assert_eq!(
@@ -130,9 +134,7 @@ fn schedules_round_trip_and_names_are_unique() {
     );
 }
 
-#[test]
-fn executions_round_trip_and_list_newest_first_with_cursors() {
-    let store = SqliteStore::in_memory().expect("store");
+fn executions_round_trip_and_list_newest_first_with_cursors(store: &dyn Store) {
     let first = execution("e1", Some("s"), ExecutionStatus::Failed);
     store.insert_execution(&first).expect("insert");
     assert_eq!(store.get_execution("e1").expect("get"), Some(first));
@@ -189,9 +191,7 @@ fn executions_round_trip_and_list_newest_first_with_cursors() {
     );
 }
 
-#[test]
-fn a_fire_time_is_recorded_once() {
-    let store = SqliteStore::in_memory().expect("store");
+fn a_fire_time_is_recorded_once(store: &dyn Store) {
     store.insert_schedule(&schedule("daily")).expect("insert");
     let due = utc("2026-01-01T01:00:00Z");
     let next = Some(utc("2026-01-02T01:00:00Z"));
@@ -221,9 +221,9 @@ fn a_fire_time_is_recorded_once() {
     assert_eq!(store.get_execution("f1").expect("get"), None);
 }
 
-#[test]
-fn a_schedule_deleted_with_its_executions_kept_leaves_them_unlinked_under_its_name() {
-    let store = SqliteStore::in_memory().expect("store");
+fn a_schedule_deleted_with_its_executions_kept_leaves_them_unlinked_under_its_name(
+    store: &dyn Store,
+) {
     store.insert_schedule(&schedule("daily")).expect("insert");
     store.insert_schedule(&schedule("other")).expect("insert");
     for (id, status) in [
@@ -319,9 +319,9 @@ fn scrap(text: &str) -> RecordedValue {
     RecordedValue::Json(serde_json::from_str(text).expect("json"))
 }
 
-#[test]
-fn recorded_values_keep_the_last_value_in_first_order_and_go_with_their_execution() {
-    let store = SqliteStore::in_memory().expect("store");
+fn recorded_values_keep_the_last_value_in_first_order_and_go_with_their_execution(
+    store: &dyn Store,
+) {
     store
         .insert_execution(&execution("e1", None, ExecutionStatus::Running))
         .expect("insert");
@@ -374,9 +374,7 @@ fn recorded_values_keep_the_last_value_in_first_order_and_go_with_their_executio
     assert!(store.execution_values("e1").expect("values").is_empty());
 }
 
-#[test]
-fn value_series_are_oldest_first_over_the_last_runs_that_recorded() {
-    let store = SqliteStore::in_memory().expect("store");
+fn value_series_are_oldest_first_over_the_last_runs_that_recorded(store: &dyn Store) {
     store.insert_schedule(&schedule("daily")).expect("schedule");
     let now = utc("2026-01-02T00:00:00Z");
     for (id, accuracy) in [("r1", "0.7"), ("r2", "0.8"), ("quiet", ""), ("r3", "0.9")] {
@@ -468,10 +466,7 @@ fn a_step_missed_below_the_highest_applied_is_applied_at_open() {
 /// `GET /api/schedules` in one query: every schedule by name, each with its own newest execution
 /// (by listing position, whatever its status), none for a schedule that never ran; an unlinked
 /// execution belongs to no one.
-#[test]
-fn schedules_list_with_their_newest_execution_in_one_read() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = SqliteStore::open(&dir.path().join("db.sqlite3")).expect("open");
+fn schedules_list_with_their_newest_execution_in_one_read(store: &dyn Store) {
     for name in ["b", "a", "never"] {
         store.insert_schedule(&schedule(name)).expect("insert");
     }
@@ -502,8 +497,9 @@ fn schedules_list_with_their_newest_execution_in_one_read() {
         ]
     );
 }
+
 /// The names of a page of schedules listed after `after`.
-fn page_names(store: &SqliteStore, after: Option<&str>, limit: usize) -> Vec<String> {
+fn page_names(store: &dyn Store, after: Option<&str>, limit: usize) -> Vec<String> {
     (store.list_schedules_with_latest(after, limit))
         .expect("list")
         .into_iter()
@@ -511,14 +507,11 @@ fn page_names(store: &SqliteStore, after: Option<&str>, limit: usize) -> Vec<Str
         .collect()
 }
 
-#[test]
-fn schedules_list_a_page_at_a_time_by_name_after_the_last_name_listed() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = SqliteStore::open(&dir.path().join("db.sqlite3")).expect("open");
+fn schedules_list_a_page_at_a_time_by_name_after_the_last_name_listed(store: &dyn Store) {
     for name in ["c", "a", "e", "b", "d"] {
         store.insert_schedule(&schedule(name)).expect("insert");
     }
-    assert_eq!(page_names(&store, None, 2), ["a", "b"]);
+    assert_eq!(page_names(store, None, 2), ["a", "b"]);
     // Between pages one listed schedule goes, one is made before the cursor and one after:
     // nothing listed comes again and nothing still there is skipped.
     store
@@ -527,9 +520,339 @@ fn schedules_list_a_page_at_a_time_by_name_after_the_last_name_listed() {
     for name in ["aa", "bb"] {
         store.insert_schedule(&schedule(name)).expect("insert");
     }
-    assert_eq!(page_names(&store, Some("b"), 2), ["bb", "c"]);
-    assert_eq!(page_names(&store, Some("c"), 2), ["d", "e"]);
-    assert!(page_names(&store, Some("e"), 2).is_empty());
+    assert_eq!(page_names(store, Some("b"), 2), ["bb", "c"]);
+    assert_eq!(page_names(store, Some("c"), 2), ["d", "e"]);
+    assert!(page_names(store, Some("e"), 2).is_empty());
     // A name that is not (or no longer) a schedule's is still a place in the order.
-    assert_eq!(page_names(&store, Some("bz"), 10), ["c", "d", "e"]);
+    assert_eq!(page_names(store, Some("bz"), 10), ["c", "d", "e"]);
+}
+
+/// The rest of the interface: due schedules and the next fire, ready executions and back-off,
+/// progress and kernel location, an end with its retry, output files and freshness times, a
+/// pipeline's fan-in and its groups.
+fn the_worker_outputs_and_pipelines_read_back_what_they_wrote(store: &dyn Store) {
+    let t = |s: &str| utc(s);
+    store.insert_schedule(&schedule("a")).expect("insert");
+    let mut paused = schedule("p");
+    paused.spec.paused = true;
+    store.insert_schedule(&paused).expect("insert");
+    assert_eq!(
+        store.next_fire().expect("next"),
+        Some(t("2026-01-01T01:00:00Z"))
+    );
+    let due = store
+        .due_schedules(t("2026-01-01T01:00:00Z"), 10)
+        .expect("due");
+    assert_eq!(
+        due.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["id-a"]
+    );
+    assert!(
+        store
+            .due_schedules(t("2026-01-01T00:59:59Z"), 10)
+            .expect("due")
+            .is_empty()
+    );
+
+    let mut waiting = execution("later", Some("id-a"), ExecutionStatus::Queued);
+    waiting.ready_at = t("2026-01-01T02:00:00Z");
+    store
+        .insert_executions(&[
+            execution("now", Some("id-a"), ExecutionStatus::Queued),
+            waiting,
+        ])
+        .expect("insert");
+    let ready = store
+        .ready_executions(t("2026-01-01T01:30:00Z"), None, 10)
+        .expect("ready");
+    assert_eq!(
+        ready.iter().map(|(_, e)| e.id.as_str()).collect::<Vec<_>>(),
+        ["now"]
+    );
+    assert!(
+        store
+            .ready_executions(t("2026-01-01T01:30:00Z"), Some(ready[0].0), 10)
+            .expect("ready")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .next_ready_after(t("2026-01-01T01:30:00Z"))
+            .expect("next"),
+        Some(t("2026-01-01T02:00:00Z"))
+    );
+
+    let mut running = execution("now", Some("id-a"), ExecutionStatus::Running);
+    assert!(
+        store
+            .update_execution_if(&running, ExecutionStatus::Queued)
+            .expect("start")
+    );
+    store
+        .set_progress("now", CellProgress { cell: 4, total: 5 })
+        .expect("progress");
+    store
+        .set_kernel_location("now", "https://gateway", Some("k-1"))
+        .expect("location");
+    let read = store.get_execution("now").expect("get").expect("some");
+    assert_eq!(read.progress, Some(CellProgress { cell: 4, total: 5 }));
+    assert_eq!(
+        (
+            read.kernel_location.as_deref(),
+            read.gateway_kernel_id.as_deref()
+        ),
+        (Some("https://gateway"), Some("k-1"))
+    );
+    running.status = ExecutionStatus::Succeeded;
+    running.ended_at = Some(t("2026-01-01T01:40:00Z"));
+    let retry = execution("retry", Some("id-a"), ExecutionStatus::Queued);
+    assert!(
+        store
+            .finish_execution(&running, ExecutionStatus::Running, Some(&retry))
+            .expect("end")
+    );
+    assert!(
+        !store
+            .finish_execution(&running, ExecutionStatus::Running, None)
+            .expect("again")
+    );
+    assert_eq!(
+        store
+            .executions_with_status(ExecutionStatus::Queued)
+            .expect("queued")
+            .iter()
+            .map(|e| e.id.as_str())
+            .collect::<Vec<_>>(),
+        ["later", "retry"]
+    );
+    assert!(store.execution_name_exists("n_retry").expect("name"));
+
+    let file = nbgate_scheduler::OutputFile {
+        path: "out/a.csv".into(),
+        bytes: 12,
+        modified: t("2026-01-01T01:39:00Z"),
+        sha256: "ab".into(),
+        rows: Some(2),
+        columns: Some(vec![nbgate_scheduler::Column {
+            name: "x".into(),
+            kind: "integer".into(),
+        }]),
+    };
+    store
+        .record_outputs("now", std::slice::from_ref(&file))
+        .expect("outputs");
+    store
+        .record_outputs("now", std::slice::from_ref(&file))
+        .expect("outputs again");
+    assert_eq!(store.execution_outputs("now").expect("outputs"), [file]);
+    let times = store.output_times("id-a").expect("times");
+    assert_eq!(
+        (
+            times.last_success,
+            times.last_success_with_outputs,
+            times.last_output_at
+        ),
+        (
+            Some(t("2026-01-01T01:40:00Z")),
+            Some(t("2026-01-01T01:40:00Z")),
+            Some(t("2026-01-01T01:39:00Z"))
+        )
+    );
+
+    // Fan-in: p runs after a and b; it is decided once both ended, and an end offered again is
+    // recognised.
+    let end = |upstream: &str, id: &str| nbgate_scheduler::store::ChainEnd {
+        upstream: upstream.into(),
+        execution_id: id.into(),
+        status: ExecutionStatus::Succeeded,
+        run_id: Some("run-1".into()),
+        fire_time: None,
+    };
+    let required = ["a".to_owned(), "b".to_owned()];
+    let mut made = |_: &[nbgate_scheduler::store::ChainEnd]| {
+        let mut next = execution("p1", Some("id-p"), ExecutionStatus::Queued);
+        next.run_id = Some("run-1".into());
+        Some(next)
+    };
+    let now = t("2026-01-01T01:41:00Z");
+    assert_eq!(
+        store
+            .chain_end("id-p", &end("a", "now"), &required, &[], &mut made, now)
+            .expect("end"),
+        nbgate_scheduler::store::ChainStep::Waiting
+    );
+    let decided = store
+        .chain_end("id-p", &end("b", "b1"), &required, &[], &mut made, now)
+        .expect("end");
+    assert!(
+        matches!(decided, nbgate_scheduler::store::ChainStep::Decided(Some(ref e)) if e.id == "p1")
+    );
+    assert!(store.chain_end_handled("id-p", "now").expect("handled"));
+    assert_eq!(
+        store
+            .chain_end("id-p", &end("a", "now"), &required, &[], &mut made, now)
+            .expect("end"),
+        nbgate_scheduler::store::ChainStep::AlreadyHandled
+    );
+    let run = store
+        .grouped_executions(nbgate_scheduler::store::Grouping::Run, "run-1")
+        .expect("run");
+    assert_eq!(
+        run.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["p1"]
+    );
+    assert!(store.delete_execution("p1").expect("delete"));
+    assert!(!store.delete_execution("p1").expect("delete again"));
+}
+
+/// Runs each case on both backends: `sqlite::CASE` on an in-memory database, `postgres::CASE` on a
+/// database of its own on the tests' PostgreSQL server.
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $case() {
+                super::$case(&super::SqliteStore::in_memory().expect("store"));
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $case() {
+                let database = super::pg_server::database();
+                super::$case(&super::PostgresStore::connect(&database.url).expect("store"));
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    the_worker_outputs_and_pipelines_read_back_what_they_wrote,
+    schedules_round_trip_and_names_are_unique,
+    executions_round_trip_and_list_newest_first_with_cursors,
+    a_fire_time_is_recorded_once,
+    a_schedule_deleted_with_its_executions_kept_leaves_them_unlinked_under_its_name,
+    recorded_values_keep_the_last_value_in_first_order_and_go_with_their_execution,
+    value_series_are_oldest_first_over_the_last_runs_that_recorded,
+    schedules_list_with_their_newest_execution_in_one_read,
+    schedules_list_a_page_at_a_time_by_name_after_the_last_name_listed,
+);
+
+/// Replicas starting together on a new database: each migrates or waits for the one that does, and
+/// all see the same schema and the same rows; connecting again applies nothing twice.
+#[test]
+fn postgres_replicas_starting_together_migrate_once() {
+    let database = pg_server::database();
+    let stores: Vec<PostgresStore> = std::thread::scope(|scope| {
+        let starts: Vec<_> = (0..3)
+            .map(|_| scope.spawn(|| PostgresStore::connect(&database.url)))
+            .collect();
+        starts
+            .into_iter()
+            .map(|start| start.join().expect("thread").expect("connect"))
+            .collect()
+    });
+    let highest = stores[0].schema_version().expect("version");
+    assert!(highest >= 10, "schema version {highest}");
+    stores[0].insert_schedule(&schedule("a")).expect("insert");
+    for store in &stores {
+        assert_eq!(store.schema_version().expect("version"), highest);
+        assert_eq!(store.list_schedules().expect("list").len(), 1);
+    }
+    drop(stores);
+    let again = PostgresStore::connect(&database.url).expect("reconnect");
+    assert_eq!(again.schema_version().expect("version"), highest);
+    assert_eq!(again.list_schedules().expect("list").len(), 1);
+}
+
+/// Two stores on one new database, as two replicas have.
+fn two_replicas(database: &pg_server::Database) -> [PostgresStore; 2] {
+    [(); 2].map(|_| PostgresStore::connect(&database.url).expect("store"))
+}
+
+/// `act(replica, store)` on each store, in a thread of its own, released at once; how many said
+/// true.
+fn at_once(
+    replicas: &[PostgresStore],
+    act: impl Fn(usize, &PostgresStore) -> bool + Sync,
+) -> usize {
+    let barrier = std::sync::Barrier::new(replicas.len());
+    std::thread::scope(|scope| {
+        let acts: Vec<_> = (replicas.iter().enumerate())
+            .map(|(replica, store)| {
+                let (barrier, act) = (&barrier, &act);
+                scope.spawn(move || {
+                    barrier.wait();
+                    act(replica, store)
+                })
+            })
+            .collect();
+        acts.into_iter()
+            .map(|acted| acted.join().expect("thread"))
+            .filter(|acted| *acted)
+            .count()
+    })
+}
+
+/// Two replicas deciding the same due fire at the same moment: one records it, the other records
+/// nothing, every time.
+#[test]
+fn postgres_a_fire_decided_by_two_replicas_at_once_is_recorded_once() {
+    let database = pg_server::database();
+    let replicas = two_replicas(&database);
+    replicas[0]
+        .insert_schedule(&schedule("daily"))
+        .expect("insert");
+    let mut due = utc("2026-01-01T01:00:00Z");
+    for round in 0..20 {
+        let next = due + chrono::Duration::days(1);
+        let recorded = at_once(&replicas, |replica, store| {
+            let id = format!("r{round}-{replica}");
+            let rows = [execution(&id, Some("id-daily"), ExecutionStatus::Queued)];
+            store
+                .record_fires("id-daily", due, Some(next), Some(due), &rows)
+                .expect("fire")
+        });
+        assert_eq!(recorded, 1, "round {round}");
+        due = next;
+    }
+    let fired = replicas[1].schedule_executions("id-daily").expect("list");
+    assert_eq!(fired.len(), 20);
+}
+
+/// Two replicas starting the same queued execution at once: one runs it.
+#[test]
+fn postgres_a_queued_execution_is_started_by_one_replica() {
+    let database = pg_server::database();
+    let replicas = two_replicas(&database);
+    for round in 0..20 {
+        let queued = execution(&format!("q{round}"), None, ExecutionStatus::Queued);
+        replicas[0].insert_execution(&queued).expect("insert");
+        let started = at_once(&replicas, |_, store| {
+            let mut running = queued.clone();
+            running.status = ExecutionStatus::Running;
+            store
+                .update_execution_if(&running, ExecutionStatus::Queued)
+                .expect("start")
+        });
+        assert_eq!(started, 1, "round {round}");
+    }
+}
+
+/// A server that is not there is a one-line error naming what failed, not a hang or a panic.
+#[test]
+fn postgres_an_unreachable_server_is_an_unavailable_store() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let url = format!(
+        "postgres://postgres@{}/nbgate",
+        dir.path().to_str().expect("utf-8").replace('/', "%2F")
+    );
+    let started = std::time::Instant::now();
+    let error = PostgresStore::connect(&url).err().expect("an error");
+    assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+    assert!(error.to_string().contains("No such file"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(matches!(
+        PostgresStore::connect("postgres://localhost:port/db"),
+        Err(StoreError::Unavailable(reason)) if reason.contains("bad PostgreSQL URL")
+    ));
 }

@@ -77,6 +77,15 @@ pub(crate) const MIGRATIONS: &[(u32, &str)] = &[
     (7, super::pipeline::MIGRATION),
     // The machine type each execution runs on (schedules keep theirs in their spec's JSON).
     (8, "ALTER TABLE executions ADD COLUMN machine_type TEXT;"),
+    // Where each execution's kernel ran: "local" or a gateway's URL, and the gateway's kernel id.
+    (
+        9,
+        "ALTER TABLE executions ADD COLUMN kernel_location TEXT;
+         ALTER TABLE executions ADD COLUMN gateway_kernel_id TEXT;",
+    ),
+    // The replica (`--replica-id`) that started each execution: with several replicas on one
+    // PostgreSQL store, each recovers only its own at start.
+    (10, "ALTER TABLE executions ADD COLUMN replica TEXT;"),
 ];
 
 /// Applies the steps not yet applied; returns the schema version.
@@ -110,5 +119,6 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
         .map_err(failed)?;
         tx.commit().map_err(failed)?;
     }
-    Ok(MIGRATIONS.last().map(|(version, _)| *version).unwrap_or(0))
+    let newest = MIGRATIONS.iter().map(|(version, _)| *version).max();
+    Ok(newest.unwrap_or(0))
 }

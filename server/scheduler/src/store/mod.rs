@@ -7,8 +7,10 @@
 mod migrations;
 mod outputs;
 mod pipeline;
+mod postgres;
 mod rows;
 mod sqlite;
+mod url;
 mod values;
 
 use std::sync::Arc;
@@ -16,7 +18,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 pub use self::pipeline::{ChainEnd, ChainStep, Grouping};
+pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
+pub use self::url::{StoreUrl, redacted};
 use crate::error::StoreError;
 use crate::model::{
     CellProgress, Execution, ExecutionFilter, ExecutionStatus, RunHistory, Schedule,
@@ -120,6 +124,21 @@ pub trait Store: Send + Sync + 'static {
         retry: Option<&Execution>,
     ) -> StoreResult<bool>;
     fn set_progress(&self, id: &str, progress: CellProgress) -> StoreResult<()>;
+    /// Records where a running execution's kernel runs (`"local"` or a gateway's URL) and the
+    /// gateway's id of it. This default rewrites the row if it is still running.
+    fn set_kernel_location(
+        &self,
+        id: &str,
+        location: &str,
+        gateway_kernel_id: Option<&str>,
+    ) -> StoreResult<()> {
+        if let Some(mut execution) = self.get_execution(id)? {
+            execution.kernel_location = Some(location.to_owned());
+            execution.gateway_kernel_id = gateway_kernel_id.map(str::to_owned);
+            self.update_execution_if(&execution, ExecutionStatus::Running)?;
+        }
+        Ok(())
+    }
     fn set_notify_error(&self, id: &str, error: Option<&str>) -> StoreResult<()>;
     fn delete_execution(&self, id: &str) -> StoreResult<bool>;
     /// Whether an execution has this name.

@@ -15,7 +15,7 @@ pub(crate) const SCHEDULE_COLUMNS: &str =
 pub(crate) const EXECUTION_COLUMNS: &str = "id, name, schedule_id, notebook, status, reason, \
     parameters, kernel, input_hash, attempt, max_attempts, first_attempt_id, fire_time, created_at, \
     ready_at, started_at, ended_at, progress_cell, progress_total, error, output_path, notify_error, \
-    run, schedule_name, run_id, sweep_id, machine_type, seq";
+    run, schedule_name, run_id, sweep_id, kernel_location, gateway_kernel_id, machine_type, replica, seq";
 
 /// [`EXECUTION_COLUMNS`] as read from `executions`: `schedule_name` is the schedule's current name
 /// while the execution is linked to it, the stored one once the schedule was deleted.
@@ -24,7 +24,31 @@ pub(crate) const EXECUTION_SELECT: &str = "id, name, schedule_id, notebook, stat
     ready_at, started_at, ended_at, progress_cell, progress_total, error, output_path, notify_error, \
     run, CASE WHEN schedule_id IS NULL THEN schedule_name \
     ELSE (SELECT s.name FROM schedules s WHERE s.id = executions.schedule_id) END, run_id, sweep_id, \
-    machine_type, seq";
+    kernel_location, gateway_kernel_id, machine_type, replica, seq";
+
+/// Up to `?2` schedules by name, named after `?1` when it is not NULL, each with its newest execution
+/// by listing position (through the (schedule_id, seq) index); a linked execution's schedule name is
+/// the schedule's own. Execution columns first, as [`execution`] reads them, then the schedule's.
+pub(crate) fn schedules_with_latest_sql() -> String {
+    let executions = EXECUTION_COLUMNS
+        .split(',')
+        .map(|column| match column.trim() {
+            "schedule_name" => "s.name".to_owned(),
+            column => format!("e.{column}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let schedules = SCHEDULE_COLUMNS
+        .split(',')
+        .map(|column| format!("s.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT {executions}, {schedules} FROM schedules s LEFT JOIN executions e \
+         ON e.seq = (SELECT MAX(seq) FROM executions WHERE schedule_id = s.id) \
+         WHERE CAST(?1 AS TEXT) IS NULL OR s.name > ?1 ORDER BY s.name LIMIT ?2"
+    )
+}
 
 pub(crate) fn millis(time: DateTime<Utc>) -> i64 {
     time.timestamp_millis()
@@ -53,77 +77,114 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".into())
 }
 
-pub(crate) fn schedule(row: &Row<'_>) -> Result<Schedule, StoreError> {
+/// A result row as both backends read it: a column by position, as text or as an integer (`None`
+/// for NULL). rusqlite's rows and tokio-postgres's rows implement it, so one mapping reads both.
+pub(crate) trait Columns {
+    fn opt_text(&self, at: usize) -> Result<Option<String>, StoreError>;
+    fn opt_int(&self, at: usize) -> Result<Option<i64>, StoreError>;
+
+    fn text(&self, at: usize) -> Result<String, StoreError> {
+        self.opt_text(at)?
+            .ok_or_else(|| corrupt("a row", format!("column {at} is NULL")))
+    }
+    fn int(&self, at: usize) -> Result<i64, StoreError> {
+        self.opt_int(at)?
+            .ok_or_else(|| corrupt("a row", format!("column {at} is NULL")))
+    }
+}
+
+impl Columns for Row<'_> {
+    fn opt_text(&self, at: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.get(at)?)
+    }
+    fn opt_int(&self, at: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.get(at)?)
+    }
+}
+
+/// The position of `column` in [`EXECUTION_COLUMNS`].
+fn execution_column(column: &str) -> usize {
+    EXECUTION_COLUMNS
+        .split(", ")
+        .position(|name| name.trim() == column)
+        .unwrap_or(usize::MAX)
+}
+
+pub(crate) fn schedule(row: &impl Columns) -> Result<Schedule, StoreError> {
     schedule_at(row, 0)
 }
 
 /// A schedule read from [`SCHEDULE_COLUMNS`] starting at column `at`.
-pub(crate) fn schedule_at(row: &Row<'_>, at: usize) -> Result<Schedule, StoreError> {
-    let spec: ScheduleSpec = json("schedules", &row.get::<_, String>(at + 2)?)?;
+pub(crate) fn schedule_at(row: &impl Columns, at: usize) -> Result<Schedule, StoreError> {
+    let spec: ScheduleSpec = json("schedules", &row.text(at + 2)?)?;
     let description = Timing::cached(&spec.recurrence, &spec.timezone)
         .map(|timing| timing.describe())
         .unwrap_or_default();
     Ok(Schedule {
-        id: row.get(at)?,
+        id: row.text(at)?,
         spec,
-        next_run: row.get::<_, Option<i64>>(at + 4)?.map(time),
-        last_fire: row.get::<_, Option<i64>>(at + 5)?.map(time),
+        next_run: row.opt_int(at + 4)?.map(time),
+        last_fire: row.opt_int(at + 5)?.map(time),
         description,
-        snapshot_hash: row.get(at + 6)?,
-        created_at: time(row.get(at + 7)?),
-        updated_at: time(row.get(at + 8)?),
+        snapshot_hash: row.opt_text(at + 6)?,
+        created_at: time(row.int(at + 7)?),
+        updated_at: time(row.int(at + 8)?),
     })
 }
 
 /// An execution and its listing position.
-pub(crate) fn execution(row: &Row<'_>) -> Result<(i64, Execution), StoreError> {
-    let status: String = row.get(4)?;
+pub(crate) fn execution(row: &impl Columns) -> Result<(i64, Execution), StoreError> {
+    let status = row.text(4)?;
     let status = ExecutionStatus::parse(&status)
         .ok_or_else(|| corrupt("executions", format!("unknown status {status:?}")))?;
-    let progress = match (
-        row.get::<_, Option<i64>>(17)?,
-        row.get::<_, Option<i64>>(18)?,
-    ) {
+    let progress = match (row.opt_int(17)?, row.opt_int(18)?) {
         (Some(cell), Some(total)) => Some(CellProgress {
             cell: cell as usize,
             total: total as usize,
         }),
         _ => None,
     };
-    let error: Option<ExecutionError> = match row.get::<_, Option<String>>(19)? {
+    let error: Option<ExecutionError> = match row.opt_text(19)? {
         Some(text) => Some(json("executions", &text)?),
         None => None,
     };
-    let run: RunConfig = json("executions", &row.get::<_, String>(22)?)?;
+    let run: RunConfig = json("executions", &row.text(22)?)?;
+    let count = |at: usize| -> Result<u32, StoreError> {
+        u32::try_from(row.int(at)?).map_err(|error| corrupt("executions", error))
+    };
+    let named = |column: &str| row.opt_text(execution_column(column));
     let execution = Execution {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        schedule_id: row.get(2)?,
-        schedule_name: row.get(23)?,
-        notebook: row.get(3)?,
+        id: row.text(0)?,
+        name: row.text(1)?,
+        schedule_id: row.opt_text(2)?,
+        schedule_name: row.opt_text(23)?,
+        notebook: row.text(3)?,
         status,
-        reason: row.get(5)?,
-        parameters: json("executions", &row.get::<_, String>(6)?)?,
-        kernel: row.get(7)?,
-        machine_type: row.get(26)?,
-        input_hash: row.get(8)?,
-        attempt: row.get(9)?,
-        max_attempts: row.get(10)?,
-        first_attempt_id: row.get(11)?,
-        fire_time: row.get::<_, Option<i64>>(12)?.map(time),
-        created_at: time(row.get(13)?),
-        ready_at: time(row.get(14)?),
-        started_at: row.get::<_, Option<i64>>(15)?.map(time),
-        ended_at: row.get::<_, Option<i64>>(16)?.map(time),
+        reason: row.opt_text(5)?,
+        parameters: json("executions", &row.text(6)?)?,
+        kernel: row.opt_text(7)?,
+        machine_type: named("machine_type")?,
+        replica: named("replica")?,
+        input_hash: row.opt_text(8)?,
+        attempt: count(9)?,
+        max_attempts: count(10)?,
+        first_attempt_id: row.opt_text(11)?,
+        fire_time: row.opt_int(12)?.map(time),
+        created_at: time(row.int(13)?),
+        ready_at: time(row.int(14)?),
+        started_at: row.opt_int(15)?.map(time),
+        ended_at: row.opt_int(16)?.map(time),
         progress,
         error,
-        output_path: row.get(20)?,
-        notify_error: row.get(21)?,
+        output_path: row.text(20)?,
+        notify_error: row.opt_text(21)?,
         run,
-        run_id: row.get(24)?,
-        sweep_id: row.get(25)?,
+        run_id: row.opt_text(24)?,
+        sweep_id: row.opt_text(25)?,
+        kernel_location: named("kernel_location")?,
+        gateway_kernel_id: named("gateway_kernel_id")?,
     };
-    Ok((row.get(27)?, execution))
+    Ok((row.int(execution_column("seq"))?, execution))
 }
 
 /// The values of [`EXECUTION_COLUMNS`] but `seq`, in order.
@@ -158,7 +219,10 @@ pub(crate) fn execution_values(e: &Execution) -> Vec<rusqlite::types::Value> {
         text(&e.schedule_name),
         text(&e.run_id),
         text(&e.sweep_id),
+        text(&e.kernel_location),
+        text(&e.gateway_kernel_id),
         text(&e.machine_type),
+        text(&e.replica),
     ]
 }
 

@@ -103,7 +103,7 @@ pub(super) fn next_seq(tx: &Transaction<'_>) -> StoreResult<i64> {
 
 /// `INSERT INTO executions (…) VALUES (?1, …)`, built once (statements are prepared once per
 /// connection and kept: the fire path inserts hundreds of rows a second at scale).
-static INSERT_EXECUTION: LazyLock<String> = LazyLock::new(|| {
+pub(super) static INSERT_EXECUTION: LazyLock<String> = LazyLock::new(|| {
     let count = EXECUTION_COLUMNS.split(", ").count();
     let placeholders: Vec<String> = (1..=count).map(|i| format!("?{i}")).collect();
     format!(
@@ -119,7 +119,7 @@ const NOT_UPDATED: [&str; 4] = ["id", "seq", "schedule_id", "schedule_name"];
 
 /// The positions in [`EXECUTION_COLUMNS`] (and [`rows::execution_values`]) of the columns an update
 /// writes, with their names.
-fn updated_columns() -> impl Iterator<Item = (usize, &'static str)> {
+pub(super) fn updated_columns() -> impl Iterator<Item = (usize, &'static str)> {
     EXECUTION_COLUMNS
         .split(", ")
         .map(str::trim)
@@ -128,7 +128,7 @@ fn updated_columns() -> impl Iterator<Item = (usize, &'static str)> {
 }
 
 /// `UPDATE executions SET <the updated columns> … WHERE id = ?1 AND status = ?N`.
-static UPDATE_EXECUTION_IF: LazyLock<String> = LazyLock::new(|| {
+pub(super) static UPDATE_EXECUTION_IF: LazyLock<String> = LazyLock::new(|| {
     let sets: Vec<String> = updated_columns()
         .enumerate()
         .map(|(i, (_, column))| format!("{column} = ?{}", i + 2))
@@ -167,7 +167,7 @@ fn update_execution_if(
     Ok(changed == 1)
 }
 
-fn schedule_values(schedule: &Schedule) -> Vec<V> {
+pub(super) fn schedule_values(schedule: &Schedule) -> Vec<V> {
     vec![
         V::Text(schedule.id.clone()),
         V::Text(schedule.spec.name.clone()),
@@ -190,6 +190,40 @@ fn name_taken(error: rusqlite::Error, name: &str) -> StoreError {
         }
         other => other.into(),
     }
+}
+
+/// `list_executions`'s statement and values (`?N` placeholders).
+pub(super) fn list_executions_query(
+    filter: &ExecutionFilter,
+    limit: usize,
+    before: Option<i64>,
+) -> (String, Vec<V>) {
+    let mut conditions = Vec::new();
+    let mut values = Vec::new();
+    let mut add = |condition: &str, value: V| {
+        values.push(value);
+        conditions.push(format!("{condition} ?{}", values.len()));
+    };
+    if let Some(schedule) = &filter.schedule {
+        add("schedule_id =", V::Text(schedule.clone()));
+    }
+    if let Some(status) = filter.status {
+        add("status =", V::Text(status.as_str().into()));
+    }
+    if let Some(before) = before {
+        add("seq <", V::Integer(before));
+    }
+    let clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    values.push(V::Integer(limit as i64));
+    let sql = format!(
+        "SELECT {EXECUTION_SELECT} FROM executions {clause} ORDER BY seq DESC LIMIT ?{}",
+        values.len()
+    );
+    (sql, values)
 }
 
 impl Store for SqliteStore {
@@ -240,27 +274,7 @@ impl Store for SqliteStore {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<(Schedule, Option<Execution>)>> {
-        // The newest execution by listing position, through the (schedule_id, seq) index; a linked
-        // execution's schedule name is the schedule's own. Execution columns first, as
-        // `rows::execution` reads them.
-        let executions = EXECUTION_COLUMNS
-            .split(',')
-            .map(|column| match column.trim() {
-                "schedule_name" => "s.name".to_owned(),
-                column => format!("e.{column}"),
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let schedules = SCHEDULE_COLUMNS
-            .split(',')
-            .map(|column| format!("s.{}", column.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "SELECT {executions}, {schedules} FROM schedules s LEFT JOIN executions e \
-             ON e.seq = (SELECT MAX(seq) FROM executions WHERE schedule_id = s.id) \
-             WHERE CAST(?1 AS TEXT) IS NULL OR s.name > ?1 ORDER BY s.name LIMIT ?2"
-        );
+        let sql = rows::schedules_with_latest_sql();
         let at = EXECUTION_COLUMNS.split(',').count();
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&sql)?;
@@ -383,31 +397,7 @@ impl Store for SqliteStore {
         limit: usize,
         before: Option<i64>,
     ) -> StoreResult<Vec<(i64, Execution)>> {
-        let mut conditions = Vec::new();
-        let mut values = Vec::new();
-        let mut add = |condition: &str, value: V| {
-            values.push(value);
-            conditions.push(format!("{condition} ?{}", values.len()));
-        };
-        if let Some(schedule) = &filter.schedule {
-            add("schedule_id =", V::Text(schedule.clone()));
-        }
-        if let Some(status) = filter.status {
-            add("status =", V::Text(status.as_str().into()));
-        }
-        if let Some(before) = before {
-            add("seq <", V::Integer(before));
-        }
-        let clause = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
-        values.push(V::Integer(limit as i64));
-        let sql = format!(
-            "SELECT {EXECUTION_SELECT} FROM executions {clause} ORDER BY seq DESC LIMIT ?{}",
-            values.len()
-        );
+        let (sql, values) = list_executions_query(filter, limit, before);
         self.query_executions(&sql, values)
     }
 
@@ -509,6 +499,19 @@ impl Store for SqliteStore {
         self.conn().execute(
             "UPDATE executions SET progress_cell = ?1, progress_total = ?2 WHERE id = ?3",
             params![progress.cell as i64, progress.total as i64, id],
+        )?;
+        Ok(())
+    }
+
+    fn set_kernel_location(
+        &self,
+        id: &str,
+        location: &str,
+        gateway_kernel_id: Option<&str>,
+    ) -> StoreResult<()> {
+        self.conn().execute(
+            "UPDATE executions SET kernel_location = ?1, gateway_kernel_id = ?2 WHERE id = ?3",
+            params![location, gateway_kernel_id, id],
         )?;
         Ok(())
     }

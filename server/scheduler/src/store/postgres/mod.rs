@@ -282,11 +282,15 @@ impl Columns for tokio_postgres::Row {
 }
 
 impl From<tokio_postgres::Error> for StoreError {
+    /// Unavailable: no answer, a closed connection, or the server saying it is going away or full
+    /// (SQLSTATE classes 08 connection, 57 operator intervention, 53 insufficient resources).
     fn from(error: tokio_postgres::Error) -> StoreError {
-        if error.as_db_error().is_some() {
-            StoreError::Postgres(describe(&error))
-        } else {
-            StoreError::Unavailable(describe(&error))
+        let class = error.code().map(|code| &code.code()[..2]);
+        match error.as_db_error() {
+            Some(_) if !matches!(class, Some("08" | "57" | "53")) && !error.is_closed() => {
+                StoreError::Postgres(describe(&error))
+            }
+            _ => StoreError::Unavailable(describe(&error)),
         }
     }
 }
