@@ -39,6 +39,14 @@ pub struct ServeArgs {
     /// (default: `<root-dir>/.nbgate`, so the state travels with the notebooks).
     #[arg(long = "data-dir", env = "NBGATE_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The store of schedules and executions: `sqlite:PATH` (default: `<data-dir>/nbgate.sqlite3`) or
+    /// `postgres://USER@HOST[:PORT]/DATABASE` (one database shared by several replicas).
+    #[arg(long, env = "NBGATE_STORE", value_name = "URL", hide_env_values = true)]
+    pub store: Option<nbgate_scheduler::StoreUrl>,
+    /// This process's name among the replicas sharing a PostgreSQL store, recorded on the executions
+    /// it starts; at start it recovers only its own (default: `host:pid`, new at each start).
+    #[arg(long = "replica-id", env = "NBGATE_REPLICA_ID", value_name = "ID")]
+    pub replica_id: Option<String>,
     /// Executions running at once (default: the number of cores); more wait `queued`.
     #[arg(
         long = "max-concurrent-executions",
@@ -279,6 +287,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
         .machine_types
         .load(&nbgate_kernel::KernelLocation::Local)?;
     let (data_dir, concurrency) = (args.data_dir.clone(), args.max_concurrent_executions);
+    let (store, replica_id) = (args.store.clone(), args.replica_id.clone());
     let max_output_bytes = (args.max_output_bytes > 0).then_some(args.max_output_bytes);
     let config = config(args, token.clone())?;
     let data_dir = data_dir.unwrap_or_else(|| config.root_dir.join(".nbgate"));
@@ -293,6 +302,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
         IpAddr::V4(ip) => ip.to_string(),
     };
     let mut scheduler_config = SchedulerConfig::new(&config.root_dir, &data_dir);
+    scheduler_config.store = store;
+    if let Some(id) = replica_id.filter(|id| !id.trim().is_empty()) {
+        scheduler_config.replica_id = id;
+    }
     scheduler_config.runner = Arc::new(
         ExecutorRunner::new(config.specs.clone())
             .with_fork_server(config.fork_server)
