@@ -28,6 +28,7 @@ use std::{fs, thread};
 
 use serde_json::json;
 
+pub mod eg;
 pub mod normalize;
 pub mod postgres;
 pub mod serve;

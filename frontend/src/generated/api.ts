@@ -848,6 +848,16 @@ export interface components {
             upstreams?: {
                 [key: string]: string;
             };
+            /**
+             * @description Where its kernel runs or ran: `"local"`, or the URL of the gateway (`nbgate serve
+             *     --gateway-url`) that started it; null before its run starts.
+             */
+            kernel_location?: string | null;
+            /**
+             * @description The gateway's id of its kernel (`GET {kernel_location}/api/kernels/{id}`), once a gateway
+             *     started it.
+             */
+            gateway_kernel_id?: string | null;
         };
         /** @description Why a run failed: the exception a cell raised, or `ExpectationFailed` for unmet `expect` rules. */
         ExecutionError: {
@@ -1078,6 +1088,16 @@ export interface components {
                 upstreams?: {
                     [key: string]: string;
                 };
+                /**
+                 * @description Where its kernel runs or ran: `"local"`, or the URL of the gateway (`nbgate serve
+                 *     --gateway-url`) that started it; null before its run starts.
+                 */
+                kernel_location?: string | null;
+                /**
+                 * @description The gateway's id of its kernel (`GET {kernel_location}/api/kernels/{id}`), once a gateway
+                 *     started it.
+                 */
+                gateway_kernel_id?: string | null;
             }[];
             /** @description Give it as `cursor` for the next page; `null` on the last. */
             next_cursor?: string | null;

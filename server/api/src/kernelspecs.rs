@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use axum::Json;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{Method, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use nbgate_kernel::sync::lock;
 use nbgate_kernel::{KernelError, KernelSpec, KernelSpecs};
 use serde_json::{Map, Value, json};
@@ -29,20 +29,28 @@ pub(crate) fn routes() -> Vec<Route> {
     ]
 }
 
-async fn list(State(state): State<AppState>) -> Json<Value> {
+async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    if let Some(gateway) = &state.config.gateway {
+        return Ok(Json(crate::remote_specs::list(gateway).await?));
+    }
     let read = state.specs.current(&state.config.specs).await;
     let specs: Map<String, Value> = read
         .specs
         .iter()
         .map(|(spec, model)| (spec.name.clone(), model.clone()))
         .collect();
-    Json(json!({"default": state.config.default_kernel_name(), "kernelspecs": specs}))
+    Ok(Json(
+        json!({"default": state.config.default_kernel_name(), "kernelspecs": specs}),
+    ))
 }
 
 async fn one(
     State(state): State<AppState>,
     UrlPath(name): UrlPath<String>,
 ) -> Result<Json<Value>, ApiError> {
+    if let Some(gateway) = &state.config.gateway {
+        return Ok(Json(crate::remote_specs::one(gateway, &name).await?));
+    }
     let read = state.specs.current(&state.config.specs).await;
     match read.model(&name) {
         Some(model) => Ok(Json(model.clone())),
@@ -176,7 +184,10 @@ fn resources(spec: &KernelSpec) -> Map<String, Value> {
 async fn resource(
     State(state): State<AppState>,
     UrlPath((name, file)): UrlPath<(String, String)>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
+    if let Some(gateway) = &state.config.gateway {
+        return crate::remote_specs::resource(gateway, &name, &file).await;
+    }
     let spec = find(&state, &name).await?;
     let missing = || ApiError::NotFound(format!("{name}/{file} not found"));
     if file.starts_with('.') || file.contains(['/', '\\']) || file == "kernel.json" {
@@ -209,7 +220,8 @@ async fn resource(
             (header::CACHE_CONTROL, cache),
         ],
         bytes,
-    ))
+    )
+        .into_response())
 }
 
 #[cfg(test)]

@@ -39,12 +39,11 @@
 mod auth;
 mod error;
 pub mod executor;
-#[cfg(test)]
-mod frame_props;
 mod kernels;
 mod kernelspecs;
 mod meta;
 pub mod registry;
+mod remote_specs;
 mod routes;
 mod sessions;
 mod trace;
@@ -106,6 +105,8 @@ pub struct Config {
     pub start_timeout: Duration,
     /// Fork ipykernel kernels from a pre-imported Python (`nbgate_kernel::LaunchOptions::fork_server`).
     pub fork_server: bool,
+    /// Start kernels on this Kernel Gateway-compatible server, from its kernelspecs (`--gateway-url`).
+    pub gateway: Option<nbgate_kernel::Gateway>,
 }
 
 impl Config {
@@ -128,6 +129,7 @@ impl Config {
             restart_limit: 5,
             start_timeout: nbgate_kernel::DEFAULT_START_TIMEOUT,
             fork_server: false,
+            gateway: None,
         }
     }
 

@@ -57,7 +57,13 @@ async fn progress_is_reported_in_order() {
     .await
     .expect("runs");
     assert_eq!(outcome, Outcome::Succeeded);
-    let events = events.lock().expect("lock").clone();
+    let mut events = events.lock().expect("lock").clone();
+    // The kernel's id is a fresh UUID: checked for shape, then left out of the comparison.
+    if let Some(Progress::KernelReady { id, location, .. }) = events.get_mut(1) {
+        assert_eq!(uuid_shape(id), Some(36), "{id}");
+        assert_eq!(location, "local");
+        id.clear();
+    }
     let stream = json!({"output_type": "stream", "name": "stdout", "text": "one\n"});
     let result = json!({"output_type": "execute_result", "data": {"text/plain": "two"}, "metadata": {}, "execution_count": 2});
     assert_eq!(
@@ -68,7 +74,9 @@ async fn progress_is_reported_in_order() {
                 injected_cell: None
             },
             Progress::KernelReady {
-                kernel: "tk".into()
+                kernel: "tk".into(),
+                id: String::new(),
+                location: "local".into(),
             },
             Progress::CellStarted { index: 0, total: 2 },
             Progress::Output {
@@ -153,4 +161,11 @@ async fn an_unknown_kernel_leaves_no_output_file() {
     .expect_err("no such kernel");
     assert!(error.to_string().contains("nonexistent"), "{error}");
     assert!(!env.work().join("never.ipynb").exists());
+}
+
+/// The length of `text` when it looks like a UUID (hex digits and four dashes).
+fn uuid_shape(text: &str) -> Option<usize> {
+    (text.chars().filter(|c| *c == '-').count() == 4
+        && text.chars().all(|c| c == '-' || c.is_ascii_hexdigit()))
+    .then_some(text.len())
 }

@@ -50,23 +50,10 @@ pub struct RunArgs {
     /// Working directory of the kernel.
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
-    /// Start the kernel on this Kernel Gateway-compatible server (Jupyter Enterprise Gateway), from its
-    /// kernelspecs, instead of on this machine.
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
     #[command(flatten)]
     pub machine: crate::machine_types_args::RunMachineType,
-    #[arg(long = "gateway-url", env = "NBGATE_GATEWAY_URL", value_name = "URL")]
-    pub gateway_url: Option<String>,
-    /// The gateway's token (sent as `Authorization: token …`); prefer the environment variable.
-    #[arg(
-        long = "gateway-token",
-        env = "NBGATE_GATEWAY_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
-    pub gateway_token: Option<String>,
-    /// `KERNEL_USERNAME` sent to the gateway; default: the user nbgate runs as.
-    #[arg(long = "gateway-kernel-username", value_name = "NAME")]
-    pub gateway_kernel_username: Option<String>,
     /// Fail a cell that runs longer than this many seconds (the kernel is interrupted first).
     #[arg(
         long = "cell-timeout",
@@ -159,4 +146,43 @@ pub struct ParameterArgs {
         value_name = "B64"
     )]
     pub parameters_base64: Vec<String>,
+}
+
+/// Where kernels start: on a Kernel Gateway-compatible server, or here. Shared by `run` and `serve`.
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    /// Start kernels on this Kernel Gateway-compatible server (Jupyter Enterprise Gateway), from its
+    /// kernelspecs, instead of on this machine.
+    #[arg(long = "gateway-url", env = "NBGATE_GATEWAY_URL", value_name = "URL")]
+    pub gateway_url: Option<String>,
+    /// The gateway's token (sent as `Authorization: token …`); prefer the environment variable.
+    #[arg(
+        long = "gateway-token",
+        env = "NBGATE_GATEWAY_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub gateway_token: Option<String>,
+    /// `KERNEL_USERNAME` sent to the gateway; default: the user nbgate runs as.
+    #[arg(long = "gateway-kernel-username", value_name = "NAME")]
+    pub gateway_kernel_username: Option<String>,
+}
+
+impl GatewayArgs {
+    /// The gateway when a URL is given, else this machine.
+    pub fn location(&self) -> Result<nbgate_kernel::KernelLocation, crate::Failure> {
+        match self.gateway_url.as_deref().filter(|url| !url.is_empty()) {
+            Some(url) => Ok(nbgate_kernel::KernelLocation::Gateway(
+                nbgate_kernel::Gateway {
+                    url: url.to_owned(),
+                    token: self.gateway_token.clone(),
+                    kernel_username: self.gateway_kernel_username.clone(),
+                },
+            )),
+            None if self.gateway_kernel_username.is_some() => Err(crate::Failure::usage(
+                "--gateway-kernel-username needs --gateway-url (or NBGATE_GATEWAY_URL)",
+            )),
+            None => Ok(nbgate_kernel::KernelLocation::Local),
+        }
+    }
 }

@@ -12,7 +12,7 @@ use nbgate_executor::parameters::{
 use nbgate_executor::run::{
     CellOptions, Outcome, RunError, RunRequest, cell_timeout_from_seconds, run_notebook,
 };
-use nbgate_kernel::{Gateway, KernelError, KernelLocation, KernelSpecs, LaunchOptions};
+use nbgate_kernel::{KernelError, KernelLocation, KernelSpecs, LaunchOptions};
 use tokio_util::sync::CancellationToken;
 
 use crate::Failure;
@@ -46,19 +46,7 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
                 args.start_timeout
             ))
         })?;
-    let location = match args.gateway_url.as_deref().filter(|url| !url.is_empty()) {
-        Some(url) => KernelLocation::Gateway(Gateway {
-            url: url.to_owned(),
-            token: args.gateway_token.clone(),
-            kernel_username: args.gateway_kernel_username.clone(),
-        }),
-        None if args.gateway_kernel_username.is_some() => {
-            return Err(Failure::usage(
-                "--gateway-kernel-username needs --gateway-url (or NBGATE_GATEWAY_URL)",
-            ));
-        }
-        None => KernelLocation::Local,
-    };
+    let location = args.gateway.location()?;
     let mut request = RunRequest {
         parameters,
         kernel_name: args.kernel.clone(),

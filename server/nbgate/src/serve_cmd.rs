@@ -14,6 +14,8 @@ use std::sync::Arc;
 
 use clap::Args;
 use nbgate_api::{AppState, Config, CorsConfig, CullPolicy};
+use nbgate_kernel::KernelLocation::{self, Gateway};
+use nbgate_kernel::KernelSpecs;
 use nbgate_scheduler::{ExecutorRunner, Scheduler, SchedulerConfig};
 use tokio_util::sync::CancellationToken;
 
@@ -163,6 +165,8 @@ pub struct ServeArgs {
         default_value_t = nbgate_executor::run::DEFAULT_MAX_OUTPUT_BYTES
     )]
     pub max_output_bytes: usize,
+    #[command(flatten)]
+    pub gateway: crate::cli::GatewayArgs,
 }
 
 fn seconds(name: &str, value: f64) -> Result<Duration, Failure> {
@@ -213,7 +217,11 @@ fn config(args: ServeArgs, token: String) -> Result<Config, Failure> {
     config.ws_ping_interval = (!ping.is_zero()).then_some(ping);
     config.start_timeout = seconds("start-timeout", args.start_timeout)?;
     config.fork_server = !args.no_fork_server;
-    if let Some(name) = &config.default_kernel {
+    if let Gateway(gateway) = args.gateway.location()? {
+        config.gateway = Some(gateway);
+    }
+    let local = config.gateway.is_none();
+    if let Some(name) = config.default_kernel.as_ref().filter(|_| local) {
         config
             .specs
             .find(name)
@@ -283,9 +291,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
         .filter(|t| !t.is_empty())
         .unwrap_or_else(generated_token);
     let (ip, port) = (args.ip, args.port);
-    let machine_types = args
-        .machine_types
-        .load(&nbgate_kernel::KernelLocation::Local)?;
+    let machine_types = args.machine_types.load(&args.gateway.location()?)?;
     let (data_dir, concurrency) = (args.data_dir.clone(), args.max_concurrent_executions);
     let (store, replica_id) = (args.store.clone(), args.replica_id.clone());
     let max_output_bytes = (args.max_output_bytes > 0).then_some(args.max_output_bytes);
@@ -306,13 +312,19 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     if let Some(id) = replica_id.filter(|id| !id.trim().is_empty()) {
         scheduler_config.replica_id = id;
     }
+    // With a gateway, kernelspecs are the gateway's: none here to check executions against.
+    let (specs, location) = match &config.gateway {
+        Some(gateway) => (KernelSpecs::with_dirs(Vec::new()), Gateway(gateway.clone())),
+        None => (config.specs.clone(), KernelLocation::Local),
+    };
     scheduler_config.runner = Arc::new(
-        ExecutorRunner::new(config.specs.clone())
+        ExecutorRunner::new(specs)
             .with_fork_server(config.fork_server)
             .with_start_timeout(config.start_timeout)
-            .with_max_output_bytes(max_output_bytes),
+            .with_max_output_bytes(max_output_bytes)
+            .with_location(location),
     );
-    if config.fork_server {
+    if config.fork_server && config.gateway.is_none() {
         prestart_fork_server(&config);
     }
     if let Some(n) = concurrency {

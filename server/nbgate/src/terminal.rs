@@ -88,7 +88,7 @@ impl nbgate_executor::run::ProgressSink for Terminal {
                     bar.set_length(total as u64);
                 }
             }
-            Progress::KernelReady { kernel } => {
+            Progress::KernelReady { kernel, .. } => {
                 if self.log_output {
                     self.log(&format!("Executing notebook with kernel: {kernel}"));
                 }

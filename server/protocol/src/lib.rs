@@ -7,6 +7,8 @@
 //!   route it (`msg_id`, `msg_type`, `session`, the parent's `msg_id`) without re-serialising it.
 //! - [`connection`]: connection files (read, and written with mode 0600).
 //! - [`channel`]: the five channels and their names.
+//! - [`websocket`]: the channels WebSocket's frames (legacy JSON/binary, `v1.kernel.websocket.jupyter.org`)
+//!   ↔ messages, for nbgate's Kernel Gateway API and its gateway client alike.
 //!
 //! # Invariants
 //! - No sockets, no tokio, no clock reads other than [`message::now_iso`] (the one place that stamps
@@ -18,6 +20,7 @@ pub mod channel;
 pub mod connection;
 pub mod error;
 pub mod message;
+pub mod websocket;
 pub mod wire;
 
 pub use channel::Channel;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use nbgate_executor::Notebook;
 use nbgate_executor::run::{Outcome, ProgressSink, RunRequest, UserNumbered, run_notebook};
-use nbgate_kernel::KernelSpecs;
+use nbgate_kernel::{KernelLocation, KernelSpecs};
 use tokio_util::sync::CancellationToken;
 
 /// A boxed future, so runners can be trait objects.
@@ -35,6 +35,11 @@ pub trait Runner: Send + Sync + 'static {
 
     /// The kernelspecs executions may name (for validation and the environments list).
     fn specs(&self) -> &KernelSpecs;
+
+    /// Where runs start their kernels (a gateway knows its own kernelspecs, not [`Runner::specs`]).
+    fn location(&self) -> &KernelLocation {
+        &KernelLocation::Local
+    }
 }
 
 /// The executor on real kernels.
@@ -43,6 +48,7 @@ pub struct ExecutorRunner {
     fork_server: bool,
     start_timeout: Option<Duration>,
     max_output_bytes: Option<Option<usize>>,
+    location: KernelLocation,
 }
 
 impl ExecutorRunner {
@@ -52,7 +58,14 @@ impl ExecutorRunner {
             fork_server: false,
             start_timeout: None,
             max_output_bytes: None,
+            location: KernelLocation::Local,
         }
+    }
+
+    /// Starts every run's kernel there (default: on this machine).
+    pub fn with_location(mut self, location: KernelLocation) -> ExecutorRunner {
+        self.location = location;
+        self
     }
 
     /// Gives up on a kernel that is not ready after `timeout` (default: the kernel crate's).
@@ -88,6 +101,7 @@ impl Runner for ExecutorRunner {
                 machine_type,
             } = job;
             request.launch.fork_server = self.fork_server;
+            request.location = self.location.clone();
             if let Some(machine_type) = &machine_type {
                 request.location = machine_type.apply(&mut request.launch);
             }
@@ -108,5 +122,9 @@ impl Runner for ExecutorRunner {
 
     fn specs(&self) -> &KernelSpecs {
         &self.specs
+    }
+
+    fn location(&self) -> &KernelLocation {
+        &self.location
     }
 }

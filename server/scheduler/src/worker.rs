@@ -187,6 +187,7 @@ async fn execute(
         Err(reason) => return (End::failed(reason), None),
     };
     execution.input_hash = Some(content_hash(&bytes));
+    execution.kernel_location = Some(ctx.runner.location().label().to_owned());
     let row = execution.clone();
     if let Err(error) = ctx
         .db
@@ -220,6 +221,9 @@ async fn execute(
             Ok(machine_type) => machine_type,
             Err(reason) => return (End::failed(reason), None),
         };
+    if let Some(machine_type) = &machine_type {
+        execution.kernel_location = Some(machine_type.location.label().to_owned());
+    }
     let request = RunRequest {
         parameters: Parameters::from_json_object(&execution.parameters),
         kernel_name: execution.kernel.clone(),
@@ -241,7 +245,10 @@ async fn execute(
     };
     let events = ctx.events.clone();
     let id = execution.id.clone();
+    let started_kernel = Arc::new(std::sync::Mutex::new(None));
+    let record_kernel = kernel_recorder(ctx, &execution.id, started_kernel.clone());
     let sink = Box::new(move |step: Progress| match step {
+        Progress::KernelReady { id, location, .. } => record_kernel(location, id),
         Progress::CellStarted { index, total } => {
             progress.send_replace(Some(CellProgress { cell: index, total }));
             events.send(&id, EventKind::Progress { cell: index, total });
@@ -288,7 +295,39 @@ async fn execute(
         Err(reason) => End::failed(reason),
     };
     crate::outputs::after_run(ctx, execution, outputs_before).await;
+    if let Some((location, gateway_id)) = nbgate_kernel::sync::lock(&started_kernel).take() {
+        execution.kernel_location = Some(location);
+        execution.gateway_kernel_id = gateway_id;
+    }
     (end, timed_out)
+}
+
+/// Where a run's kernel started (`"local"` or a gateway's URL) and the gateway's id of it.
+type StartedKernel = Arc<std::sync::Mutex<Option<(String, Option<String>)>>>;
+
+/// What the sink does when the kernel is ready: where it runs and a gateway kernel's id go into
+/// `cell` (for the execution's final row) and into the store at once (for GET while it runs).
+fn kernel_recorder(
+    ctx: &Ctx,
+    execution_id: &str,
+    cell: StartedKernel,
+) -> impl Fn(String, String) + Send + use<> {
+    let (db, tasks, execution_id) = (ctx.db.clone(), ctx.tasks.clone(), execution_id.to_owned());
+    move |location: String, kernel_id: String| {
+        let on_gateway = location != nbgate_kernel::KernelLocation::Local.label();
+        let gateway_id = on_gateway.then_some(kernel_id);
+        *nbgate_kernel::sync::lock(&cell) = Some((location.clone(), gateway_id.clone()));
+        let id = execution_id.clone();
+        let db = db.clone();
+        tasks.spawn(async move {
+            let written = db
+                .call(move |store| store.set_kernel_location(&id, &location, gateway_id.as_deref()))
+                .await;
+            if let Err(error) = written {
+                tracing::error!(%error, "cannot record the kernel's location");
+            }
+        });
+    }
 }
 
 fn outcome_end(outcome: Outcome) -> End {

@@ -744,6 +744,14 @@ pub struct ExecutionDto {
     /// Upstream schedule name → the id of its execution this one ran after.
     #[serde(default)]
     pub upstreams: BTreeMap<String, String>,
+    /// Where its kernel runs or ran: `"local"`, or the URL of the gateway (`nbgate serve
+    /// --gateway-url`) that started it; null before its run starts.
+    #[serde(default)]
+    pub kernel_location: Option<String>,
+    /// The gateway's id of its kernel (`GET {kernel_location}/api/kernels/{id}`), once a gateway
+    /// started it.
+    #[serde(default)]
+    pub gateway_kernel_id: Option<String>,
 }
 
 impl ExecutionDto {
@@ -804,6 +812,8 @@ impl From<Execution> for ExecutionDto {
             run_id: e.run_id,
             sweep_id: e.sweep_id,
             upstreams,
+            kernel_location: e.kernel_location,
+            gateway_kernel_id: e.gateway_kernel_id,
         }
     }
 }

@@ -18,7 +18,10 @@ pub(super) fn routes() -> Vec<Route> {
 }
 
 async fn list(State(state): State<AppState>) -> Result<Json<Vec<EnvironmentDto>>, ExecutorError> {
-    let environments = state.scheduler()?.environments().await;
+    let environments = match &state.config.gateway {
+        Some(gateway) => crate::remote_specs::environments(gateway).await?,
+        None => state.scheduler()?.environments().await,
+    };
     Ok(Json(
         environments.into_iter().map(EnvironmentDto::from).collect(),
     ))

@@ -183,6 +183,9 @@ impl KernelRegistry {
             return Err(ApiError::ShuttingDown);
         }
         let name = name.unwrap_or(self.config.default_kernel_name());
+        if let Some(gateway) = &self.config.gateway {
+            return self.create_on_gateway(gateway, name, env).await;
+        }
         let spec = crate::kernelspecs::find_in(&self.config, name).await?;
         let launch = env::launch_for(&self.config, env, path, std::env::vars())?;
         let slot = self.reserve()?;
@@ -205,6 +208,34 @@ impl KernelRegistry {
                 nbgate_kernel::start(spec, options).await?
             }
         };
+        Ok(self.register(kernel, slot))
+    }
+
+    /// A kernel of the gateway's kernelspec `name`, started on the configured gateway (`--gateway-url`):
+    /// the request's `KERNEL_*` variables (as KG's env rules keep them) go in the start request; `path`
+    /// is a local notion the gateway does not share. An unknown name is a 404 listing the gateway's.
+    async fn create_on_gateway(
+        self: &Arc<Self>,
+        gateway: &nbgate_kernel::Gateway,
+        name: &str,
+        env: Option<&Value>,
+    ) -> Result<Arc<KernelEntry>, ApiError> {
+        let launch = env::launch_for(&self.config, env, None, std::env::vars())?;
+        let slot = self.reserve()?;
+        let options = LaunchOptions {
+            env: launch.env,
+            inherit_env: false,
+            start_timeout: launch.start_timeout,
+            ..LaunchOptions::default()
+        };
+        let kernel = nbgate_kernel::gateway::start(gateway, name, options)
+            .await
+            .map_err(|error| match error {
+                nbgate_kernel::KernelError::KernelNotFound {
+                    name, available, ..
+                } => ApiError::KernelSpecNotFound { name, available },
+                other => other.into(),
+            })?;
         Ok(self.register(kernel, slot))
     }
 
@@ -263,7 +294,8 @@ impl KernelRegistry {
         if self.config.cull.idle_timeout.is_some() {
             tasks.push(tokio::spawn(cull::run(Arc::downgrade(self))).abort_handle());
         }
-        if self.pool.enabled() {
+        // Warm kernels are local ones: none with a gateway.
+        if self.pool.enabled() && self.config.gateway.is_none() {
             tasks.push(tokio::spawn(pool::fill(Arc::downgrade(self))).abort_handle());
         }
         lock(&self.background).extend(tasks);

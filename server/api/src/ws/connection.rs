@@ -9,10 +9,10 @@ use nbgate_kernel::Channel;
 use nbgate_kernel::RawMessage;
 
 use super::Format;
-use super::frames::{self, Frame, FrameError};
 use super::session::Attached;
 use crate::Config;
 use crate::registry::{ConnectionGuard, KernelEntry};
+use nbgate_protocol::websocket::{self as frames, Frame, FrameError, Sender};
 
 pub(crate) async fn serve(
     socket: WebSocket,
@@ -36,10 +36,12 @@ pub(crate) async fn serve(
             biased;
             frame = stream.next() => {
                 let decoded = match frame {
-                    Some(Ok(Message::Text(text))) => frames::decode_legacy_text(text.as_str()),
+                    Some(Ok(Message::Text(text))) => {
+                        frames::decode_legacy_text(text.as_str(), Sender::Client)
+                    }
                     Some(Ok(Message::Binary(bytes))) => match format {
-                        Format::V1 => frames::decode_v1(&bytes),
-                        Format::Legacy => frames::decode_legacy_binary(&bytes),
+                        Format::V1 => frames::decode_v1(&bytes, Sender::Client),
+                        Format::Legacy => frames::decode_legacy_binary(&bytes, Sender::Client),
                     },
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Close(_)) | Err(_)) | None => break,

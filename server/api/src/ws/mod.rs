@@ -1,6 +1,7 @@
 //! The WebSocket bridge: `GET /api/kernels/{id}/channels[?session_id=S]`.
 //!
-//! - `frames`: the three frame formats ↔ raw kernel messages.
+//! - frames: the three formats ↔ raw kernel messages are `nbgate_protocol::websocket` (clients' frames
+//!   decoded as `Sender::Client`'s).
 //! - `session`: one [`Sessions`] per kernel: `session_id` → a pump task owning a `KernelClient` whose
 //!   socket identity is the session id (so the kernel routes replies and stdin to it), fanning iopub and
 //!   the session's replies out to the current connection, buffering while there is none, and ending after
@@ -12,7 +13,6 @@
 //! format is used (jupyter_server in gateway mode always uses it).
 
 mod connection;
-pub mod frames;
 mod session;
 
 use std::collections::HashMap;
@@ -22,6 +22,7 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
+use nbgate_protocol::websocket as frames;
 
 pub(crate) use session::Sessions;
 

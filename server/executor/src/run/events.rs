@@ -15,8 +15,13 @@ pub enum Progress {
         total: usize,
         injected_cell: Option<usize>,
     },
-    /// The kernel is ready.
-    KernelReady { kernel: String },
+    /// The kernel is ready: kernelspec `kernel`, its `id` (the gateway's kernel id for a gateway
+    /// kernel) and its `location` (`"local"` or the gateway's URL, as [`nbgate_kernel::Kernel::location`]).
+    KernelReady {
+        kernel: String,
+        id: String,
+        location: String,
+    },
     /// Cell `index` (0-based) of `total` starts.
     CellStarted { index: usize, total: usize },
     /// Cell `index` got a new output.

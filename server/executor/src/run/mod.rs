@@ -146,6 +146,8 @@ pub async fn run_notebook_with_clock(
         Ok(kernel) => {
             sink.report(Progress::KernelReady {
                 kernel: kernel_name.clone(),
+                id: kernel.id().to_owned(),
+                location: kernel.location().to_owned(),
             });
             let result = execute_cells(notebook, &kernel, request, sink, cancel, now, &save).await;
             // A dead or hung kernel is stopped the hard way by shutdown's escalation.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use futures_util::{SinkExt, StreamExt};
 use hyper::Method;
 use jupyter_protocol::ConnectionInfo;
+use nbgate_protocol::websocket::{self as frames, Frame, Sender};
 use nbgate_protocol::{Channel, RawMessage, Signer};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -16,9 +17,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use super::CALL_TIMEOUT;
-use super::frames::{self, EncodedFrame};
+use super::clients::{Clients, Target};
 use super::rest::{Rest, error_chain};
-use crate::actor::{Command, Config, KernelState, Snapshot};
+use crate::actor::{Command, Config, KernelState, MAIN, Snapshot};
 use crate::error::{ExitInfo, KernelError, Result};
 use crate::events::{EVENT_CAPACITY, KernelEvent};
 use crate::handle::Kernel;
@@ -30,7 +31,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Io for T {}
 pub(crate) type Socket = WebSocketStream<Box<dyn Io>>;
 
 /// How long the one reconnection of a lost WebSocket may take.
-const RECONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+pub(crate) const RECONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A kernel that exists on the gateway: deleted by [`Remote::delete`], or, if that never ran, in the
 /// background when this is dropped (best effort: the runtime may be ending).
@@ -116,7 +117,7 @@ pub(crate) async fn connect(
 
 /// Opens kernel `id`'s channels WebSocket as session `session` (a gateway replays to a session that
 /// reconnects what it buffered while it was away).
-async fn open(rest: &Rest, id: &str, session: &str) -> Result<Socket> {
+pub(crate) async fn open(rest: &Rest, id: &str, session: &str) -> Result<Socket> {
     let fail = |reason: String| KernelError::GatewayChannels {
         url: rest.url.clone(),
         id: id.to_owned(),
@@ -200,14 +201,14 @@ async fn ready(socket: &mut Socket, signer: &Signer, session: &str) -> Result<Va
     }
 }
 
-async fn send(
+pub(crate) async fn send(
     socket: &mut Socket,
     channel: Channel,
     message: &RawMessage,
 ) -> std::result::Result<(), String> {
-    let frame = match frames::encode(channel, message).map_err(|error| error.to_string())? {
-        EncodedFrame::Text(text) => Message::text(text),
-        EncodedFrame::Binary(bytes) => Message::Binary(bytes),
+    let frame = match frames::encode_legacy(channel, message).map_err(|error| error.to_string())? {
+        Frame::Text(text) => Message::text(text),
+        Frame::Binary(bytes) => Message::Binary(bytes),
     };
     socket
         .send(frame)
@@ -216,12 +217,12 @@ async fn send(
 }
 
 /// A data frame's message; `None` for control frames.
-fn decode(
+pub(crate) fn decode(
     frame: Message,
 ) -> Option<std::result::Result<(Channel, RawMessage), frames::FrameError>> {
     match frame {
-        Message::Text(text) => Some(frames::decode_text(&text)),
-        Message::Binary(bytes) => Some(frames::decode_binary(&bytes)),
+        Message::Text(text) => Some(frames::decode_legacy_text(&text, Sender::Server)),
+        Message::Binary(bytes) => Some(frames::decode_legacy_binary(&bytes, Sender::Server)),
         _ => None,
     }
 }
@@ -237,6 +238,8 @@ pub(crate) struct GatewayActor {
     socket: Option<Socket>,
     /// Whether the one reconnection a lost WebSocket gets was used.
     reconnected: bool,
+    /// Clients with identities of their own (the API's WebSocket sessions), each on its own socket.
+    clients: Clients,
 }
 
 impl GatewayActor {
@@ -261,6 +264,7 @@ impl GatewayActor {
             state,
             socket: Some(socket),
             reconnected: false,
+            clients: Clients::default(),
         };
         tokio::spawn(actor.run());
         kernel
@@ -290,10 +294,20 @@ impl GatewayActor {
     async fn handle(&mut self, command: Command) {
         match command {
             Command::Send {
-                conn: _,
+                conn,
                 channel,
                 message,
                 done,
+            } if conn != MAIN => {
+                if let Err(done) = self.clients.send(conn, channel, message, done) {
+                    let _ = done.send(Err(self.not_running()));
+                }
+            }
+            Command::Send {
+                channel,
+                message,
+                done,
+                ..
             } => {
                 let result =
                     match &mut self.socket {
@@ -314,17 +328,31 @@ impl GatewayActor {
             Command::Restart { done } => {
                 let _ = self.shared.send(KernelEvent::Restarting);
                 self.publish_state(KernelState::Restarting);
-                let result = self.post("restart").await;
+                let mut result = self.post("restart").await;
+                if result.is_ok() && self.socket.is_none() {
+                    // The WebSocket was lost: the restarted kernel gets a new one.
+                    match open(&self.remote.rest, &self.config.id, &self.config.session).await {
+                        Ok(socket) => {
+                            self.socket = Some(socket);
+                            self.reconnected = false;
+                        }
+                        Err(error) => result = Err(error),
+                    }
+                }
                 self.publish_state(KernelState::Running);
                 let _ = self.shared.send(KernelEvent::Restarted);
                 let _ = done.send(result);
             }
-            Command::ConnectClient { done, .. } => {
-                let _ = done.send(Err(KernelError::NotOnGateway {
-                    what: "a second client connection",
-                }));
+            Command::ConnectClient { identity, done } => {
+                let target = Target {
+                    rest: self.remote.rest.clone(),
+                    id: self.config.id.clone(),
+                    signer: self.config.signer.clone(),
+                };
+                let identity = String::from_utf8_lossy(&identity).into_owned();
+                self.clients.connect(target, identity, done);
             }
-            Command::DropClient { .. } => {}
+            Command::DropClient { conn } => self.clients.drop_client(conn),
             Command::Shutdown { .. } => unreachable!("handled by run"),
         }
     }

@@ -6,18 +6,21 @@
 //!   gateway, what callers choose.
 //! - [`start`]: `POST /api/kernels` (`name`, `env`), the channels WebSocket, readiness by
 //!   `kernel_info`; the kernel is deleted on every failure from the moment it exists.
-//! - `rest`: the REST client (hyper-util, rustls). `frames`: the WebSocket's frames (pure).
+//! - `rest`: the REST client (hyper-util, rustls). The WebSocket's frames are
+//!   `nbgate_protocol::websocket`'s (the gateway's decoded as [`Sender::Server`]'s).
 //! - `actor`: one task per kernel owning its WebSocket, answering the same commands as a local kernel's
 //!   actor (send, interrupt and restart through the REST API, shutdown = `DELETE`), publishing the same
 //!   events. A lost WebSocket is reopened once as the same session (the gateway replays what it
 //!   buffered); a second loss, or a failed reopening, is the kernel's `Died`. A kernel whose last handle
 //!   goes is deleted too.
+//! - `clients`: [`crate::Kernel::connect_client`] on a gateway kernel: a WebSocket of its own per
+//!   client identity (the API's bridge sessions), for that client's replies and stdin.
 //!
 //! Messages received are signed with the handle's own key before they are published, so subscribers
 //! see what a local kernel would give them.
 
 mod actor;
-mod frames;
+mod clients;
 mod rest;
 
 use std::collections::BTreeMap;
@@ -232,6 +235,25 @@ pub async fn start(gateway: &Gateway, name: &str, options: LaunchOptions) -> Res
     let kernel = GatewayActor::spawn(config, remote, socket, snapshot);
     tracing::info!(kernel = %id, gateway = %rest.url, name, "gateway kernel started");
     Ok(kernel)
+}
+
+/// The gateway's kernelspecs, as its `GET /api/kernelspecs` answers: `{"default", "kernelspecs"}`.
+pub async fn kernelspecs(gateway: &Gateway) -> Result<Value> {
+    let rest = Rest::new(gateway)?;
+    rest.call(Method::GET, "/api/kernelspecs", None, CALL_TIMEOUT)
+        .await
+}
+
+/// A resource file of the gateway's kernelspec `name` (`GET /kernelspecs/{name}/{file}`: a logo):
+/// its content type and bytes.
+pub async fn kernelspec_resource(
+    gateway: &Gateway,
+    name: &str,
+    file: &str,
+) -> Result<(Option<String>, bytes::Bytes)> {
+    let rest = Rest::new(gateway)?;
+    let path = format!("/kernelspecs/{name}/{file}");
+    rest.get_bytes(&path, CALL_TIMEOUT).await
 }
 
 /// [`KernelError::KernelNotFound`] when the gateway has no kernelspec `name` (gateways answer a start

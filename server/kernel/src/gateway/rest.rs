@@ -87,6 +87,53 @@ impl Rest {
         timeout: Duration,
     ) -> Result<Value> {
         let action = format!("{method} {path}");
+        let (status, _, bytes) = self.exchange(method, path, body, timeout).await?;
+        if status.is_success() {
+            if bytes.is_empty() {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_slice(&bytes).map_err(|_| KernelError::Gateway {
+                url: self.url.clone(),
+                action,
+                status: status.as_u16(),
+                message: "the answer is not JSON".into(),
+            });
+        }
+        Err(KernelError::Gateway {
+            url: self.url.clone(),
+            action,
+            status: status.as_u16(),
+            message: gateway_message(status, &bytes),
+        })
+    }
+
+    /// `GET path`: the body of a 2xx and its content type, else [`KernelError::Gateway`].
+    pub(crate) async fn get_bytes(
+        &self,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<(Option<String>, Bytes)> {
+        let (status, content_type, bytes) = self.exchange(Method::GET, path, None, timeout).await?;
+        if status.is_success() {
+            return Ok((content_type, bytes));
+        }
+        Err(KernelError::Gateway {
+            url: self.url.clone(),
+            action: format!("GET {path}"),
+            status: status.as_u16(),
+            message: gateway_message(status, &bytes),
+        })
+    }
+
+    /// One request: the answer's status, content type and body.
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        timeout: Duration,
+    ) -> Result<(StatusCode, Option<String>, Bytes)> {
+        let action = format!("{method} {path}");
         let mut request = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.url));
@@ -110,34 +157,22 @@ impl Rest {
                 .await
                 .map_err(|error| self.unreachable(error_chain(&error)))?;
             let status = response.status();
+            let content_type = response
+                .headers()
+                .get(hyper::header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned);
             let bytes = response
                 .into_body()
                 .collect()
                 .await
                 .map_err(|error| self.unreachable(error_chain(&error)))?
                 .to_bytes();
-            Ok::<_, KernelError>((status, bytes))
+            Ok::<_, KernelError>((status, content_type, bytes))
         };
-        let (status, bytes) = tokio::time::timeout(timeout, exchange)
+        tokio::time::timeout(timeout, exchange)
             .await
-            .map_err(|_| self.unreachable(format!("{action}: no answer within {timeout:?}")))??;
-        if status.is_success() {
-            if bytes.is_empty() {
-                return Ok(Value::Null);
-            }
-            return serde_json::from_slice(&bytes).map_err(|_| KernelError::Gateway {
-                url: self.url.clone(),
-                action,
-                status: status.as_u16(),
-                message: "the answer is not JSON".into(),
-            });
-        }
-        Err(KernelError::Gateway {
-            url: self.url.clone(),
-            action,
-            status: status.as_u16(),
-            message: gateway_message(status, &bytes),
-        })
+            .map_err(|_| self.unreachable(format!("{action}: no answer within {timeout:?}")))?
     }
 
     fn unreachable(&self, reason: String) -> KernelError {

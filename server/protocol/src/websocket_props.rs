@@ -1,13 +1,13 @@
-//! Property tests for the WebSocket frame codecs (`ws::frames`): decoding arbitrary bytes or text never
-//! panics, and what the bridge encodes decodes back to the same message, for v1 and legacy binary
-//! frames. Kept outside `ws/` so the codec module stays small; `PROPTEST_CASES` runs more cases.
+//! Property tests for the WebSocket frame codecs: decoding arbitrary bytes or text never panics, and
+//! what is encoded decodes back to the same message, for v1 and legacy binary frames.
+//! `PROPTEST_CASES` runs more cases.
 
+use crate::{Channel, RawMessage};
 use bytes::Bytes;
-use nbgate_kernel::{Channel, RawMessage};
 use proptest::prelude::*;
 
-use crate::ws::frames::{
-    Frame, decode_legacy_binary, decode_legacy_text, decode_v1, encode_legacy, encode_v1,
+use super::{
+    Frame, Sender, decode_legacy_binary, decode_legacy_text, decode_v1, encode_legacy, encode_v1,
 };
 
 /// A JSON object as text (what headers and contents are).
@@ -80,21 +80,23 @@ proptest! {
         legacy in binary_frame(4),
         text in "\\PC{0,200}",
     ) {
-        let _ = decode_v1(&v1);
-        let _ = decode_legacy_binary(&legacy);
-        let _ = decode_legacy_text(&text);
-        let _ = decode_legacy_text(&format!("{{\"header\":{text}}}"));
+        for from in [Sender::Client, Sender::Server] {
+            let _ = decode_v1(&v1, from);
+            let _ = decode_legacy_binary(&legacy, from);
+            let _ = decode_legacy_text(&text, from);
+            let _ = decode_legacy_text(&format!("{{\"header\":{text}}}"), from);
+        }
     }
 
     #[test]
     fn v1_frames_round_trip(channel in request_channel(), message in message(), cut in any::<prop::sample::Index>()) {
         let frame = encode_v1(channel, &message);
-        let (decoded_channel, decoded) = decode_v1(&frame).expect("an encoded frame decodes");
+        let (decoded_channel, decoded) = decode_v1(&frame, Sender::Client).expect("an encoded frame decodes");
         prop_assert_eq!(decoded_channel, channel);
         prop_assert_eq!(decoded, message);
         // Any truncation is refused (the last offset is the length), never a panic.
         let cut = cut.index(frame.len());
-        prop_assert!(decode_v1(&frame[..cut]).is_err());
+        prop_assert!(decode_v1(&frame[..cut], Sender::Client).is_err());
     }
 
     #[test]
@@ -105,7 +107,7 @@ proptest! {
         let Frame::Binary(frame) = encode_legacy(channel, &message).expect("encodes") else {
             panic!("a message with buffers is a binary frame");
         };
-        let (decoded_channel, decoded) = decode_legacy_binary(&frame).expect("decodes");
+        let (decoded_channel, decoded) = decode_legacy_binary(&frame, Sender::Client).expect("decodes");
         prop_assert_eq!(decoded_channel, channel);
         // The JSON parts come back byte for byte (they are spliced, never re-serialised).
         prop_assert_eq!(decoded.parts(), message.parts());

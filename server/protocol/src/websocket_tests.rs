@@ -31,7 +31,7 @@ fn v1_matches_the_reference_vector() {
     let expected = "0600000000000000 3800000000000000 3d00000000000000 c000000000000000 \
                     c200000000000000 c400000000000000 c600000000000000";
     assert_eq!(prefix, expected.replace(' ', ""));
-    let (channel, decoded) = decode_v1(&frame).expect("round trip");
+    let (channel, decoded) = decode_v1(&frame, Sender::Client).expect("round trip");
     assert_eq!(channel, Channel::Shell);
     assert_eq!(decoded, raw);
 }
@@ -39,7 +39,8 @@ fn v1_matches_the_reference_vector() {
 #[test]
 fn v1_round_trips_buffers_byte_for_byte() {
     let raw = message(r#"{"data":{"x":1.50}}"#, &[b"abc", b"", b"\xff\x00"]);
-    let (channel, decoded) = decode_v1(&encode_v1(Channel::Control, &raw)).expect("valid");
+    let (channel, decoded) =
+        decode_v1(&encode_v1(Channel::Control, &raw), Sender::Client).expect("valid");
     assert_eq!(channel, Channel::Control);
     assert_eq!(decoded, raw, "content keeps 1.50 as sent");
 }
@@ -95,7 +96,7 @@ fn legacy_binary_matches_the_reference_prefix() {
         .expect("utf8")
         .replace("\"iopub\"", "\"shell\"");
     to_kernel.splice(12..json_end, text.bytes());
-    let (channel, decoded) = decode_legacy_binary(&to_kernel).expect("valid");
+    let (channel, decoded) = decode_legacy_binary(&to_kernel, Sender::Client).expect("valid");
     assert_eq!(channel, Channel::Shell);
     assert_eq!(decoded.buffers, vec![Bytes::from_static(b"xyz")]);
 }
@@ -104,7 +105,7 @@ fn legacy_binary_matches_the_reference_prefix() {
 fn client_text_keeps_its_bytes_and_tolerates_kg_quirks() {
     // KG's tests send `"buffers": {}` and omit parent_header/metadata and the date.
     let text = r#"{"header": {"msg_id": "a", "msg_type": "execute_request", "session": "s"}, "content": {"code": "1.50"}, "buffers": {}, "channel": "shell"}"#;
-    let (channel, message) = decode_legacy_text(text).expect("valid");
+    let (channel, message) = decode_legacy_text(text, Sender::Client).expect("valid");
     assert_eq!(channel, Channel::Shell);
     assert_eq!(
         &message.header[..],
@@ -114,20 +115,22 @@ fn client_text_keeps_its_bytes_and_tolerates_kg_quirks() {
     assert_eq!(&message.parent_header[..], b"{}");
     let no_channel = r#"{"header": {"msg_id": "a", "msg_type": "x"}}"#;
     assert_eq!(
-        decode_legacy_text(no_channel).expect("valid").0,
+        decode_legacy_text(no_channel, Sender::Client)
+            .expect("valid")
+            .0,
         Channel::Shell
     );
 }
 
 #[test]
 fn bad_client_frames_are_errors_not_panics() {
-    assert!(decode_legacy_text("not json").is_err());
+    assert!(decode_legacy_text("not json", Sender::Client).is_err());
     assert!(
-        decode_legacy_text(r#"{"content": {}}"#).is_err(),
+        decode_legacy_text(r#"{"content": {}}"#, Sender::Client).is_err(),
         "header is required"
     );
     assert_eq!(
-        decode_legacy_text(r#"{"header": {}, "channel": "iopub"}"#).map(|_| ()),
+        decode_legacy_text(r#"{"header": {}, "channel": "iopub"}"#, Sender::Client).map(|_| ()),
         Err(FrameError::Channel("iopub".into()))
     );
     for frame in [
@@ -136,10 +139,51 @@ fn bad_client_frames_are_errors_not_panics() {
         b"\xff\xff\xff\xff\xff\xff\xff\x7f",
         &[0u8; 64],
     ] {
-        assert!(decode_v1(frame).is_err());
-        assert!(decode_legacy_binary(frame).is_err());
+        assert!(decode_v1(frame, Sender::Client).is_err());
+        assert!(decode_legacy_binary(frame, Sender::Server).is_err());
     }
     let mut backwards = encode_v1(Channel::Shell, &message("{}", &[])).to_vec();
     backwards[16..24].copy_from_slice(&1000u64.to_le_bytes());
-    assert!(decode_v1(&backwards).is_err());
+    assert!(decode_v1(&backwards, Sender::Client).is_err());
+}
+
+#[test]
+fn server_frames_carry_iopub_and_null_parts_read_as_empty_objects() {
+    // As Enterprise Gateway writes them: null parent for a kernel's own status, msg_id/msg_type keys.
+    let text = r#"{"header": {"msg_id": "x", "msg_type": "status"}, "parent_header": null, "metadata": {}, "content": {"execution_state": "idle"}, "buffers": [], "channel": "iopub", "msg_id": "x", "msg_type": "status"}"#;
+    let (channel, decoded) = decode_legacy_text(text, Sender::Server).expect("decodes");
+    assert_eq!(channel, Channel::IoPub);
+    assert_eq!(&decoded.parent_header[..], b"{}");
+    assert_eq!(&decoded.content[..], br#"{"execution_state": "idle"}"#);
+    // A server names the channel; a client may not write on iopub.
+    assert_eq!(
+        decode_legacy_text(r#"{"header": {}}"#, Sender::Server).map(|_| ()),
+        Err(FrameError::Channel(String::new()))
+    );
+    assert_eq!(
+        decode_legacy_text(r#"{"header": {}, "channel": "nowhere"}"#, Sender::Server).map(|_| ()),
+        Err(FrameError::Channel("nowhere".into()))
+    );
+}
+
+#[test]
+fn what_a_client_sends_a_server_decodes_and_back() {
+    // The gateway client's requests, as the gateway reads them, and its replies, as the client does.
+    let request = message(r#"{"code":"1 + 1","n":12345678901234567890123}"#, &[]);
+    let Frame::Text(text) = encode_legacy(Channel::Shell, &request).expect("encodes") else {
+        panic!("no buffers: text");
+    };
+    let (channel, decoded) = decode_legacy_text(&text, Sender::Client).expect("decodes");
+    assert_eq!(
+        (channel, &decoded.content),
+        (Channel::Shell, &request.content)
+    );
+    let with_buffers = message("{}", &[b"\x00\x01", b""]);
+    let Frame::Binary(frame) = encode_legacy(Channel::IoPub, &with_buffers).expect("encodes")
+    else {
+        panic!("buffers: binary");
+    };
+    let (channel, decoded) = decode_legacy_binary(&frame, Sender::Server).expect("decodes");
+    assert_eq!(channel, Channel::IoPub);
+    assert_eq!(decoded.buffers, with_buffers.buffers);
 }

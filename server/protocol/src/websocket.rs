@@ -1,17 +1,21 @@
-//! WebSocket frames ↔ kernel messages, on raw parts.
+//! The channels WebSocket's frames ↔ kernel messages, on raw parts, both ways: what nbgate's Kernel
+//! Gateway API reads from clients and writes to them, and what its gateway client writes to a Kernel
+//! Gateway-compatible server and reads from it. Pure functions, no sockets.
 //!
 //! - **Legacy JSON** (text): `{"header", "msg_id", "msg_type", "parent_header", "metadata", "content",
-//!   "buffers": [], "channel"}`. Built by splicing the kernel's raw header/parent/metadata/content bytes
-//!   into the frame: nothing the kernel sent is re-serialised.
+//!   "buffers": [], "channel"}`. Built by splicing the raw header/parent/metadata/content bytes into the
+//!   frame: nothing a kernel or client sent is re-serialised. jupyter_server's gateway mode and
+//!   Enterprise Gateway speak only this.
 //! - **Legacy binary** (a message with buffers, either direction): `u32 BE n` (1 + buffers), `n × u32 BE`
 //!   offsets from the frame start, the JSON message (without `buffers`), the buffers.
 //! - **`v1.kernel.websocket.jupyter.org`** (binary): `u64 LE n`, `n × u64 LE` offsets, then `channel`,
 //!   header, parent_header, metadata, content and the buffers; the last offset is the total length.
 //!
-//! Client messages keep their JSON parts as sent (`RawValue`); the bridge signs them with the kernel key.
+//! Decoded JSON parts are kept as written (`RawValue`); `null` or missing parts become `{}`. The
+//! [`Sender`] of a frame decides which channels it may name.
 
+use crate::{Channel, RawMessage};
 use bytes::{BufMut, Bytes, BytesMut};
-use nbgate_kernel::{Channel, RawMessage};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -162,17 +166,34 @@ fn raw_or_empty(value: Option<&RawValue>) -> Bytes {
     }
 }
 
-fn channel(name: Option<&str>) -> Result<Channel, FrameError> {
-    // Missing means shell, as jupyter_server assumes.
-    match name.unwrap_or("shell") {
-        "shell" => Ok(Channel::Shell),
-        "control" => Ok(Channel::Control),
-        "stdin" => Ok(Channel::Stdin),
-        other => Err(FrameError::Channel(other.to_owned())),
+/// Who wrote a frame, which decides the channels it may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    /// A client (JupyterLab, a gateway client): requests on shell, control or stdin; a frame without
+    /// a channel is for shell, as jupyter_server assumes.
+    Client,
+    /// A server (a gateway): any channel, iopub included; the channel is required.
+    Server,
+}
+
+fn channel(name: Option<&str>, from: Sender) -> Result<Channel, FrameError> {
+    let name = match (name, from) {
+        (Some(name), _) => name,
+        (None, Sender::Client) => "shell",
+        (None, Sender::Server) => return Err(FrameError::Channel(String::new())),
+    };
+    match (name.parse::<Channel>(), from) {
+        (Ok(channel @ (Channel::Shell | Channel::Control | Channel::Stdin)), _) => Ok(channel),
+        (Ok(channel @ Channel::IoPub), Sender::Server) => Ok(channel),
+        _ => Err(FrameError::Channel(name.to_owned())),
     }
 }
 
-fn from_legacy_json(json: &[u8], buffers: Vec<Bytes>) -> Result<(Channel, RawMessage), FrameError> {
+fn from_legacy_json(
+    json: &[u8],
+    buffers: Vec<Bytes>,
+    from: Sender,
+) -> Result<(Channel, RawMessage), FrameError> {
     let parsed: LegacyIn =
         serde_json::from_slice(json).map_err(|_| FrameError::Json { part: "message" })?;
     let mut message = RawMessage::from_parts(
@@ -182,12 +203,12 @@ fn from_legacy_json(json: &[u8], buffers: Vec<Bytes>) -> Result<(Channel, RawMes
         raw_or_empty(parsed.content),
     );
     message.buffers = buffers;
-    Ok((channel(parsed.channel.as_deref())?, message))
+    Ok((channel(parsed.channel.as_deref(), from)?, message))
 }
 
-/// A client's legacy text frame.
-pub fn decode_legacy_text(text: &str) -> Result<(Channel, RawMessage), FrameError> {
-    from_legacy_json(text.as_bytes(), Vec::new())
+/// A legacy text frame written by `from`.
+pub fn decode_legacy_text(text: &str, from: Sender) -> Result<(Channel, RawMessage), FrameError> {
+    from_legacy_json(text.as_bytes(), Vec::new(), from)
 }
 
 /// Offsets of a binary frame: `count` integers of `width` bytes after the count itself.
@@ -215,8 +236,11 @@ fn offsets(frame: &[u8], width: usize, count: usize) -> Result<Vec<usize>, Frame
     Ok(offsets)
 }
 
-/// A client's legacy binary frame (a message with buffers).
-pub fn decode_legacy_binary(frame: &[u8]) -> Result<(Channel, RawMessage), FrameError> {
+/// A legacy binary frame (a message with buffers) written by `from`.
+pub fn decode_legacy_binary(
+    frame: &[u8],
+    from: Sender,
+) -> Result<(Channel, RawMessage), FrameError> {
     let count = frame
         .get(..4)
         .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
@@ -231,11 +255,11 @@ pub fn decode_legacy_binary(frame: &[u8]) -> Result<(Channel, RawMessage), Frame
         .windows(2)
         .map(|w| Bytes::copy_from_slice(&frame[w[0]..w[1]]))
         .collect();
-    from_legacy_json(json, buffers)
+    from_legacy_json(json, buffers, from)
 }
 
-/// A client's v1 binary frame.
-pub fn decode_v1(frame: &[u8]) -> Result<(Channel, RawMessage), FrameError> {
+/// A v1 binary frame written by `from`.
+pub fn decode_v1(frame: &[u8], from: Sender) -> Result<(Channel, RawMessage), FrameError> {
     let count = frame
         .get(..8)
         .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
@@ -248,7 +272,7 @@ pub fn decode_v1(frame: &[u8]) -> Result<(Channel, RawMessage), FrameError> {
     let bounds = offsets(frame, 8, count)?;
     let part = |i: usize| &frame[bounds[i]..bounds[i + 1]];
     let name = std::str::from_utf8(part(0)).map_err(|_| FrameError::Malformed("channel"))?;
-    let channel = channel(Some(name))?;
+    let channel = channel(Some(name), from)?;
     let bytes = |i: usize| Bytes::copy_from_slice(part(i));
     let mut message = RawMessage::from_parts(
         Bytes::copy_from_slice(json_part(part(1), "header")?),
@@ -261,5 +285,9 @@ pub fn decode_v1(frame: &[u8]) -> Result<(Channel, RawMessage), FrameError> {
 }
 
 #[cfg(test)]
-#[path = "frames_tests.rs"]
+#[path = "websocket_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "websocket_props.rs"]
+mod props;
