@@ -4,6 +4,8 @@
  * gateway mode Lab connects each kernel's WebSocket twice within milliseconds with the same session
  * (its first try asks for a subprotocol the gateway client refuses); every run must survive that. Then
  * Lab stops, shutting its kernels down through nbgate, and nbgate stops cleanly with none left.
+ * `labOnEnterpriseGateway` does it all once more with a Jupyter Enterprise Gateway behind nbgate
+ * (`nbgate serve --gateway-url`): each kernel is also on EG, and none is left there at the end.
  */
 'use strict';
 
@@ -13,6 +15,7 @@ const path = require('path');
 const {
   gatewayGet,
   labFetch,
+  startEnterpriseGateway,
   startGateway,
   startLab,
   stopLab,
@@ -68,7 +71,7 @@ async function kernelIds(gateway) {
  * Returns what it saw: seconds to the kernel, to the output, to the shutdown, and the page's kernel
  * WebSockets.
  */
-async function runOnce(browser, lab, gateway, name, shot) {
+async function runOnce(browser, lab, gateway, name, shot, remote) {
   const context = await browser.newContext({ viewport: { width: 1200, height: 700 } });
   const page = await context.newPage();
   page.setDefaultTimeout(20_000);
@@ -100,6 +103,9 @@ async function runOnce(browser, lab, gateway, name, shot) {
     );
     if (!(await kernelIds(gateway)).includes(session.kernel.id)) {
       throw new Error(`kernel ${session.kernel.id} is not on nbgate`);
+    }
+    if (remote && !(await kernelIds(remote)).includes(session.kernel.id)) {
+      throw new Error(`kernel ${session.kernel.id} is not on the Enterprise Gateway`);
     }
     seen.kernel = lap();
     await panel.locator('.jp-Cell .jp-InputArea-editor').first().click();
@@ -142,7 +148,15 @@ async function runOnce(browser, lab, gateway, name, shot) {
   return seen;
 }
 
-async function labOnNbgateKernels(browser, { base, shot }) {
+async function labOnNbgateKernels(browser, options) {
+  await labOnKernels(browser, options);
+}
+
+async function labOnEnterpriseGateway(browser, options) {
+  await labOnKernels(browser, { ...options, onEnterpriseGateway: true });
+}
+
+async function labOnKernels(browser, { base, shot, onEnterpriseGateway }) {
   const dirs = workDirs(base);
   const names = [];
   for (let run = 1; run <= RUNS; run += 1) {
@@ -150,15 +164,17 @@ async function labOnNbgateKernels(browser, { base, shot }) {
     fs.writeFileSync(path.join(dirs.root, name), JSON.stringify(notebook('print(6 * 7)'), null, 1));
     names.push(name);
   }
-  const gateway = await startGateway({ base, ...dirs });
+  const remote = onEnterpriseGateway ? await startEnterpriseGateway({ base, ...dirs }) : undefined;
+  let gateway;
   let lab;
   let stopped;
   try {
+    gateway = await startGateway({ base, ...dirs, remote });
     lab = await startLab({ base, ...dirs, gateway });
     const failures = [];
     for (const name of names) {
       try {
-        const seen = await runOnce(browser, lab, gateway, name, shot);
+        const seen = await runOnce(browser, lab, gateway, name, shot, remote);
         console.log(
           `     ${name}: 42 (kernel ${seen.kernel} s, output ${seen.output} s, ` +
             `shut down ${seen.shutdown} s; ${seen.sockets.length} WebSocket connection(s))`
@@ -185,7 +201,16 @@ async function labOnNbgateKernels(browser, { base, shot }) {
     if (lab) {
       await stopLab(lab);
     }
-    stopped = await stopProcess(gateway.process);
+    if (gateway) {
+      stopped = await stopProcess(gateway.process);
+    }
+    if (remote) {
+      const left = await kernelIds(remote).catch(error => [`(unreadable: ${error.message})`]);
+      await stopProcess(remote.process);
+      if (left.length > 0) {
+        throw new Error(`kernels left on the Enterprise Gateway: ${left.join(', ')}`);
+      }
+    }
   }
   if (stopped !== 0) {
     throw new Error(
@@ -194,4 +219,4 @@ async function labOnNbgateKernels(browser, { base, shot }) {
   }
 }
 
-module.exports = { labOnNbgateKernels, RUNS };
+module.exports = { labOnEnterpriseGateway, labOnNbgateKernels, RUNS };

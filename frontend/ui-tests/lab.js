@@ -136,7 +136,7 @@ function raisingNotebook() {
  * `nbgate serve` on a free port with a fresh token, its notebooks' root `root`. Its kernels get the
  * test's Jupyter and IPython state directories, never the user's.
  */
-async function startGateway({ base, root, state }) {
+async function startGateway({ base, root, state, remote }) {
   requireBinary();
   const secret = token();
   const log = path.join(base, 'nbgate.log');
@@ -151,9 +151,14 @@ async function startGateway({ base, root, state }) {
     `--data-dir=${path.join(base, 'nbgate-data')}`,
     '--env-process-whitelist=JUPYTER_RUNTIME_DIR,IPYTHONDIR,MPLCONFIGDIR,TMPDIR,JUPYTER_PLATFORM_DIRS'
   ];
+  // With `remote` (an Enterprise Gateway), every kernel nbgate starts is started there.
+  const remoteEnv = remote ? { NBGATE_GATEWAY_TOKEN: remote.token } : {};
+  if (remote) {
+    args.push(`--gateway-url=${remote.url}`, '--gateway-kernel-username=nbgate-test');
+  }
   const child = spawnTracked(BINARY, args, {
     cwd: root,
-    env: { ...stateEnv(state), NBGATE_TOKEN: secret },
+    env: { ...stateEnv(state), NBGATE_TOKEN: secret, ...remoteEnv },
     stdio: ['ignore', 'pipe', out]
   });
   const url = await new Promise((resolve, reject) => {
@@ -181,6 +186,51 @@ async function startGateway({ base, root, state }) {
     });
   });
   return { url, token: secret, log, process: child };
+}
+
+/**
+ * A Jupyter Enterprise Gateway (the `.venv-eg` venv, made by `make venv-eg`) on a free port with a fresh
+ * token, its stock python3 kernelspec (kernels are its children), its log in `base`.
+ */
+async function startEnterpriseGateway({ base, state }) {
+  const venv = path.join(REPO, '.venv-eg');
+  const program = path.join(venv, 'bin', 'jupyter-enterprisegateway');
+  if (!fs.existsSync(program)) {
+    throw new Error(`${program} is missing: make venv-eg first`);
+  }
+  const secret = token();
+  const port = await freePort();
+  const log = path.join(base, 'eg.log');
+  const child = spawnTracked(program, [], {
+    cwd: base,
+    env: {
+      ...stateEnv(state),
+      JUPYTER_PATH: path.join(venv, 'share', 'jupyter'),
+      PATH: `${path.join(venv, 'bin')}:${process.env.PATH}`,
+      EG_IP: '127.0.0.1',
+      EG_PORT: String(port),
+      EG_AUTH_TOKEN: secret,
+      EG_LIST_KERNELS: 'True'
+    },
+    stdio: ['ignore', 'ignore', fs.openSync(log, 'a')]
+  });
+  const eg = { url: `http://127.0.0.1:${port}`, token: secret, log, process: child };
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null || child.spawnError) {
+      throw new Error(`Enterprise Gateway exited at start-up; see ${log}`);
+    }
+    try {
+      await gatewayGet(eg, '/api/kernelspecs');
+      return eg;
+    } catch {
+      // Not listening yet: polling its port is the only way to see it start.
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`Enterprise Gateway did not answer within 60 s; see ${log}`);
+    }
+    await new Promise(resolve => setTimeout(resolve, 200));
+  }
 }
 
 /** GET on the gateway's own API (not through Lab). */
@@ -305,6 +355,7 @@ module.exports = {
   gatewayGet,
   labFetch,
   startExtensionLab,
+  startEnterpriseGateway,
   startGateway,
   startLab,
   stopAll,

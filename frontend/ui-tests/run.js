@@ -18,7 +18,7 @@ const fs = require('fs');
 const path = require('path');
 const { chromium } = require('playwright-core');
 
-const { labOnNbgateKernels } = require('./gateway');
+const { labOnEnterpriseGateway, labOnNbgateKernels } = require('./gateway');
 const { machineTypes } = require('./machineTypes');
 const { startExtensionLab, stopAll, stopLab } = require('./lab');
 const { openNotebook, shot } = require('./support');
@@ -281,7 +281,7 @@ const extensionTests = {
 };
 
 /** Tests that start their own Lab and gateway. */
-const ownLabTests = { labOnNbgateKernels, machineTypes };
+const ownLabTests = { labOnNbgateKernels, labOnEnterpriseGateway, machineTypes };
 
 /**
  * What git sees in the checkout (changed and untracked files, ignored ones aside): the browser tests
