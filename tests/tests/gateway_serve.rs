@@ -126,7 +126,11 @@ fn run_cases(server: &Serve, env: &JupyterEnv) -> Vec<(Value, Value)> {
     });
     server.ok("POST", &format!("/api/executions/{id}/cancel"), None);
     let execution = server.finished(&id, Duration::from_secs(30));
-    results.push((result(env, &execution), execution));
+    let mut cancelled = result(env, &execution);
+    // The cell running at the cancel: whether its interrupt's traceback arrives before the kernel is
+    // shut down is a race, here as on a local kernel.
+    cancelled["cells"][1]["outputs"] = json!("(the cancelled cell)");
+    results.push((cancelled, execution));
     results
 }
 
@@ -247,14 +251,16 @@ fn a_gateway_lost_mid_run_fails_the_execution_within_the_cell_timeout_and_five_s
     env.assert_no_survivors(Duration::from_secs(10));
 }
 
-/// A legacy-protocol `execute_request` (JSON text frame) from `session`.
+/// A legacy-protocol `execute_request` (JSON text frame) from `session`; without `stop_on_error`, so an
+/// error (the interrupt's, a NameError) does not abort the request sent right after it, which
+/// ipykernel does otherwise for what arrives shortly after an error.
 fn execute_request(msg_id: &str, session: &str, code: &str) -> String {
     json!({
         "header": {"msg_id": msg_id, "msg_type": "execute_request", "session": session,
                    "username": "lab", "date": "2026-01-01T00:00:00.000Z", "version": "5.3"},
         "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
         "content": {"code": code, "silent": false, "store_history": true,
-                    "user_expressions": {}, "allow_stdin": false, "stop_on_error": true},
+                    "user_expressions": {}, "allow_stdin": false, "stop_on_error": false},
     })
     .to_string()
 }
