@@ -214,6 +214,14 @@ fn an_unreachable_gateway_fails_the_execution_naming_its_url() {
     );
     assert_eq!(execution["kernel_location"], json!(url));
     assert_eq!(execution["gateway_kernel_id"], Value::Null);
+    // Lab asking for a kernel meanwhile is told which gateway failed it (a 502, not a bare 500).
+    let (status, answer) = server.call("POST", "/api/kernels", Some(&json!({"name": "python3"})));
+    assert_eq!(status, 502, "{answer}");
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&format!("gateway {url} is unreachable")),
+        "{message}"
+    );
     server.stop();
     env.assert_no_survivors(Duration::from_secs(10));
 }

@@ -9,6 +9,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use nbgate_kernel::KernelError;
 use nbgate_scheduler::{SchedulerError, ValidationError};
 use serde_json::json;
 
@@ -45,9 +46,10 @@ pub enum ApiError {
     /// The gateway is stopping and starts no more kernels.
     #[error("the gateway is shutting down")]
     ShuttingDown,
-    /// A kernel failed to start, interrupt or restart; the cause is logged.
+    /// A kernel failed to start, interrupt or restart: a remote gateway's failure is shown (502), any
+    /// other cause is logged.
     #[error("kernel operation failed: {0}")]
-    Kernel(#[from] nbgate_kernel::KernelError),
+    Kernel(#[from] KernelError),
     #[error("{0}")]
     Internal(String),
     /// The executor API's: the scheduler refused or failed.
@@ -98,6 +100,13 @@ impl ApiError {
             }
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::ShuttingDown | ApiError::Disabled => StatusCode::SERVICE_UNAVAILABLE,
+            // The remote gateway refused or could not be reached: its URL and answer are what the
+            // client needs to act on, so they are shown (a 502 is not nbgate's own failure).
+            ApiError::Kernel(
+                KernelError::GatewayUnreachable { .. }
+                | KernelError::Gateway { .. }
+                | KernelError::GatewayChannels { .. },
+            ) => StatusCode::BAD_GATEWAY,
             ApiError::Kernel(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::NoOutput { .. } => StatusCode::NOT_FOUND,
             ApiError::Scheduler(error) => match error {
@@ -132,7 +141,11 @@ struct Reply {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let message = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+        let shown_as_is = matches!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY
+        );
+        let message = if status.is_server_error() && !shown_as_is {
             tracing::error!(error = %self, "request failed");
             None
         } else {
@@ -181,6 +194,23 @@ mod tests {
             .await
             .expect("body");
         (status, serde_json::from_slice(&bytes).expect("json"))
+    }
+
+    #[tokio::test]
+    async fn a_gateway_that_cannot_be_reached_is_a_502_naming_it() {
+        let error = KernelError::GatewayUnreachable {
+            url: "http://eg.example:8888".into(),
+            reason: "connection refused".into(),
+        };
+        let (status, json) = body(ApiError::Kernel(error)).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert_eq!(
+            json["message"],
+            "kernel operation failed: gateway http://eg.example:8888 is unreachable: connection refused"
+        );
+        let (status, json) = body(ApiError::Internal("disk on fire".into())).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(json["message"], "Unknown server error");
     }
 
     #[tokio::test]
