@@ -225,6 +225,44 @@ fn nbgate_serve_runs_each_execution_on_its_type() {
         let output = execution["output_path"].as_str().expect("output path");
         assert_eq!(printed(&env, output), expected, "{machine_type:?}");
     }
+
+    // The CLI client asks for a type by name; an unknown one is refused with the known ones.
+    let created = serve.client(
+        &env,
+        &[
+            "executions",
+            "create",
+            "probe.ipynb",
+            "--machine-type",
+            "one-cpu",
+            "--wait",
+            "--json",
+        ],
+    );
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    let execution: serde_json::Value =
+        serde_json::from_slice(&created.stdout).expect("the execution as JSON");
+    assert_eq!(execution["machine_type"], "one-cpu", "{execution}");
+    assert_eq!(execution["status"], "succeeded", "{execution}");
+    let refused = serve.client(
+        &env,
+        &[
+            "schedules",
+            "create",
+            "nightly",
+            "probe.ipynb",
+            "--cron",
+            "0 6 * * *",
+            "--machine-type",
+            "huge",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    let message = stderr(&refused);
+    assert!(
+        message.contains("huge") && message.contains("one-cpu") && message.contains("whole"),
+        "{message}"
+    );
     serve.stop();
     env.assert_no_survivors(std::time::Duration::from_secs(10));
 }

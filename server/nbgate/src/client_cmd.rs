@@ -249,6 +249,7 @@ impl RunOptions {
             body.insert("allow_undeclared_parameters".into(), json!(true));
         }
         insert(body, "kernel", self.kernel.clone());
+        insert(body, "machine_type", self.machine_type.clone());
         insert(body, "timeout", self.timeout);
         insert(body, "cell_timeout", self.cell_timeout);
         insert(body, "output_dir", self.output_dir.clone());

@@ -288,6 +288,9 @@ pub(super) struct RunOptions {
     /// Kernel (kernelspec name); default: the notebook's.
     #[arg(short = 'k', long)]
     pub(super) kernel: Option<String>,
+    /// Machine type to run on (`GET /api/machine-types`); default: the server's default type.
+    #[arg(long, value_name = "NAME")]
+    pub(super) machine_type: Option<String>,
     /// Fail a run after this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub(super) timeout: Option<f64>,
