@@ -227,26 +227,18 @@ fn nbgate_serve_runs_each_execution_on_its_type() {
     }
 
     // The CLI client asks for a type by name; an unknown one is refused with the known ones.
-    let created = serve.client(
-        &env,
-        &[
-            "executions",
-            "create",
-            "probe.ipynb",
-            "--machine-type",
-            "one-cpu",
-            "--wait",
-            "--json",
-        ],
-    );
-    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
-    let execution: serde_json::Value =
-        serde_json::from_slice(&created.stdout).expect("the execution as JSON");
-    assert_eq!(execution["machine_type"], "one-cpu", "{execution}");
-    assert_eq!(execution["status"], "succeeded", "{execution}");
-    let refused = serve.client(
-        &env,
-        &[
+    let cli_json = |args: &[&str]| -> serde_json::Value {
+        let output = serve.client(&env, &[args, &["--json"]].concat());
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        serde_json::from_slice(&output.stdout).expect("an answer as JSON")
+    };
+    let nightly = |machine_type: &'static str| {
+        [
             "schedules",
             "create",
             "nightly",
@@ -254,14 +246,32 @@ fn nbgate_serve_runs_each_execution_on_its_type() {
             "--cron",
             "0 6 * * *",
             "--machine-type",
-            "huge",
-        ],
-    );
+            machine_type,
+        ]
+    };
+    let execution = cli_json(&[
+        "executions",
+        "create",
+        "probe.ipynb",
+        "--machine-type",
+        "one-cpu",
+        "--wait",
+    ]);
+    assert_eq!(execution["machine_type"], "one-cpu", "{execution}");
+    assert_eq!(execution["status"], "succeeded", "{execution}");
+    let refused = serve.client(&env, &nightly("huge"));
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
     let message = stderr(&refused);
     assert!(
         message.contains("huge") && message.contains("one-cpu") && message.contains("whole"),
         "{message}"
+    );
+    let schedule = cli_json(&nightly("one-cpu"));
+    assert_eq!(schedule["machine_type"], "one-cpu", "{schedule}");
+    let schedule = cli_json(&["schedules", "update", "nightly", "--clear", "machine-type"]);
+    assert_eq!(
+        schedule["machine_type"], "whole",
+        "back to the default: {schedule}"
     );
     serve.stop();
     env.assert_no_survivors(std::time::Duration::from_secs(10));

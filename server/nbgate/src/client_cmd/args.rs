@@ -256,6 +256,8 @@ pub(super) enum NotifyOn {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub(super) enum Clearable {
     Kernel,
+    /// Back to the server's default machine type.
+    MachineType,
     Timeout,
     CellTimeout,
     Notify,
