@@ -108,6 +108,28 @@ async fn machine_types_are_listed_applied_refused_edited_and_counted() {
         "unknown machine type \"gpu\"; known: small, large"
     );
 
+    // The Execute dialog's preview says the same at the field, before anything is created.
+    let (status, preview) = call(
+        &state,
+        Method::POST,
+        "/api/schedules/preview",
+        Some(json!({"notebook": "ok.ipynb", "machine_type": "gpu"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert_eq!(
+        preview["errors"]["machine_type"],
+        "unknown machine type \"gpu\"; known: small, large"
+    );
+    let (_, preview) = call(
+        &state,
+        Method::POST,
+        "/api/schedules/preview",
+        Some(json!({"notebook": "ok.ipynb", "machine_type": "small"})),
+    )
+    .await;
+    assert_eq!(preview["errors"].get("machine_type"), None, "{preview}");
+
     // None given: the default; given: that one. Both in GET and in the list.
     let (status, default) = call(
         &state,

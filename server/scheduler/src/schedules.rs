@@ -90,11 +90,27 @@ impl SchedulerHandle {
         let mut checks = validate::schedule_field_checks(&self.ctx.root, spec);
         checks.retain(|(field, _)| given.contains(field));
         let mut errors = std::collections::BTreeMap::new();
+        // The type as creating resolves it (none given: the default), so that a default type that
+        // does not run the notebook's kernel is said here too.
+        let types = &self.ctx.machine_types;
+        let machine_type = match crate::machine::chosen(types, spec.machine_type.as_deref()) {
+            Ok(machine_type) => machine_type,
+            Err(error) => {
+                errors.insert("machine_type", error);
+                None
+            }
+        };
         if given.contains(&"notebook") {
             match self.read_notebook(&spec.notebook).await {
                 Ok((_, notebook)) => {
                     let specs = self.ctx.runner.specs().current().await;
                     checks.extend(validate::schedule_notebook_checks(&specs, spec, &notebook));
+                    let kernel = spec.kernel.as_deref();
+                    let runs =
+                        crate::machine::check(types, machine_type.as_deref(), kernel, &notebook);
+                    if let Err(error) = runs {
+                        errors.entry("machine_type").or_insert(error);
+                    }
                     let pipeline = self.preview_pipeline(spec, given, &notebook).await?;
                     errors.extend(pipeline);
                 }
