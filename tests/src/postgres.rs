@@ -3,10 +3,13 @@
 //! in that directory only (no port to collide on). As root both run as the `postgres` user through
 //! `runuser` (`initdb` refuses root). The tests of one binary share one server while any of them
 //! holds it; each test gets a database of its own ([`database`]). The last holder's drop stops the
-//! server (`pg_ctl stop -m immediate`) and removes its directory, so no server outlives the tests.
+//! server (`pg_ctl stop -m immediate`) and removes its directory, so no server outlives the tests;
+//! a watchdog does the same when the test binary dies without dropping it (a SIGKILL, a panic in
+//! another thread that aborts).
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -15,6 +18,8 @@ pub struct Postgres {
     bin: PathBuf,
     /// The data directory, also the unix socket's directory.
     dir: tempfile::TempDir,
+    /// Stops the server and removes `dir` once this process is gone ([`Postgres::watchdog`]).
+    watchdog: Option<Child>,
 }
 
 /// A database of its own on the shared server, for one test.
@@ -141,7 +146,12 @@ impl Postgres {
                 .expect("chown");
             assert!(status.success(), "chown postgres {}", dir.path().display());
         }
-        let server = Postgres { bin, dir };
+        let mut server = Postgres {
+            bin,
+            dir,
+            watchdog: None,
+        };
+        server.watchdog = Some(server.watchdog());
         let data = server.dir.path().to_str().expect("a UTF-8 path").to_owned();
         server.run(
             "initdb",
@@ -208,11 +218,35 @@ impl Postgres {
 
     /// Stops the server at once (`-m immediate`: as a crash would) and waits for it.
     pub fn stop(&self) -> Output {
+        self.stop_command().output().expect("pg_ctl stop")
+    }
+
+    /// A shell in a process group of its own that waits for end of file on its stdin, a pipe only
+    /// this process holds (close-on-exec), then stops the server and removes its directory: however
+    /// the test binary ends, even by SIGKILL, its server does not outlive it. Killed by [`Drop`],
+    /// which does the same itself.
+    fn watchdog(&self) -> Child {
+        let stop = self.stop_command();
+        Command::new("sh")
+            .arg("-c")
+            .arg(r#"read -r _; "$@" >/dev/null 2>&1; rm -rf -- "$0""#)
+            .arg(self.dir.path())
+            .arg(stop.get_program())
+            .args(stop.get_args())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("the PostgreSQL watchdog (sh) starts")
+    }
+
+    /// `pg_ctl stop -m immediate -w` on the data directory.
+    fn stop_command(&self) -> Command {
         let data = self.dir.path().to_str().expect("a UTF-8 path").to_owned();
-        self.command("pg_ctl")
-            .args(["-D", &data, "-m", "immediate", "-w", "stop"])
-            .output()
-            .expect("pg_ctl stop")
+        let mut command = self.command("pg_ctl");
+        command.args(["-D", &data, "-m", "immediate", "-w", "stop"]);
+        command
     }
 
     /// `bin/name args…`, as `postgres` when root.
@@ -255,6 +289,10 @@ impl Drop for Postgres {
                 String::from_utf8_lossy(&stopped.stderr).trim()
             );
         }
+        if let Some(mut watchdog) = self.watchdog.take() {
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+        }
     }
 }
 
@@ -268,13 +306,7 @@ mod tests {
         let database = database();
         let socket = database.server.socket_dir().join(".s.PGSQL.5432");
         assert!(socket.exists(), "no socket at {}", socket.display());
-        let pid_file = database.server.socket_dir().join("postmaster.pid");
-        let pid: i32 = std::fs::read_to_string(&pid_file)
-            .expect("postmaster.pid")
-            .lines()
-            .next()
-            .and_then(|line| line.trim().parse().ok())
-            .expect("a pid");
+        let pid = server_pid(database.server.socket_dir());
         let listed = Command::new(database.server.bin.join("psql"))
             .args(["-h"])
             .arg(database.server.socket_dir())
@@ -291,13 +323,45 @@ mod tests {
         assert!(listed.lines().any(|name| name == database.name), "{listed}");
         let dir = database.server.socket_dir().to_path_buf();
         drop(database);
-        // Gone, or a zombie until init reaps it (pg_ctl's server is not this process's child).
-        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        assert!(
+            !alive(pid),
+            "the server (pid {pid}) outlived its last holder"
+        );
+        assert!(!dir.exists(), "{} is left behind", dir.display());
+    }
+
+    /// The watchdog sees the end of its pipe, as it does when the test binary is killed -9 before any
+    /// drop, and stops the server and removes its directory.
+    #[test]
+    fn the_watchdog_stops_a_server_whose_holder_is_gone() {
+        let mut server = Postgres::start();
+        let pid = server_pid(server.socket_dir());
+        let dir = server.socket_dir().to_path_buf();
+        let mut watchdog = server.watchdog.take().expect("a watchdog");
+        drop(watchdog.stdin.take());
+        let status = watchdog.wait().expect("the watchdog ends");
+        assert!(status.success(), "watchdog: {status}");
+        assert!(!alive(pid), "the server (pid {pid}) outlived its holder");
+        assert!(!dir.exists(), "{} is left behind", dir.display());
+    }
+
+    /// The postmaster's pid, from `postmaster.pid` in its data directory.
+    fn server_pid(dir: &Path) -> i32 {
+        std::fs::read_to_string(dir.join("postmaster.pid"))
+            .expect("postmaster.pid")
+            .lines()
+            .next()
+            .and_then(|line| line.trim().parse().ok())
+            .expect("a pid")
+    }
+
+    /// Running, not gone nor a zombie waiting for init to reap it (pg_ctl's server is not this
+    /// process's child).
+    fn alive(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
             stat.rsplit(')')
                 .next()
                 .is_some_and(|rest| !rest.starts_with(" Z"))
-        });
-        assert!(!alive, "the server (pid {pid}) outlived its last holder");
-        assert!(!dir.exists(), "{} is left behind", dir.display());
+        })
     }
 }
