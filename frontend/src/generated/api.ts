@@ -858,6 +858,8 @@ export interface components {
              *     started it.
              */
             gateway_kernel_id?: string | null;
+            /** @description The `nbgate serve` replica (`--replica-id`) that ran it; null before its run starts. */
+            replica?: string | null;
         };
         /** @description Why a run failed: the exception a cell raised, or `ExpectationFailed` for unmet `expect` rules. */
         ExecutionError: {
@@ -1098,6 +1100,8 @@ export interface components {
                  *     started it.
                  */
                 gateway_kernel_id?: string | null;
+                /** @description The `nbgate serve` replica (`--replica-id`) that ran it; null before its run starts. */
+                replica?: string | null;
             }[];
             /** @description Give it as `cursor` for the next page; `null` on the last. */
             next_cursor?: string | null;

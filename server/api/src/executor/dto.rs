@@ -752,6 +752,9 @@ pub struct ExecutionDto {
     /// started it.
     #[serde(default)]
     pub gateway_kernel_id: Option<String>,
+    /// The `nbgate serve` replica (`--replica-id`) that ran it; null before its run starts.
+    #[serde(default)]
+    pub replica: Option<String>,
 }
 
 impl ExecutionDto {
@@ -814,6 +817,7 @@ impl From<Execution> for ExecutionDto {
             upstreams,
             kernel_location: e.kernel_location,
             gateway_kernel_id: e.gateway_kernel_id,
+            replica: e.replica,
         }
     }
 }
