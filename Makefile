@@ -24,7 +24,7 @@ export MPLCONFIGDIR        := $(CACHE)/matplotlib
 export JUPYTER_PLATFORM_DIRS := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help run run-headless test soak venv venv-eg postgres build build-release lint bench clean
+.PHONY: help run run-headless test soak venv venv-eg postgres openssh build build-release lint bench clean
 
 help:
 	@echo "make run    build everything and start JupyterLab (with the nbgate extension) on examples/"
@@ -50,7 +50,33 @@ $(VENV_EG)/.installed: requirements-eg.txt
 	$(VENV_EG)/bin/pip install --quiet --disable-pip-version-check -r requirements-eg.txt
 	@touch $@
 
-venv-eg: $(VENV_EG)/.installed
+# EG's source distribution: the SSH-mode tests install its python_distributed kernelspec and launcher
+# (not in the wheel) from it at test time (tests/src/ssh_hosts.rs).
+$(VENV_EG)/sdist/.downloaded: requirements-eg.txt $(VENV_EG)/.installed
+	rm -rf $(VENV_EG)/sdist
+	$(VENV_EG)/bin/pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
+	    -d $(VENV_EG)/sdist "$$(grep -io '^jupyter.enterprise.gateway==[^ ]*' requirements-eg.txt)"
+	@touch $@
+
+venv-eg: $(VENV_EG)/.installed $(VENV_EG)/sdist/.downloaded
+
+# `$(APT_INSTALL) PACKAGE…`: apt-get update and install, non-interactive, each step with a deadline,
+# existing configuration files kept.
+APT_INSTALL = export DEBIAN_FRONTEND=noninteractive; \
+    timeout --kill-after=30 900 apt-get -qq -o DPkg::Lock::Timeout=300 update \
+    && timeout --kill-after=30 900 apt-get -y -qq -o DPkg::Lock::Timeout=300 \
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install
+
+# Debian's sshd for the Enterprise Gateway SSH-mode tests, which run one per network namespace
+# (tests/src/ssh_hosts.rs); installed non-interactively when missing and we are root.
+openssh:
+	@test -x /usr/sbin/sshd || { \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        echo "openssh: installing openssh-server (apt-get)"; \
+	        $(APT_INSTALL) openssh-server >/dev/null; \
+	    fi; \
+	    test -x /usr/sbin/sshd || { \
+	        echo "the SSH-mode tests need sshd: apt-get install openssh-server (as root)"; exit 1; }; }
 
 # Debian's PostgreSQL server binaries (initdb, pg_ctl) for the store tests, which start their own
 # server (tests/src/postgres.rs); installed non-interactively when missing and we are root.
@@ -58,11 +84,7 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	    if [ "$$(id -u)" = 0 ]; then \
 	        echo "postgres: installing postgresql (apt-get)"; \
-	        export DEBIAN_FRONTEND=noninteractive; \
-	        timeout --kill-after=30 900 apt-get -qq -o DPkg::Lock::Timeout=300 update \
-	        && timeout --kill-after=30 900 apt-get -y -qq -o DPkg::Lock::Timeout=300 \
-	            -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-	            install postgresql >/dev/null; \
+	        $(APT_INSTALL) postgresql >/dev/null; \
 	    fi; \
 	    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	        echo "the store tests need PostgreSQL's server: apt-get install postgresql (as root)"; exit 1; }; }
@@ -86,7 +108,7 @@ run-headless: venv build-release
 	@echo "Predictions:       $(ROOT)/examples/output/ (partitioned by generated_sync_date)"
 
 # The Rust workspace, then the JupyterLab extension: jest + pytest, and the browser tests (Chromium).
-test: venv venv-eg postgres build
+test: venv venv-eg postgres openssh build
 	@mkdir -p $(JUPYTER_RUNTIME_DIR)
 	$(CARGO) test --workspace
 	$(MAKE) --no-print-directory frontend-test frontend-e2e

@@ -2,6 +2,7 @@
 //! loopback port with its stock python3 kernelspec (its default local process proxy: kernels are EG's
 //! children), token [`TOKEN`], its whole process group stopped when dropped.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
@@ -42,6 +43,12 @@ pub struct EnterpriseGateway {
 
 impl EnterpriseGateway {
     pub fn start(env: &JupyterEnv) -> Self {
+        Self::start_with(env, &BTreeMap::new())
+    }
+
+    /// [`Self::start`] with `vars` added to (or replacing) EG's environment: `JUPYTER_PATH` for other
+    /// kernelspecs, `EG_*` settings.
+    pub fn start_with(env: &JupyterEnv, vars: &BTreeMap<String, String>) -> Self {
         let venv = eg_venv();
         let log = env.dir.path().join("eg.log");
         // A free port, taken by EG a moment later; a lost race shows as EG exiting, and is retried.
@@ -64,6 +71,7 @@ impl EnterpriseGateway {
                 .env("EG_PORT", port.to_string())
                 .env("EG_AUTH_TOKEN", TOKEN)
                 .env("EG_LIST_KERNELS", "True")
+                .envs(vars)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(&log).expect("EG log"))

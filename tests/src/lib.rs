@@ -16,6 +16,8 @@
 //!   describes.
 //! - [`postgres`]: a PostgreSQL server of the tests' own (Debian's packages, a unix socket), a database
 //!   per test, stopped after the last test that holds it.
+//! - [`eg`]: a real Jupyter Enterprise Gateway (`.venv-eg`); [`ssh_hosts`]: hosts for its SSH mode,
+//!   network namespaces running sshd, and its `python_distributed` kernelspec.
 //!
 //! Missing prerequisites are failures with a message that says what to run, never silent skips.
 
@@ -32,6 +34,7 @@ pub mod eg;
 pub mod normalize;
 pub mod postgres;
 pub mod serve;
+pub mod ssh_hosts;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {

@@ -34,7 +34,7 @@ pub(crate) type Socket = WebSocketStream<Box<dyn Io>>;
 pub(crate) const RECONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A kernel that exists on the gateway: deleted by [`Remote::delete`], or, if that never ran, in the
-/// background when this is dropped (best effort: the runtime may be ending).
+/// background when this is dropped ([`Remote::delete_in_background`]).
 pub(crate) struct Remote {
     rest: Rest,
     id: String,
@@ -67,10 +67,9 @@ impl Remote {
             }
         }
     }
-}
 
-impl Drop for Remote {
-    fn drop(&mut self) {
+    /// [`Remote::delete`] on a task of its own (best effort: the runtime may be ending).
+    pub(crate) fn delete_in_background(&mut self) {
         if self.deleted {
             return;
         }
@@ -78,6 +77,13 @@ impl Drop for Remote {
             let mut remote = Remote::new(self.rest.clone(), std::mem::take(&mut self.id));
             runtime.spawn(async move { remote.delete().await });
         }
+        self.deleted = true;
+    }
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        self.delete_in_background();
     }
 }
 
@@ -238,6 +244,8 @@ pub(crate) struct GatewayActor {
     socket: Option<Socket>,
     /// Whether the one reconnection a lost WebSocket gets was used.
     reconnected: bool,
+    /// Whether the gateway said the kernel died ([`reported_death`]).
+    reported_dead: bool,
     /// Clients with identities of their own (the API's WebSocket sessions), each on its own socket.
     clients: Clients,
 }
@@ -264,6 +272,7 @@ impl GatewayActor {
             state,
             socket: Some(socket),
             reconnected: false,
+            reported_dead: false,
             clients: Clients::default(),
         };
         tokio::spawn(actor.run());
@@ -380,6 +389,9 @@ impl GatewayActor {
                 None => return,
                 Some(Ok((channel, mut message))) => {
                     message.sign(&self.config.signer);
+                    let death = (channel == Channel::IoPub)
+                        .then(|| reported_death(&message))
+                        .flatten();
                     let event = KernelEvent::Message {
                         channel,
                         message: Arc::new(message),
@@ -388,6 +400,14 @@ impl GatewayActor {
                         Channel::IoPub => self.shared.send(event),
                         _ => self.replies.send(event),
                     };
+                    if let Some(state) = death.filter(|_| !self.reported_dead) {
+                        tracing::warn!(
+                            kernel = %self.config.id, gateway = %self.remote.rest.url, state,
+                            "the gateway reports the kernel dead (its process or host is gone)"
+                        );
+                        self.reported_dead = true;
+                        self.died();
+                    }
                     return;
                 }
                 Some(Err(error)) => {
@@ -421,6 +441,11 @@ impl GatewayActor {
             kernel = %self.config.id, gateway = %self.remote.rest.url, %reason,
             "gateway kernel lost"
         );
+        self.died();
+    }
+
+    /// The kernel is gone (no exit status is known on this side): `Dead`, and `Died` to subscribers.
+    fn died(&self) {
         let status = ExitInfo {
             code: None,
             signal: None,
@@ -433,7 +458,13 @@ impl GatewayActor {
         if let Some(mut socket) = self.socket.take() {
             let _ = socket.close(None).await;
         }
-        self.remote.delete().await;
+        if self.reported_dead {
+            // A gateway may hold the deletion of a kernel it failed to restart (Enterprise Gateway for
+            // its launch timeout, 30 s by default): the shutdown does not wait, the deletion goes on.
+            self.remote.delete_in_background();
+        } else {
+            self.remote.delete().await;
+        }
         self.publish_state(KernelState::ShutDown);
         let _ = self.shared.send(KernelEvent::ShutDown);
     }
@@ -447,5 +478,48 @@ async fn next_frame(socket: &mut Option<Socket>) -> Option<std::result::Result<M
             .await
             .map(|frame| frame.map_err(|error| error_chain(&error))),
         None => std::future::pending().await,
+    }
+}
+
+/// The gateway's own word that the kernel died: a `status` of `restarting` (its restarter found the
+/// kernel dead) or `dead` (it gave up restarting it), which jupyter_server sends on the channels with no
+/// parent; a kernel never publishes either. Returns the state.
+fn reported_death(message: &RawMessage) -> Option<&'static str> {
+    let routing = message.routing().ok()?;
+    if routing.msg_type != "status" || routing.parent_msg_id.is_some() {
+        return None;
+    }
+    let content = message.content_json().ok()?;
+    match content.get("execution_state").and_then(Value::as_str)? {
+        "restarting" => Some("restarting"),
+        "dead" => Some("dead"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use serde_json::json;
+
+    fn status(state: &str, parent: Option<&Bytes>) -> RawMessage {
+        let signer = Signer::new(nbgate_protocol::wire::HMAC_SHA256, b"key").expect("signer");
+        let content = json!({ "execution_state": state });
+        RawMessage::new_signed("status", "s", &content, parent, &signer)
+    }
+
+    #[test]
+    fn only_the_gateway_s_parentless_restarting_or_dead_status_reports_a_death() {
+        assert_eq!(
+            reported_death(&status("restarting", None)),
+            Some("restarting")
+        );
+        assert_eq!(reported_death(&status("dead", None)), Some("dead"));
+        // The kernel's own statuses: at start (no parent), and around each request.
+        assert_eq!(reported_death(&status("starting", None)), None);
+        let parent = Bytes::from_static(br#"{"msg_id":"p","msg_type":"execute_request"}"#);
+        assert_eq!(reported_death(&status("busy", Some(&parent))), None);
+        assert_eq!(reported_death(&status("dead", Some(&parent))), None);
     }
 }
