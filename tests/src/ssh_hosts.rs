@@ -4,18 +4,19 @@
 //!
 //! - [`SshHosts::start`]: N hosts on a free `10.200.K.0/24`: host `i` is `10.200.K.(4i+2)` behind
 //!   `10.200.K.(4i+1)` here (a /30 per link, and an unreachable route for the /24: a link set down
-//!   makes its host unreachable at once, EHOSTUNREACH), and this namespace answers them at [`SshHosts::gateway_ip`]
-//!   (`10.200.K.254`, on an interface of its own), EG's response address. A key pair and a
-//!   `known_hosts` in a home directory of the hosts' own ([`SshHosts::gateway_vars`] points EG's `HOME`
-//!   there: paramiko takes `~/.ssh/id_ed25519` and rejects unknown host keys); the real `~/.ssh` is not
-//!   touched.
+//!   makes its host unreachable at once, EHOSTUNREACH), and this namespace answers them at
+//!   [`SshHosts::gateway_ip`] (`10.200.K.254`, on an interface of its own), EG's response address.
+//!   A key pair and a `known_hosts` in a home directory of the hosts' own
+//!   ([`SshHosts::gateway_vars`] points EG's `HOME` there: paramiko takes `~/.ssh/id_ed25519` and
+//!   rejects unknown host keys); the real `~/.ssh` is not touched.
 //! - [`install_distributed_kernelspec`]: EG's `python_distributed` kernelspec and its launcher, from
 //!   EG's source distribution (`.venv-eg/sdist/`, downloaded by `make venv-eg`), laid out as EG's own
-//!   Makefile does, running `.venv-eg`'s Python (ipykernel, pycryptodomex) on the hosts (the namespaces
-//!   share the filesystem).
-//! - Dropped (even on a panic, after printing the hosts' sshd and kernel logs): every process in each namespace killed (sshd and whatever it started:
-//!   kernels), the namespaces and the gateway's interface deleted. Leftovers of a test binary killed with
-//!   SIGKILL (names carry its pid) are removed by the next start.
+//!   Makefile does, running `.venv-eg`'s Python (ipykernel, pycryptodomex) on the hosts (the
+//!   namespaces share the filesystem).
+//! - Dropped (even on a panic, after printing the hosts' sshd and kernel logs): every process in each
+//!   namespace killed (sshd and whatever it started: kernels), the namespaces, their interfaces and
+//!   the route deleted. Leftovers of a test binary killed with SIGKILL (namespaces, interfaces,
+//!   routes, directories: named for its pid) are removed by the next start.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -70,7 +71,7 @@ pub struct SshHosts {
     pub hosts: Vec<Host>,
     /// The address of this namespace that every host reaches (EG's response address).
     pub gateway_ip: String,
-    dummy: String,
+    gateway_link: String,
 }
 
 /// Serialises set-ups within a test binary: choosing a free subnet and creating it are one step.
@@ -101,23 +102,23 @@ impl SshHosts {
         let tag = format!("{PREFIX}{}-{serial:x}", std::process::id());
         let subnet = free_subnet();
         let dir = tempfile::Builder::new()
-            .prefix("nbgate-ssh-")
+            .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
             .tempdir()
             .expect("temp dir");
-        let dummy = format!("{tag}r");
+        let gateway_link = format!("{tag}r");
         let gateway_ip = format!("{subnet}.254");
         let mut hosts = SshHosts {
             dir,
             hosts: Vec::new(),
             gateway_ip,
-            dummy,
+            gateway_link,
         };
-        // A veth pair with both ends here stands for a dummy interface (a module this kernel may lack).
+        // A veth pair with both ends here: a dummy interface (a module this kernel may lack) would do.
         let peer = format!("{tag}s");
         ip(&[
             "link",
             "add",
-            &hosts.dummy,
+            &hosts.gateway_link,
             "type",
             "veth",
             "peer",
@@ -140,9 +141,9 @@ impl SshHosts {
             "add",
             &format!("{}/32", hosts.gateway_ip),
             "dev",
-            &hosts.dummy,
+            &hosts.gateway_link,
         ]);
-        ip(&["link", "set", &hosts.dummy, "up"]);
+        ip(&["link", "set", &hosts.gateway_link, "up"]);
 
         let home = hosts.home();
         std::fs::create_dir_all(home.join(".ssh")).expect("home");
@@ -283,7 +284,7 @@ impl Drop for SshHosts {
             }
             remove_netns(&host.name);
         }
-        let _ = quiet_ip(&["link", "del", &self.dummy]);
+        let _ = quiet_ip(&["link", "del", &self.gateway_link]);
         let subnet = self.gateway_ip.trim_end_matches(".254");
         let _ = quiet_ip(&["route", "del", "unreachable", &format!("{subnet}.0/24")]);
     }
@@ -292,6 +293,8 @@ impl Drop for SshHosts {
 const SSHD: &str = "/usr/sbin/sshd";
 /// Every namespace and interface of these tests is named `nbgt<pid>-…`.
 const PREFIX: &str = "nbgt";
+/// The hosts' temporary directories (keys, configurations, logs) are named `nbgate-ssh-<pid>-…`.
+const TEMP_PREFIX: &str = "nbgate-ssh-";
 /// The routing protocol number that marks the tests' unreachable routes.
 const ROUTE_PROTO: &str = "77";
 
@@ -440,6 +443,21 @@ fn remove_leftovers() {
             .unwrap_or("");
         if stale(name) {
             let _ = quiet_ip(&["link", "del", name]);
+        }
+    }
+    // Directories of the hosts: their keys and logs.
+    for entry in std::fs::read_dir(std::env::temp_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix(TEMP_PREFIX)
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
     // Unreachable routes of ours for a subnet no interface is in any more.

@@ -248,6 +248,10 @@ fn a_host_whose_link_goes_down_fails_its_execution_while_the_other_goes_on() {
     );
     let reason = failed["reason"].as_str().unwrap_or_default();
     assert!(reason.contains(&cluster.gateway.url()), "{reason}");
+    // It ran on host A, and what the cell printed before the link went down is kept.
+    let partial = cluster.output(&failed);
+    assert_eq!(probe(&partial).0, host_a.address);
+    assert!(cell_stdout(&partial, 3).starts_with("0\n1\n"), "{partial}");
 
     // Host B's execution is still running, and goes on to succeed on host B.
     let execution = cluster.server.execution(&on_b);
