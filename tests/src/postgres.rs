@@ -20,6 +20,8 @@ pub struct Postgres {
     dir: tempfile::TempDir,
     /// Stops the server and removes `dir` once this process is gone ([`Postgres::watchdog`]).
     watchdog: Option<Child>,
+    /// More server options (`-c name=value …`), [`Postgres::start_with`].
+    options: String,
 }
 
 /// A database of its own on the shared server, for one test.
@@ -126,6 +128,11 @@ fn is_root() -> bool {
 impl Postgres {
     /// Runs `initdb` and starts the server; panics with the server's own words if either fails.
     pub fn start() -> Postgres {
+        Postgres::start_with("")
+    }
+
+    /// [`Postgres::start`] with more server options, e.g. `-c listen_addresses=127.0.0.1 -c ssl=on`.
+    pub fn start_with(options: &str) -> Postgres {
         let bin = bin_dir();
         // As root the server runs as `postgres`, which must reach the directory: /tmp, not a TMPDIR
         // inside a private tree.
@@ -150,6 +157,7 @@ impl Postgres {
             bin,
             dir,
             watchdog: None,
+            options: options.to_owned(),
         };
         server.watchdog = Some(server.watchdog());
         let data = server.dir.path().to_str().expect("a UTF-8 path").to_owned();
@@ -176,7 +184,8 @@ impl Postgres {
         let data = self.dir.path().to_str().expect("a UTF-8 path").to_owned();
         let options = format!(
             "-c listen_addresses='' -k {data} -c fsync=off -c synchronous_commit=off \
-             -c full_page_writes=off -c max_connections=200"
+             -c full_page_writes=off -c max_connections=200 {}",
+            self.options
         );
         self.run(
             "pg_ctl",

@@ -1,10 +1,15 @@
 //! Live progress: one broadcast of execution events (created, status changes, cell n of m, outputs) and
 //! schedule changes (created, updated, deleted) that the API streams as server-sent events. Slow
 //! subscribers lag and are told how much they missed; the current state is always in the store.
+//!
+//! On a shared (PostgreSQL) store each event is also handed to `replicas`, which publishes it to the
+//! other replicas and relays theirs into this broadcast ([`ExecutionEvent::replica`] says whose).
 
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::broadcast;
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::{broadcast, mpsc};
 
 use crate::model::{Execution, ExecutionStatus};
 
@@ -17,6 +22,10 @@ pub struct ExecutionEvent {
     pub execution_id: String,
     #[serde(flatten)]
     pub kind: EventKind,
+    /// The replica it happened on when another replica's event was relayed (a shared store);
+    /// `None`: this process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -126,17 +135,56 @@ impl Feed {
     }
 }
 
+/// What this replica tells the others (a shared store).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Outgoing {
+    Change(Change),
+    /// Stop a run of another replica's (`replica`), as `cancel_execution` does.
+    Cancel {
+        execution_id: String,
+        replica: String,
+    },
+}
+
 /// The sending side, shared by the loop, the workers and the service.
 #[derive(Clone)]
 pub(crate) struct Events {
     sender: broadcast::Sender<Change>,
+    /// To the other replicas, once `replicas` has started (a shared store).
+    publish: Arc<OnceLock<mpsc::UnboundedSender<Outgoing>>>,
 }
 
 impl Events {
     pub(crate) fn new() -> Events {
         Events {
             sender: broadcast::channel(EVENT_BUFFER).0,
+            publish: Arc::default(),
         }
+    }
+
+    /// From now on every local event also goes to `outgoing`.
+    pub(crate) fn publish_to(&self, outgoing: mpsc::UnboundedSender<Outgoing>) {
+        let _ = self.publish.set(outgoing);
+    }
+
+    /// Tells the other replicas (nothing without a shared store).
+    pub(crate) fn publish(&self, outgoing: Outgoing) {
+        if let Some(publish) = self.publish.get() {
+            let _ = publish.send(outgoing);
+        }
+    }
+
+    /// Another replica's change, into this broadcast only.
+    pub(crate) fn relay(&self, change: Change) {
+        let _ = self.sender.send(change);
+    }
+
+    fn local(&self, change: Change) {
+        if self.publish.get().is_some() {
+            self.publish(Outgoing::Change(change.clone()));
+        }
+        // No subscriber is fine.
+        let _ = self.sender.send(change);
     }
 
     pub(crate) fn subscribe(&self, execution_id: Option<String>) -> Subscription {
@@ -150,15 +198,15 @@ impl Events {
     }
 
     pub(crate) fn send(&self, execution_id: &str, kind: EventKind) {
-        // No subscriber is fine.
-        let _ = self.sender.send(Change::Execution(ExecutionEvent {
+        self.local(Change::Execution(ExecutionEvent {
             execution_id: execution_id.into(),
             kind,
+            replica: None,
         }));
     }
 
     pub(crate) fn schedule(&self, schedule_id: &str, change: ScheduleChange) {
-        let _ = self.sender.send(Change::Schedule(ScheduleEvent {
+        self.local(Change::Schedule(ScheduleEvent {
             schedule_id: schedule_id.into(),
             change,
         }));

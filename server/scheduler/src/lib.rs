@@ -13,7 +13,8 @@
 //! - `worker`: one execution from `running` to its end — input hash, executor run, run timeout,
 //!   outcome → status, retries with back-off, retention, notification hand-off.
 //! - `service` + `schedules`: [`SchedulerHandle`], what the API calls.
-//! - [`notify`]: webhooks on their own task; [`events`]: the live-progress broadcast; [`lateness`]:
+//! - [`notify`]: webhooks on their own task; [`events`]: the live-progress broadcast (`replicas`:
+//!   shared with the other replicas of a PostgreSQL store, LISTEN/NOTIFY); [`lateness`]:
 //!   how late fires were recorded (a histogram for `/metrics`).
 //! - [`outputs`]: the files a run writes (`outputs` glob patterns), recorded after it with their hash
 //!   and, for tables, rows and columns; previews; a schedule's freshness.
@@ -48,6 +49,7 @@ pub mod notify;
 pub mod outputs;
 pub mod paths;
 pub mod pipeline;
+mod replicas;
 pub mod runner;
 mod schedules;
 mod service;
@@ -176,6 +178,9 @@ impl Scheduler {
                 recovered,
                 "executions left running by a previous process marked failed"
             );
+        }
+        if let Some(StoreUrl::Postgres(url)) = &config.store {
+            replicas::start(&ctx, url).await?;
         }
         ctx.tasks.spawn(notify::run_notifier(
             queue,

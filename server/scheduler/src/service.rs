@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::context::{Ctx, Draft, StopCause, execution_name, output_path};
 use crate::error::{Result, SchedulerError, ValidationError};
-use crate::events::{EventKind, Subscription};
+use crate::events::{EventKind, Outgoing, Subscription};
 use crate::model::{
     DEFAULT_OUTPUT_DIR, Environment, Execution, ExecutionFilter, ExecutionStatus, NewExecution,
     NotebookParameters, Page, RunConfig,
@@ -138,7 +138,9 @@ impl SchedulerHandle {
     }
 
     /// Cancels a queued execution at once, or a running one (interrupt, then kernel shutdown and
-    /// kill); it ends `cancelled` with its partial output. Answers the execution as it stands.
+    /// kill); it ends `cancelled` with its partial output. A run of another replica's (a shared
+    /// store) is stopped by that replica, told over the replicas' bus. Answers the execution as it
+    /// stands.
     pub async fn cancel_execution(&self, id: &str) -> Result<Execution> {
         let execution = self.get_execution(id).await?;
         match execution.status {
@@ -165,6 +167,16 @@ impl SchedulerHandle {
                 if let Some(running) = self.ctx.running().get_mut(id) {
                     running.cause.get_or_insert(StopCause::User);
                     running.cancel.cancel();
+                    return Ok(execution);
+                }
+                // Another replica runs it (a shared store): its owner stops it.
+                if let Some(owner) = (execution.replica.as_ref())
+                    .filter(|owner| self.ctx.replica.shared && **owner != self.ctx.replica.id)
+                {
+                    self.ctx.events.publish(Outgoing::Cancel {
+                        execution_id: id.into(),
+                        replica: owner.clone(),
+                    });
                 }
                 Ok(execution)
             }
@@ -212,6 +224,16 @@ impl SchedulerHandle {
     /// How late the fires recorded since start were (`/metrics`).
     pub fn fire_lateness(&self) -> crate::lateness::FireLateness {
         self.ctx.lateness.snapshot()
+    }
+
+    /// This process's `--replica-id`, recorded on the executions it starts.
+    pub fn replica_id(&self) -> &str {
+        &self.ctx.replica.id
+    }
+
+    /// Whether other replicas share the store (PostgreSQL).
+    pub fn shares_store(&self) -> bool {
+        self.ctx.replica.shared
     }
 
     /// The machine types executions and schedules choose from, in the file's order.

@@ -152,6 +152,7 @@ async fn a_chain_runs_in_order_and_shares_the_run_id() {
             Ok(Received::Event(ExecutionEvent {
                 execution_id,
                 kind: EventKind::Status { created: true, .. },
+                ..
             })) => created.push(execution_id),
             Ok(Received::Event(_)) => {}
             other => panic!("{other:?} before every step was announced: {created:?}"),

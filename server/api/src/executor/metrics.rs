@@ -9,6 +9,13 @@
 //! With machine types configured, the executions' gauges and counters carry a `machine_type` label
 //! (every configured type, zeros included; `""` for executions without one), looked up once per
 //! execution when it first appears.
+//!
+//! Replicas (`nbgate serve --replica-id`): every replica serves its own `/metrics`, opening with
+//! `nbgate_replica_info{replica="ID"} 1` so that Prometheus tells them apart (and joins on it). On a
+//! store shared by replicas (PostgreSQL) the series count this replica's work: executions running
+//! here, finished here, their durations, the fires it recorded; `queued` and the queue depth are the
+//! shared queue's, which any replica may start from. Other replicas' events (relayed) only move
+//! executions out of that queue.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
@@ -74,6 +81,21 @@ async fn follow(metrics: Arc<Metrics>, scheduler: SchedulerHandle, stopping: Can
             received = events.recv() => received,
         };
         match received {
+            // Another replica's: it leaves the shared queue (runs or ends there), or joins it.
+            Received::Event(event)
+                if event.replica.is_some()
+                    && !matches!(
+                        event.kind,
+                        EventKind::Status {
+                            status: ExecutionStatus::Queued,
+                            ..
+                        }
+                    ) =>
+            {
+                if matches!(event.kind, EventKind::Status { .. } | EventKind::Deleted) {
+                    metrics.lock().active.remove(&event.execution_id);
+                }
+            }
             Received::Event(event) => match event.kind {
                 EventKind::Status { status, .. } if status.is_terminal() => {
                     let active = metrics.lock().active.remove(&event.execution_id);
@@ -143,7 +165,17 @@ async fn resync(metrics: &Metrics, scheduler: &SchedulerHandle) {
                     return;
                 }
             };
-            active.extend((page.items.into_iter()).map(|e| (e.id, (e.status, e.machine_type))));
+            // Running on another replica: its metrics count it.
+            let elsewhere = |e: &nbgate_scheduler::Execution| {
+                e.status == ExecutionStatus::Running
+                    && scheduler.shares_store()
+                    && e.replica.as_deref() != Some(scheduler.replica_id())
+            };
+            active.extend(
+                (page.items.into_iter())
+                    .filter(|e| !elsewhere(e))
+                    .map(|e| (e.id, (e.status, e.machine_type))),
+            );
             match page.next_cursor {
                 Some(next) => cursor = Some(next),
                 None => break,
@@ -156,6 +188,13 @@ async fn resync(metrics: &Metrics, scheduler: &SchedulerHandle) {
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut out = String::new();
     if let Some(executor) = &state.executor {
+        let replica = label_value(executor.scheduler.replica_id());
+        let _ = writeln!(
+            out,
+            "# HELP nbgate_replica_info This nbgate serve replica (--replica-id).\n\
+             # TYPE nbgate_replica_info gauge\n\
+             nbgate_replica_info{{replica=\"{replica}\"}} 1"
+        );
         executor.metrics.render(&mut out);
     }
     let gateway_kernels = state.kernels.len();
@@ -282,6 +321,13 @@ impl Metrics {
             inner.duration_sum, inner.duration_count
         );
     }
+}
+
+/// A Prometheus label value: `\`, `"` and line feeds escaped.
+fn label_value(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// `nbgate_schedule_fire_lateness_seconds`: fire time → its execution row committed, for every fire

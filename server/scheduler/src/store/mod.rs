@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 
 pub use self::pipeline::{ChainEnd, ChainStep, Grouping};
 pub use self::postgres::PostgresStore;
+pub(crate) use self::postgres::listen;
 pub use self::sqlite::SqliteStore;
 pub use self::url::{StoreUrl, redacted};
 use crate::error::StoreError;

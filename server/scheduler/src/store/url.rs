@@ -1,7 +1,7 @@
 //! Where the store is: `nbgate serve --store URL` (`NBGATE_STORE`). `sqlite:PATH` (a file, created
 //! if missing; the default is `sqlite:<data-dir>/nbgate.sqlite3`) or `postgres://…` /
 //! `postgresql://…` (a server shared by several replicas; a unix socket directory as the host,
-//! percent-encoded or as `?host=/dir`).
+//! percent-encoded or as `?host=/dir`; TLS with `sslmode` and `sslrootcert`).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -40,7 +40,7 @@ impl FromStr for StoreUrl {
             return Ok(StoreUrl::Sqlite(PathBuf::from(path)));
         }
         if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            return match tokio_postgres::Config::from_str(text) {
+            return match super::postgres::tls::config(text) {
                 Ok(config) if config.get_hosts().is_empty() => {
                     Err(format!("{} names no host: {ACCEPTED}", redacted(text)))
                 }
@@ -110,6 +110,7 @@ mod tests {
             "postgresql://nbgate@%2Fvar%2Frun%2Fpostgresql/nbgate",
             "postgres:///nbgate?host=/var/run/postgresql&user=nbgate",
             "postgres://nbgate@db/nbgate?sslmode=require",
+            "postgres://nbgate@db/nbgate?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem",
         ] {
             assert_eq!(
                 url.parse::<StoreUrl>(),

@@ -13,18 +13,18 @@
 //! replica runs it. Listing positions (`seq`) are taken under a transaction-scoped advisory lock, so
 //! they grow in commit order and a worker's cursor never skips a row committed late.
 
+pub mod listen;
 mod parts;
+pub(crate) mod tls;
 
 use std::error::Error as _;
 use std::future::Future;
-use std::str::FromStr;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use rusqlite::types::Value as V;
-use tokio_postgres::NoTls;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 use super::rows::{self, Columns, EXECUTION_SELECT, SCHEDULE_COLUMNS, millis, opt_millis};
@@ -54,10 +54,10 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://user@host:port/db`, a unix socket directory as host
-    /// percent-encoded, `?host=/dir` or `sslmode=disable|prefer`) and applies the migrations.
+    /// percent-encoded, `?host=/dir`; TLS by `sslmode` and `sslrootcert`, [`tls`]) and applies the
+    /// migrations.
     pub fn connect(url: &str) -> StoreResult<PostgresStore> {
-        let config = tokio_postgres::Config::from_str(url)
-            .map_err(|error| StoreError::Unavailable(format!("bad PostgreSQL URL: {error}")))?;
+        let target = tls::target(url)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("nbgate-postgres")
@@ -65,8 +65,8 @@ impl PostgresStore {
             .build()
             .map_err(|error| StoreError::Unavailable(format!("start its runtime: {error}")))?;
         let manager = Manager::from_config(
-            config,
-            NoTls,
+            target.config,
+            target.tls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },

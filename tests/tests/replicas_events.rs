@@ -1,0 +1,348 @@
+//! Any replica serves the whole API: two real `nbgate serve` replicas on one PostgreSQL database
+//! (the tests' own server) and one root directory. An execution one replica runs is seen on the
+//! other's `GET /api/events` and on its own stream there (created, running, succeeded), a cancel
+//! sent to the replica that does not run it ends it `cancelled` within 2 s (the store's end time
+//! against the request's), each replica's `/metrics` names it and counts its own work; and TLS to
+//! PostgreSQL: `sslmode=verify-full` with the right root certificate works, a wrong one stops the
+//! start with one line.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use nbgate_tests::JupyterEnv;
+use nbgate_tests::serve::{Serve, TOKEN, notebook, wait_for};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A server-sent-events stream, read on a thread of its own: `(event name, data)`.
+struct Stream {
+    events: mpsc::Receiver<(String, Value)>,
+}
+
+impl Stream {
+    fn open(server: &Serve, path: &str) -> Stream {
+        let mut socket = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+        write!(
+            socket,
+            "GET {path} HTTP/1.0\r\nAuthorization: token {TOKEN}\r\n\r\n"
+        )
+        .expect("send");
+        let (sender, events) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(socket);
+            let mut name = String::new();
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                let text = line.trim_end();
+                if let Some(event) = text.strip_prefix("event: ") {
+                    name = event.to_owned();
+                } else if let Some(data) = text.strip_prefix("data: ") {
+                    let data = serde_json::from_str(data).unwrap_or(Value::Null);
+                    if sender.send((name.clone(), data)).is_err() {
+                        return;
+                    }
+                }
+                line.clear();
+            }
+        });
+        Stream { events }
+    }
+
+    /// The events up to and including the first that `last` accepts.
+    fn until(&self, what: &str, last: impl Fn(&str, &Value) -> bool) -> Vec<(String, Value)> {
+        let deadline = Instant::now() + WAIT;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok((name, data)) => {
+                    let done = last(&name, &data);
+                    seen.push((name, data));
+                    if done {
+                        return seen;
+                    }
+                }
+                Err(error) => panic!("{error} waiting for {what}; seen {seen:?}"),
+            }
+        }
+    }
+}
+
+fn replica_args(url: &str, id: &str) -> Vec<String> {
+    [
+        "--store",
+        url,
+        "--replica-id",
+        id,
+        "--no-fork-server",
+        "--max-concurrent-executions=2",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+fn start(env: &JupyterEnv, data: &std::path::Path, args: &[String]) -> Serve {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Serve::start(env, data, &args)
+}
+
+fn time(value: &Value) -> DateTime<Utc> {
+    value
+        .as_str()
+        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+        .unwrap_or_else(|| panic!("not a time: {value}"))
+        .with_timezone(&Utc)
+}
+
+/// A metric's value in a `/metrics` text, by its whole series name.
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn another_replicas_execution_is_followed_and_cancelled_on_either() {
+    let database = nbgate_tests::postgres::database();
+    let env = JupyterEnv::new();
+    env.add_test_kernel("testk", &[]);
+    let write = |name: &str, cells: &[&str]| {
+        std::fs::write(env.work().join(name), notebook("testk", "testlang", cells)).expect("write");
+    };
+    write("quick.ipynb", &["echo hello", "echo bye"]);
+    write("slow.ipynb", &["echo start", "sleep 60000"]);
+    let (a_data, b_data) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let a = start(&env, a_data.path(), &replica_args(&database.url, "a"));
+    let b = start(&env, b_data.path(), &replica_args(&database.url, "b"));
+    let replicas = [("a", &a), ("b", &b)];
+    let feeds = replicas.map(|(_, server)| Stream::open(server, "/api/events"));
+    for feed in &feeds {
+        feed.until("ready", |name, _| name == "ready");
+    }
+
+    // Created on a; whichever replica runs it, the other one's feed shows its whole life.
+    let quick = a.create(&json!({"notebook": "quick.ipynb"}));
+    let done = a.finished(&quick, WAIT);
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let owner = done["replica"]
+        .as_str()
+        .expect("the replica that ran it")
+        .to_owned();
+    let (other_index, _) = (replicas.iter().enumerate())
+        .find(|(_, (id, _))| *id != owner)
+        .expect("the other replica");
+    let of_quick = |data: &Value| data["execution_id"] == quick.as_str();
+    let seen = feeds[other_index].until("quick's end on the other replica", |name, data| {
+        name == "finished" && of_quick(data)
+    });
+    let names: Vec<&str> = (seen.iter())
+        .filter(|(_, data)| of_quick(data))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let position = |wanted: &str| names.iter().position(|name| *name == wanted);
+    let (created, finished) = (position("created"), position("finished"));
+    let running = (seen.iter().filter(|(_, data)| of_quick(data)))
+        .position(|(name, data)| name == "status" && data["status"] == "running");
+    assert!(
+        created.is_some() && running.is_some() && created < running && running < finished,
+        "replica {owner} ran it; the other's feed: {names:?}"
+    );
+    let (_, last) = seen.last().expect("finished");
+    assert_eq!(last["execution"]["status"], "succeeded", "{last}");
+    assert_eq!(last["execution"]["replica"], owner.as_str(), "{last}");
+
+    // Each replica's /metrics names it and counts what it ran itself.
+    for (id, server) in replicas {
+        let text = server.ok("GET", "/metrics", None);
+        let text = text.as_str().expect("text");
+        assert_eq!(
+            metric(text, &format!("nbgate_replica_info{{replica=\"{id}\"}}")),
+            Some(1.0),
+            "{text}"
+        );
+        let succeeded = if id == owner { 1.0 } else { 0.0 };
+        assert_eq!(
+            metric(
+                text,
+                "nbgate_executions_finished_total{status=\"succeeded\"}"
+            ),
+            Some(succeeded),
+            "replica {id} (quick ran on {owner}): {text}"
+        );
+    }
+
+    // A run on one replica, cancelled through the other.
+    let slow = b.create(&json!({"notebook": "slow.ipynb"}));
+    let running = wait_for(WAIT, "slow to run", || {
+        let execution = b.execution(&slow);
+        (execution["status"] == "running" && execution["progress"]["cell"] == 1)
+            .then_some(execution)
+    });
+    let owner = running["replica"].as_str().expect("replica").to_owned();
+    let (_, other) = *replicas.iter().find(|(id, _)| *id != owner).expect("other");
+    let (owner_index, _) = (replicas.iter().enumerate())
+        .find(|(_, (id, _))| *id == owner)
+        .expect("owner");
+    let own_stream = Stream::open(other, &format!("/api/executions/{slow}/events"));
+    own_stream.until("the snapshot", |name, data| {
+        name == "status" && data["status"] == "running"
+    });
+    let asked = Utc::now();
+    let answer = other.ok("POST", &format!("/api/executions/{slow}/cancel"), None);
+    assert_eq!(answer["id"], slow.as_str(), "{answer}");
+    let ended = other.finished(&slow, WAIT);
+    assert_eq!(ended["status"], "cancelled", "{ended}");
+    let took = (time(&ended["ended_at"]) - asked)
+        .to_std()
+        .unwrap_or_default();
+    assert!(
+        took < Duration::from_secs(2),
+        "cancelled through the other replica, ended by {owner} {took:?} after the request"
+    );
+    eprintln!("cancel through the other replica: ended {took:?} after the request");
+    // The other replica's stream of that execution ends with it, as on the owner.
+    let seen = own_stream.until("the cancelled status", |name, data| {
+        name == "status" && data["status"] == "cancelled"
+    });
+    assert!(!seen.is_empty());
+    feeds[owner_index].until("slow's end on its owner", |name, data| {
+        name == "finished" && data["execution_id"] == slow.as_str()
+    });
+    a.stop();
+    b.stop();
+    env.assert_no_survivors(Duration::from_secs(5));
+}
+
+/// A private CA, a server certificate for `address` signed by it, and another CA that signed
+/// nothing: `(ca.pem, server.pem, server.key, other-ca.pem)` in `dir`.
+fn certificates(dir: &std::path::Path, address: &str) -> [std::path::PathBuf; 4] {
+    let authority = |name: &str| {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let key = rcgen::KeyPair::generate().expect("CA key");
+        rcgen::CertifiedIssuer::self_signed(params, key).expect("CA")
+    };
+    let ca = authority("nbgate test CA");
+    let other = authority("another CA");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let certificate = rcgen::CertificateParams::new([address.to_owned()])
+        .expect("params")
+        .signed_by(&key, &*ca)
+        .expect("certificate");
+    let paths = ["ca.pem", "server.pem", "server.key", "other-ca.pem"].map(|name| dir.join(name));
+    for (path, text) in paths.iter().zip([
+        ca.pem(),
+        certificate.pem(),
+        key.serialize_pem(),
+        other.pem(),
+    ]) {
+        std::fs::write(path, text).expect("write");
+    }
+    paths
+}
+
+/// `path` readable by the server (as root it runs as `postgres`), the key by it only.
+fn for_the_server(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        let status = std::process::Command::new("chown")
+            .arg("postgres:postgres")
+            .arg(path)
+            .status()
+            .expect("chown");
+        assert!(status.success(), "chown {}", path.display());
+    }
+}
+
+#[test]
+fn tls_to_postgres_is_verified_and_a_wrong_root_is_one_line() {
+    // A loopback address of this test's own (port 5432 like the unix socket), so no port collides.
+    let address = format!(
+        "127.0.{}.{}",
+        std::process::id() % 250 + 1,
+        std::process::id() / 250 % 250 + 1
+    );
+    let certs = tempfile::Builder::new()
+        .prefix("nbgate-pg-tls-")
+        .tempdir_in("/tmp")
+        .expect("dir");
+    for_the_server(certs.path(), 0o755);
+    let [ca, cert, key, other] = certificates(certs.path(), &address);
+    for_the_server(&cert, 0o644);
+    for_the_server(&key, 0o600);
+    let postgres = nbgate_tests::postgres::Postgres::start_with(&format!(
+        "-c listen_addresses={address} -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+        cert.display(),
+        key.display()
+    ));
+    postgres.create_database("tls");
+    let database = nbgate_tests::postgres::Database {
+        url: String::new(),
+        name: "tls".into(),
+        server: std::sync::Arc::new(postgres),
+    };
+    let url = |root: &std::path::Path| {
+        format!(
+            "postgres://postgres@{address}:5432/tls?sslmode=verify-full&sslrootcert={}",
+            root.display().to_string().replace('/', "%2F")
+        )
+    };
+
+    let env = JupyterEnv::new();
+    env.add_test_kernel("testk", &[]);
+    std::fs::write(
+        env.work().join("hello.ipynb"),
+        notebook("testk", "testlang", &["echo hello"]),
+    )
+    .expect("write");
+    let data = tempfile::tempdir().expect("data dir");
+    let good = url(&ca);
+    let server = Serve::start(&env, data.path(), &["--store", &good, "--no-fork-server"]);
+    let id = server.create(&json!({"notebook": "hello.ipynb"}));
+    let done = server.finished(&id, WAIT);
+    assert_eq!(done["status"], "succeeded", "{done}");
+    // It went over TLS: the server's own view of its client connections.
+    let encrypted = wait_for(WAIT, "an encrypted connection", || {
+        let rows = database.query(
+            "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+             WHERE ssl AND datname = 'tls'",
+        );
+        (rows.trim().parse::<u32>().unwrap_or(0) > 0).then_some(rows)
+    });
+    assert!(!encrypted.is_empty());
+    server.stop();
+
+    for (bad, says) in [
+        (url(&other), "certificate"),
+        (url(&certs.path().join("missing.pem")), "sslrootcert"),
+    ] {
+        let output = std::process::Command::new(nbgate_tests::workspace_bin("nbgate"))
+            .args(["serve", "--port=0", "--store", &bad])
+            .arg(format!("--root-dir={}", env.work().display()))
+            .arg(format!("--data-dir={}", data.path().display()))
+            .envs(env.vars())
+            .output()
+            .expect("nbgate runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{bad}: started");
+        let lines: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("nbgate:"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{bad}: {stderr}");
+        assert!(lines[0].contains(says), "{bad}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        eprintln!("{}", lines[0]);
+    }
+}
