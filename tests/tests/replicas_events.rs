@@ -2,7 +2,8 @@
 //! (the tests' own server) and one root directory. An execution one replica runs is seen on the
 //! other's `GET /api/events` and on its own stream there (created, running, succeeded), a cancel
 //! sent to the replica that does not run it ends it `cancelled` within 2 s (the store's end time
-//! against the request's), each replica's `/metrics` names it and counts its own work; and TLS to
+//! against the request's), each replica's `/metrics` names it and counts its own work, events flow
+//! again after PostgreSQL restarts; and TLS to
 //! PostgreSQL: `sslmode=verify-full` with the right root certificate works, a wrong one stops the
 //! start with one line.
 
@@ -50,6 +51,19 @@ impl Stream {
             }
         });
         Stream { events }
+    }
+
+    /// Whether an event that `wanted` accepts arrives within `within`.
+    fn seen_within(&self, within: Duration, wanted: impl Fn(&str, &Value) -> bool) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok((name, data)) if wanted(&name, &data) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
     }
 
     /// The events up to and including the first that `last` accepts.
@@ -214,6 +228,35 @@ fn another_replicas_execution_is_followed_and_cancelled_on_either() {
     feeds[owner_index].until("slow's end on its owner", |name, data| {
         name == "finished" && data["execution_id"] == slow.as_str()
     });
+
+    // PostgreSQL restarted: the replicas' LISTEN connections come back by themselves (back-off up
+    // to 5 s), and an execution created on a is seen on b's feed again, on the same stream.
+    database.server.stop();
+    database.server.start_again();
+    let restarted = Instant::now();
+    let again = wait_for(
+        Duration::from_secs(30),
+        "events across replicas again",
+        || {
+            let (status, created) = a.call(
+                "POST",
+                "/api/executions",
+                Some(&json!({"notebook": "quick.ipynb"})),
+            );
+            // 503 while a's pool connects again.
+            let id = created["id"].as_str().filter(|_| status == 201)?.to_owned();
+            feeds[1]
+                .seen_within(Duration::from_secs(1), |name, data| {
+                    name == "created" && data["execution_id"] == id.as_str()
+                })
+                .then_some(id)
+        },
+    );
+    eprintln!(
+        "after PostgreSQL's restart: {again} created on a seen on b {:?} after the restart",
+        restarted.elapsed()
+    );
+    a.finished(&again, WAIT);
     a.stop();
     b.stop();
     env.assert_no_survivors(Duration::from_secs(5));
