@@ -111,11 +111,10 @@ impl Bus {
         &self,
         incoming: &mpsc::UnboundedSender<String>,
     ) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<String>), String> {
-        let (client, mut connection) = self
-            .target
-            .config
-            .connect(self.target.tls.clone())
+        let connecting = self.target.config.connect(self.target.tls.clone());
+        let (client, mut connection) = tokio::time::timeout(super::CONNECT_TIMEOUT, connecting)
             .await
+            .map_err(|_| format!("no connection within {:?}", super::CONNECT_TIMEOUT))?
             .map_err(|error| super::describe(&error))?;
         let channel = self.channel.clone();
         let incoming = incoming.clone();
