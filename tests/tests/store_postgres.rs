@@ -165,8 +165,8 @@ fn replicas_recover_only_their_own_executions() {
 
 /// PostgreSQL restarted under a running `nbgate serve`: meanwhile the API answers 503 with the
 /// reason (never a 500, no panic); once it is back the server goes on by itself: the API answers
-/// and the schedule fires again, no fire time twice. (Not yet checked: that an execution caught by
-/// the restart mid-write still ends.)
+/// and the schedule fires again, no fire time twice (a run caught by the outage:
+/// `a_run_that_ends_while_postgres_is_down_is_recorded_once_it_is_back`).
 #[test]
 fn a_postgres_restart_is_503_meanwhile_and_the_server_goes_on_after() {
     // A server of this test's own: it is stopped under the others otherwise.
@@ -220,6 +220,73 @@ fn a_postgres_restart_is_503_meanwhile_and_the_server_goes_on_after() {
     let all = server.all_executions();
     assert_each_fire_once(&all);
     server.stop();
+}
+
+/// PostgreSQL stopped while an execution runs, and kept down past the run's end: the end is kept in
+/// memory and written once the server is back, so the execution ends with its true status and its
+/// output (it stayed `running` for good before: its end was written once, failed, and dropped).
+#[test]
+fn a_run_that_ends_while_postgres_is_down_is_recorded_once_it_is_back() {
+    let postgres = std::sync::Arc::new(nbgate_tests::postgres::Postgres::start());
+    postgres.create_database("midrun");
+    let database = nbgate_tests::postgres::Database {
+        url: postgres.url("midrun"),
+        name: "midrun".into(),
+        server: postgres.clone(),
+    };
+    let url = database.url.clone();
+    let env = JupyterEnv::new();
+    env.add_test_kernel("testk", &[]);
+    std::fs::write(
+        env.work().join("slow.ipynb"),
+        notebook(
+            "testk",
+            "testlang",
+            &["echo start", "sleep 1500", "echo done"],
+        ),
+    )
+    .expect("write");
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Serve::start(&env, data.path(), &["--store", &url, "--no-fork-server"]);
+    let id = server.create(&json!({"notebook": "slow.ipynb"}));
+    let running = wait_for(Duration::from_secs(30), "the execution to run", || {
+        let execution = server.execution(&id);
+        (execution["status"] == "running").then_some(execution)
+    });
+    let output = env
+        .work()
+        .join(running["output_path"].as_str().expect("output_path"));
+
+    // The tests' server commits asynchronously (`synchronous_commit=off`) and stops as a crash
+    // does: what it acknowledged last would be lost with it, the execution's row included.
+    database.query("CHECKPOINT");
+    let stopped = postgres.stop();
+    assert!(stopped.status.success(), "{stopped:?}");
+    // The run's last save (papermill's end time set) comes just before its end is written.
+    wait_for(Duration::from_secs(60), "the run's last save", || {
+        let text = std::fs::read_to_string(&output).ok()?;
+        let saved: serde_json::Value = serde_json::from_str(&text).ok()?;
+        saved["metadata"]["papermill"]["end_time"]
+            .is_string()
+            .then_some(())
+    });
+    let (status, body) = server.call("GET", &format!("/api/executions/{id}"), None);
+    assert_eq!(status, 503, "{body}");
+    // The outage outlasts the run's end by two seconds: its length is the point, not a wait for an
+    // event (the end's first write fails in it).
+    std::thread::sleep(Duration::from_secs(2));
+
+    postgres.start_again();
+    // The pool reconnects at its next call: a 503 may come first.
+    let done = wait_for(Duration::from_secs(60), "the execution's end", || {
+        let (status, execution) = server.call("GET", &format!("/api/executions/{id}"), None);
+        (status == 200 && is_terminal(&execution)).then_some(execution)
+    });
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let notebook = server.ok("GET", &format!("/api/executions/{id}/notebook"), None);
+    assert_eq!(cell_stdout(&notebook, 2).trim(), "done");
+    server.stop();
+    env.assert_no_survivors(Duration::from_secs(5));
 }
 
 /// A test environment with the test kernel and `hello.ipynb` (one cell: `echo hello`).

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -77,6 +78,9 @@ pub(crate) struct Replica {
 
 pub(crate) const STOPPED_DURING_RUN: &str = "nbgate stopped during the run";
 
+/// The longest wait between two tries of a write while the store is unavailable.
+pub(crate) const UNAVAILABLE_BACKOFF_MAX: Duration = Duration::from_secs(5);
+
 impl Ctx {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -125,6 +129,35 @@ impl Ctx {
         self.data_dir
             .join("snapshots")
             .join(format!("{schedule_id}.ipynb"))
+    }
+
+    /// `call` on the store; while the store is unavailable (a PostgreSQL server restarted or out of
+    /// reach), again after a back-off (0.1 s doubling to [`UNAVAILABLE_BACKOFF_MAX`]) until it
+    /// answers, so what a run produced (its end, values, output files) is written once the store is
+    /// back; the caller keeps it in memory meanwhile. Gives up only on shutdown (the execution is then
+    /// recovered as after a crash) and on other errors. `call` must be idempotent: a commit whose
+    /// answer was lost is repeated.
+    pub async fn store_until_written<R, F>(&self, what: &str, call: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: Fn(&dyn Store) -> Result<R, StoreError> + Send + Sync + 'static,
+    {
+        let call = Arc::new(call);
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let attempt = call.clone();
+            match self.db.call(move |store| attempt(store)).await {
+                Err(StoreError::Unavailable(reason)) if !self.shutdown.is_cancelled() => {
+                    tracing::warn!(%reason, ?backoff, "the store is unavailable: {what} again after a back-off");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = self.shutdown.cancelled() => {}
+                    }
+                    backoff = (backoff * 2).min(UNAVAILABLE_BACKOFF_MAX);
+                }
+                other => return other,
+            }
+        }
     }
 
     /// A name not yet used by an execution: `base`, else `base_2`, `base_3`…

@@ -128,8 +128,9 @@ async fn write_values(
         }
         let (key, now) = (id.clone(), ctx.now());
         if let Err(error) = ctx
-            .db
-            .call(move |store| store.record_values(&key, &batch, now))
+            .store_until_written("record values", move |store| {
+                store.record_values(&key, &batch, now)
+            })
             .await
         {
             tracing::error!(execution = %id, %error, "cannot record values");

@@ -96,8 +96,12 @@ pub(crate) async fn run_execution(
     let retry = retryable.then(|| retry_of(&execution, now));
     let (row, next) = (execution.clone(), retry.clone());
     let written = ctx
-        .db
-        .call(move |store| store.finish_execution(&row, ExecutionStatus::Running, next.as_ref()))
+        .store_until_written("record the end", move |store| {
+            Ok(
+                store.finish_execution(&row, ExecutionStatus::Running, next.as_ref())?
+                    || already_written(store, &row)?,
+            )
+        })
         .await;
     let delete_output = ctx
         .running()
@@ -126,6 +130,18 @@ pub(crate) async fn run_execution(
         Err(error) => tracing::error!(execution = %execution.id, %error, "cannot record the end"),
     }
     ctx.wake.notify_one();
+}
+
+/// Whether `end` is the stored row's end already: a first try whose commit went through but whose
+/// answer was lost with the connection.
+fn already_written(
+    store: &dyn crate::store::Store,
+    end: &Execution,
+) -> crate::store::StoreResult<bool> {
+    let millis = |e: &Execution| e.ended_at.map(|t| t.timestamp_millis());
+    Ok(store
+        .get_execution(&end.id)?
+        .is_some_and(|stored| stored.status == end.status && millis(&stored) == millis(end)))
 }
 
 /// After a run that succeeded (values and outputs stored): the failure its `expect` rules make it.

@@ -277,8 +277,9 @@ pub(crate) async fn after_run(ctx: &Ctx, execution: &Execution, before: Option<S
     };
     let id = execution.id.clone();
     if let Err(error) = ctx
-        .db
-        .call(move |store| store.record_outputs(&id, &files))
+        .store_until_written("record output files", move |store| {
+            store.record_outputs(&id, &files)
+        })
         .await
     {
         tracing::error!(execution = %execution.id, %error, "cannot record output files");
