@@ -171,6 +171,27 @@ fn another_replicas_execution_is_followed_and_cancelled_on_either() {
     assert_eq!(last["execution"]["status"], "succeeded", "{last}");
     assert_eq!(last["execution"]["replica"], owner.as_str(), "{last}");
 
+    // A schedule made on b and a deletion on a reach the other replica's feed too.
+    b.ok(
+        "POST",
+        "/api/schedules",
+        Some(
+            &json!({"name": "weekly", "notebook": "quick.ipynb", "cron": "0 6 * * 1",
+                     "paused": true}),
+        ),
+    );
+    let (_, made) = feeds[0]
+        .until("the schedule on a's feed", |name, _| {
+            name == "schedule_created"
+        })
+        .pop()
+        .expect("schedule_created");
+    assert_eq!(made["schedule"]["name"], "weekly", "{made}");
+    a.ok("DELETE", &format!("/api/executions/{quick}"), None);
+    feeds[1].until("the deletion on b's feed", |name, data| {
+        name == "deleted" && of_quick(data)
+    });
+
     // Each replica's /metrics names it and counts what it ran itself.
     for (id, server) in replicas {
         let text = server.ok("GET", "/metrics", None);
