@@ -296,6 +296,20 @@ impl<'a> CellRunner<'a> {
             }
             KernelEvent::Heartbeat { .. } => return None,
         };
+        let location = self.kernel.location();
+        if channel == Channel::IoPub
+            && location != "local"
+            && let Some(state) = nbgate_kernel::gateway::reported_death(&message)
+        {
+            // Said before the handle's `Died`, which then adds nothing.
+            let what = match state {
+                "dead" => "could not restart the kernel",
+                _ => "found the kernel dead",
+            };
+            let reason =
+                format!("gateway {location} {what} (its process or its host stopped answering)");
+            return Some(CellEnd::KernelDied { reason });
+        }
         let Ok(routing) = message.routing() else {
             return None;
         };

@@ -483,8 +483,9 @@ async fn next_frame(socket: &mut Option<Socket>) -> Option<std::result::Result<M
 
 /// The gateway's own word that the kernel died: a `status` of `restarting` (its restarter found the
 /// kernel dead) or `dead` (it gave up restarting it), which jupyter_server sends on the channels with no
-/// parent; a kernel never publishes either. Returns the state.
-fn reported_death(message: &RawMessage) -> Option<&'static str> {
+/// parent; a kernel never publishes either. Returns the state. The kernel's handle then reports
+/// `Died`; the executor reads the message itself for its reason.
+pub fn reported_death(message: &RawMessage) -> Option<&'static str> {
     let routing = message.routing().ok()?;
     if routing.msg_type != "status" || routing.parent_msg_id.is_some() {
         return None;

@@ -40,6 +40,8 @@ use nbgate_protocol::Signer;
 use self::actor::{GatewayActor, Remote};
 use self::rest::Rest;
 
+pub use self::actor::reported_death;
+
 /// How long one REST call other than the start (interrupt, restart, delete) may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
