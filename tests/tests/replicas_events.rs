@@ -250,6 +250,39 @@ fn another_replicas_execution_is_followed_and_cancelled_on_either() {
         name == "finished" && data["execution_id"] == slow.as_str()
     });
 
+    // A schedule deleted on one replica while its run goes on on the other: the run stops there,
+    // `cancelled` because its schedule was deleted, as it would on the deleting replica.
+    a.ok(
+        "POST",
+        "/api/schedules",
+        // `live`: a snapshot is kept in the data directory of the replica that made the schedule.
+        Some(
+            &json!({"name": "slowly", "notebook": "slow.ipynb", "cron": "0 6 * * 1",
+                     "paused": true, "input": "live"}),
+        ),
+    );
+    let run = a.ok("POST", "/api/schedules/slowly/run", None);
+    let run = run["id"].as_str().expect("id").to_owned();
+    let running = wait_for(WAIT, "the schedule's run to run", || {
+        let execution = a.execution(&run);
+        (execution["status"] == "running" && execution["progress"]["cell"] == 1)
+            .then_some(execution)
+    });
+    let owner = running["replica"].as_str().expect("replica").to_owned();
+    let (_, other) = *replicas.iter().find(|(id, _)| *id != owner).expect("other");
+    let asked = Utc::now();
+    other.ok("DELETE", "/api/schedules/slowly?executions=keep", None);
+    let ended = other.finished(&run, WAIT);
+    assert_eq!(ended["status"], "cancelled", "{ended}");
+    assert_eq!(ended["reason"], "its schedule was deleted", "{ended}");
+    let took = (time(&ended["ended_at"]) - asked)
+        .to_std()
+        .unwrap_or_default();
+    assert!(
+        took < Duration::from_secs(2),
+        "{owner} stopped it {took:?} after"
+    );
+
     // PostgreSQL restarted: the replicas' LISTEN connections come back by themselves (back-off up
     // to 5 s), and an execution created on a is seen on b's feed again, on the same stream.
     database.server.stop();

@@ -4,7 +4,8 @@
 //! the channel [`CHANNEL`]), and the other replicas' events are relayed into the local broadcast,
 //! marked with the replica they came from, so `GET /api/events` and an execution's own stream show
 //! them. A cancel of an execution another replica runs is published too; its owner stops the run as
-//! `cancel_execution` would have there.
+//! `cancel_execution` would have there. A schedule's deletion stops its runs on every replica, as
+//! on the one that deleted it.
 //!
 //! A message is JSON of at most [`MAX_PAYLOAD`] bytes: ids and the event's small fields. An output
 //! too large to fit is relayed without its content (`null`: the client reads the output notebook,
@@ -22,7 +23,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::context::{Ctx, StopCause};
+use crate::context::{Ctx, Running, StopCause};
 use crate::events::{Change, EventKind, ExecutionEvent, Outgoing, ScheduleChange, ScheduleEvent};
 use crate::model::ExecutionStatus;
 use crate::store::listen::{Bus, MAX_PAYLOAD};
@@ -282,6 +283,16 @@ async fn receive(ctx: &Ctx, message: Message) {
         }
         What::Schedule { id, change } => {
             ctx.wake.notify_one();
+            if matches!(change, WireChange::Deleted) {
+                // Its runs here stop as the deleting replica's own do (the output goes too if the
+                // rows went with the schedule).
+                let ours = |running: &&mut Running| running.schedule_id.as_deref() == Some(&id);
+                for running in ctx.running().values_mut().filter(ours) {
+                    running.delete_output = true;
+                    running.cause.get_or_insert(StopCause::ScheduleDeleted);
+                    running.cancel.cancel();
+                }
+            }
             Change::Schedule(ScheduleEvent {
                 schedule_id: id,
                 change: match change {
