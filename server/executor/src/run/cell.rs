@@ -34,6 +34,11 @@ pub const DEATH_DRAIN: Duration = Duration::from_millis(250);
 /// (ipykernel answers an interrupt in milliseconds; a kernel that has not answered by then is wedged).
 pub const INTERRUPT_GRACE: Duration = Duration::from_millis(500);
 
+/// [`INTERRUPT_GRACE`] for a kernel on a gateway: the interrupt is a request to the gateway, which
+/// signals the kernel, and the traceback comes back through the gateway's relay, two more hops that
+/// take hundreds of milliseconds on a loaded gateway host.
+pub const REMOTE_INTERRUPT_GRACE: Duration = Duration::from_secs(2);
+
 /// Each step of stopping a run's kernel (`shutdown_request`, then SIGTERM, then SIGKILL). With the
 /// interrupt grace, a cell wedged past its timeout ends the run within 1.5 s of the timeout, not the 3.5 s
 /// of the kernel crate's default step.
@@ -115,6 +120,15 @@ impl<'a> CellRunner<'a> {
             values: ValueExtractor::new(),
             options,
             cancel,
+        }
+    }
+
+    /// How long an interrupted cell gets to report its end, by where its kernel runs.
+    fn interrupt_grace(&self) -> Duration {
+        if self.kernel.location() == "local" {
+            INTERRUPT_GRACE
+        } else {
+            REMOTE_INTERRUPT_GRACE
         }
     }
 
@@ -224,12 +238,12 @@ impl<'a> CellRunner<'a> {
                     let seconds = self.options.cell_timeout.map_or(0.0, |t| t.as_secs_f64());
                     timed_out = Some(timeout_message(seconds, &code));
                     let _ = self.kernel.interrupt().await;
-                    iopub_deadline = Some(Instant::now() + INTERRUPT_GRACE);
+                    iopub_deadline = Some(Instant::now() + self.interrupt_grace());
                 }
                 () = self.cancel.cancelled(), if !cancelled => {
                     cancelled = true;
                     let _ = self.kernel.interrupt().await;
-                    iopub_deadline = Some(Instant::now() + INTERRUPT_GRACE);
+                    iopub_deadline = Some(Instant::now() + self.interrupt_grace());
                 }
             }
         }
