@@ -3,7 +3,8 @@
 //! schedule's change) is published on the store's bus ([`crate::store::listen`], LISTEN/NOTIFY on
 //! the channel [`CHANNEL`]), and the other replicas' events are relayed into the local broadcast,
 //! marked with the replica they came from, so `GET /api/events` and an execution's own stream show
-//! them. A cancel of an execution another replica runs is published too; its owner stops the run as
+//! them. A cancel of an execution another replica runs is published too (again every 0.5 s while
+//! the store still shows it running there, 20 times at most); its owner stops the run as
 //! `cancel_execution` would have there. A schedule's deletion stops its runs on every replica, as
 //! on the one that deleted it.
 //!
@@ -121,6 +122,43 @@ pub(crate) async fn start(ctx: &Arc<Ctx>, url: &str) -> crate::Result<()> {
     }
     ctx.tasks.spawn(relay(ctx.clone(), incoming, reconnections));
     Ok(())
+}
+
+/// How often, and how many times, a cancel is told again while the owner still runs the execution
+/// (its bus was reconnecting, or the message came before its run was registered).
+const CANCEL_AGAIN: Duration = Duration::from_millis(500);
+const CANCEL_TRIES: usize = 20;
+
+/// Tells `owner` to stop its run of `execution_id`, again every [`CANCEL_AGAIN`] while the store
+/// still shows it running there (a few times at most).
+pub(crate) fn cancel_elsewhere(ctx: &Arc<Ctx>, execution_id: &str, owner: &str) {
+    let cancel = Outgoing::Cancel {
+        execution_id: execution_id.to_owned(),
+        replica: owner.to_owned(),
+    };
+    ctx.events.publish(cancel.clone());
+    let (ctx, id, owner) = (ctx.clone(), execution_id.to_owned(), owner.to_owned());
+    ctx.tasks.clone().spawn(async move {
+        for _ in 0..CANCEL_TRIES {
+            tokio::select! {
+                () = ctx.shutdown.cancelled() => return,
+                () = tokio::time::sleep(CANCEL_AGAIN) => {}
+            }
+            let key = id.clone();
+            let still = match ctx.db.call(move |store| store.get_execution(&key)).await {
+                Ok(Some(row)) => {
+                    row.status == ExecutionStatus::Running && row.replica.as_deref() == Some(&owner)
+                }
+                Ok(None) => false,
+                // The store is out of reach: try again later.
+                Err(_) => true,
+            };
+            if !still {
+                return;
+            }
+            ctx.events.publish(cancel.clone());
+        }
+    });
 }
 
 /// Local events → messages.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::context::{Ctx, Draft, StopCause, execution_name, output_path};
 use crate::error::{Result, SchedulerError, ValidationError};
-use crate::events::{EventKind, Outgoing, Subscription};
+use crate::events::{EventKind, Subscription};
 use crate::model::{
     DEFAULT_OUTPUT_DIR, Environment, Execution, ExecutionFilter, ExecutionStatus, NewExecution,
     NotebookParameters, Page, RunConfig,
@@ -173,10 +173,7 @@ impl SchedulerHandle {
                 if let Some(owner) = (execution.replica.as_ref())
                     .filter(|owner| self.ctx.replica.shared && **owner != self.ctx.replica.id)
                 {
-                    self.ctx.events.publish(Outgoing::Cancel {
-                        execution_id: id.into(),
-                        replica: owner.clone(),
-                    });
+                    crate::replicas::cancel_elsewhere(&self.ctx, id, owner);
                 }
                 Ok(execution)
             }
