@@ -171,6 +171,10 @@ impl Scheduler {
             notifier,
             shutdown.clone(),
         ));
+        // First, so that the other replicas hear of what recovery ends too.
+        if let Some(StoreUrl::Postgres(url)) = &config.store {
+            replicas::start(&ctx, url).await?;
+        }
         let recovered = engine::recover(&ctx).await?;
         pipeline::recover(&ctx).await?;
         if recovered > 0 {
@@ -178,9 +182,6 @@ impl Scheduler {
                 recovered,
                 "executions left running by a previous process marked failed"
             );
-        }
-        if let Some(StoreUrl::Postgres(url)) = &config.store {
-            replicas::start(&ctx, url).await?;
         }
         ctx.tasks.spawn(notify::run_notifier(
             queue,
