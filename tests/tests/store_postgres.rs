@@ -163,6 +163,86 @@ fn replicas_recover_only_their_own_executions() {
     env.assert_no_survivors(Duration::from_secs(5));
 }
 
+/// Two replicas with a 2 s lease: the one running an execution is killed -9; the other finds its
+/// lease expired, ends the execution `failed` ("replica X lost") within the lease timeout and a
+/// beat, and runs its retry to success.
+#[test]
+fn a_killed_replica_s_execution_is_ended_and_retried_by_another_after_its_lease() {
+    let database = nbgate_tests::postgres::database();
+    let env = JupyterEnv::new();
+    env.add_test_kernel("testk", &[]);
+    std::fs::write(
+        env.work().join("slow.ipynb"),
+        notebook("testk", "testlang", &["sleep 3000", "echo done"]),
+    )
+    .expect("write");
+    let args = |id: &str| {
+        vec![
+            "--store".to_owned(),
+            database.url.clone(),
+            format!("--replica-id={id}"),
+            "--lease-timeout=2".to_owned(),
+            "--no-fork-server".to_owned(),
+        ]
+    };
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("dir"));
+    let mut servers: Vec<(String, Serve)> = ["a", "b"]
+        .iter()
+        .zip(&dirs)
+        .map(|(id, dir)| {
+            let args = args(id);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            (id.to_string(), Serve::start(&env, dir.path(), &args))
+        })
+        .collect();
+    servers[0].1.ok(
+        "POST",
+        "/api/schedules",
+        Some(
+            &json!({"name": "slow", "notebook": "slow.ipynb", "every": "1h",
+                     "retries": 1, "retry_delay": 1, "input": "live"}),
+        ),
+    );
+    let first = servers[0].1.ok("POST", "/api/schedules/slow/run", None)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let running = wait_for(Duration::from_secs(30), "the execution to run", || {
+        let execution = servers[0].1.execution(&first);
+        (execution["status"] == "running").then_some(execution)
+    });
+    let owner = running["replica"].as_str().expect("replica").to_owned();
+    let at = servers
+        .iter()
+        .position(|(id, _)| *id == owner)
+        .expect("owner");
+    let (_, killed) = servers.remove(at);
+    let (_, survivor) = servers.remove(0);
+    let killed_at = std::time::Instant::now();
+    killed.kill9();
+    let ended = survivor.finished(&first, Duration::from_secs(30));
+    let found_after = killed_at.elapsed();
+    assert_eq!(ended["status"], "failed", "{ended}");
+    assert_eq!(ended["reason"], format!("replica {owner} lost"), "{ended}");
+    assert!(
+        found_after < Duration::from_secs(8),
+        "found after {found_after:?} (lease 2 s)"
+    );
+    let retry = wait_for(Duration::from_secs(30), "the retry", || {
+        survivor
+            .all_executions()
+            .into_iter()
+            .find(|e| e["attempt"] == 2)
+    });
+    let retry_id = retry["id"].as_str().expect("id").to_owned();
+    let done = survivor.finished(&retry_id, Duration::from_secs(60));
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_ne!(done["replica"], owner.as_str(), "{done}");
+    let output = survivor.ok("GET", &format!("/api/executions/{retry_id}/notebook"), None);
+    assert_eq!(cell_stdout(&output, 1).trim(), "done");
+    survivor.stop();
+}
+
 /// PostgreSQL restarted under a running `nbgate serve`: meanwhile the API answers 503 with the
 /// reason (never a 500, no panic); once it is back the server goes on by itself: the API answers
 /// and the schedule fires again, no fire time twice (a run caught by the outage:

@@ -49,6 +49,17 @@ pub struct ServeArgs {
     /// it starts; at start it recovers only its own (default: `host:pid`, new at each start).
     #[arg(long = "replica-id", env = "NBGATE_REPLICA_ID", value_name = "ID")]
     pub replica_id: Option<String>,
+    /// With a PostgreSQL store: how long a running execution's lease lasts unrenewed. Each replica
+    /// renews its own every third of it; once one expires (its replica killed or cut off), any
+    /// replica ends that execution `failed` ("replica X lost") and retries it by its policy.
+    #[arg(
+        long = "lease-timeout",
+        env = "NBGATE_LEASE_TIMEOUT",
+        value_name = "SECONDS",
+        default_value = "30",
+        value_parser = lease_timeout
+    )]
+    pub lease_timeout: std::time::Duration,
     /// Executions running at once (default: the number of cores); more wait `queued`.
     #[arg(
         long = "max-concurrent-executions",
@@ -284,6 +295,18 @@ async fn terminated() {
     }
 }
 
+/// `--lease-timeout`: a positive number of seconds (fractions allowed), at most a day.
+fn lease_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => {
+            Ok(std::time::Duration::from_secs_f64(seconds))
+        }
+        _ => Err(format!(
+            "{text:?} is not a lease timeout: give seconds, more than 0 and at most 86400"
+        )),
+    }
+}
+
 pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let token = args
         .token
@@ -294,6 +317,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let machine_types = args.machine_types.load(&args.gateway.location()?)?;
     let (data_dir, concurrency) = (args.data_dir.clone(), args.max_concurrent_executions);
     let (store, replica_id) = (args.store.clone(), args.replica_id.clone());
+    let lease_timeout = args.lease_timeout;
     let max_output_bytes = (args.max_output_bytes > 0).then_some(args.max_output_bytes);
     let config = config(args, token.clone())?;
     let data_dir = data_dir.unwrap_or_else(|| config.root_dir.join(".nbgate"));
@@ -309,6 +333,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     };
     let mut scheduler_config = SchedulerConfig::new(&config.root_dir, &data_dir);
     scheduler_config.store = store;
+    scheduler_config.lease_timeout = lease_timeout;
     if let Some(id) = replica_id.filter(|id| !id.trim().is_empty()) {
         scheduler_config.replica_id = id;
     }

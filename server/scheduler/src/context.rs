@@ -27,6 +27,9 @@ pub(crate) enum StopCause {
     User,
     /// Shutdown: ends `failed` ("nbgate stopped during the run"), retried at the next start.
     Shutdown,
+    /// Its lease was found expired and ended by a replica (this one was cut off from the store):
+    /// the end is that replica's, this run stops.
+    LeaseLost,
     /// Its schedule was deleted: ends `cancelled` ([`crate::model::SCHEDULE_DELETED`]), no retry.
     ScheduleDeleted,
 }
@@ -72,8 +75,11 @@ pub(crate) struct Ctx {
 /// This process among the replicas of a store.
 pub(crate) struct Replica {
     pub id: String,
-    /// Whether other replicas may use the store (PostgreSQL).
+    /// Whether other replicas may use the store (PostgreSQL): then its running executions are
+    /// leased, the leases renewed, and expired leases of any replica ended (`leases`).
     pub shared: bool,
+    /// How long a lease lasts unrenewed (`--lease-timeout`).
+    pub lease_timeout: Duration,
 }
 
 pub(crate) const STOPPED_DURING_RUN: &str = "nbgate stopped during the run";

@@ -16,7 +16,7 @@ use crate::error::StoreError;
 use crate::events::ScheduleChange;
 use crate::lateness::LatenessRecorder;
 use crate::model::{Execution, ExecutionStatus, Overlap, RunConfig, Schedule};
-use crate::store::{Fires, Store};
+use crate::store::{Claim, Fires, Store};
 use crate::timing::Timing;
 use crate::worker;
 
@@ -263,83 +263,60 @@ pub(crate) fn scheduled_draft(
     }
 }
 
-/// Starts queued executions that are ready, within the global and per-schedule limits. Reads the
-/// queue a page at a time, only while slots are free: with thousands queued, a worker ending costs the
-/// loop one short page, not the whole queue.
+/// Starts queued executions that are ready, within the global, per-schedule and per-machine-type
+/// limits: claimed in the store a page at a time, only while slots are free (with thousands queued,
+/// a worker ending costs the loop one short page, not the whole queue). A schedule's
+/// `max_concurrent` is counted in the store, across replicas; a machine type's here (it is this
+/// replica's configuration).
 async fn dispatch(ctx: &Arc<Ctx>, now: DateTime<Utc>) -> Result<(), StoreError> {
-    let mut limits: HashMap<String, u32> = HashMap::new();
     let mut after = None;
-    while ctx.running().len() < ctx.concurrency {
-        let ready = ctx
+    loop {
+        let free = ctx.concurrency.saturating_sub(ctx.running().len());
+        if free == 0 {
+            return Ok(());
+        }
+        let claim = Claim {
+            replica: ctx.replica.id.clone(),
+            now,
+            lease_until: now
+                + chrono::Duration::from_std(ctx.replica.lease_timeout).unwrap_or_default(),
+            after,
+            page: DISPATCH_PAGE,
+            want: free,
+        };
+        let mut per_type: HashMap<Option<String>, u32> = HashMap::new();
+        for running in ctx.running().values() {
+            *per_type.entry(running.machine_type.clone()).or_default() += 1;
+        }
+        let types = ctx.machine_types.clone();
+        let page = ctx
             .db
-            .call(move |store| store.ready_executions(now, after, DISPATCH_PAGE))
+            .call(move |store| {
+                let mut accept = |execution: &Execution| {
+                    let kind = execution.machine_type.clone();
+                    let count = per_type.entry(kind).or_default();
+                    let limit = crate::machine::limit(&types, execution.machine_type.as_deref());
+                    let allowed = limit.is_none_or(|limit| *count < limit);
+                    if allowed {
+                        *count += 1;
+                    }
+                    allowed
+                };
+                store.claim_executions(&claim, &mut accept)
+            })
             .await?;
-        let last_page = ready.len() < DISPATCH_PAGE;
-        for (seq, execution) in ready {
-            after = Some(seq);
-            if ctx.running().len() >= ctx.concurrency {
-                break;
-            }
-            start_if_allowed(ctx, now, execution, &mut limits).await?;
+        for execution in page.claimed {
+            start(ctx, execution);
         }
-        if last_page {
-            break;
+        if !page.more {
+            return Ok(());
         }
+        after = page.last;
     }
-    Ok(())
 }
 
-/// Starts `execution` unless its schedule already runs its `max_concurrent` (cached in `limits`).
-async fn start_if_allowed(
-    ctx: &Arc<Ctx>,
-    now: DateTime<Utc>,
-    mut execution: Execution,
-    limits: &mut HashMap<String, u32>,
-) -> Result<(), StoreError> {
-    if let Some(schedule_id) = execution.schedule_id.clone() {
-        let limit = match limits.get(&schedule_id) {
-            Some(limit) => *limit,
-            None => {
-                let id = schedule_id.clone();
-                let schedule = ctx.db.call(move |store| store.get_schedule(&id)).await?;
-                let limit = schedule.map_or(1, |s| s.spec.max_concurrent.max(1));
-                limits.insert(schedule_id.clone(), limit);
-                limit
-            }
-        };
-        let running = ctx
-            .running()
-            .values()
-            .filter(|r| r.schedule_id.as_deref() == Some(&schedule_id))
-            .count();
-        if running as u32 >= limit {
-            return Ok(());
-        }
-    }
-    // Its machine type's own limit (`max_concurrent` in the machine types file).
-    if let Some(limit) =
-        crate::machine::limit(&ctx.machine_types, execution.machine_type.as_deref())
-    {
-        let running = ctx
-            .running()
-            .values()
-            .filter(|r| r.machine_type == execution.machine_type)
-            .count();
-        if running as u32 >= limit {
-            return Ok(());
-        }
-    }
-    execution.status = ExecutionStatus::Running;
-    execution.started_at = Some(now);
-    execution.replica = Some(ctx.replica.id.clone());
-    let row = execution.clone();
-    let started = ctx
-        .db
-        .call(move |store| store.update_execution_if(&row, ExecutionStatus::Queued))
-        .await?;
-    if !started {
-        return Ok(()); // cancelled or deleted meanwhile
-    }
+/// Runs an execution this replica claimed.
+fn start(ctx: &Arc<Ctx>, execution: Execution) {
     let cancel = ctx.shutdown.child_token();
     ctx.running().insert(
         execution.id.clone(),
@@ -355,7 +332,6 @@ async fn start_if_allowed(
         .status(&execution.id, ExecutionStatus::Running, None);
     ctx.tasks
         .spawn(worker::run_execution(ctx.clone(), execution, cancel));
-    Ok(())
 }
 
 /// At start: executions left `running` by a previous process are failed (their partial output

@@ -10,6 +10,8 @@
 //!   one transaction; a schedule's rows are written only if its next fire is still the one they were
 //!   decided from, so no fire time is handled twice), start queued executions within the global and per-schedule limits, sleep until the next
 //!   deadline or a wake-up. Never polls. Also recovery at start.
+//! - `leases` (replicas sharing a PostgreSQL store): the heartbeat renewing this replica's leases,
+//!   and the ending (`failed`, "replica X lost", retried) of executions whose lease expired.
 //! - `worker`: one execution from `running` to its end — input hash, executor run, run timeout,
 //!   outcome → status, retries with back-off, retention, notification hand-off.
 //! - `service` + `schedules`: [`SchedulerHandle`], what the API calls.
@@ -43,6 +45,7 @@ pub mod error;
 pub mod events;
 pub mod expect;
 pub mod lateness;
+mod leases;
 mod machine;
 pub mod model;
 pub mod notify;
@@ -62,6 +65,7 @@ mod worker;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use nbgate_kernel::{KernelSpecs, MachineTypes};
 use tokio_util::sync::CancellationToken;
@@ -101,7 +105,15 @@ pub struct SchedulerConfig {
     pub kernel_env: BTreeMap<String, String>,
     /// The machine types executions and schedules choose from (`--machine-types`); none by default.
     pub machine_types: MachineTypes,
+    /// On a shared (PostgreSQL) store, how long a running execution's lease lasts unrenewed
+    /// (`--lease-timeout`, default [`DEFAULT_LEASE_TIMEOUT`]): a replica that stops renewing its
+    /// leases (killed, cut off) has its executions ended `failed` ("replica X lost") and retried by
+    /// another within about this long.
+    pub lease_timeout: Duration,
 }
+
+/// `--lease-timeout`'s default.
+pub const DEFAULT_LEASE_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl SchedulerConfig {
     pub fn new(root_dir: impl Into<PathBuf>, data_dir: impl Into<PathBuf>) -> SchedulerConfig {
@@ -115,6 +127,7 @@ impl SchedulerConfig {
             runner: Arc::new(ExecutorRunner::new(KernelSpecs::from_env())),
             kernel_env: BTreeMap::new(),
             machine_types: MachineTypes::default(),
+            lease_timeout: DEFAULT_LEASE_TIMEOUT,
         }
     }
 }
@@ -167,6 +180,7 @@ impl Scheduler {
             context::Replica {
                 id: config.replica_id,
                 shared: matches!(config.store, Some(StoreUrl::Postgres(_))),
+                lease_timeout: config.lease_timeout,
             },
             notifier,
             shutdown.clone(),
@@ -190,6 +204,9 @@ impl Scheduler {
             shutdown.clone(),
         ));
         ctx.tasks.spawn(engine::run_loop(ctx.clone()));
+        if ctx.replica.shared {
+            ctx.tasks.spawn(leases::run(ctx.clone()));
+        }
         ctx.tasks.close();
         Ok(SchedulerHandle { ctx })
     }

@@ -71,6 +71,9 @@ pub(crate) async fn run_execution(
         (ExecutionStatus::Cancelled, Some(StopCause::Shutdown), _) => {
             End::failed(STOPPED_DURING_RUN)
         }
+        (ExecutionStatus::Cancelled, Some(StopCause::LeaseLost), _) => {
+            End::failed("its lease expired: another replica ended it")
+        }
         (ExecutionStatus::Cancelled, Some(StopCause::ScheduleDeleted), _) => End {
             status: ExecutionStatus::Cancelled,
             reason: Some(SCHEDULE_DELETED.into()),
@@ -91,8 +94,10 @@ pub(crate) async fn run_execution(
     let retryable = matches!(
         end.status,
         ExecutionStatus::Failed | ExecutionStatus::TimedOut
-    ) && !matches!(cause, Some(StopCause::User | StopCause::ScheduleDeleted))
-        && execution.attempt < execution.max_attempts;
+    ) && !matches!(
+        cause,
+        Some(StopCause::User | StopCause::ScheduleDeleted | StopCause::LeaseLost)
+    ) && execution.attempt < execution.max_attempts;
     let retry = retryable.then(|| retry_of(&execution, now));
     let (row, next) = (execution.clone(), retry.clone());
     let written = ctx
@@ -418,7 +423,7 @@ async fn write_progress(
     last.or(*progress.borrow())
 }
 
-async fn notify(ctx: &Ctx, schedule_id: &str, execution: &Execution) {
+pub(crate) async fn notify(ctx: &Ctx, schedule_id: &str, execution: &Execution) {
     let id = schedule_id.to_owned();
     let Ok(Some(schedule)) = ctx.db.call(move |store| store.get_schedule(&id)).await else {
         return;

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use nbgate_executor::values::RecordedValue;
-use nbgate_scheduler::store::Store;
+use nbgate_scheduler::store::{Claim, Replicas, Store, lost_reason};
 use nbgate_scheduler::{
     CellProgress, Execution, ExecutionError, ExecutionFilter, ExecutionStatus, PostgresStore,
     Recurrence, RunConfig, RunHistory, Schedule, ScheduleSpec, SqliteStore, StoreError,
@@ -93,11 +93,11 @@ fn migrations_are_applied_once_and_reopen_keeps_data() {
     let path = dir.path().join("db.sqlite3");
     {
         let store = SqliteStore::open(&path).expect("open");
-        assert_eq!(store.schema_version().expect("version"), 10);
+        assert_eq!(store.schema_version().expect("version"), 11);
         store.insert_schedule(&schedule("a")).expect("insert");
     }
     let store = SqliteStore::open(&path).expect("reopen");
-    assert_eq!(store.schema_version().expect("version"), 10);
+    assert_eq!(store.schema_version().expect("version"), 11);
     assert_eq!(store.list_schedules().expect("list").len(), 1);
     let mode: String = rusqlite::Connection::open(&path)
         .expect("open")
@@ -705,6 +705,146 @@ fn the_worker_outputs_and_pipelines_read_back_what_they_wrote(store: &dyn Store)
     assert!(!store.delete_execution("p1").expect("delete again"));
 }
 
+/// A claim by `replica` at `now` of up to `want` executions, leased for 30 s.
+fn claim(replica: &str, now: &str, want: usize) -> Claim {
+    Claim {
+        replica: replica.into(),
+        now: utc(now),
+        lease_until: utc(now) + chrono::Duration::seconds(30),
+        after: None,
+        page: 64,
+        want,
+    }
+}
+
+fn ids(executions: &[Execution]) -> Vec<&str> {
+    executions.iter().map(|e| e.id.as_str()).collect()
+}
+
+fn queued(id: &str, schedule_id: Option<&str>) -> Execution {
+    let mut execution = execution(id, schedule_id, ExecutionStatus::Queued);
+    execution.started_at = None;
+    execution.replica = None;
+    execution
+}
+
+/// Claims take the oldest ready executions, at most `want`, never more of a schedule than its
+/// `max_concurrent` counted in the store (running ones included), and none the replica refuses;
+/// each claimed one is running, started now, by the replica.
+fn claims_keep_max_concurrent_and_the_replica_s_own_limits(store: &dyn Store) {
+    let mut daily = schedule("daily");
+    daily.spec.max_concurrent = 2;
+    store.insert_schedule(&daily).expect("insert");
+    for id in ["q1", "q2", "q3", "q4"] {
+        store
+            .insert_execution(&queued(id, Some("id-daily")))
+            .expect("insert");
+    }
+    store.insert_execution(&queued("o1", None)).expect("insert");
+    store.insert_execution(&queued("o2", None)).expect("insert");
+    let now = "2026-01-01T01:00:01Z";
+    let page = store
+        .claim_executions(&claim("a", now, 10), &mut |e| e.id != "o1")
+        .expect("claim");
+    assert_eq!(ids(&page.claimed), ["q1", "q2", "o2"]);
+    assert!(!page.more);
+    let q1 = store.get_execution("q1").expect("get").expect("q1");
+    assert_eq!(q1.status, ExecutionStatus::Running);
+    assert_eq!(q1.replica.as_deref(), Some("a"));
+    assert_eq!(q1.started_at, Some(utc(now)));
+    assert_eq!(page.claimed[0], q1);
+    let again = store
+        .claim_executions(&claim("b", now, 10), &mut |_| true)
+        .expect("claim");
+    assert_eq!(
+        ids(&again.claimed),
+        ["o1"],
+        "daily runs its max_concurrent already"
+    );
+    let mut done = q1.clone();
+    done.status = ExecutionStatus::Succeeded;
+    assert!(
+        store
+            .update_execution_if(&done, ExecutionStatus::Running)
+            .expect("end")
+    );
+    let one = store
+        .claim_executions(&claim("b", now, 1), &mut |_| true)
+        .expect("claim");
+    assert_eq!(ids(&one.claimed), ["q3"]);
+    let early = store
+        .claim_executions(&claim("b", "2026-01-01T00:59:59Z", 10), &mut |_| true)
+        .expect("claim");
+    assert!(early.claimed.is_empty(), "not ready yet");
+}
+
+/// The end a replica that finds a lost execution writes: failed, "replica X lost", retried.
+fn lost(execution: &Execution, now: &str) -> (Execution, Option<Execution>) {
+    let mut ended = execution.clone();
+    ended.status = ExecutionStatus::Failed;
+    ended.reason = Some(lost_reason(execution.replica.as_deref()));
+    ended.ended_at = Some(utc(now));
+    let mut retry = queued(
+        &format!("{}-retry", execution.id),
+        execution.schedule_id.as_deref(),
+    );
+    retry.attempt = execution.attempt + 1;
+    retry.ready_at = utc("2026-01-02T00:00:00Z"); // its back-off
+    (ended, Some(retry))
+}
+
+/// A lease renewed by its replica keeps its execution running; an expired one is ended once,
+/// "replica X lost", with its retry inserted; another replica cannot renew a lease not its own.
+fn an_expired_lease_is_ended_once_with_its_retry_and_a_renewed_one_is_kept(store: &dyn Store) {
+    store.insert_execution(&queued("e1", None)).expect("insert");
+    store.insert_execution(&queued("e2", None)).expect("insert");
+    let claimed = store
+        .claim_executions(&claim("a", "2026-01-01T01:00:00Z", 10), &mut |_| true)
+        .expect("claim");
+    assert_eq!(ids(&claimed.claimed), ["e1", "e2"]);
+    let both = ["e1".to_owned(), "e2".to_owned()];
+    assert!(
+        store
+            .renew_leases("b", &both, utc("2026-01-01T01:01:00Z"))
+            .expect("renew")
+            .is_empty()
+    );
+    let renewed = store
+        .renew_leases("a", &both[1..], utc("2026-01-01T01:01:00Z"))
+        .expect("renew");
+    assert_eq!(renewed, ["e2"]);
+    let at = "2026-01-01T01:00:45Z";
+    let ended = store
+        .end_expired_leases(utc(at), &mut |e| lost(e, at))
+        .expect("end");
+    assert_eq!(ended.len(), 1);
+    let (row, retry) = &ended[0];
+    assert_eq!(row.id, "e1");
+    assert_eq!(row.reason.as_deref(), Some("replica a lost"));
+    let stored = store.get_execution("e1").expect("get").expect("e1");
+    assert_eq!(stored.status, ExecutionStatus::Failed);
+    assert_eq!(stored.reason.as_deref(), Some("replica a lost"));
+    let retry = retry.as_ref().expect("a retry");
+    let stored_retry = store.get_execution(&retry.id).expect("get").expect("retry");
+    assert_eq!(
+        (stored_retry.status, stored_retry.attempt),
+        (ExecutionStatus::Queued, 2)
+    );
+    assert_eq!(
+        store.get_execution("e2").expect("get").expect("e2").status,
+        ExecutionStatus::Running,
+        "its lease was renewed"
+    );
+    let again = store
+        .end_expired_leases(utc(at), &mut |e| lost(e, at))
+        .expect("end");
+    assert!(again.is_empty(), "ended twice: {again:?}");
+    assert_eq!(
+        store.renew_leases("a", &both, utc(at)).expect("renew"),
+        ["e2"]
+    );
+}
+
 /// Runs each case on both backends: `sqlite::CASE` on an in-memory database, `postgres::CASE` on a
 /// database of its own on the tests' PostgreSQL server.
 macro_rules! on_both_backends {
@@ -735,6 +875,8 @@ on_both_backends!(
     value_series_are_oldest_first_over_the_last_runs_that_recorded,
     schedules_list_with_their_newest_execution_in_one_read,
     schedules_list_a_page_at_a_time_by_name_after_the_last_name_listed,
+    claims_keep_max_concurrent_and_the_replica_s_own_limits,
+    an_expired_lease_is_ended_once_with_its_retry_and_a_renewed_one_is_kept,
 );
 
 /// Replicas starting together on a new database: each migrates or waits for the one that does, and
@@ -807,7 +949,9 @@ fn postgres_a_fire_decided_by_two_replicas_at_once_is_recorded_once() {
         let next = due + chrono::Duration::days(1);
         let recorded = at_once(&replicas, |replica, store| {
             let id = format!("r{round}-{replica}");
-            let rows = [execution(&id, Some("id-daily"), ExecutionStatus::Queued)];
+            let mut row = execution(&id, Some("id-daily"), ExecutionStatus::Queued);
+            row.fire_time = Some(due);
+            let rows = [row];
             store
                 .record_fires("id-daily", due, Some(next), Some(due), &rows)
                 .expect("fire")
@@ -853,6 +997,82 @@ fn postgres_an_unreachable_server_is_an_unavailable_store() {
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(matches!(
         PostgresStore::connect("postgres://localhost:port/db"),
-        Err(StoreError::Unavailable(reason)) if reason.contains("bad PostgreSQL URL")
+        Err(StoreError::Unavailable(reason)) if reason.contains("invalid connection string")
     ));
+}
+
+/// Two replicas claiming at once never run more of a schedule than its `max_concurrent` together:
+/// the claim counts the schedule's running executions under its row lock.
+#[test]
+fn postgres_two_replicas_claiming_at_once_keep_a_schedule_s_max_concurrent() {
+    let database = pg_server::database();
+    let replicas = two_replicas(&database);
+    for round in 0..20 {
+        let name = format!("s{round}");
+        let mut limited = schedule(&name);
+        limited.spec.max_concurrent = 2;
+        replicas[0].insert_schedule(&limited).expect("insert");
+        for n in 0..5 {
+            let id = format!("{name}-{n}");
+            replicas[0]
+                .insert_execution(&queued(&id, Some(&limited.id)))
+                .expect("insert");
+        }
+        let claimed = std::sync::atomic::AtomicUsize::new(0);
+        at_once(&replicas, |replica, store| {
+            let page = store
+                .claim_executions(
+                    &claim(&format!("r{replica}"), "2026-01-01T01:00:01Z", 10),
+                    &mut |_| true,
+                )
+                .expect("claim");
+            let mine = page
+                .claimed
+                .iter()
+                .filter(|e| e.schedule_id == Some(limited.id.clone()));
+            claimed.fetch_add(mine.count(), std::sync::atomic::Ordering::Relaxed);
+            true
+        });
+        let running = replicas[1]
+            .schedule_executions(&limited.id)
+            .expect("list")
+            .into_iter()
+            .filter(|e| e.status == ExecutionStatus::Running)
+            .count();
+        assert_eq!((claimed.into_inner(), running), (2, 2), "round {round}");
+    }
+}
+
+/// Two replicas finding the same expired lease at once: one ends it and inserts its retry.
+#[test]
+fn postgres_an_expired_lease_is_ended_by_one_of_two_replicas() {
+    let database = pg_server::database();
+    let replicas = two_replicas(&database);
+    let at = "2026-01-01T01:05:00Z";
+    for round in 0..20 {
+        let id = format!("x{round}");
+        replicas[0]
+            .insert_execution(&queued(&id, None))
+            .expect("insert");
+        let claimed = replicas[0]
+            .claim_executions(&claim("gone", "2026-01-01T01:00:00Z", 10), &mut |_| true)
+            .expect("claim");
+        assert_eq!(ids(&claimed.claimed), [id.as_str()]);
+        let ended = at_once(&replicas, |_, store| {
+            !store
+                .end_expired_leases(utc(at), &mut |e| lost(e, at))
+                .expect("end")
+                .is_empty()
+        });
+        assert_eq!(ended, 1, "round {round}");
+        let retries = replicas[1]
+            .list_executions(&ExecutionFilter::default(), 100, None)
+            .expect("list")
+            .into_iter()
+            .filter(|(_, e)| e.id == format!("{id}-retry"))
+            .count();
+        assert_eq!(retries, 1, "round {round}");
+        let ended = replicas[1].get_execution(&id).expect("get").expect("row");
+        assert_eq!(ended.reason.as_deref(), Some("replica gone lost"));
+    }
 }

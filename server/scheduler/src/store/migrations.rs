@@ -86,6 +86,8 @@ pub(crate) const MIGRATIONS: &[(u32, &str)] = &[
     // The replica (`--replica-id`) that started each execution: with several replicas on one
     // PostgreSQL store, each recovers only its own at start.
     (10, "ALTER TABLE executions ADD COLUMN replica TEXT;"),
+    // Leases of running executions and one first attempt per fire (`store::replicas`).
+    (11, super::replicas::MIGRATION),
 ];
 
 /// Applies the steps not yet applied; returns the schema version.

@@ -8,6 +8,7 @@ mod migrations;
 mod outputs;
 mod pipeline;
 mod postgres;
+mod replicas;
 mod rows;
 mod sqlite;
 mod url;
@@ -20,6 +21,7 @@ use chrono::{DateTime, Utc};
 pub use self::pipeline::{ChainEnd, ChainStep, Grouping};
 pub use self::postgres::PostgresStore;
 pub(crate) use self::postgres::listen;
+pub use self::replicas::{Claim, ClaimPage, Replicas, lost_reason};
 pub use self::sqlite::SqliteStore;
 pub use self::url::{StoreUrl, redacted};
 use crate::error::StoreError;
@@ -32,8 +34,9 @@ use nbgate_executor::values::RecordedValue;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// What the scheduler needs from a store. Every method is atomic.
-pub trait Store: Send + Sync + 'static {
+/// What the scheduler needs from a store. Every method is atomic. [`Replicas`] holds what several
+/// replicas sharing it need (claims, leases).
+pub trait Store: Replicas + Send + Sync + 'static {
     /// Inserts a schedule; [`StoreError::NameTaken`] if its name is used.
     fn insert_schedule(&self, schedule: &Schedule) -> StoreResult<()>;
     /// Replaces a schedule's spec and state; false if it is gone.

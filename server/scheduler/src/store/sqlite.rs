@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value as V;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
+mod replicas;
+
 use super::rows::{
     self, EXECUTION_COLUMNS, EXECUTION_SELECT, SCHEDULE_COLUMNS, millis, opt_millis, to_json,
 };
@@ -58,7 +60,7 @@ impl SqliteStore {
         )?)
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(super) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (transactions roll back on drop).
         nbgate_kernel::sync::lock(&self.conn)
     }
@@ -351,6 +353,7 @@ impl Store for SqliteStore {
         let tx = conn.transaction()?;
         let mut recorded = Vec::with_capacity(batch.len());
         let mut seq = next_seq(&tx)?;
+        let first = seq;
         for fires in batch {
             let changed = tx
                 .prepare_cached(
@@ -372,6 +375,9 @@ impl Store for SqliteStore {
                 seq += 1;
             }
         }
+        // The loop's fires: at most one first attempt per fire time (`executions_one_fire`).
+        tx.prepare_cached("UPDATE executions SET fired = 1 WHERE seq >= ?1 AND seq < ?2")?
+            .execute([first, seq])?;
         tx.commit()?;
         Ok(recorded)
     }

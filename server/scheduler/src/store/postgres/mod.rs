@@ -15,6 +15,7 @@
 
 pub mod listen;
 mod parts;
+mod replicas;
 pub(crate) mod tls;
 
 use std::error::Error as _;
@@ -545,6 +546,15 @@ impl Store for PostgresStore {
             let tx = client.transaction().await?;
             let mut recorded = Vec::with_capacity(batch.len());
             let mut seq = None;
+            // The batch's schedules locked first, in id order as claims lock them: replicas
+            // recording fires or claiming executions of one schedule take turns, never deadlock.
+            let mut ids: Vec<&str> = batch.iter().map(|f| f.schedule_id.as_str()).collect();
+            ids.sort_unstable();
+            tx.execute(
+                "SELECT 1 FROM schedules WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+                &[&ids],
+            )
+            .await?;
             let update = tx
                 .prepare_cached(
                     "UPDATE schedules SET next_fire = $1, last_fire = COALESCE($2, last_fire) \
@@ -573,6 +583,16 @@ impl Store for PostgresStore {
                     insert_execution(&tx, execution, next).await?;
                     seq = Some(next + 1);
                 }
+            }
+            if let Some(end) = seq {
+                // The loop's fires: at most one first attempt per fire time (`executions_one_fire`).
+                let count = batch.iter().zip(&recorded).filter(|(_, r)| **r);
+                let first = end - count.map(|(f, _)| f.executions.len() as i64).sum::<i64>();
+                tx.execute(
+                    "UPDATE executions SET fired = 1 WHERE seq >= $1 AND seq < $2",
+                    &[&first, &end],
+                )
+                .await?;
             }
             tx.commit().await?;
             Ok(recorded)
