@@ -114,10 +114,11 @@ test: venv venv-eg postgres openssh build
 	$(MAKE) --no-print-directory frontend-test frontend-e2e
 
 # The reliability suites at full size (20 kills of nbgate serve, 10,000 executions, 50 WebSocket clients
-# x 1,000 executes): ~20 minutes. `make test` runs them at CI size. NBGATE_SEED=N repeats a kill run.
-soak: venv build
+# x 1,000 executes, 3 replicas on PostgreSQL with 50 schedules for 60 s and a kill -9 every ~8 s):
+# ~22 minutes. `make test` runs them at CI size. NBGATE_SEED=N repeats a kill run.
+soak: venv postgres build
 	@mkdir -p $(JUPYTER_RUNTIME_DIR)
-	NBGATE_SOAK=1 $(CARGO) test -p nbgate-tests --test kill9 --test soak -- --nocapture --test-threads=1
+	NBGATE_SOAK=1 $(CARGO) test -p nbgate-tests --test kill9 --test soak --test replicas -- --nocapture --test-threads=1
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -2,6 +2,7 @@
 //! kernel says about a process (`/proc`: RSS, peak RSS, open file descriptors), a seeded random
 //! number generator whose seed is printed, and the suite's size knob.
 
+use std::collections::BTreeMap;
 use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -186,6 +187,38 @@ pub fn is_terminal(execution: &Value) -> bool {
         execution["status"].as_str(),
         Some("succeeded" | "failed" | "timed_out" | "cancelled")
     )
+}
+
+/// Retried by policy: each chain of attempts (by `first_attempt_id`) is 1, 2, …; all but the last
+/// failed; each allows `retries + 1` attempts, and a chain that ends failed used them all. The
+/// number of retries among `all`.
+pub fn assert_retried_by_policy(all: &[Value], retries: u64) -> usize {
+    let mut chains: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    for execution in all {
+        let first = execution["first_attempt_id"]
+            .as_str()
+            .or(execution["id"].as_str())
+            .expect("id");
+        chains.entry(first).or_default().push(execution);
+    }
+    let mut retried = 0;
+    for chain in chains.values_mut() {
+        chain.sort_by_key(|e| e["attempt"].as_u64());
+        let attempts: Vec<_> = chain.iter().filter_map(|e| e["attempt"].as_u64()).collect();
+        assert_eq!(
+            attempts,
+            (1..=chain.len() as u64).collect::<Vec<_>>(),
+            "{chain:?}"
+        );
+        retried += chain.len() - 1;
+        let (last, earlier) = chain.split_last().expect("a chain");
+        assert!(earlier.iter().all(|e| e["status"] == "failed"), "{chain:?}");
+        assert_eq!(last["max_attempts"].as_u64(), Some(retries + 1), "{last}");
+        if last["status"] == "failed" {
+            assert_eq!(last["attempt"], last["max_attempts"], "not retried: {last}");
+        }
+    }
+    retried
 }
 
 /// Polls `probe` until it answers, failing after `within`. The tests observe another process through

@@ -7,11 +7,13 @@
 //! CI size: 5 kills, ≈20 executions; `NBGATE_SOAK=1`: 20 kills, ≈100 executions. The seed is printed
 //! (`NBGATE_SEED=N` repeats a run).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use nbgate_tests::JupyterEnv;
-use nbgate_tests::serve::{Rng, Serve, cell_stdout, is_terminal, notebook, size, wait_for};
+use nbgate_tests::serve::{
+    Rng, Serve, assert_retried_by_policy, cell_stdout, is_terminal, notebook, size, wait_for,
+};
 use serde_json::{Value, json};
 
 const ARGS: &[&str] = &["--max-concurrent-executions", "2", "--no-fork-server"];
@@ -101,33 +103,7 @@ fn kill_9_at_random_moments_loses_nothing_and_fires_nothing_twice() {
         }
     }
 
-    // Retried per policy: each chain of attempts is 1, 2, …; all but the last failed; a chain that
-    // ends failed has used every attempt.
-    let mut chains: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
-    for execution in &all {
-        let first = execution["first_attempt_id"]
-            .as_str()
-            .or(execution["id"].as_str())
-            .expect("id");
-        chains.entry(first.to_owned()).or_default().push(execution);
-    }
-    let mut retried = 0;
-    for chain in chains.values_mut() {
-        chain.sort_by_key(|e| e["attempt"].as_u64());
-        let attempts: Vec<_> = chain.iter().filter_map(|e| e["attempt"].as_u64()).collect();
-        assert_eq!(
-            attempts,
-            (1..=chain.len() as u64).collect::<Vec<_>>(),
-            "{chain:?}"
-        );
-        retried += chain.len() - 1;
-        let (last, earlier) = chain.split_last().expect("a chain");
-        assert!(earlier.iter().all(|e| e["status"] == "failed"), "{chain:?}");
-        assert_eq!(last["max_attempts"].as_u64(), Some(RETRIES + 1), "{last}");
-        if last["status"] == "failed" {
-            assert_eq!(last["attempt"], last["max_attempts"], "not retried: {last}");
-        }
-    }
+    let retried = assert_retried_by_policy(&all, RETRIES);
 
     // No duplicate fires: one first attempt per schedule and fire time.
     let mut fires = BTreeSet::new();
