@@ -152,7 +152,8 @@ fn replicas_recover_only_their_own_executions() {
     let second = a.create(&json!({"notebook": "slow.ipynb"}));
     running(&a, &second);
     a.kill9();
-    // b leaves a's execution alone: it stays running until a comes back.
+    // b leaves a's execution alone: it stays running until a comes back (or its lease expires,
+    // after 30 s by default: `a_killed_replica_s_execution_is_ended_and_retried_by_another_after_its_lease`).
     assert_eq!(b.execution(&second)["status"], "running");
     let a = Serve::start(&env, a_data.path(), &a_args);
     let ended = a.finished(&second, Duration::from_secs(30));

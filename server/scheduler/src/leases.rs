@@ -39,6 +39,8 @@ pub(crate) async fn run(ctx: Arc<Ctx>) {
                 if since.elapsed() >= timeout
                     && let Err(error) = end_expired(&ctx).await
                 {
+                    // The store may have gone away: start counting again once it answers.
+                    reachable_since = None;
                     tracing::warn!(%error, "cannot end executions whose lease expired");
                 }
             }
