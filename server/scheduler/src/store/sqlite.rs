@@ -169,6 +169,32 @@ fn update_execution_if(
     Ok(changed == 1)
 }
 
+/// In `tx`: writes `execution` if its stored status is `expected` (else `None`) and inserts
+/// `retry`, unless the execution's schedule was deleted meanwhile (unlinked, its name kept),
+/// whether its end is written by its worker, by recovery after a crash or for a lost lease.
+/// Returns the retry inserted.
+pub(super) fn finish_in<'r>(
+    tx: &Transaction<'_>,
+    execution: &Execution,
+    expected: ExecutionStatus,
+    retry: Option<&'r Execution>,
+) -> StoreResult<Option<Option<&'r Execution>>> {
+    if !update_execution_if(tx, execution, expected)? {
+        return Ok(None);
+    }
+    let unlinked: bool = tx
+        .prepare_cached(
+            "SELECT schedule_id IS NULL AND schedule_name IS NOT NULL FROM executions WHERE id = ?1",
+        )?
+        .query_row([&execution.id], |row| row.get(0))?;
+    let retry = retry.filter(|_| !unlinked);
+    if let Some(retry) = retry {
+        let seq = next_seq(tx)?;
+        insert_execution(tx, retry, seq)?;
+    }
+    Ok(Some(retry))
+}
+
 pub(super) fn schedule_values(schedule: &Schedule) -> Vec<V> {
     vec![
         V::Text(schedule.id.clone()),
@@ -478,25 +504,9 @@ impl Store for SqliteStore {
     ) -> StoreResult<bool> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        if !update_execution_if(&tx, execution, expected)? {
+        let Some(_) = finish_in(&tx, execution, expected, retry)? else {
             return Ok(false);
-        }
-        // No retry for an execution whose schedule was deleted meanwhile (unlinked, its name kept),
-        // whether its end is written by its worker or by recovery after a crash.
-        let unlinked = || -> StoreResult<bool> {
-            Ok(tx
-                .prepare_cached(
-                    "SELECT schedule_id IS NULL AND schedule_name IS NOT NULL \
-                     FROM executions WHERE id = ?1",
-                )?
-                .query_row([&execution.id], |row| row.get(0))?)
         };
-        if let Some(retry) = retry
-            && !unlinked()?
-        {
-            let seq = next_seq(&tx)?;
-            insert_execution(&tx, retry, seq)?;
-        }
         tx.commit()?;
         Ok(true)
     }

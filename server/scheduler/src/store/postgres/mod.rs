@@ -384,6 +384,33 @@ async fn update_execution_if(
     Ok(tx.execute(&statement, &refs(&values)).await? == 1)
 }
 
+/// In `tx`: writes `execution` if its stored status is `expected` (else `None`) and inserts
+/// `retry`, unless its schedule was deleted meanwhile (see SQLite's `finish_in`). Returns the retry
+/// inserted.
+async fn finish_in<'r>(
+    tx: &impl GenericClient,
+    execution: &Execution,
+    expected: ExecutionStatus,
+    retry: Option<&'r Execution>,
+) -> StoreResult<Option<Option<&'r Execution>>> {
+    if !update_execution_if(tx, execution, expected).await? {
+        return Ok(None);
+    }
+    let unlinked: bool = tx
+        .query_one(
+            "SELECT schedule_id IS NULL AND schedule_name IS NOT NULL FROM executions WHERE id = $1",
+            &[&execution.id],
+        )
+        .await?
+        .get(0);
+    let retry = retry.filter(|_| !unlinked);
+    if let Some(retry) = retry {
+        let seq = next_seq(tx).await?;
+        insert_execution(tx, retry, seq).await?;
+    }
+    Ok(Some(retry))
+}
+
 fn schedule_params(schedule: &Schedule) -> Vec<Param> {
     schedule_values(schedule).into_iter().map(Param).collect()
 }
@@ -693,24 +720,9 @@ impl Store for PostgresStore {
         self.block(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            if !update_execution_if(&tx, execution, expected).await? {
+            let Some(_) = finish_in(&tx, execution, expected, retry).await? else {
                 return Ok(false);
-            }
-            if let Some(retry) = retry {
-                // No retry for an execution whose schedule was deleted meanwhile (see SQLite's).
-                let unlinked: bool = tx
-                    .query_one(
-                        "SELECT schedule_id IS NULL AND schedule_name IS NOT NULL \
-                         FROM executions WHERE id = $1",
-                        &[&execution.id],
-                    )
-                    .await?
-                    .get(0);
-                if !unlinked {
-                    let seq = next_seq(&tx).await?;
-                    insert_execution(&tx, retry, seq).await?;
-                }
-            }
+            };
             tx.commit().await?;
             Ok(true)
         })

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{PostgresStore, executions, insert_execution, int, next_seq, update_execution_if};
+use super::{PostgresStore, executions, finish_in, int};
 use crate::model::{Execution, ExecutionStatus, Schedule};
 use crate::store::StoreResult;
 use crate::store::replicas::{Claim, ClaimPage, Replicas, Slots};
@@ -145,22 +145,11 @@ impl Replicas for PostgresStore {
             let mut ended = Vec::with_capacity(expired.len());
             for (_, execution) in expired {
                 let (row, retry) = end(&execution);
-                if !update_execution_if(&tx, &row, ExecutionStatus::Running).await? {
+                let finished = finish_in(&tx, &row, ExecutionStatus::Running, retry.as_ref());
+                let Some(retry) = finished.await? else {
                     continue;
-                }
-                let unlinked: bool = tx
-                    .query_one(
-                        "SELECT schedule_id IS NULL AND schedule_name IS NOT NULL \
-                         FROM executions WHERE id = $1",
-                        &[&row.id],
-                    )
-                    .await?
-                    .get(0);
-                let retry = retry.filter(|_| !unlinked);
-                if let Some(retry) = &retry {
-                    let seq = next_seq(&tx).await?;
-                    insert_execution(&tx, retry, seq).await?;
-                }
+                };
+                let retry = retry.cloned();
                 ended.push((row, retry));
             }
             tx.commit().await?;

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::params;
 use rusqlite::types::Value as V;
 
-use super::{SqliteStore, insert_execution, next_seq, query_executions, update_execution_if};
+use super::{SqliteStore, finish_in, query_executions};
 use crate::model::{Execution, ExecutionStatus, Schedule};
 use crate::store::StoreResult;
 use crate::store::replicas::{Claim, ClaimPage, Replicas, Slots};
@@ -116,20 +116,11 @@ impl Replicas for SqliteStore {
         let mut ended = Vec::with_capacity(expired.len());
         for (_, execution) in expired {
             let (row, retry) = end(&execution);
-            if !update_execution_if(&tx, &row, ExecutionStatus::Running)? {
+            let Some(retry) = finish_in(&tx, &row, ExecutionStatus::Running, retry.as_ref())?
+            else {
                 continue;
-            }
-            let unlinked: bool = tx
-                .prepare_cached(
-                    "SELECT schedule_id IS NULL AND schedule_name IS NOT NULL \
-                     FROM executions WHERE id = ?1",
-                )?
-                .query_row([&row.id], |r| r.get(0))?;
-            let retry = retry.filter(|_| !unlinked);
-            if let Some(retry) = &retry {
-                let seq = next_seq(&tx)?;
-                insert_execution(&tx, retry, seq)?;
-            }
+            };
+            let retry = retry.cloned();
             ended.push((row, retry));
         }
         tx.commit()?;
