@@ -149,18 +149,28 @@ fn replicas_recover_only_their_own_executions() {
         "a"
     );
 
+    // Either replica may claim the next one: the one that runs it is killed.
     let second = a.create(&json!({"notebook": "slow.ipynb"}));
     running(&a, &second);
-    a.kill9();
-    // b leaves a's execution alone: it stays running until a comes back (or its lease expires,
-    // after 30 s by default: `a_killed_replica_s_execution_is_ended_and_retried_by_another_after_its_lease`).
-    assert_eq!(b.execution(&second)["status"], "running");
-    let a = Serve::start(&env, a_data.path(), &a_args);
-    let ended = a.finished(&second, Duration::from_secs(30));
+    let owner = a.execution(&second)["replica"]
+        .as_str()
+        .expect("replica")
+        .to_owned();
+    let (owner_data, owner_args, killed, other) = match owner.as_str() {
+        "a" => (&a_data, &a_args, a, b),
+        _ => (&b_data, &b_args, b, a),
+    };
+    killed.kill9();
+    // The other leaves the execution alone: it stays running until its replica comes back (or its
+    // lease expires, after 30 s by default:
+    // `a_killed_replica_s_execution_is_ended_and_retried_by_another_after_its_lease`).
+    assert_eq!(other.execution(&second)["status"], "running");
+    let again = Serve::start(&env, owner_data.path(), owner_args);
+    let ended = again.finished(&second, Duration::from_secs(30));
     assert_eq!(ended["status"], "failed", "{ended}");
     assert_eq!(ended["reason"], "nbgate stopped during the run", "{ended}");
-    a.stop();
-    b.stop();
+    again.stop();
+    other.stop();
     env.assert_no_survivors(Duration::from_secs(5));
 }
 
