@@ -705,6 +705,41 @@ fn the_worker_outputs_and_pipelines_read_back_what_they_wrote(store: &dyn Store)
     assert!(!store.delete_execution("p1").expect("delete again"));
 }
 
+/// A fire time recorded again (its schedule's `next_fire` moved back to it, as an edit on a replica
+/// whose clock is behind does) advances the schedule but runs once: the second first attempt is
+/// dropped; a retry of the fire (attempt 2) is kept.
+fn a_fire_time_recorded_again_runs_once(store: &dyn Store) {
+    store.insert_schedule(&schedule("daily")).expect("insert");
+    let due = utc("2026-01-01T01:00:00Z");
+    let next = utc("2026-01-02T01:00:00Z");
+    let fire = |id: &str| {
+        let mut row = execution(id, Some("id-daily"), ExecutionStatus::Queued);
+        row.fire_time = Some(due);
+        row
+    };
+    assert!(
+        store
+            .record_fires("id-daily", due, Some(next), Some(due), &[fire("f1")])
+            .expect("fire")
+    );
+    let mut retry = fire("f1-retry");
+    retry.attempt = 2;
+    store.insert_execution(&retry).expect("retry");
+    let mut edited = store.get_schedule("id-daily").expect("get").expect("daily");
+    edited.next_run = Some(due);
+    assert!(store.update_schedule(&edited).expect("update"));
+    assert!(
+        store
+            .record_fires("id-daily", due, Some(next), Some(due), &[fire("f2")])
+            .expect("fire again")
+    );
+    assert_eq!(store.get_execution("f2").expect("get"), None, "fired twice");
+    let stored = store.get_schedule("id-daily").expect("get").expect("daily");
+    assert_eq!(stored.next_run, Some(next));
+    let runs = store.schedule_executions("id-daily").expect("list");
+    assert_eq!(ids(&runs), ["f1-retry", "f1"]);
+}
+
 /// A claim by `replica` at `now` of up to `want` executions, leased for 30 s.
 fn claim(replica: &str, now: &str, want: usize) -> Claim {
     Claim {
@@ -877,6 +912,7 @@ on_both_backends!(
     schedules_list_a_page_at_a_time_by_name_after_the_last_name_listed,
     claims_keep_max_concurrent_and_the_replica_s_own_limits,
     an_expired_lease_is_ended_once_with_its_retry_and_a_renewed_one_is_kept,
+    a_fire_time_recorded_again_runs_once,
 );
 
 /// Replicas starting together on a new database: each migrates or waits for the one that does, and

@@ -401,9 +401,9 @@ impl Store for SqliteStore {
                 seq += 1;
             }
         }
-        // The loop's fires: at most one first attempt per fire time (`executions_one_fire`).
-        tx.prepare_cached("UPDATE executions SET fired = 1 WHERE seq >= ?1 AND seq < ?2")?
-            .execute([first, seq])?;
+        for sql in [super::replicas::DROP_REFIRED, super::replicas::MARK_FIRED] {
+            tx.prepare_cached(sql)?.execute([first, seq])?;
+        }
         tx.commit()?;
         Ok(recorded)
     }

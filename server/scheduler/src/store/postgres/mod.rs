@@ -612,14 +612,11 @@ impl Store for PostgresStore {
                 }
             }
             if let Some(end) = seq {
-                // The loop's fires: at most one first attempt per fire time (`executions_one_fire`).
                 let count = batch.iter().zip(&recorded).filter(|(_, r)| **r);
                 let first = end - count.map(|(f, _)| f.executions.len() as i64).sum::<i64>();
-                tx.execute(
-                    "UPDATE executions SET fired = 1 WHERE seq >= $1 AND seq < $2",
-                    &[&first, &end],
-                )
-                .await?;
+                for sql in [super::replicas::DROP_REFIRED, super::replicas::MARK_FIRED] {
+                    tx.execute(&dollars(sql), &[&first, &end]).await?;
+                }
             }
             tx.commit().await?;
             Ok(recorded)
