@@ -1,6 +1,7 @@
 //! A real Jupyter Enterprise Gateway for tests (the `.venv-eg` venv, made by `make test`): on a free
 //! loopback port with its stock python3 kernelspec (its default local process proxy: kernels are EG's
-//! children), token [`TOKEN`], its whole process group stopped when dropped.
+//! children), token [`TOKEN`], its whole process group stopped when dropped, or by a watchdog when
+//! the test binary dies without dropping it (a SIGKILL).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -39,6 +40,8 @@ pub fn eg_venv() -> PathBuf {
 pub struct EnterpriseGateway {
     pub child: Child,
     pub port: u16,
+    /// Stops EG once this process is gone ([`watchdog`]).
+    watchdog: Option<Child>,
 }
 
 impl EnterpriseGateway {
@@ -78,7 +81,12 @@ impl EnterpriseGateway {
                 .process_group(0)
                 .spawn()
                 .expect("Enterprise Gateway starts");
-            let mut gateway = Self { child, port };
+            let watchdog = Some(watchdog(child.id()));
+            let mut gateway = Self {
+                child,
+                port,
+                watchdog,
+            };
             let deadline = Instant::now() + Duration::from_secs(60);
             loop {
                 if gateway.get("/api/kernelspecs").is_some() {
@@ -129,8 +137,34 @@ impl EnterpriseGateway {
     }
 }
 
+/// A shell in a process group of its own that waits for end of file on its stdin, a pipe only this
+/// process holds (close-on-exec), then stops EG's process group `group` (SIGTERM, which makes EG shut
+/// its kernels down, then SIGKILL after 10 s): however the test binary ends, even by SIGKILL, its
+/// gateway does not outlive it. Killed by [`Drop`], which stops EG itself.
+fn watchdog(group: u32) -> Child {
+    let script = r#"read -r _
+kill -TERM "-$0" 2>/dev/null
+for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "-$0" 2>/dev/null || exit 0; sleep 1; done
+kill -KILL "-$0" 2>/dev/null
+exit 0"#;
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(group.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("the Enterprise Gateway watchdog (sh) starts")
+}
+
 impl Drop for EnterpriseGateway {
     fn drop(&mut self) {
+        if let Some(mut watchdog) = self.watchdog.take() {
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+        }
         let group = -(self.child.id() as i32);
         // SAFETY: kill(2) on the process group of our own child.
         unsafe { libc::kill(group, libc::SIGTERM) };
@@ -141,5 +175,31 @@ impl Drop for EnterpriseGateway {
         // SAFETY: as above; whatever is left of the group goes.
         unsafe { libc::kill(group, libc::SIGKILL) };
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The watchdog sees the end of its pipe, as it does when the test binary is killed -9 before
+    /// any drop: it stops the gateway's whole process group.
+    #[test]
+    fn the_watchdog_stops_a_gateway_whose_holder_is_gone() {
+        let env = JupyterEnv::new();
+        let mut gateway = EnterpriseGateway::start(&env);
+        let mut watchdog = gateway.watchdog.take().expect("a watchdog");
+        drop(watchdog.stdin.take());
+        // EG ends by the watchdog's signal (reaped here, as init reaps it once its parent is gone).
+        gateway.child.wait().expect("the gateway ends");
+        let status = watchdog.wait().expect("the watchdog ends");
+        assert!(status.success(), "watchdog: {status}");
+        let group = -(gateway.child.id() as i32);
+        // SAFETY: kill(2) with signal 0 only checks whether the process group still exists.
+        let alive = unsafe { libc::kill(group, 0) } == 0;
+        assert!(
+            !alive,
+            "a process of the gateway's group outlived the watchdog"
+        );
     }
 }
