@@ -7,8 +7,14 @@
 //! The kernel is one the server already runs (`POST /api/kernels`). Messages are the legacy JSON
 //! protocol (what jupyter_server's gateway client speaks). An execute is done when both its
 //! `execute_reply` and the iopub `status: idle` with it as parent have arrived; the clock starts
-//! before the request is written to the socket.
+//! before the request is written to the socket. `--quick-ack`: the TCP stream acknowledges every read
+//! at once (`TCP_QUICKACK` after every read that brought data), so a server with Nagle's algorithm on
+//! (Enterprise Gateway) is not held up by Linux's delayed ACKs (up to 40 ms); `bench/eg_remote.py`
+//! measures EG's WebSocket both ways.
 
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -17,7 +23,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: ws_roundtrip --url ws://HOST:PORT --token T --kernel-id ID [--count N] [--code CODE] [--warmup N]"
+        "usage: ws_roundtrip --url ws://HOST:PORT --token T --kernel-id ID [--count N] [--code CODE] [--warmup N] [--quick-ack]"
     );
     std::process::exit(2);
 }
@@ -26,6 +32,7 @@ fn usage() -> ! {
 async fn main() {
     let (mut url, mut token, mut kernel_id) = (None, None, None);
     let (mut count, mut warmup, mut code) = (1000_usize, 20_usize, "x = 1".to_owned());
+    let mut quick_ack = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage());
@@ -36,6 +43,7 @@ async fn main() {
             "--count" => count = value().parse().unwrap_or_else(|_| usage()),
             "--warmup" => warmup = value().parse().unwrap_or_else(|_| usage()),
             "--code" => code = value(),
+            "--quick-ack" => quick_ack = true,
             _ => usage(),
         }
     }
@@ -43,22 +51,38 @@ async fn main() {
         usage()
     };
     let address = format!("{url}/api/kernels/{kernel_id}/channels?token={token}");
-    if let Err(error) = run(&address, count, warmup, &code).await {
+    if let Err(error) = run(&address, count, warmup, &code, quick_ack).await {
         eprintln!("ws_roundtrip: {error}");
         std::process::exit(1);
     }
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+/// A byte stream the WebSocket runs on: plain TCP, or TCP acknowledging at once.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Io for T {}
+
+type Socket = tokio_tungstenite::WebSocketStream<Box<dyn Io>>;
 
 async fn run(
     address: &str,
     count: usize,
     warmup: usize,
     code: &str,
+    quick_ack: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let (mut socket, _) = tokio_tungstenite::connect_async(address).await?;
+    let uri: tokio_tungstenite::tungstenite::http::Uri = address.parse()?;
+    let tcp = tokio::net::TcpStream::connect((
+        uri.host().unwrap_or("127.0.0.1"),
+        uri.port_u16().unwrap_or(80),
+    ))
+    .await?;
+    tcp.set_nodelay(true)?;
+    let stream: Box<dyn Io> = if quick_ack {
+        Box::new(QuickAck(tcp))
+    } else {
+        Box::new(tcp)
+    };
+    let (mut socket, _) = tokio_tungstenite::client_async(address, stream).await?;
     let session = uuid::Uuid::new_v4().to_string();
     let mut samples = Vec::with_capacity(count);
     for i in 0..warmup + count {
@@ -132,4 +156,73 @@ async fn execute(
         }
     }
     Ok(())
+}
+
+/// A TCP stream that sends the ACK of what it read at once.
+struct QuickAck(tokio::net::TcpStream);
+
+impl QuickAck {
+    fn acknowledge(&self) {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd as _;
+            let on: libc::c_int = 1;
+            // SAFETY: setsockopt(2) on the socket this stream owns, with a c_int option of its size.
+            // A failure only loses the speed-up, so its result is not checked.
+            unsafe {
+                libc::setsockopt(
+                    self.0.as_raw_fd(),
+                    libc::IPPROTO_TCP,
+                    libc::TCP_QUICKACK,
+                    (&on as *const libc::c_int).cast(),
+                    size_of::<libc::c_int>() as libc::socklen_t,
+                );
+            }
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for QuickAck {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.0).poll_read(cx, buf);
+        if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.acknowledge();
+        }
+        result
+    }
+}
+
+impl tokio::io::AsyncWrite for QuickAck {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
 }
