@@ -276,19 +276,21 @@ fn execute_request(msg_id: &str, session: &str, code: &str) -> String {
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Sends `code` as `msg_id` and reads until its `execute_reply`: the reply's content and the text
-/// its cell printed.
+/// Sends `code` as `msg_id` and reads until its `execute_reply` and its `idle` status, as Lab does
+/// (the reply comes on shell, the printed text on iopub: either may come first): the reply's content
+/// and the text its cell printed.
 async fn execute(ws: &mut Socket, session: &str, msg_id: &str, code: &str) -> (Value, String) {
     ws.send(Message::text(execute_request(msg_id, session, code)))
         .await
         .expect("send");
     let mut printed = String::new();
+    let (mut reply, mut idle) = (None, false);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
+    while reply.is_none() || !idle {
         let frame = match tokio::time::timeout_at(deadline, ws.next()).await {
             Ok(Some(Ok(Message::Text(text)))) => text,
             Ok(Some(Ok(_))) => continue,
-            other => panic!("no execute_reply to {msg_id}: {other:?}"),
+            other => panic!("no execute_reply and idle for {msg_id}: {other:?}"),
         };
         let message: Value = serde_json::from_str(&frame).expect("JSON frame");
         if message["parent_header"]["msg_id"] != msg_id {
@@ -301,10 +303,14 @@ async fn execute(ws: &mut Socket, session: &str, msg_id: &str, code: &str) -> (V
             (Some("iopub"), Some("stream")) => {
                 printed.push_str(message["content"]["text"].as_str().unwrap_or_default());
             }
-            (Some("shell"), Some("execute_reply")) => return (message["content"].clone(), printed),
+            (Some("iopub"), Some("status")) => {
+                idle |= message["content"]["execution_state"] == "idle";
+            }
+            (Some("shell"), Some("execute_reply")) => reply = Some(message["content"].clone()),
             _ => {}
         }
     }
+    (reply.unwrap_or_default(), printed)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,13 +8,10 @@
 //! protocol (what jupyter_server's gateway client speaks). An execute is done when both its
 //! `execute_reply` and the iopub `status: idle` with it as parent have arrived; the clock starts
 //! before the request is written to the socket. `--quick-ack`: the TCP stream acknowledges every read
-//! at once (`TCP_QUICKACK` after every read that brought data), so a server with Nagle's algorithm on
+//! at once (`nbgate_kernel::gateway::QuickAck`, what nbgate's gateway client uses), so a server with Nagle's algorithm on
 //! (Enterprise Gateway) is not held up by Linux's delayed ACKs (up to 40 ms); `bench/eg_remote.py`
 //! measures EG's WebSocket both ways.
 
-use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -78,7 +75,7 @@ async fn run(
     .await?;
     tcp.set_nodelay(true)?;
     let stream: Box<dyn Io> = if quick_ack {
-        Box::new(QuickAck(tcp))
+        Box::new(nbgate_kernel::gateway::QuickAck(tcp))
     } else {
         Box::new(tcp)
     };
@@ -156,73 +153,4 @@ async fn execute(
         }
     }
     Ok(())
-}
-
-/// A TCP stream that sends the ACK of what it read at once.
-struct QuickAck(tokio::net::TcpStream);
-
-impl QuickAck {
-    fn acknowledge(&self) {
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::fd::AsRawFd as _;
-            let on: libc::c_int = 1;
-            // SAFETY: setsockopt(2) on the socket this stream owns, with a c_int option of its size.
-            // A failure only loses the speed-up, so its result is not checked.
-            unsafe {
-                libc::setsockopt(
-                    self.0.as_raw_fd(),
-                    libc::IPPROTO_TCP,
-                    libc::TCP_QUICKACK,
-                    (&on as *const libc::c_int).cast(),
-                    size_of::<libc::c_int>() as libc::socklen_t,
-                );
-            }
-        }
-    }
-}
-
-impl tokio::io::AsyncRead for QuickAck {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let result = Pin::new(&mut self.0).poll_read(cx, buf);
-        if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.acknowledge();
-        }
-        result
-    }
-}
-
-impl tokio::io::AsyncWrite for QuickAck {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.0.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
 }

@@ -18,6 +18,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use super::CALL_TIMEOUT;
 use super::clients::{Clients, Target};
+use super::quickack::QuickAck;
 use super::rest::{Rest, error_chain};
 use crate::actor::{Command, Config, KernelState, MAIN, Snapshot};
 use crate::error::{ExitInfo, KernelError, Result};
@@ -156,6 +157,7 @@ pub(crate) async fn open(rest: &Rest, id: &str, session: &str) -> Result<Socket>
             reason: error.to_string(),
         })?;
     let _ = tcp.set_nodelay(true);
+    let tcp = QuickAck(tcp);
     let stream: Box<dyn Io> = if tls {
         let name = rustls::pki_types::ServerName::try_from(host.clone())
             .map_err(|error| fail(error.to_string()))?;
