@@ -48,7 +48,14 @@ impl SchedulerHandle {
         bytes: &[u8],
     ) -> Result<()> {
         let notebook = validate::parse_notebook(&spec.notebook, bytes)?;
-        let schedules = self.list_schedules().await?;
+        // Other schedules matter only to a schedule that runs after some, or one renamed (whose
+        // dependants would lose it): creating one of thousands of timed schedules reads none.
+        let renamed = old_name.is_some_and(|old| old != spec.name);
+        let schedules = if renamed || matches!(spec.recurrence, Recurrence::After(_)) {
+            self.list_schedules().await?
+        } else {
+            Vec::new()
+        };
         refs::check(spec, id, old_name, &notebook, &schedules)?;
         Ok(())
     }
