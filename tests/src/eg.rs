@@ -9,6 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -40,6 +41,8 @@ pub fn eg_venv() -> PathBuf {
 pub struct EnterpriseGateway {
     pub child: Child,
     pub port: u16,
+    /// EG's stderr (its log).
+    log: PathBuf,
     /// Stops EG once this process is gone ([`watchdog`]).
     watchdog: Option<Child>,
 }
@@ -74,6 +77,7 @@ impl EnterpriseGateway {
                 .env("EG_PORT", port.to_string())
                 .env("EG_AUTH_TOKEN", TOKEN)
                 .env("EG_LIST_KERNELS", "True")
+                .env("EG_PORT_RANGE", kernel_port_range())
                 .envs(vars)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -85,6 +89,7 @@ impl EnterpriseGateway {
             let mut gateway = Self {
                 child,
                 port,
+                log: log.clone(),
                 watchdog,
             };
             let deadline = Instant::now() + Duration::from_secs(60);
@@ -108,6 +113,11 @@ impl EnterpriseGateway {
             "Enterprise Gateway exited at start three times; its log:\n{}",
             std::fs::read_to_string(&log).unwrap_or_default()
         );
+    }
+
+    /// What EG has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     pub fn url(&self) -> String {
@@ -135,6 +145,18 @@ impl EnterpriseGateway {
         let body = self.get("/api/kernels").expect("GET /api/kernels answers");
         serde_json::from_str::<Vec<Value>>(&body).expect("a JSON list of kernels")
     }
+}
+
+/// Kernel ports for one EG: 1,001 of its own below Linux's ephemeral range (32768 and up). EG picks a
+/// kernel's ports by binding and releasing them, and the kernel binds them a second later: in the
+/// ephemeral range any outgoing connection can take one meanwhile, and the kernel dies at start with
+/// "Address already in use" (seen in CI). Each EG of a test binary gets a different range.
+fn kernel_port_range() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const SLOTS: u32 = 22;
+    let slot = (std::process::id() + NEXT.fetch_add(1, Ordering::Relaxed)) % SLOTS;
+    let lower = 10_000 + slot * 1_001;
+    format!("{lower}..{}", lower + 1_000)
 }
 
 /// A shell in a process group of its own that waits for end of file on its stdin, a pipe only this

@@ -178,8 +178,8 @@ fn a_notebook_runs_on_enterprise_gateway_and_leaves_no_kernel_behind() {
         "long.ipynb",
         &["pass", "import time\ntime.sleep(120)"],
     );
-    let run = spawn_on(&env, &gateway.url(), &input, "term_out.ipynb", &[&user]);
-    wait_until_running(&env, "term_out.ipynb", 1);
+    let mut run = spawn_on(&env, &gateway.url(), &input, "term_out.ipynb", &[&user]);
+    wait_until_running(&env, &gateway, "term_out.ipynb", 1, &mut run);
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(run.id() as i32, libc::SIGTERM) };
     let output = run.wait_with_output().expect("nbgate ends");
@@ -194,8 +194,8 @@ fn a_notebook_runs_on_enterprise_gateway_and_leaves_no_kernel_behind() {
     // The gateway going away mid-cell fails the run at once, naming the gateway (papermill's code for
     // a dead kernel).
     let url = gateway.url();
-    let run = spawn_on(&env, &url, &input, "lost_out.ipynb", &[&user]);
-    wait_until_running(&env, "lost_out.ipynb", 1);
+    let mut run = spawn_on(&env, &url, &input, "lost_out.ipynb", &[&user]);
+    wait_until_running(&env, &gateway, "lost_out.ipynb", 1, &mut run);
     let started = Instant::now();
     drop(gateway);
     let output = run.wait_with_output().expect("nbgate ends");
@@ -217,7 +217,15 @@ fn a_notebook_runs_on_enterprise_gateway_and_leaves_no_kernel_behind() {
 
 /// `nbgate run … --gateway-url URL ARGS…` started in the background.
 fn spawn_on(env: &JupyterEnv, url: &str, input: &Path, output: &str, args: &[&str]) -> Child {
-    Command::new(nbgate_tests::workspace_bin("nbgate"))
+    command_on(env, url, input, output, args)
+        .spawn()
+        .expect("nbgate starts")
+}
+
+/// The command of [`spawn_on`], to add to.
+fn command_on(env: &JupyterEnv, url: &str, input: &Path, output: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(nbgate_tests::workspace_bin("nbgate"));
+    command
         .current_dir(env.work())
         .envs(env.vars())
         .env("NBGATE_GATEWAY_TOKEN", TOKEN)
@@ -228,19 +236,48 @@ fn spawn_on(env: &JupyterEnv, url: &str, input: &Path, output: &str, args: &[&st
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("nbgate starts")
+        .stderr(Stdio::piped());
+    command
 }
 
 /// Waits until the output notebook on disk says cell `index` is running (papermill's cell status,
-/// saved when the cell starts).
-fn wait_until_running(env: &JupyterEnv, output: &str, index: usize) {
+/// saved when the cell starts). An `nbgate run` that ends first, or never gets there, fails the test
+/// with its stderr and the gateway's log.
+fn wait_until_running(
+    env: &JupyterEnv,
+    gateway: &EnterpriseGateway,
+    output: &str,
+    index: usize,
+    run: &mut Child,
+) {
     let path = env.work().join(output);
-    nbgate_tests::serve::wait_for(Duration::from_secs(60), "the cell to start", || {
-        let notebook: Value = serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
-        (notebook["cells"][index]["metadata"]["papermill"]["status"] == "running").then_some(())
-    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let notebook: Option<Value> = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok());
+        if notebook
+            .is_some_and(|nb| nb["cells"][index]["metadata"]["papermill"]["status"] == "running")
+        {
+            return;
+        }
+        let ended = run.try_wait().expect("nbgate's status").is_some();
+        if ended || Instant::now() >= deadline {
+            if !ended {
+                let _ = run.kill();
+            }
+            let mut reason = String::new();
+            if let Some(mut stderr) = run.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut stderr, &mut reason);
+            }
+            panic!(
+                "cell {index} of {output} never ran ({}); nbgate: {reason}\nthe gateway's log:\n{}",
+                if ended { "nbgate ended first" } else { "60 s" },
+                gateway.log()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A TCP relay to the gateway whose connections can be cut, as a network failure would.
@@ -301,14 +338,18 @@ fn a_dropped_websocket_is_reconnected_once_and_nothing_is_lost() {
         &["pass", "import time\ntime.sleep(4)\nprint('after the cut')"],
     );
     let user = format!("--gateway-kernel-username={KERNEL_USER}");
-    let run = spawn_on(
+    // With the gateway client's warnings: a failure shows what the reconnection met.
+    let mut run = command_on(
         &env,
         &relay.url(),
         &input,
         "cut_out.ipynb",
         &[&user, "--cell-timeout=60"],
-    );
-    wait_until_running(&env, "cut_out.ipynb", 1);
+    )
+    .env("RUST_LOG", "error,nbgate_kernel=warn")
+    .spawn()
+    .expect("nbgate starts");
+    wait_until_running(&env, &gateway, "cut_out.ipynb", 1, &mut run);
     // The kernel is busy with cell 1 (as the gateway itself says): its output is still to come.
     nbgate_tests::serve::wait_for(Duration::from_secs(30), "the kernel to be busy", || {
         gateway
@@ -319,7 +360,12 @@ fn a_dropped_websocket_is_reconnected_once_and_nothing_is_lost() {
     });
     relay.cut();
     let output = run.wait_with_output().expect("nbgate ends");
-    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        output.status.success(),
+        "{}\nthe gateway's log:\n{}",
+        stderr(&output),
+        gateway.log()
+    );
     assert_eq!(
         cell_stdout(&read(&env, "cut_out.ipynb"), 1),
         "after the cut\n"
