@@ -284,10 +284,13 @@ fn another_replicas_execution_is_followed_and_cancelled_on_either() {
     );
 
     // PostgreSQL restarted: the replicas' LISTEN connections come back by themselves (back-off up
-    // to 5 s), and an execution created on a is seen on b's feed again, on the same stream.
+    // to 5 s), and an execution created on a is seen on b's feed again, on the same stream. What
+    // was published while the buses were down is lost: b's feed says so first (`lagged` with an
+    // unknown count), so the sidebar reads the lists again.
     database.server.stop();
     database.server.start_again();
     let restarted = Instant::now();
+    let told_to_reread = std::cell::Cell::new(false);
     let again = wait_for(
         Duration::from_secs(30),
         "events across replicas again",
@@ -301,10 +304,17 @@ fn another_replicas_execution_is_followed_and_cancelled_on_either() {
             let id = created["id"].as_str().filter(|_| status == 201)?.to_owned();
             feeds[1]
                 .seen_within(Duration::from_secs(1), |name, data| {
+                    if name == "lagged" && data["missed"].is_null() {
+                        told_to_reread.set(true);
+                    }
                     name == "created" && data["execution_id"] == id.as_str()
                 })
                 .then_some(id)
         },
+    );
+    assert!(
+        told_to_reread.get(),
+        "b's feed relayed a's events again without a `lagged` first"
     );
     eprintln!(
         "after PostgreSQL's restart: {again} created on a seen on b {:?} after the restart",

@@ -1993,7 +1993,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description `ready` first (then read the lists), then `created`, `status`, `progress`, `output`, `notified`, `finished`, `deleted` (each with `execution_id`), `schedule_created`, `schedule_updated`, `schedule_deleted` (with `schedule_id`), and `lagged` {missed} when the reader fell behind (read the lists again). */
+            /** @description `ready` first (then read the lists), then `created`, `status`, `progress`, `output`, `notified`, `finished`, `deleted` (each with `execution_id`), `schedule_created`, `schedule_updated`, `schedule_deleted` (with `schedule_id`), and `lagged` {missed} when the reader fell behind (read the lists again; `missed` is null when another replica's events may be missing, after a replica bus was down). */
             200: {
                 headers: {
                     [name: string]: unknown;

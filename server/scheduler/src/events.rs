@@ -69,15 +69,19 @@ pub enum ScheduleChange {
 pub enum Change {
     Execution(ExecutionEvent),
     Schedule(ScheduleEvent),
+    /// Other replicas' events may be missing (a replica bus was down, here or there): subscribers
+    /// read the state again, as after a lag.
+    Resync,
 }
 
 /// What a subscription yields: [`ExecutionEvent`]s from a [`Subscription`], [`Change`]s from a [`Feed`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Received<E = ExecutionEvent> {
     Event(E),
-    /// `missed` events were dropped because the subscriber was slow; re-read the execution.
+    /// Events were dropped: `missed` of them because the subscriber was slow, or an unknown number
+    /// (`None`) of other replicas' while a replica bus was down; re-read the state.
     Lagged {
-        missed: u64,
+        missed: Option<u64>,
     },
     /// The scheduler stopped.
     Closed,
@@ -102,6 +106,7 @@ impl Subscription {
         loop {
             match self.receiver.recv().await {
                 Ok(Change::Schedule(_)) => {}
+                Ok(Change::Resync) => return Received::Lagged { missed: None },
                 Ok(Change::Execution(event)) => {
                     let wanted = self
                         .execution_id
@@ -112,7 +117,9 @@ impl Subscription {
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    return Received::Lagged { missed };
+                    return Received::Lagged {
+                        missed: Some(missed),
+                    };
                 }
                 Err(broadcast::error::RecvError::Closed) => return Received::Closed,
             }
@@ -129,7 +136,9 @@ impl Feed {
     pub async fn recv(&mut self) -> Received<Change> {
         match self.receiver.recv().await {
             Ok(change) => Received::Event(change),
-            Err(broadcast::error::RecvError::Lagged(missed)) => Received::Lagged { missed },
+            Err(broadcast::error::RecvError::Lagged(missed)) => Received::Lagged {
+                missed: Some(missed),
+            },
             Err(broadcast::error::RecvError::Closed) => Received::Closed,
         }
     }

@@ -15,6 +15,11 @@
 //!
 //! Relayed creations and schedule changes also wake the local loop, which may start the new
 //! execution or fire the new schedule.
+//!
+//! What is published while a bus is down is lost, and what others publish meanwhile does not
+//! arrive. So each time a replica's bus connects again, its own event streams are told to read the
+//! state again (`lagged` with `missed: null`, [`Change::Resync`]), and it tells the others to do the
+//! same with theirs, since they may have missed what it published meanwhile.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,6 +84,8 @@ enum What {
         id: String,
         replica: String,
     },
+    /// The sender's bus was down: what it published meanwhile is lost.
+    Resync,
 }
 
 /// [`ScheduleChange`] on the wire.
@@ -228,6 +235,7 @@ fn what(outgoing: Outgoing) -> What {
             id: execution_id,
             replica,
         },
+        Outgoing::Change(Change::Resync) => What::Resync,
         Outgoing::Change(Change::Schedule(ScheduleEvent {
             schedule_id,
             change,
@@ -275,10 +283,15 @@ async fn relay(
 ) {
     loop {
         let text = tokio::select! {
+            // A reconnection first: the streams hear `lagged` before anything relayed after it.
+            biased;
             () = ctx.shutdown.cancelled() => return,
             Some(()) = reconnections.recv() => {
-                // Whatever was missed while the bus was down: the loop reads the store again.
+                // Whatever was missed while the bus was down: the loop reads the store again, the
+                // event streams here and on the other replicas read the state again.
                 ctx.wake.notify_one();
+                ctx.events.relay(Change::Resync);
+                ctx.events.publish(Outgoing::Change(Change::Resync));
                 continue;
             }
             text = incoming.recv() => match text {
@@ -309,6 +322,7 @@ async fn receive(ctx: &Ctx, message: Message) {
         })
     };
     let change = match message.what {
+        What::Resync => Change::Resync,
         What::Cancel { id, replica } => {
             if replica == ctx.replica.id
                 && let Some(running) = ctx.running().get_mut(&id)

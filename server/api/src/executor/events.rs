@@ -3,7 +3,8 @@
 //! The stream opens with a `status` event carrying the execution as it stands (status, progress, error),
 //! then relays `status`, `progress` (cell n of m), `output` (nbformat JSON), `notified` and `deleted`
 //! events, and ends after a terminal status or deletion. A slow reader that lagged gets a fresh `status`
-//! snapshot (with `lagged`: how many events it missed). Streams also end when the server stops.
+//! snapshot (with `lagged`: how many events it missed, `null` when another replica's may be missing
+//! because a replica bus was down). Streams also end when the server stops.
 //!
 //! Subscribing happens before the execution is read, so no event between the two is lost, and an
 //! execution that is already over yields its snapshot and ends.
@@ -82,7 +83,7 @@ impl Relay {
             Received::Event(event) => Some(self.relay(event)),
             Received::Lagged { missed } => {
                 match self.scheduler.get_execution(&self.id).await {
-                    Ok(execution) => self.snapshot(execution, Some(missed)),
+                    Ok(execution) => self.snapshot(execution, Some(json!(missed))),
                     Err(_) => self.deleted(),
                 }
                 self.pending.pop_front()
@@ -91,8 +92,9 @@ impl Relay {
         }
     }
 
-    /// A `status` event with the whole execution; the stream ends after it when it is terminal.
-    fn snapshot(&mut self, execution: Execution, lagged: Option<u64>) {
+    /// A `status` event with the whole execution; the stream ends after it when it is terminal. After
+    /// a lag it carries `lagged`: how many events were missed (`null`: unknown).
+    fn snapshot(&mut self, execution: Execution, lagged: Option<Value>) {
         self.done = execution.status.is_terminal();
         let mut data = json!({
             "execution_id": execution.id,
@@ -101,7 +103,7 @@ impl Relay {
             "execution": ExecutionDto::from(execution),
         });
         if let Some(missed) = lagged {
-            data["lagged"] = json!(missed);
+            data["lagged"] = missed;
         }
         self.pending.push_back(sse("status", &data));
     }

@@ -15,7 +15,8 @@
 //! - `deleted` `{execution_id}`.
 //! - `schedule_created`, `schedule_updated` `{schedule_id, schedule}` (edited, paused, resumed or fired:
 //!   its next run moved), `schedule_deleted` `{schedule_id}`.
-//! - `lagged` `{missed}`: the reader was too slow and `missed` events were dropped: read the lists again.
+//! - `lagged` `{missed}`: the reader was too slow and `missed` events were dropped, or (`missed: null`)
+//!   another replica's events may be missing because a replica bus was down: read the lists again.
 //!
 //! An execution or schedule gone by the time its `created`/`finished`/`schedule_*` record is read is
 //! skipped (its `deleted` follows). The stream ends when the server stops.
@@ -83,6 +84,8 @@ impl Relay {
                 Received::Event(Change::Execution(event)) => self.execution(event).await,
                 Received::Event(Change::Schedule(event)) => self.schedule(event).await,
                 Received::Lagged { missed } => Some(sse("lagged", &json!({"missed": missed}))),
+                // Another replica's events may be missing: how many is not known.
+                Received::Event(Change::Resync) => Some(sse("lagged", &json!({"missed": null}))),
                 Received::Closed => return None,
             };
             if event.is_some() {

@@ -335,7 +335,8 @@ fn execution_events() {}
         (status = 200, description = "`ready` first (then read the lists), then `created`, `status`, \
             `progress`, `output`, `notified`, `finished`, `deleted` (each with `execution_id`), \
             `schedule_created`, `schedule_updated`, `schedule_deleted` (with `schedule_id`), and \
-            `lagged` {missed} when the reader fell behind (read the lists again).",
+            `lagged` {missed} when the reader fell behind (read the lists again; `missed` is null \
+            when another replica's events may be missing, after a replica bus was down).",
             content_type = "text/event-stream", body = String),
     ))]
 #[allow(dead_code)]

@@ -165,7 +165,7 @@ pub async fn next_status(events: &mut Subscription, wanted: ExecutionStatus) -> 
                     return event.execution_id;
                 }
             }
-            Received::Lagged { missed } => panic!("lagged by {missed}"),
+            Received::Lagged { missed } => panic!("lagged by {missed:?}"),
             Received::Closed => panic!("events closed"),
         }
     }
