@@ -1,12 +1,13 @@
-//! Driving a real `nbgate serve` from the reliability tests: a blocking executor-API client, what the
-//! kernel says about a process (`/proc`: RSS, peak RSS, open file descriptors), a seeded random
+//! Driving a real `nbgate serve` from the reliability tests: a blocking executor-API client, its
+//! server-sent-events streams ([`EventStream`]), what the kernel says about a process (`/proc`: RSS, peak RSS, open file descriptors), a seeded random
 //! number generator whose seed is printed, and the suite's size knob.
 
 use std::collections::BTreeMap;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -130,6 +131,11 @@ impl Serve {
             .expect("nbgate runs")
     }
 
+    /// `GET path` as a server-sent-events stream (`/api/events`, `/api/executions/{id}/events`).
+    pub fn events(&self, path: &str) -> EventStream {
+        EventStream::open(self.port, path)
+    }
+
     /// Waits (up to `within`) until the execution has a terminal status, and returns it.
     pub fn finished(&self, id: &str, within: Duration) -> Value {
         wait_for(within, &format!("execution {id} to end"), || {
@@ -177,6 +183,78 @@ impl Drop for Serve {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+    }
+}
+
+/// A server-sent-events stream, read on a thread of its own: `(event name, data)`.
+pub struct EventStream {
+    events: mpsc::Receiver<(String, Value)>,
+}
+
+impl EventStream {
+    fn open(port: u16, path: &str) -> EventStream {
+        let mut socket = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        write!(
+            socket,
+            "GET {path} HTTP/1.0\r\nAuthorization: token {TOKEN}\r\n\r\n"
+        )
+        .expect("send");
+        let (sender, events) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(socket);
+            let mut name = String::new();
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                let text = line.trim_end();
+                if let Some(event) = text.strip_prefix("event: ") {
+                    name = event.to_owned();
+                } else if let Some(data) = text.strip_prefix("data: ") {
+                    let data = serde_json::from_str(data).unwrap_or(Value::Null);
+                    if sender.send((name.clone(), data)).is_err() {
+                        return;
+                    }
+                }
+                line.clear();
+            }
+        });
+        EventStream { events }
+    }
+
+    /// Whether an event that `wanted` accepts arrives within `within`.
+    pub fn seen_within(&self, within: Duration, wanted: impl Fn(&str, &Value) -> bool) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok((name, data)) if wanted(&name, &data) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// The events up to and including the first that `last` accepts, failing after `within`.
+    pub fn until(
+        &self,
+        within: Duration,
+        what: &str,
+        mut last: impl FnMut(&str, &Value) -> bool,
+    ) -> Vec<(String, Value)> {
+        let deadline = Instant::now() + within;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok((name, data)) => {
+                    let done = last(&name, &data);
+                    seen.push((name, data));
+                    if done {
+                        return seen;
+                    }
+                }
+                Err(error) => panic!("{error} waiting for {what}; seen {seen:?}"),
+            }
         }
     }
 }

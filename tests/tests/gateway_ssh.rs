@@ -223,6 +223,10 @@ fn a_host_whose_link_goes_down_fails_its_execution_while_the_other_goes_on() {
     );
     let cell_timeout = 20.0;
     let on_a = cluster.run("ticks.ipynb", "host-a", cell_timeout);
+    // Opened before the kernel starts on host A (seconds over SSH): it sees the cell's ticks.
+    let a_events = cluster
+        .server
+        .events(&format!("/api/executions/{on_a}/events"));
     // Host B's cell waits for the test's flag, set after host A's execution has ended.
     let on_b = cluster.run("waits.ipynb", "host-b", 120.0);
     for id in [&on_a, &on_b] {
@@ -235,6 +239,18 @@ fn a_host_whose_link_goes_down_fails_its_execution_while_the_other_goes_on() {
             (execution["progress"]["cell"].as_u64() == Some(2)).then_some(())
         });
     }
+    // The link goes down once nbgate has two ticks of host A's cell (`0` and `1`), which it must keep.
+    a_events.until(
+        Duration::from_secs(60),
+        "host A's second tick",
+        |name, data| {
+            name == "output"
+                && data["output"]["text"].as_str().is_some_and(|text| {
+                    text.lines()
+                        .any(|line| line.parse().is_ok_and(|tick: u32| tick >= 1))
+                })
+        },
+    );
     let host_a = &cluster.hosts.hosts[0];
     host_a.set_link(false);
     let down = Instant::now();

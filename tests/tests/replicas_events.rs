@@ -7,84 +7,14 @@
 //! PostgreSQL: `sslmode=verify-full` with the right root certificate works, a wrong one stops the
 //! start with one line.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use nbgate_tests::JupyterEnv;
-use nbgate_tests::serve::{Serve, TOKEN, notebook, wait_for};
+use nbgate_tests::serve::{Serve, notebook, wait_for};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// A server-sent-events stream, read on a thread of its own: `(event name, data)`.
-struct Stream {
-    events: mpsc::Receiver<(String, Value)>,
-}
-
-impl Stream {
-    fn open(server: &Serve, path: &str) -> Stream {
-        let mut socket = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
-        write!(
-            socket,
-            "GET {path} HTTP/1.0\r\nAuthorization: token {TOKEN}\r\n\r\n"
-        )
-        .expect("send");
-        let (sender, events) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(socket);
-            let mut name = String::new();
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
-                let text = line.trim_end();
-                if let Some(event) = text.strip_prefix("event: ") {
-                    name = event.to_owned();
-                } else if let Some(data) = text.strip_prefix("data: ") {
-                    let data = serde_json::from_str(data).unwrap_or(Value::Null);
-                    if sender.send((name.clone(), data)).is_err() {
-                        return;
-                    }
-                }
-                line.clear();
-            }
-        });
-        Stream { events }
-    }
-
-    /// Whether an event that `wanted` accepts arrives within `within`.
-    fn seen_within(&self, within: Duration, wanted: impl Fn(&str, &Value) -> bool) -> bool {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.events.recv_timeout(left) {
-                Ok((name, data)) if wanted(&name, &data) => return true,
-                Ok(_) => {}
-                Err(_) => return false,
-            }
-        }
-    }
-
-    /// The events up to and including the first that `last` accepts.
-    fn until(&self, what: &str, last: impl Fn(&str, &Value) -> bool) -> Vec<(String, Value)> {
-        let deadline = Instant::now() + WAIT;
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.events.recv_timeout(left) {
-                Ok((name, data)) => {
-                    let done = last(&name, &data);
-                    seen.push((name, data));
-                    if done {
-                        return seen;
-                    }
-                }
-                Err(error) => panic!("{error} waiting for {what}; seen {seen:?}"),
-            }
-        }
-    }
-}
 
 fn replica_args(url: &str, id: &str) -> Vec<String> {
     [
@@ -135,9 +65,9 @@ fn another_replicas_execution_is_followed_and_cancelled_on_either() {
     let a = start(&env, a_data.path(), &replica_args(&database.url, "a"));
     let b = start(&env, b_data.path(), &replica_args(&database.url, "b"));
     let replicas = [("a", &a), ("b", &b)];
-    let feeds = replicas.map(|(_, server)| Stream::open(server, "/api/events"));
+    let feeds = replicas.map(|(_, server)| server.events("/api/events"));
     for feed in &feeds {
-        feed.until("ready", |name, _| name == "ready");
+        feed.until(WAIT, "ready", |name, _| name == "ready");
     }
 
     // Created on a; whichever replica runs it, the other one's feed shows its whole life.
@@ -152,7 +82,7 @@ fn another_replicas_execution_is_followed_and_cancelled_on_either() {
         .find(|(_, (id, _))| *id != owner)
         .expect("the other replica");
     let of_quick = |data: &Value| data["execution_id"] == quick.as_str();
-    let seen = feeds[other_index].until("quick's end on the other replica", |name, data| {
+    let seen = feeds[other_index].until(WAIT, "quick's end on the other replica", |name, data| {
         name == "finished" && of_quick(data)
     });
     let names: Vec<&str> = (seen.iter())
@@ -181,14 +111,14 @@ fn another_replicas_execution_is_followed_and_cancelled_on_either() {
         ),
     );
     let (_, made) = feeds[0]
-        .until("the schedule on a's feed", |name, _| {
+        .until(WAIT, "the schedule on a's feed", |name, _| {
             name == "schedule_created"
         })
         .pop()
         .expect("schedule_created");
     assert_eq!(made["schedule"]["name"], "weekly", "{made}");
     a.ok("DELETE", &format!("/api/executions/{quick}"), None);
-    feeds[1].until("the deletion on b's feed", |name, data| {
+    feeds[1].until(WAIT, "the deletion on b's feed", |name, data| {
         name == "deleted" && of_quick(data)
     });
 
@@ -224,8 +154,8 @@ fn another_replicas_execution_is_followed_and_cancelled_on_either() {
     let (owner_index, _) = (replicas.iter().enumerate())
         .find(|(_, (id, _))| *id == owner)
         .expect("owner");
-    let own_stream = Stream::open(other, &format!("/api/executions/{slow}/events"));
-    own_stream.until("the snapshot", |name, data| {
+    let own_stream = other.events(&format!("/api/executions/{slow}/events"));
+    own_stream.until(WAIT, "the snapshot", |name, data| {
         name == "status" && data["status"] == "running"
     });
     let asked = Utc::now();
@@ -242,11 +172,11 @@ fn another_replicas_execution_is_followed_and_cancelled_on_either() {
     );
     eprintln!("cancel through the other replica: ended {took:?} after the request");
     // The other replica's stream of that execution ends with it, as on the owner.
-    let seen = own_stream.until("the cancelled status", |name, data| {
+    let seen = own_stream.until(WAIT, "the cancelled status", |name, data| {
         name == "status" && data["status"] == "cancelled"
     });
     assert!(!seen.is_empty());
-    feeds[owner_index].until("slow's end on its owner", |name, data| {
+    feeds[owner_index].until(WAIT, "slow's end on its owner", |name, data| {
         name == "finished" && data["execution_id"] == slow.as_str()
     });
 
