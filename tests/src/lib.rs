@@ -8,7 +8,8 @@
 //!   inside the temporary directory; a unique marker variable that every process started from it
 //!   inherits, so a test can prove that no process outlived it).
 //!
-//! - [`start_serve`]: `nbgate serve --port 0` in a [`JupyterEnv`], with the port it bound.
+//! - [`start_serve`]: `nbgate serve --port 0` in a [`JupyterEnv`], with the port it bound;
+//!   [`ClosedPort`]: a port that refuses connections, for "nothing listens there".
 //! - [`serve`]: a blocking client for the executor API of a running `nbgate serve`, `/proc` figures
 //!   (RSS, peak RSS, open descriptors), a seeded RNG, and `NBGATE_SOAK` (full sizes) for the
 //!   reliability suite.
@@ -281,6 +282,46 @@ pub fn start_serve_under(
         .and_then(|port| port.parse().ok())
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
     (child, stdout, port)
+}
+
+/// A TCP port on 127.0.0.1 that refuses every connection for as long as this lives: bound, never
+/// listening, so no other process can listen there and no connection gets it as its source port. A
+/// port bound and released instead is free in Linux's ephemeral range, where any `--port 0` server may
+/// take it, or a connect to it pick it as its own source port and reach itself.
+pub struct ClosedPort {
+    _socket: std::os::fd::OwnedFd,
+    pub port: u16,
+}
+
+impl ClosedPort {
+    pub fn new() -> Self {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        // SAFETY: socket(2), bind(2) and getsockname(2) on a descriptor owned here, with an address
+        // of the size given.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+            let socket = OwnedFd::from_raw_fd(fd);
+            let mut address: libc::sockaddr_in = std::mem::zeroed();
+            address.sin_family = libc::AF_INET as libc::sa_family_t;
+            address.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+            let mut size = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            let bound = libc::bind(socket.as_raw_fd(), (&raw const address).cast(), size);
+            assert_eq!(bound, 0, "bind: {}", std::io::Error::last_os_error());
+            let named = libc::getsockname(socket.as_raw_fd(), (&raw mut address).cast(), &mut size);
+            assert_eq!(named, 0, "getsockname: {}", std::io::Error::last_os_error());
+            Self {
+                _socket: socket,
+                port: u16::from_be(address.sin_port),
+            }
+        }
+    }
+}
+
+impl Default for ClosedPort {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// `--name=value` as one word: a value that begins with `-` can never be read as an option.

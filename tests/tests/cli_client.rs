@@ -354,10 +354,8 @@ fn bad_input_exits_2_with_the_servers_message() {
 
 /// The client against a port nothing listens on.
 fn server_gone(env: &JupyterEnv, args: &[&str]) -> Output {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("free port")
-        .port();
+    let closed = nbgate_tests::ClosedPort::new();
+    let port = closed.port;
     Command::new(workspace_bin("nbgate"))
         .args(args)
         .envs(env.vars())

@@ -195,13 +195,8 @@ fn executions_on_enterprise_gateway_give_the_results_of_local_kernels_and_record
 fn an_unreachable_gateway_fails_the_execution_naming_its_url() {
     let env = JupyterEnv::new();
     // A port nobody listens on.
-    let url = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
-        format!(
-            "http://127.0.0.1:{}",
-            listener.local_addr().expect("addr").port()
-        )
-    };
+    let closed = nbgate_tests::ClosedPort::new();
+    let url = format!("http://127.0.0.1:{}", closed.port);
     write_notebook(&env, "one.ipynb", &["print(1)"], false);
     let server = serve_on(&env, &env.dir.path().join("data"), &url);
     let id = server.create(&json!({"notebook": "one.ipynb"}));

@@ -100,10 +100,8 @@ async fn webhook_is_posted_on_failure() {
 async fn undeliverable_webhook_is_recorded_not_fatal_and_retention_deletes_files() {
     let (root, data, runner) = setup();
     // A port nothing listens on.
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr").port()
-    };
+    let closed = nbgate_tests::ClosedPort::new();
+    let port = closed.port;
     let shutdown = CancellationToken::new();
     let clock = TokioClock::starting_at(utc("2026-01-01T00:00:00Z"));
     let handle = start_fake(
