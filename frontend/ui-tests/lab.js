@@ -94,15 +94,30 @@ function requireBinary() {
   }
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
+/**
+ * Enterprise Gateway's kernel ports, below Linux's ephemeral range (32768 and up): EG picks a kernel's
+ * ports by binding and releasing them, and the kernel binds them a second later; in the ephemeral range
+ * any outgoing connection can take one meanwhile, and the kernel dies with "Address already in use".
+ */
+const KERNEL_PORTS = [20000, 21000];
+
+/**
+ * A port free a moment ago for a server started here (Lab, EG), also below the ephemeral range and
+ * outside KERNEL_PORTS: there only a process naming the port can take it before the server binds it.
+ */
+async function freePort() {
+  const [lower, upper] = [KERNEL_PORTS[1] + 1, 32767];
+  for (;;) {
+    const port = lower + crypto.randomInt(upper - lower + 1);
+    const free = await new Promise(resolve => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-    server.on('error', reject);
-  });
+    if (free) {
+      return port;
+    }
+  }
 }
 
 /**
@@ -210,7 +225,8 @@ async function startEnterpriseGateway({ base, state }) {
       EG_IP: '127.0.0.1',
       EG_PORT: String(port),
       EG_AUTH_TOKEN: secret,
-      EG_LIST_KERNELS: 'True'
+      EG_LIST_KERNELS: 'True',
+      EG_PORT_RANGE: KERNEL_PORTS.join('..')
     },
     stdio: ['ignore', 'ignore', fs.openSync(log, 'a')]
   });
@@ -268,6 +284,8 @@ async function startLab({ base, root, state, gateway }) {
     '--no-browser',
     '--ip=127.0.0.1',
     `--port=${port}`,
+    // That port or none: the test talks to it.
+    '--ServerApp.port_retries=0',
     `--ServerApp.root_dir=${root}`,
     '--LabApp.news_url=None',
     '--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate',
