@@ -97,13 +97,14 @@ async def test_events_are_streamed_not_buffered(
 class TestUnreachableGateway:
     @pytest.fixture
     def nbgate_config(self):
-        """A gateway URL nothing listens on."""
+        """A gateway URL nothing listens on: its port stays bound, never listening, for the test (a
+        port released at once is free in Linux's ephemeral range, for any server to take)."""
         import socket
 
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        return {"url": f"http://127.0.0.1:{port}", "token": "t"}
+            yield {"url": f"http://127.0.0.1:{port}", "token": "t"}
 
 
     async def test_an_unreachable_gateway_is_503_with_what_to_do(self, jp_fetch):
