@@ -17,9 +17,9 @@ Prints p50/p99/max milliseconds per page request (client side: request → whole
 schedules: one schedule with one real execution is made through `nbgate serve`, the server is stopped,
 the store is seeded with N-1 copies of that schedule (ids and names made unique) and R executions of
 each (copies of the real one, sequence numbers unique), then the server is started again and
-`GET /api/schedules` is fetched `--requests` times over one keep-alive connection, three ways interleaved:
-the default first page (100), one page of 1000, and every page of 1000 by `next_cursor` (as the sidebar
-reads them). Prints p50/p99/max milliseconds per request or walk (request → whole JSON body read) and
+`GET /api/schedules` is fetched `--requests` times over one keep-alive connection, four ways interleaved:
+the default first page (100), one page of 1000, every page of 1000 by `next_cursor`, and the whole list
+in one request (`limit=N`, as the sidebar reads it). Prints p50/p99/max milliseconds per request or walk (request → whole JSON body read) and
 checks every schedule is listed once, with its own last execution.
 
 lateness: N schedules with 6-field crons `S * * * * *` (S = i mod 60: every schedule fires once a minute,
@@ -272,10 +272,27 @@ def bench_schedules(args):
                     sys.exit(f"bench's last execution is {last['id']}")
             elif last["id"] != f"run-{item['id'][6:]}-{args.runs:04d}":
                 sys.exit(f"{item['name']}'s last execution is {last['id']}")
-        # Interleaved: the default first page, a page of 1000, every page (the whole walk).
+        # Interleaved: the default first page, a page of 1000, every page (the whole walk), and the
+        # whole list in one request (`limit` = the schedule count; an nbgate whose bound is lower
+        # answers 400, and the case is left out).
+        whole = f"/api/schedules?limit={args.schedules}"
+        conn.request("GET", whole, headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+        one_request = response.status == 200
+        if one_request:
+            page = json.loads(body)
+            if len(page["items"]) != args.schedules or page["next_cursor"] is not None:
+                sys.exit(f"{whole}: {len(page['items'])} items, next_cursor {page['next_cursor']!r}")
+            if [item["id"] for item in page["items"]] != [item["id"] for item in items]:
+                sys.exit(f"{whole} lists other schedules than the pages")
+        else:
+            print(f"{whole}: {response.status} {body[:200]!r}; not timed", file=sys.stderr)
         cases = {"first page (default 100)": lambda: get("/api/schedules"),
                  "page of 1000": lambda: get("/api/schedules?limit=1000"),
                  "all, pages of 1000": lambda: every_schedule(parse=False)}
+        if one_request:
+            cases[f"all, one request (limit={args.schedules})"] = lambda: get(whole)
         times = {name: [] for name in cases}
         for attempt in range(args.requests + 1):  # the first warms the page cache, not counted
             for name, case in cases.items():

@@ -109,13 +109,16 @@ export function getSchedule(id: string): Promise<Schedule> {
   return requestAPI<Schedule>(`schedules/${encodeURIComponent(id)}`, exact);
 }
 
-/** Every schedule, by name: the server's pages of up to 1000 followed to the last. */
+/** The largest page of schedules the server gives: 10,000 schedules in one request. */
+const SCHEDULE_PAGE = 10000;
+
+/** Every schedule, by name: one request up to 10,000, pages followed to the last beyond. */
 export async function listSchedules(): Promise<Schedule[]> {
   const all: Schedule[] = [];
   let cursor: string | null = null;
   do {
     const query: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
-    const page = await requestAPI<Page<Schedule>>(`schedules?limit=1000${query}`);
+    const page = await requestAPI<Page<Schedule>>(`schedules?limit=${SCHEDULE_PAGE}${query}`);
     all.push(...page.items);
     cursor = page.next_cursor ?? null;
   } while (cursor);

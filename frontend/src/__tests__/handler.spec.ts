@@ -130,8 +130,8 @@ describe('requests', () => {
     respond(200, '{"items": [{"id": "s3"}], "next_cursor": null}');
     expect(await listSchedules()).toEqual([{ id: 's1' }, { id: 's2' }, { id: 's3' }]);
     expect(makeRequest.mock.calls.map(call => call[0])).toEqual([
-      'http://localhost:8888/lab-base/nbgate/api/schedules?limit=1000',
-      'http://localhost:8888/lab-base/nbgate/api/schedules?limit=1000&cursor=ss2'
+      'http://localhost:8888/lab-base/nbgate/api/schedules?limit=10000',
+      'http://localhost:8888/lab-base/nbgate/api/schedules?limit=10000&cursor=ss2'
     ]);
   });
 

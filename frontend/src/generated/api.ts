@@ -2201,7 +2201,10 @@ export interface operations {
     list_schedules: {
         parameters: {
             query?: {
-                /** @description Page size, 1 to 1000 (default 100). */
+                /**
+                 * @description Page size, 1 to 10000 (default 100): `limit=10000` reads up to 10,000 schedules in one
+                 *     request.
+                 */
                 limit?: number;
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string;
@@ -2212,7 +2215,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description One page, each schedule with its newest execution in short; follow `next_cursor` for the rest. */
+            /** @description One page of up to `limit` schedules, each with its newest execution in short; follow `next_cursor` for the rest (`null` on the last page). */
             200: {
                 headers: {
                     [name: string]: unknown;

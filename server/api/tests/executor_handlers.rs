@@ -1141,8 +1141,8 @@ async fn schedules_are_listed_by_name_a_page_at_a_time() {
     );
 
     for (query, needle) in [
-        ("?limit=0", "limit must be 1 to 1000, got 0"),
-        ("?limit=1001", "limit must be 1 to 1000, got 1001"),
+        ("?limit=0", "limit must be 1 to 10000, got 0"),
+        ("?limit=10001", "limit must be 1 to 10000, got 10001"),
         ("?limit=ten", "limit: invalid digit"),
         ("?cursor=e1f", "invalid cursor \"e1f\""),
         ("?cursor=s6", "invalid cursor \"s6\""),

@@ -30,7 +30,7 @@ use clap::ValueEnum;
 use nbgate_api::executor::wire::{
     self, ErrorDto, ExecutionDto, ExecutionSummaryDto, PageDto, ProgressDto, ScheduleDto,
 };
-use nbgate_scheduler::ExecutionStatus;
+use nbgate_scheduler::{ExecutionStatus, MAX_SCHEDULE_PAGE};
 use serde_json::{Map, Value, json};
 
 use crate::Failure;
@@ -124,17 +124,16 @@ pub fn schedules(args: SchedulesArgs) -> Result<(), Failure> {
     };
     match args.command {
         SchedulesCommand::List => {
-            // Every page, followed to the last.
+            // Every page, followed to the last: one request up to 10,000 schedules.
+            let first = format!("/api/schedules?limit={MAX_SCHEDULE_PAGE}");
             let mut items = Vec::new();
-            let mut path = "/api/schedules?limit=1000".to_owned();
+            let mut path = first.clone();
             loop {
                 let page = client.json("GET", &path, None)?;
                 let page: PageDto<Value> = read(page, "a page of schedules")?;
                 items.extend(page.items);
                 match page.next_cursor {
-                    Some(cursor) => {
-                        path = format!("/api/schedules?limit=1000&cursor={}", encode(&cursor))
-                    }
+                    Some(cursor) => path = format!("{first}&cursor={}", encode(&cursor)),
                     None => break,
                 }
             }

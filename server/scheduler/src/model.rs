@@ -372,6 +372,39 @@ pub struct Execution {
     pub replica: Option<String>,
 }
 
+/// An execution in short, as a schedule listing carries its newest: what a list shows of it, read
+/// without its parameters, run configuration and the rest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionSummary {
+    pub id: String,
+    pub name: String,
+    pub status: ExecutionStatus,
+    pub reason: Option<String>,
+    pub fire_time: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub progress: Option<CellProgress>,
+    pub error: Option<ExecutionError>,
+}
+
+impl From<Execution> for ExecutionSummary {
+    fn from(e: Execution) -> Self {
+        ExecutionSummary {
+            id: e.id,
+            name: e.name,
+            status: e.status,
+            reason: e.reason,
+            fire_time: e.fire_time,
+            created_at: e.created_at,
+            started_at: e.started_at,
+            ended_at: e.ended_at,
+            progress: e.progress,
+            error: e.error,
+        }
+    }
+}
+
 /// What deleting a schedule does with its executions (the API's `?executions=keep|delete`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RunHistory {

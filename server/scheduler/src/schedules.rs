@@ -10,10 +10,10 @@ use crate::error::{Result, SchedulerError, StoreError, ValidationError};
 use crate::events::{EventKind, ScheduleChange};
 use crate::model::Page;
 use crate::model::{
-    Execution, ExecutionStatus, InputMode, ParameterValues, RunHistory, SCHEDULE_DELETED, Schedule,
-    SchedulePatch, ScheduleSpec,
+    Execution, ExecutionStatus, ExecutionSummary, InputMode, ParameterValues, RunHistory,
+    SCHEDULE_DELETED, Schedule, SchedulePatch, ScheduleSpec,
 };
-use crate::service::{MAX_PAGE, SchedulerHandle, not_found};
+use crate::service::{MAX_SCHEDULE_PAGE, SchedulerHandle, not_found};
 use crate::timing::Timing;
 use crate::{validate, worker};
 
@@ -178,9 +178,9 @@ impl SchedulerHandle {
         &self,
         limit: usize,
         cursor: Option<&str>,
-    ) -> Result<Page<(Schedule, Option<Execution>)>> {
+    ) -> Result<Page<(Schedule, Option<ExecutionSummary>)>> {
         let after = cursor.map(decode_name_cursor).transpose()?;
-        let limit = limit.clamp(1, MAX_PAGE);
+        let limit = limit.clamp(1, MAX_SCHEDULE_PAGE);
         let mut rows = self
             .ctx
             .db

@@ -9,8 +9,9 @@ use std::time::Duration;
 use nbgate_executor::values::RecordedValue;
 use nbgate_scheduler::store::{Claim, Replicas, Store, lost_reason};
 use nbgate_scheduler::{
-    CellProgress, Execution, ExecutionError, ExecutionFilter, ExecutionStatus, PostgresStore,
-    Recurrence, RunConfig, RunHistory, Schedule, ScheduleSpec, SqliteStore, StoreError,
+    CellProgress, Execution, ExecutionError, ExecutionFilter, ExecutionStatus, ExecutionSummary,
+    PostgresStore, Recurrence, RunConfig, RunHistory, Schedule, ScheduleSpec, SqliteStore,
+    StoreError,
 };
 use nbgate_tests::postgres as pg_server;
 use serde_json::json;
@@ -527,6 +528,48 @@ fn schedules_list_a_page_at_a_time_by_name_after_the_last_name_listed(store: &dy
     assert_eq!(page_names(store, Some("bz"), 10), ["c", "d", "e"]);
 }
 
+/// A listed schedule's newest execution in short is the stored execution's summary, field for
+/// field (status, reason, error, progress, times; NULLs as `None`), read without the rest of it.
+fn a_listed_schedule_s_newest_execution_in_short_is_the_stored_one(store: &dyn Store) {
+    for name in ["a", "b"] {
+        store.insert_schedule(&schedule(name)).expect("insert");
+    }
+    let mut newest = execution("a2", Some("id-a"), ExecutionStatus::Failed);
+    newest.reason = Some("cell 2: ValueError: bad".into());
+    newest.ended_at = Some(utc("2026-01-01T01:00:02.500Z"));
+    let mut running = execution("b1", Some("id-b"), ExecutionStatus::Running);
+    (running.fire_time, running.progress, running.error) = (None, None, None);
+    let runs = [
+        execution("a1", Some("id-a"), ExecutionStatus::Succeeded),
+        newest,
+        running,
+    ];
+    for run in &runs {
+        store.insert_execution(run).expect("insert");
+    }
+    let stored = |id: &str| {
+        let execution = store.get_execution(id).expect("get").expect("stored");
+        Some(ExecutionSummary::from(execution))
+    };
+    let listed = store.list_schedules_with_latest(None, 10).expect("list");
+    let [(a, a_latest), (b, b_latest)] = <[_; 2]>::try_from(listed).expect("two schedules");
+    assert_eq!((a.spec.name.as_str(), b.spec.name.as_str()), ("a", "b"));
+    assert_eq!(a_latest, stored("a2"));
+    assert_eq!(b_latest, stored("b1"));
+    let a_latest = a_latest.expect("a ran");
+    assert_eq!(a_latest.status, ExecutionStatus::Failed);
+    assert_eq!(a_latest.reason.as_deref(), Some("cell 2: ValueError: bad"));
+    assert_eq!(a_latest.ended_at, Some(utc("2026-01-01T01:00:02.500Z")));
+    assert_eq!(a_latest.progress, Some(CellProgress { cell: 2, total: 5 }));
+    assert_eq!(
+        a_latest.error.map(|error| error.traceback),
+        Some(vec!["line 1".into()])
+    );
+    let b_latest = b_latest.expect("b runs");
+    assert_eq!((b_latest.fire_time, b_latest.progress), (None, None));
+    assert!(b_latest.error.is_none() && b_latest.ended_at.is_none());
+}
+
 /// The rest of the interface: due schedules and the next fire, ready executions and back-off,
 /// progress and kernel location, an end with its retry, output files and freshness times, a
 /// pipeline's fan-in and its groups.
@@ -910,6 +953,7 @@ on_both_backends!(
     value_series_are_oldest_first_over_the_last_runs_that_recorded,
     schedules_list_with_their_newest_execution_in_one_read,
     schedules_list_a_page_at_a_time_by_name_after_the_last_name_listed,
+    a_listed_schedule_s_newest_execution_in_short_is_the_stored_one,
     claims_keep_max_concurrent_and_the_replica_s_own_limits,
     an_expired_lease_is_ended_once_with_its_retry_and_a_renewed_one_is_kept,
     a_fire_time_recorded_again_runs_once,

@@ -11,8 +11,9 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use nbgate_scheduler::{
     After, AfterOn, Catchup, CellProgress, Environment, Execution, ExecutionError, ExecutionStatus,
-    InputMode, NewExecution, NotebookParameters, Notify, Overlap, ParameterInfo, ParameterValues,
-    Recurrence, RunHistory, Schedule, SchedulePatch, ScheduleSpec, ValidationError,
+    ExecutionSummary, InputMode, NewExecution, NotebookParameters, Notify, Overlap, ParameterInfo,
+    ParameterValues, Recurrence, RunHistory, Schedule, SchedulePatch, ScheduleSpec,
+    ValidationError,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -32,6 +33,12 @@ pub(crate) fn opt_time(at: Option<DateTime<Utc>>) -> Option<String> {
 
 fn secs(duration: Duration) -> f64 {
     duration.as_secs_f64()
+}
+
+/// Seconds from start to end, once ended.
+fn duration_between(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Option<f64> {
+    let (start, end) = (start?, end?);
+    Some((end - start).num_milliseconds().max(0) as f64 / 1e3)
 }
 
 /// Seconds from a request: a positive, finite number.
@@ -491,7 +498,9 @@ pub(crate) struct ListExecutions {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListSchedules {
-    /// Page size, 1 to 1000 (default 100).
+    /// Page size, 1 to 10000 (default 100): `limit=10000` reads up to 10,000 schedules in one
+    /// request.
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -773,10 +782,7 @@ impl ExecutionDto {
 
 impl From<Execution> for ExecutionDto {
     fn from(e: Execution) -> Self {
-        let duration = match (e.started_at, e.ended_at) {
-            (Some(start), Some(end)) => Some((end - start).num_milliseconds().max(0) as f64 / 1e3),
-            _ => None,
-        };
+        let duration = duration_between(e.started_at, e.ended_at);
         let upstreams = (e.run.pipeline.as_ref())
             .map(|pipeline| pipeline.upstreams.clone())
             .unwrap_or_default();
@@ -915,32 +921,31 @@ pub struct ExecutionSummaryDto {
     pub progress: Option<ProgressDto>,
 }
 
-impl From<Execution> for ExecutionSummaryDto {
-    fn from(e: Execution) -> Self {
-        let full = ExecutionDto::from(e);
-        let reason = full.reason.or_else(|| {
-            full.error.map(|error| match error.cell_index {
+impl From<ExecutionSummary> for ExecutionSummaryDto {
+    fn from(e: ExecutionSummary) -> Self {
+        let reason = e.reason.or_else(|| {
+            e.error.map(|error| match error.cell_index {
                 Some(cell) => format!("cell {cell}: {}: {}", error.ename, error.evalue),
                 None => format!("{}: {}", error.ename, error.evalue),
             })
         });
         ExecutionSummaryDto {
-            id: full.id,
-            name: full.name,
-            status: full.status,
+            id: e.id,
+            name: e.name,
+            status: e.status,
             reason,
-            fire_time: full.fire_time,
-            created_at: full.created_at,
-            started_at: full.started_at,
-            ended_at: full.ended_at,
-            duration: full.duration,
-            progress: full.progress,
+            fire_time: opt_time(e.fire_time),
+            created_at: time(e.created_at),
+            started_at: opt_time(e.started_at),
+            ended_at: opt_time(e.ended_at),
+            duration: duration_between(e.started_at, e.ended_at),
+            progress: e.progress.map(ProgressDto::from),
         }
     }
 }
 
 impl ScheduleDto {
-    pub fn new(schedule: Schedule, last_execution: Option<Execution>) -> Self {
+    pub fn new(schedule: Schedule, last_execution: Option<ExecutionSummary>) -> Self {
         let spec = schedule.spec;
         let (cron, every, after) = match spec.recurrence {
             Recurrence::Cron(cron) => (Some(cron), None, None),

@@ -407,7 +407,7 @@ fn preview_schedule() {}
 #[utoipa::path(get, path = "/api/schedules", tag = "schedules",
     params(ListSchedules),
     responses(
-        (status = 200, description = "One page, each schedule with its newest execution in short; follow `next_cursor` for the rest.", body = PageDto<ScheduleDto>),
+        (status = 200, description = "One page of up to `limit` schedules, each with its newest execution in short; follow `next_cursor` for the rest (`null` on the last page).", body = PageDto<ScheduleDto>),
         (status = 400, description = "Invalid request (`limit` out of range, a cursor this listing did not give); the message says what to fix.", body = ErrorBody),
     ))]
 #[allow(dead_code)]

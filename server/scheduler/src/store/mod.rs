@@ -26,7 +26,8 @@ pub use self::sqlite::SqliteStore;
 pub use self::url::{StoreUrl, redacted};
 use crate::error::StoreError;
 use crate::model::{
-    CellProgress, Execution, ExecutionFilter, ExecutionStatus, RunHistory, Schedule,
+    CellProgress, Execution, ExecutionFilter, ExecutionStatus, ExecutionSummary, RunHistory,
+    Schedule,
 };
 use crate::outputs::{OutputFile, OutputTimes};
 use crate::values::ValuePoint;
@@ -46,12 +47,12 @@ pub trait Store: Replicas + Send + Sync + 'static {
     /// All schedules by name.
     fn list_schedules(&self) -> StoreResult<Vec<Schedule>>;
     /// Up to `limit` schedules by name, those named after `after` (all from the first without it),
-    /// each with its newest execution, in one query.
+    /// each with its newest execution in short, in one query.
     fn list_schedules_with_latest(
         &self,
         after: Option<&str>,
         limit: usize,
-    ) -> StoreResult<Vec<(Schedule, Option<Execution>)>>;
+    ) -> StoreResult<Vec<(Schedule, Option<ExecutionSummary>)>>;
     /// Deletes a schedule; `None` if there is none. [`RunHistory::Delete`] deletes its executions;
     /// [`RunHistory::Keep`] cancels its queued ones (ended `now`) and unlinks them all, recording the
     /// schedule's name on them. Returns its executions as they were before.

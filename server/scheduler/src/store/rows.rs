@@ -1,12 +1,16 @@
 //! Rows ↔ domain types: times as milliseconds since the epoch, JSON as TEXT.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::Row;
 
 use crate::error::StoreError;
 use crate::model::{
-    CellProgress, Execution, ExecutionError, ExecutionStatus, RunConfig, Schedule, ScheduleSpec,
+    CellProgress, Execution, ExecutionError, ExecutionStatus, ExecutionSummary, RunConfig,
+    Schedule, ScheduleSpec,
 };
+use crate::service::MAX_SCHEDULE_PAGE;
 use crate::timing::Timing;
 
 pub(crate) const SCHEDULE_COLUMNS: &str =
@@ -26,28 +30,80 @@ pub(crate) const EXECUTION_SELECT: &str = "id, name, schedule_id, notebook, stat
     ELSE (SELECT s.name FROM schedules s WHERE s.id = executions.schedule_id) END, run_id, sweep_id, \
     kernel_location, gateway_kernel_id, machine_type, replica, seq";
 
-/// Up to `?2` schedules by name, named after `?1` when it is not NULL, each with its newest execution
-/// by listing position (through the (schedule_id, seq) index); a linked execution's schedule name is
-/// the schedule's own. Execution columns first, as [`execution`] reads them, then the schedule's.
-pub(crate) fn schedules_with_latest_sql() -> String {
-    let executions = EXECUTION_COLUMNS
-        .split(',')
-        .map(|column| match column.trim() {
-            "schedule_name" => "s.name".to_owned(),
-            column => format!("e.{column}"),
-        })
+/// What [`execution_summary`] reads of a schedule's newest execution (`e`), in order.
+const SUMMARY_COLUMNS: [&str; 11] = [
+    "id",
+    "name",
+    "status",
+    "reason",
+    "fire_time",
+    "created_at",
+    "started_at",
+    "ended_at",
+    "progress_cell",
+    "progress_total",
+    "error",
+];
+
+/// The select list of a schedule listing: [`SUMMARY_COLUMNS`] of its newest execution `e` (all
+/// NULL without one), then [`SCHEDULE_COLUMNS`] of the schedule `s`, as
+/// [`schedule_with_latest`] reads them.
+pub(crate) fn schedules_with_latest_select() -> String {
+    let execution = SUMMARY_COLUMNS.map(|column| format!("e.{column}"));
+    let schedule = SCHEDULE_COLUMNS
+        .split(", ")
+        .map(|column| format!("s.{column}"));
+    (execution.into_iter().chain(schedule))
         .collect::<Vec<_>>()
-        .join(", ");
-    let schedules = SCHEDULE_COLUMNS
-        .split(',')
-        .map(|column| format!("s.{}", column.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!(
-        "SELECT {executions}, {schedules} FROM schedules s LEFT JOIN executions e \
-         ON e.seq = (SELECT MAX(seq) FROM executions WHERE schedule_id = s.id) \
-         WHERE CAST(?1 AS TEXT) IS NULL OR s.name > ?1 ORDER BY s.name LIMIT ?2"
-    )
+        .join(", ")
+}
+
+/// A row of a schedule listing (see [`schedules_with_latest_select`]).
+pub(crate) fn schedule_with_latest(
+    row: &impl Columns,
+) -> Result<(Schedule, Option<ExecutionSummary>), StoreError> {
+    let latest = match row.opt_text(0)? {
+        Some(_) => Some(execution_summary(row)?),
+        None => None,
+    };
+    Ok((schedule_at(row, SUMMARY_COLUMNS.len())?, latest))
+}
+
+/// Room for a listing of up to `limit` rows, reserved at once (a page of schedules is up to
+/// [`MAX_SCHEDULE_PAGE`] + 1 rows of several hundred bytes each).
+pub(crate) fn listing_capacity(limit: usize) -> usize {
+    limit.min(MAX_SCHEDULE_PAGE + 1)
+}
+
+fn execution_summary(row: &impl Columns) -> Result<ExecutionSummary, StoreError> {
+    let status = row.text(2)?;
+    let status = ExecutionStatus::parse(&status)
+        .ok_or_else(|| corrupt("executions", format!("unknown status {status:?}")))?;
+    Ok(ExecutionSummary {
+        id: row.text(0)?,
+        name: row.text(1)?,
+        status,
+        reason: row.opt_text(3)?,
+        fire_time: row.opt_int(4)?.map(time),
+        created_at: time(row.int(5)?),
+        started_at: row.opt_int(6)?.map(time),
+        ended_at: row.opt_int(7)?.map(time),
+        progress: progress(row.opt_int(8)?, row.opt_int(9)?),
+        error: match row.opt_text(10)? {
+            Some(text) => Some(json("executions", &text)?),
+            None => None,
+        },
+    })
+}
+
+fn progress(cell: Option<i64>, total: Option<i64>) -> Option<CellProgress> {
+    match (cell, total) {
+        (Some(cell), Some(total)) => Some(CellProgress {
+            cell: cell as usize,
+            total: total as usize,
+        }),
+        _ => None,
+    }
 }
 
 pub(crate) fn millis(time: DateTime<Utc>) -> i64 {
@@ -110,6 +166,24 @@ fn execution_column(column: &str) -> usize {
         .unwrap_or(usize::MAX)
 }
 
+/// The positions in [`EXECUTION_COLUMNS`] of the columns [`execution`] reads by name, found once
+/// (a listing reads thousands of rows).
+struct NamedColumns {
+    machine_type: usize,
+    replica: usize,
+    kernel_location: usize,
+    gateway_kernel_id: usize,
+    seq: usize,
+}
+
+static NAMED_COLUMNS: LazyLock<NamedColumns> = LazyLock::new(|| NamedColumns {
+    machine_type: execution_column("machine_type"),
+    replica: execution_column("replica"),
+    kernel_location: execution_column("kernel_location"),
+    gateway_kernel_id: execution_column("gateway_kernel_id"),
+    seq: execution_column("seq"),
+});
+
 pub(crate) fn schedule(row: &impl Columns) -> Result<Schedule, StoreError> {
     schedule_at(row, 0)
 }
@@ -137,13 +211,7 @@ pub(crate) fn execution(row: &impl Columns) -> Result<(i64, Execution), StoreErr
     let status = row.text(4)?;
     let status = ExecutionStatus::parse(&status)
         .ok_or_else(|| corrupt("executions", format!("unknown status {status:?}")))?;
-    let progress = match (row.opt_int(17)?, row.opt_int(18)?) {
-        (Some(cell), Some(total)) => Some(CellProgress {
-            cell: cell as usize,
-            total: total as usize,
-        }),
-        _ => None,
-    };
+    let progress = progress(row.opt_int(17)?, row.opt_int(18)?);
     let error: Option<ExecutionError> = match row.opt_text(19)? {
         Some(text) => Some(json("executions", &text)?),
         None => None,
@@ -152,7 +220,7 @@ pub(crate) fn execution(row: &impl Columns) -> Result<(i64, Execution), StoreErr
     let count = |at: usize| -> Result<u32, StoreError> {
         u32::try_from(row.int(at)?).map_err(|error| corrupt("executions", error))
     };
-    let named = |column: &str| row.opt_text(execution_column(column));
+    let named = &*NAMED_COLUMNS;
     let execution = Execution {
         id: row.text(0)?,
         name: row.text(1)?,
@@ -163,8 +231,8 @@ pub(crate) fn execution(row: &impl Columns) -> Result<(i64, Execution), StoreErr
         reason: row.opt_text(5)?,
         parameters: json("executions", &row.text(6)?)?,
         kernel: row.opt_text(7)?,
-        machine_type: named("machine_type")?,
-        replica: named("replica")?,
+        machine_type: row.opt_text(named.machine_type)?,
+        replica: row.opt_text(named.replica)?,
         input_hash: row.opt_text(8)?,
         attempt: count(9)?,
         max_attempts: count(10)?,
@@ -181,10 +249,10 @@ pub(crate) fn execution(row: &impl Columns) -> Result<(i64, Execution), StoreErr
         run,
         run_id: row.opt_text(24)?,
         sweep_id: row.opt_text(25)?,
-        kernel_location: named("kernel_location")?,
-        gateway_kernel_id: named("gateway_kernel_id")?,
+        kernel_location: row.opt_text(named.kernel_location)?,
+        gateway_kernel_id: row.opt_text(named.gateway_kernel_id)?,
     };
-    Ok((row.int(execution_column("seq"))?, execution))
+    Ok((row.int(named.seq)?, execution))
 }
 
 /// The values of [`EXECUTION_COLUMNS`] but `seq`, in order.
@@ -238,5 +306,20 @@ mod tests {
             "schedule_name",
         );
         assert_eq!(select, EXECUTION_COLUMNS);
+    }
+
+    #[test]
+    fn the_columns_read_by_name_are_found() {
+        let named = &*NAMED_COLUMNS;
+        let count = EXECUTION_COLUMNS.split(", ").count();
+        for at in [
+            named.machine_type,
+            named.replica,
+            named.kernel_location,
+            named.gateway_kernel_id,
+        ] {
+            assert!(at < count - 1, "{at} of {count}");
+        }
+        assert_eq!(named.seq, count - 1);
     }
 }

@@ -35,8 +35,8 @@ use super::sqlite::{
 use super::{Fires, Store, StoreResult};
 use crate::error::StoreError;
 use crate::model::{
-    CellProgress, Execution, ExecutionFilter, ExecutionStatus, RunHistory, SCHEDULE_DELETED,
-    Schedule,
+    CellProgress, Execution, ExecutionFilter, ExecutionStatus, ExecutionSummary, RunHistory,
+    SCHEDULE_DELETED, Schedule,
 };
 
 /// Connections per replica: the worker, the loop, the API and the notifier at once, with room.
@@ -481,23 +481,20 @@ impl Store for PostgresStore {
         &self,
         after: Option<&str>,
         limit_to: usize,
-    ) -> StoreResult<Vec<(Schedule, Option<Execution>)>> {
-        let sql = dollars(&rows::schedules_with_latest_sql());
-        let at = rows::EXECUTION_COLUMNS.split(',').count();
+    ) -> StoreResult<Vec<(Schedule, Option<ExecutionSummary>)>> {
+        // The newest execution from the (schedule_id, seq) index, one index search a schedule.
+        // Names are never empty, so '' lists from the first.
+        let sql = format!(
+            "SELECT {} FROM schedules s LEFT JOIN LATERAL \
+             (SELECT * FROM executions WHERE schedule_id = s.id ORDER BY seq DESC LIMIT 1) e \
+             ON true WHERE s.name > COALESCE(CAST($1 AS TEXT), '') ORDER BY s.name LIMIT $2",
+            rows::schedules_with_latest_select()
+        );
         let after = Param(after.map_or(V::Null, |name| V::Text(name.into())));
         self.block(async {
             let client = self.client().await?;
             let found = query(&client, &sql, &[after, limit(limit_to)]).await?;
-            found
-                .iter()
-                .map(|row| {
-                    let latest = match row.opt_text(0)? {
-                        Some(_) => Some(rows::execution(row)?.1),
-                        None => None,
-                    };
-                    Ok((rows::schedule_at(row, at)?, latest))
-                })
-                .collect()
+            found.iter().map(rows::schedule_with_latest).collect()
         })
     }
 
