@@ -87,17 +87,27 @@ fn assert_nothing_left(gateway: EnterpriseGateway, env: &JupyterEnv) {
     env.assert_no_survivors(Duration::from_secs(10));
 }
 
-/// What a run gives, without what differs between two runs (ids, times, paths).
+/// What a run gives, without what differs between two runs (ids, times, paths, and whether a
+/// timed-out cell's interrupt traceback came in time).
 fn result(env: &JupyterEnv, execution: &Value) -> Value {
     let output = execution["output_path"].as_str().expect("output path");
     let text = std::fs::read_to_string(env.work().join(output)).expect("output notebook");
     let mut notebook = normalize(&serde_json::from_str(&text).expect("JSON"));
-    let cells: Vec<Value> = notebook["cells"]
+    let mut cells: Vec<Value> = notebook["cells"]
         .as_array_mut()
         .expect("cells")
         .iter()
         .map(|cell| json!({"source": cell["source"], "outputs": cell["outputs"]}))
         .collect();
+    if execution["status"] == "timed_out" {
+        // The timed-out cell's interrupt traceback: whether it arrives within the interrupt grace
+        // (0.5 s on a local kernel) is a race on a loaded machine (1 local run in 7 had none).
+        for cell in &mut cells {
+            if let Some(outputs) = cell["outputs"].as_array_mut() {
+                outputs.retain(|output| output["ename"] != "KeyboardInterrupt");
+            }
+        }
+    }
     json!({
         "status": execution["status"],
         "reason": execution["reason"],
