@@ -15,9 +15,8 @@ use crate::{paths, validate, worker};
 /// Largest page of a listing.
 pub const MAX_PAGE: usize = 1000;
 
-/// Largest page of the schedule listing: 10,000 schedules in one request (a schedule is a few
-/// hundred bytes and its newest execution is read through an index, not the thousands of
-/// executions a page of executions would be).
+/// Largest page of the schedule listing: 10,000 schedules in one request (each read with its
+/// newest execution in short through an index, ≈ 1 KB of JSON).
 pub const MAX_SCHEDULE_PAGE: usize = 10_000;
 
 /// A cheap, cloneable handle on a running scheduler.
