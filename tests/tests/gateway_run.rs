@@ -378,12 +378,9 @@ fn a_dropped_websocket_is_reconnected_once_and_nothing_is_lost() {
 #[test]
 fn an_unreachable_gateway_is_one_line_naming_its_url() {
     let env = JupyterEnv::new();
-    // A port nothing listens on: bound, then released.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
-    let url = format!("http://127.0.0.1:{port}");
+    // A port nothing listens on, held for the test.
+    let closed = nbgate_tests::ClosedPort::new();
+    let url = format!("http://127.0.0.1:{}", closed.port);
     let input = write_notebook(&env, "any.ipynb", &["1"]);
     let output = run_on(&env, &url, &input, "out.ipynb", &[]);
     assert_eq!(output.status.code(), Some(1));

@@ -35,7 +35,7 @@ pub(crate) async fn run_loop(ctx: Arc<Ctx>) {
         let now = ctx.now();
         let step = async {
             fire_due(&ctx, now).await?;
-            dispatch(&ctx, now).await?;
+            dispatch(&ctx).await?;
             next_deadline(&ctx, now).await
         };
         let sleep = match step.await {
@@ -268,13 +268,18 @@ pub(crate) fn scheduled_draft(
 /// a worker ending costs the loop one short page, not the whole queue). A schedule's
 /// `max_concurrent` is counted in the store, across replicas; a machine type's here (it is this
 /// replica's configuration).
-async fn dispatch(ctx: &Arc<Ctx>, now: DateTime<Utc>) -> Result<(), StoreError> {
+///
+/// Each page is claimed at the time of its claim, not the loop's: firing a large batch first can
+/// take longer than a lease, and a lease counted from before it would start out expired (another
+/// replica would end the run as lost).
+async fn dispatch(ctx: &Arc<Ctx>) -> Result<(), StoreError> {
     let mut after = None;
     loop {
         let free = ctx.concurrency.saturating_sub(ctx.running().len());
         if free == 0 {
             return Ok(());
         }
+        let now = ctx.now();
         let claim = Claim {
             replica: ctx.replica.id.clone(),
             now,
