@@ -299,7 +299,9 @@ module.exports = {
   /** A run started here ends with a notification saying how (no green "queued" before a failure). */
   async endNotification(page, lab) {
     addNotebook(lab, 'slow.ipynb');
-    await schedule(lab, 'e2e_notify_ok', 'slow.ipynb', { parameters: { PAUSE: 0 } });
+    // A run of a second: the "started" toast is there to be seen before the end replaces it (with
+    // no pause the run ended in 147 ms, before the test could see it).
+    await schedule(lab, 'e2e_notify_ok', 'slow.ipynb', { parameters: { PAUSE: 1 } });
     await schedule(lab, 'e2e_notify_bad', 'raises.ipynb');
     const sidebar = await openSidebar(page, lab);
     await showTab(sidebar, 'schedules');
