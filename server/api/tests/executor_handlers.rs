@@ -1156,6 +1156,86 @@ async fn schedules_are_listed_by_name_a_page_at_a_time() {
     api.stop().await;
 }
 
+/// Every schedule of `GET /api/schedules` by name, each checked to be what
+/// `GET /api/schedules/{id}` answers for it (less its outputs' freshness, which only that has).
+async fn listed_as_got(api: &Api) -> std::collections::BTreeMap<String, Value> {
+    let reply = api.call(Method::GET, "/api/schedules", None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let mut listed = std::collections::BTreeMap::new();
+    for item in reply.json["items"].as_array().expect("items") {
+        let id = item["id"].as_str().expect("id");
+        let got = api
+            .call(Method::GET, &format!("/api/schedules/{id}"), None)
+            .await;
+        let mut got = got.json;
+        got.as_object_mut().expect("object").remove("freshness");
+        assert_eq!(*item, got, "listed vs got");
+        listed.insert(item["name"].as_str().expect("name").to_owned(), got);
+    }
+    listed
+}
+
+/// Listings reuse what they wrote for a schedule whose stored row is unchanged; each change to a
+/// schedule (an edit, a resume, a pause, a run) shows in the next listing all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_change_to_a_schedule_shows_in_the_next_listing() {
+    let api = Api::start().await;
+    let mut ids = std::collections::HashMap::new();
+    for name in ["edited", "untouched"] {
+        let body = json!({"name": name, "notebook": "ok.ipynb", "every": "1h", "paused": true});
+        let reply = api.call(Method::POST, "/api/schedules", Some(&body)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        ids.insert(name, reply.json["id"].as_str().expect("id").to_owned());
+    }
+    let before = listed_as_got(&api).await;
+    assert_eq!(before["edited"]["description"], "Every hour (UTC)");
+    let edited = format!("/api/schedules/{}", ids["edited"]);
+
+    let patch = json!({"every": "30m", "retries": 3});
+    let reply = api.call(Method::PATCH, &edited, Some(&patch)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let after_edit = listed_as_got(&api).await;
+    let item = &after_edit["edited"];
+    assert_eq!(
+        (&item["every"], &item["retries"], &item["description"]),
+        (&json!("30m"), &json!(3), &json!("Every 30 minutes (UTC)"))
+    );
+    assert_eq!(after_edit["untouched"], before["untouched"]);
+
+    let reply = api
+        .call(Method::POST, &format!("{edited}/resume"), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let item = &listed_as_got(&api).await["edited"];
+    assert_eq!(item["paused"], json!(false));
+    assert!(item["next_run"].is_string(), "{item}");
+
+    let reply = api
+        .call(Method::POST, &format!("{edited}/pause"), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(listed_as_got(&api).await["edited"]["paused"], json!(true));
+
+    // Each run in turn is the newest execution listed.
+    for _ in 0..2 {
+        let run = api.call(Method::POST, &format!("{edited}/run"), None).await;
+        assert_eq!(run.status, StatusCode::CREATED, "{}", run.text);
+        let execution = run.json["id"].as_str().expect("id").to_owned();
+        api.events(&execution).await;
+        let last = listed_as_got(&api).await["edited"]["last_execution"].clone();
+        assert_eq!(
+            (&last["id"], &last["status"]),
+            (&json!(execution), &json!("succeeded"))
+        );
+    }
+
+    let reply = api.call(Method::DELETE, &edited, None).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text);
+    let names: Vec<String> = listed_as_got(&api).await.into_keys().collect();
+    assert_eq!(names, ["untouched"]);
+    api.stop().await;
+}
+
 #[tokio::test]
 async fn the_openapi_document_and_the_route_table_agree() {
     let dir = tempfile::tempdir().expect("dir");

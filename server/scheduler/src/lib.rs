@@ -80,7 +80,7 @@ pub use model::*;
 pub use outputs::{Column, Freshness, OutputFile, Preview};
 pub use runner::{ExecutorRunner, RunJob, Runner};
 pub use service::{MAX_PAGE, MAX_SCHEDULE_PAGE, SchedulerHandle};
-pub use store::{PostgresStore, SqliteStore, Store, StoreUrl};
+pub use store::{PostgresStore, SqliteStore, Store, StoreUrl, StoredSchedule};
 
 /// The database file in the data directory.
 pub const DATABASE_FILE: &str = "nbgate.sqlite3";

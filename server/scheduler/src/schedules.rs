@@ -14,6 +14,7 @@ use crate::model::{
     SCHEDULE_DELETED, Schedule, SchedulePatch, ScheduleSpec,
 };
 use crate::service::{MAX_SCHEDULE_PAGE, SchedulerHandle, not_found};
+use crate::store::StoredSchedule;
 use crate::timing::Timing;
 use crate::{validate, worker};
 
@@ -173,12 +174,13 @@ impl SchedulerHandle {
     /// A page of up to `limit` schedules by name, each with its newest execution (one store
     /// query); `cursor` is a `next_cursor` from the previous page. The cursor is the last name
     /// listed, so a page neither repeats nor skips a schedule when others are created or deleted
-    /// between pages.
+    /// between pages. The schedules come as stored ([`StoredSchedule::parse`] reads one), so a
+    /// caller that keeps what it made of a row can skip the rows it has seen unchanged.
     pub async fn list_schedules_with_latest(
         &self,
         limit: usize,
         cursor: Option<&str>,
-    ) -> Result<Page<(Schedule, Option<ExecutionSummary>)>> {
+    ) -> Result<Page<(StoredSchedule, Option<ExecutionSummary>)>> {
         let after = cursor.map(decode_name_cursor).transpose()?;
         let limit = limit.clamp(1, MAX_SCHEDULE_PAGE);
         let mut rows = self
@@ -189,10 +191,7 @@ impl SchedulerHandle {
         let more = rows.len() > limit;
         rows.truncate(limit);
         let next_cursor = more
-            .then(|| {
-                rows.last()
-                    .map(|(schedule, _)| name_cursor(&schedule.spec.name))
-            })
+            .then(|| rows.last().map(|(schedule, _)| name_cursor(&schedule.name)))
             .flatten();
         Ok(Page {
             items: rows,

@@ -487,7 +487,7 @@ fn schedules_list_with_their_newest_execution_in_one_read(store: &dyn Store) {
         .list_schedules_with_latest(None, 10)
         .expect("list")
         .into_iter()
-        .map(|(schedule, latest)| (schedule.spec.name, latest.map(|e| e.id)))
+        .map(|(schedule, latest)| (schedule.name, latest.map(|e| e.id)))
         .collect();
     assert_eq!(
         listed,
@@ -504,7 +504,7 @@ fn page_names(store: &dyn Store, after: Option<&str>, limit: usize) -> Vec<Strin
     (store.list_schedules_with_latest(after, limit))
         .expect("list")
         .into_iter()
-        .map(|(schedule, _)| schedule.spec.name)
+        .map(|(schedule, _)| schedule.name)
         .collect()
 }
 
@@ -553,7 +553,10 @@ fn a_listed_schedule_s_newest_execution_in_short_is_the_stored_one(store: &dyn S
     };
     let listed = store.list_schedules_with_latest(None, 10).expect("list");
     let [(a, a_latest), (b, b_latest)] = <[_; 2]>::try_from(listed).expect("two schedules");
-    assert_eq!((a.spec.name.as_str(), b.spec.name.as_str()), ("a", "b"));
+    assert_eq!((a.name.as_str(), b.name.as_str()), ("a", "b"));
+    // As stored, it reads as the schedule itself does.
+    let a = a.parse().expect("parse");
+    assert_eq!(Some(a), store.get_schedule("id-a").expect("get"));
     assert_eq!(a_latest, stored("a2"));
     assert_eq!(b_latest, stored("b1"));
     let a_latest = a_latest.expect("a ran");

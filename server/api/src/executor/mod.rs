@@ -13,7 +13,8 @@
 //!   `outputs`: an execution's recorded output files and previews of them;
 //!   `preview`: a schedule's fields checked, its description and next runs, nothing stored;
 //!   `compare`: what differs between two executions;
-//!   `pipelines`: backfill, sweeps and their tables, rerun;
+//!   `pipelines`: backfill, sweeps and their tables, rerun; `schedule_items`: what a schedule
+//!   listing wrote for each schedule, reused while its stored row is unchanged;
 //!   `openapi`: `/api/openapi.json`, derived from the DTOs (tests keep it, the table and the
 //!   frontend's generated copy in step).
 //! - [`wire`]: the response DTOs, for clients that read answers (`nbgate executions|schedules`).
@@ -33,6 +34,7 @@ mod openapi;
 mod outputs;
 mod pipelines;
 mod preview;
+mod schedule_items;
 mod schedules;
 mod values;
 
@@ -99,6 +101,8 @@ pub struct Executor {
     /// Cancelled when the server stops: open event streams end so the HTTP drain can finish.
     stopping: CancellationToken,
     metrics: Arc<metrics::Metrics>,
+    /// What `GET /api/schedules` wrote for each schedule, while its row is unchanged.
+    schedule_items: Arc<schedule_items::ScheduleItems>,
 }
 
 impl AppState {
@@ -114,6 +118,7 @@ impl AppState {
             scheduler,
             stopping,
             metrics,
+            schedule_items: Arc::default(),
         });
         self
     }

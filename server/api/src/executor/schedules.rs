@@ -11,8 +11,8 @@ use nbgate_scheduler::{
 };
 
 use super::dto::{
-    CreateSchedule, DeleteScheduleQuery, ExecutionDto, ListSchedules, PageDto, PatchSchedule,
-    RunNow, ScheduleDto,
+    CreateSchedule, DeleteScheduleQuery, ExecutionDto, ListSchedules, PatchSchedule, RunNow,
+    ScheduleDto,
 };
 use super::executions::location as execution_location;
 use super::{ExecutorError, JsonBody, OptionalJson, QueryParams, created};
@@ -70,7 +70,7 @@ async fn list(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<ListSchedules>,
 ) -> Result<Response, ExecutorError> {
-    let scheduler = state.scheduler()?;
+    let executor = state.executor()?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_SCHEDULE_PAGE).contains(&limit) {
         return Err(ExecutorError::BadRequest(format!(
@@ -78,29 +78,18 @@ async fn list(
         )));
     }
     let cursor = query.cursor.as_deref().filter(|c| !c.is_empty());
-    let page = scheduler.list_schedules_with_latest(limit, cursor).await?;
+    let page = (executor.scheduler)
+        .list_schedules_with_latest(limit, cursor)
+        .await?;
+    let whole = cursor.is_none() && page.next_cursor.is_none();
     // Up to 10,000 schedules (10 MB of JSON): written on the blocking pool, not on the threads
-    // that serve every other request, into a buffer reserved at once.
-    let body = tokio::task::spawn_blocking(move || {
-        let mut body = Vec::with_capacity(page.items.len() * ITEM_BYTES + 64);
-        let items = (page.items.into_iter())
-            .map(|(schedule, latest)| ScheduleDto::new(schedule, latest))
-            .collect();
-        let page = PageDto {
-            items,
-            next_cursor: page.next_cursor,
-        };
-        serde_json::to_writer(&mut body, &page).map(|()| body)
-    })
-    .await
-    .map_err(|error| ExecutorError::Internal(format!("listing schedules: {error}")))?
-    .map_err(|error| ExecutorError::Internal(format!("listing schedules: {error}")))?;
+    // that serve every other request.
+    let items = executor.schedule_items.clone();
+    let body = tokio::task::spawn_blocking(move || items.write_page(page, whole))
+        .await
+        .map_err(|error| ExecutorError::Internal(format!("listing schedules: {error}")))??;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
-
-/// About the JSON of one listed schedule with its newest execution (1 KB for a schedule with no
-/// parameters), to reserve a page's body at once.
-const ITEM_BYTES: usize = 1152;
 
 async fn get(
     State(state): State<AppState>,
@@ -136,9 +125,11 @@ async fn delete(
     QueryParams(query): QueryParams<DeleteScheduleQuery>,
 ) -> Result<StatusCode, ExecutorError> {
     let history = query.history().map_err(ExecutorError::BadRequest)?;
-    (state.scheduler()?)
+    let executor = state.executor()?;
+    (executor.scheduler)
         .delete_schedule_cascade(&id, history, query.cascade)
         .await?;
+    executor.schedule_items.forget(&id);
     Ok(StatusCode::NO_CONTENT)
 }
 

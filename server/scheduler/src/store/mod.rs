@@ -22,6 +22,7 @@ pub use self::pipeline::{ChainEnd, ChainStep, Grouping};
 pub use self::postgres::PostgresStore;
 pub(crate) use self::postgres::listen;
 pub use self::replicas::{Claim, ClaimPage, Replicas, lost_reason};
+pub use self::rows::StoredSchedule;
 pub use self::sqlite::SqliteStore;
 pub use self::url::{StoreUrl, redacted};
 use crate::error::StoreError;
@@ -47,12 +48,12 @@ pub trait Store: Replicas + Send + Sync + 'static {
     /// All schedules by name.
     fn list_schedules(&self) -> StoreResult<Vec<Schedule>>;
     /// Up to `limit` schedules by name, those named after `after` (all from the first without it),
-    /// each with its newest execution in short, in one query.
+    /// each with its newest execution in short, in one query; the schedules as stored, unparsed.
     fn list_schedules_with_latest(
         &self,
         after: Option<&str>,
         limit: usize,
-    ) -> StoreResult<Vec<(Schedule, Option<ExecutionSummary>)>>;
+    ) -> StoreResult<Vec<(StoredSchedule, Option<ExecutionSummary>)>>;
     /// Deletes a schedule; `None` if there is none. [`RunHistory::Delete`] deletes its executions;
     /// [`RunHistory::Keep`] cancels its queued ones (ended `now`) and unlinks them all, recording the
     /// schedule's name on them. Returns its executions as they were before.

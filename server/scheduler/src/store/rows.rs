@@ -58,15 +58,15 @@ pub(crate) fn schedules_with_latest_select() -> String {
         .join(", ")
 }
 
-/// A row of a schedule listing (see [`schedules_with_latest_select`]).
+/// A row of a schedule listing (see [`schedules_with_latest_select`]), its spec not parsed yet.
 pub(crate) fn schedule_with_latest(
     row: &impl Columns,
-) -> Result<(Schedule, Option<ExecutionSummary>), StoreError> {
+) -> Result<(StoredSchedule, Option<ExecutionSummary>), StoreError> {
     let latest = match row.opt_text(0)? {
         Some(_) => Some(execution_summary(row)?),
         None => None,
     };
-    Ok((schedule_at(row, SUMMARY_COLUMNS.len())?, latest))
+    Ok((stored_schedule_at(row, SUMMARY_COLUMNS.len())?, latest))
 }
 
 /// Room for a listing of up to `limit` rows, reserved at once (a page of schedules is up to
@@ -190,20 +190,56 @@ pub(crate) fn schedule(row: &impl Columns) -> Result<Schedule, StoreError> {
 
 /// A schedule read from [`SCHEDULE_COLUMNS`] starting at column `at`.
 pub(crate) fn schedule_at(row: &impl Columns, at: usize) -> Result<Schedule, StoreError> {
-    let spec: ScheduleSpec = json("schedules", &row.text(at + 2)?)?;
-    let description = Timing::cached(&spec.recurrence, &spec.timezone)
-        .map(|timing| timing.describe())
-        .unwrap_or_default();
-    Ok(Schedule {
+    stored_schedule_at(row, at)?.parse()
+}
+
+/// [`SCHEDULE_COLUMNS`] from column `at` on, as stored.
+fn stored_schedule_at(row: &impl Columns, at: usize) -> Result<StoredSchedule, StoreError> {
+    Ok(StoredSchedule {
         id: row.text(at)?,
-        spec,
-        next_run: row.opt_int(at + 4)?.map(time),
-        last_fire: row.opt_int(at + 5)?.map(time),
-        description,
+        name: row.text(at + 1)?,
+        spec: row.text(at + 2)?,
+        next_fire: row.opt_int(at + 4)?,
+        last_fire: row.opt_int(at + 5)?,
         snapshot_hash: row.opt_text(at + 6)?,
-        created_at: time(row.int(at + 7)?),
-        updated_at: time(row.int(at + 8)?),
+        created_at: row.int(at + 7)?,
+        updated_at: row.int(at + 8)?,
     })
+}
+
+/// A schedule's row as stored, its spec JSON not parsed: everything its [`Schedule`] is made of,
+/// so two equal rows make equal schedules. A listing keeps what it wrote for a row and writes it
+/// again only when the row differs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSchedule {
+    pub id: String,
+    pub name: String,
+    spec: String,
+    next_fire: Option<i64>,
+    last_fire: Option<i64>,
+    snapshot_hash: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl StoredSchedule {
+    /// The schedule: its spec parsed, its recurrence described.
+    pub fn parse(&self) -> Result<Schedule, StoreError> {
+        let spec: ScheduleSpec = json("schedules", &self.spec)?;
+        let description = Timing::cached(&spec.recurrence, &spec.timezone)
+            .map(|timing| timing.describe())
+            .unwrap_or_default();
+        Ok(Schedule {
+            id: self.id.clone(),
+            spec,
+            next_run: self.next_fire.map(time),
+            last_fire: self.last_fire.map(time),
+            description,
+            snapshot_hash: self.snapshot_hash.clone(),
+            created_at: time(self.created_at),
+            updated_at: time(self.updated_at),
+        })
+    }
 }
 
 /// An execution and its listing position.

@@ -13,7 +13,7 @@ mod replicas;
 use super::rows::{
     self, EXECUTION_COLUMNS, EXECUTION_SELECT, SCHEDULE_COLUMNS, millis, opt_millis, to_json,
 };
-use super::{Fires, Store, StoreResult, migrations};
+use super::{Fires, Store, StoreResult, StoredSchedule, migrations};
 use crate::error::StoreError;
 use crate::model::{
     CellProgress, Execution, ExecutionFilter, ExecutionStatus, ExecutionSummary, RunHistory,
@@ -306,7 +306,7 @@ impl Store for SqliteStore {
         &self,
         after: Option<&str>,
         limit: usize,
-    ) -> StoreResult<Vec<(Schedule, Option<ExecutionSummary>)>> {
+    ) -> StoreResult<Vec<(StoredSchedule, Option<ExecutionSummary>)>> {
         // The newest execution by its rowid, read from the (schedule_id, seq) index: one index
         // search and one row read a schedule. Names are never empty, so '' lists from the first.
         let sql = format!(

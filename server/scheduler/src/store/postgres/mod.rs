@@ -32,7 +32,7 @@ use super::rows::{self, Columns, EXECUTION_SELECT, SCHEDULE_COLUMNS, millis, opt
 use super::sqlite::{
     INSERT_EXECUTION, UPDATE_EXECUTION_IF, list_executions_query, schedule_values, updated_columns,
 };
-use super::{Fires, Store, StoreResult};
+use super::{Fires, Store, StoreResult, StoredSchedule};
 use crate::error::StoreError;
 use crate::model::{
     CellProgress, Execution, ExecutionFilter, ExecutionStatus, ExecutionSummary, RunHistory,
@@ -481,7 +481,7 @@ impl Store for PostgresStore {
         &self,
         after: Option<&str>,
         limit_to: usize,
-    ) -> StoreResult<Vec<(Schedule, Option<ExecutionSummary>)>> {
+    ) -> StoreResult<Vec<(StoredSchedule, Option<ExecutionSummary>)>> {
         // The newest execution from the (schedule_id, seq) index, one index search a schedule.
         // Names are never empty, so '' lists from the first.
         let sql = format!(
