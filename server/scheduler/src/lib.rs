@@ -79,6 +79,7 @@ pub use lateness::{FireLateness, LATENESS_BUCKETS};
 pub use model::*;
 pub use outputs::{Column, Freshness, OutputFile, Preview};
 pub use runner::{ExecutorRunner, RunJob, Runner};
+pub use schedules::schedule_cursor_name;
 pub use service::{MAX_PAGE, MAX_SCHEDULE_PAGE, SchedulerHandle};
 pub use store::{PostgresStore, SqliteStore, Store, StoreUrl, StoredSchedule};
 

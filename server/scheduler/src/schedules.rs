@@ -181,7 +181,7 @@ impl SchedulerHandle {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<(StoredSchedule, Option<ExecutionSummary>)>> {
-        let after = cursor.map(decode_name_cursor).transpose()?;
+        let after = cursor.map(schedule_cursor_name).transpose()?;
         let limit = limit.clamp(1, MAX_SCHEDULE_PAGE);
         let mut rows = self
             .ctx
@@ -411,8 +411,9 @@ fn name_cursor(name: &str) -> String {
     format!("s{hex}")
 }
 
-/// The schedule name a [`name_cursor`] carries.
-fn decode_name_cursor(cursor: &str) -> Result<String> {
+/// The schedule name a `next_cursor` of [`SchedulerHandle::list_schedules_with_latest`] carries:
+/// its page lists the schedules named after it.
+pub fn schedule_cursor_name(cursor: &str) -> Result<String> {
     let invalid = || ValidationError::InvalidCursor {
         cursor: cursor.into(),
     };

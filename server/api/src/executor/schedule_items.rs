@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use nbgate_kernel::sync::lock;
-use nbgate_scheduler::{ExecutionSummary, MAX_SCHEDULE_PAGE, Page, SchedulerError, StoredSchedule};
+use nbgate_scheduler::{ExecutionSummary, Page, SchedulerError, StoredSchedule};
 
 use super::ExecutorError;
 use super::dto::{ExecutionSummaryDto, ScheduleDto};
@@ -20,10 +20,6 @@ use super::dto::{ExecutionSummaryDto, ScheduleDto};
 /// A listed schedule as the API writes it: a [`ScheduleDto`] whose last field is `last_execution`.
 /// Its JSON without that field's value is kept: written with `last_execution: null`, less this tail.
 const NO_EXECUTION_TAIL: &[u8] = b"null}";
-
-/// Schedules kept beyond those of the last whole listing before the items are dropped (a client
-/// that only ever reads pages while schedules come and go).
-const MAX_KEPT: usize = 2 * MAX_SCHEDULE_PAGE;
 
 #[derive(Default)]
 pub(super) struct ScheduleItems {
@@ -45,13 +41,13 @@ struct Item {
 type Part = Arc<[u8]>;
 
 impl ScheduleItems {
-    /// The JSON of a page (a `PageDto` of `ScheduleDto`s), from the parts kept for unchanged rows
-    /// and newest executions and new ones for the others. `whole`: the page is every schedule, so
-    /// those not on it are gone.
+    /// The JSON of a page (a `PageDto` of `ScheduleDto`s) of the schedules named after `after`
+    /// (all from the first without it), from the parts kept for unchanged rows and newest
+    /// executions and new ones for the others.
     pub(super) fn write_page(
         &self,
         page: Page<(StoredSchedule, Option<ExecutionSummary>)>,
-        whole: bool,
+        after: Option<&str>,
     ) -> Result<Vec<u8>, ExecutorError> {
         let kept: Vec<(Option<Part>, Option<Part>)> = {
             let by_id = lock(&self.by_id);
@@ -96,7 +92,11 @@ impl ScheduleItems {
             };
             written.push(item);
         }
-        self.keep(changed, whole.then_some(&written));
+        // The page covers the names after `after`, up to its last one unless it is the last page.
+        let last = (page.next_cursor.is_some())
+            .then(|| written.last().map(|item| item.row.name.as_str()))
+            .flatten();
+        self.keep(changed, &written, (after, last));
 
         let size: usize = (written.iter())
             .map(|item| item.head.len() + item.tail.len() + 1)
@@ -116,15 +116,21 @@ impl ScheduleItems {
         Ok(body)
     }
 
-    /// Keeps the parts written anew; after a whole listing, only those of the schedules on it.
-    fn keep(&self, changed: Vec<Item>, listed: Option<&Vec<Item>>) {
+    /// Keeps the parts written anew, and forgets the schedules the page's names would have listed
+    /// but did not (deleted, or renamed out of it): what is kept is bounded by the schedules there
+    /// are, however they are paged through.
+    fn keep(
+        &self,
+        changed: Vec<Item>,
+        listed: &[Item],
+        (after, last): (Option<&str>, Option<&str>),
+    ) {
+        let covered = |name: &str| {
+            after.is_none_or(|after| name > after) && last.is_none_or(|last| name <= last)
+        };
+        let ids: HashSet<&str> = listed.iter().map(|item| item.row.id.as_str()).collect();
         let mut by_id = lock(&self.by_id);
-        if let Some(listed) = listed {
-            let ids: HashSet<&str> = listed.iter().map(|item| item.row.id.as_str()).collect();
-            by_id.retain(|id, _| ids.contains(id.as_str()));
-        } else if by_id.len() + changed.len() > MAX_KEPT {
-            by_id.clear();
-        }
+        by_id.retain(|id, item| ids.contains(id.as_str()) || !covered(&item.row.name));
         for item in changed {
             by_id.insert(item.row.id.clone(), item);
         }
@@ -164,4 +170,162 @@ const SUMMARY_BYTES: usize = 320;
 
 fn writing(error: &serde_json::Error) -> ExecutorError {
     ExecutorError::Internal(format!("listing schedules: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use nbgate_scheduler::{
+        CellProgress, ExecutionStatus, Recurrence, RunHistory, Schedule, ScheduleSpec, SqliteStore,
+        Store,
+    };
+
+    use super::*;
+    use crate::executor::dto::PageDto;
+
+    fn schedule(name: &str) -> Schedule {
+        let at = Utc
+            .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+            .single()
+            .expect("time");
+        let mut spec = ScheduleSpec::new(
+            name,
+            "report.ipynb",
+            Recurrence::Cron("0 10 * * *".into()),
+            "Asia/Tokyo",
+        );
+        spec.parameters
+            .insert("label".into(), "quote \" and é".into());
+        Schedule {
+            id: format!("id-{name}"),
+            spec,
+            next_run: Some(at),
+            last_fire: None,
+            description: String::new(),
+            snapshot_hash: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn running(id: &str, cell: usize) -> ExecutionSummary {
+        let at = Utc
+            .with_ymd_and_hms(2026, 1, 2, 10, 0, 0)
+            .single()
+            .expect("time");
+        ExecutionSummary {
+            id: id.into(),
+            name: format!("run {id}"),
+            status: ExecutionStatus::Running,
+            reason: None,
+            fire_time: Some(at),
+            created_at: at,
+            started_at: Some(at),
+            ended_at: None,
+            progress: Some(CellProgress { cell, total: 3 }),
+            error: None,
+        }
+    }
+
+    /// A page as the store lists it, `latest` giving each schedule's newest execution by name.
+    fn page(
+        store: &SqliteStore,
+        after: Option<&str>,
+        limit: usize,
+        latest: &dyn Fn(&str) -> Option<ExecutionSummary>,
+    ) -> Page<(StoredSchedule, Option<ExecutionSummary>)> {
+        let mut rows = store
+            .list_schedules_with_latest(after, limit + 1)
+            .expect("list");
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next_cursor = more.then(|| "next".to_owned());
+        let items = (rows.into_iter())
+            .map(|(row, _)| {
+                let newest = latest(&row.name);
+                (row, newest)
+            })
+            .collect();
+        Page { items, next_cursor }
+    }
+
+    /// What serde writes for the same page, item by item from the parsed schedules.
+    fn expected(page: &Page<(StoredSchedule, Option<ExecutionSummary>)>) -> Vec<u8> {
+        let items = (page.items.iter())
+            .map(|(row, latest)| ScheduleDto::new(row.parse().expect("parse"), latest.clone()))
+            .collect();
+        let page = PageDto {
+            items,
+            next_cursor: page.next_cursor.clone(),
+        };
+        serde_json::to_vec(&page).expect("JSON")
+    }
+
+    fn kept(items: &ScheduleItems) -> Vec<String> {
+        let mut ids: Vec<String> = lock(&items.by_id).keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn a_page_put_together_from_kept_parts_is_what_serde_writes() {
+        let store = SqliteStore::in_memory().expect("store");
+        for name in ["a", "b", "c"] {
+            store.insert_schedule(&schedule(name)).expect("insert");
+        }
+        let items = ScheduleItems::default();
+        for round in 0..4 {
+            // b's run goes on a cell each round; a's row changes in round 2.
+            if round == 2 {
+                let mut edited = schedule("a");
+                edited.spec.notebook = "other.ipynb".into();
+                store.update_schedule(&edited).expect("update");
+            }
+            let latest = |name: &str| (name == "b").then(|| running("r1", round));
+            let listed = page(&store, None, 10, &latest);
+            let want = expected(&listed);
+            let got = items.write_page(listed, None).expect("written");
+            assert_eq!(
+                String::from_utf8(got).expect("UTF-8"),
+                String::from_utf8(want).expect("UTF-8")
+            );
+        }
+        let listed = page(&store, None, 2, &|_| None);
+        let want = expected(&listed);
+        assert_eq!(items.write_page(listed, None).expect("written"), want);
+    }
+
+    #[test]
+    fn what_is_kept_is_only_of_schedules_still_there() {
+        let store = SqliteStore::in_memory().expect("store");
+        for name in ["a", "b", "c", "d", "e"] {
+            store.insert_schedule(&schedule(name)).expect("insert");
+        }
+        let items = ScheduleItems::default();
+        let none = |_: &str| None;
+        items
+            .write_page(page(&store, None, 10, &none), None)
+            .expect("all");
+        assert_eq!(kept(&items), ["id-a", "id-b", "id-c", "id-d", "id-e"]);
+
+        let at = Utc
+            .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+            .single()
+            .expect("time");
+        for gone in ["id-b", "id-d"] {
+            store
+                .delete_schedule(gone, RunHistory::Delete, at)
+                .expect("delete");
+        }
+        // A page from the first to c forgets b, not d (beyond it) ...
+        items
+            .write_page(page(&store, None, 2, &none), None)
+            .expect("first page");
+        assert_eq!(kept(&items), ["id-a", "id-c", "id-d", "id-e"]);
+        // ... which the last page, the names after c, does.
+        items
+            .write_page(page(&store, Some("c"), 2, &none), Some("c"))
+            .expect("last page");
+        assert_eq!(kept(&items), ["id-a", "id-c", "id-e"]);
+    }
 }

@@ -8,6 +8,7 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use nbgate_scheduler::{
     ExecutionFilter, ExecutionSummary, MAX_SCHEDULE_PAGE, Schedule, SchedulerHandle,
+    schedule_cursor_name,
 };
 
 use super::dto::{
@@ -81,11 +82,11 @@ async fn list(
     let page = (executor.scheduler)
         .list_schedules_with_latest(limit, cursor)
         .await?;
-    let whole = cursor.is_none() && page.next_cursor.is_none();
+    let after = cursor.map(schedule_cursor_name).transpose()?;
     // Up to 10,000 schedules (10 MB of JSON): written on the blocking pool, not on the threads
     // that serve every other request.
     let items = executor.schedule_items.clone();
-    let body = tokio::task::spawn_blocking(move || items.write_page(page, whole))
+    let body = tokio::task::spawn_blocking(move || items.write_page(page, after.as_deref()))
         .await
         .map_err(|error| ExecutorError::Internal(format!("listing schedules: {error}")))??;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
