@@ -130,7 +130,7 @@ impl ScheduleItems {
         };
         let ids: HashSet<&str> = listed.iter().map(|item| item.row.id.as_str()).collect();
         let mut by_id = lock(&self.by_id);
-        by_id.retain(|id, item| ids.contains(id.as_str()) || !covered(&item.row.name));
+        by_id.retain(|id, item| !covered(&item.row.name) || ids.contains(id.as_str()));
         for item in changed {
             by_id.insert(item.row.id.clone(), item);
         }
