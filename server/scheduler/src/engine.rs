@@ -16,7 +16,7 @@ use crate::error::StoreError;
 use crate::events::ScheduleChange;
 use crate::lateness::LatenessRecorder;
 use crate::model::{Execution, ExecutionStatus, Overlap, RunConfig, Schedule};
-use crate::store::{Claim, Fires, Store};
+use crate::store::{Claim, Fires, FiresRecorded, Store};
 use crate::timing::Timing;
 use crate::worker;
 
@@ -149,14 +149,20 @@ fn fire_batch(
             execution.ended_at = Some(at);
         }
     }
-    let recorded = store.record_fire_batch(&batch)?;
+    let FiresRecorded { recorded, repeats } = store.record_fire_batch(&batch)?;
     let committed = clock.now();
     let batch: Vec<Fired> = batch
         .into_iter()
         .zip(retentions)
         .zip(recorded)
         .filter(|(_, recorded)| *recorded)
-        .map(|((fires, retention), _)| Fired { fires, retention })
+        .map(|((mut fires, retention), _)| {
+            // A repeat of a fire time was not kept: nothing is announced or timed for it.
+            if !repeats.is_empty() {
+                fires.executions.retain(|e| !repeats.contains(&e.id));
+            }
+            Fired { fires, retention }
+        })
         .collect();
     lateness.record(
         batch

@@ -6,8 +6,9 @@ mod support;
 use std::time::Duration;
 
 use nbgate_scheduler::{
-    Catchup, ExecutionStatus, NewExecution, Overlap, Recurrence, SchedulePatch, ScheduleSpec,
-    SchedulerHandle, TokioClock,
+    Catchup, Change, DATABASE_FILE, EventKind, ExecutionStatus, NewExecution, Overlap, Received,
+    Recurrence, ScheduleChange, SchedulePatch, ScheduleSpec, SchedulerHandle, SqliteStore, Store,
+    TokioClock,
 };
 use support::*;
 use tokio_util::sync::CancellationToken;
@@ -354,5 +355,53 @@ async fn schedules_due_at_once_each_fire_once_in_batches_and_lateness_is_recorde
         assert_eq!(schedule.last_fire, Some(fire));
         assert_eq!(schedule.next_run, Some(utc("2026-01-02T10:00:00Z")));
     }
+    stop(&handle, &shutdown).await;
+}
+
+/// A fire time recorded again (the schedule's `next_fire` moved back to it by an edit on another
+/// replica whose clock is behind) advances the schedule but is neither run nor announced: no
+/// execution is created for the repeat, in the store or on the feed.
+#[tokio::test(start_paused = true)]
+async fn a_repeated_fire_time_is_neither_run_nor_announced() {
+    let s = setup();
+    let (handle, shutdown) = s.start("2026-01-01T09:59:00Z").await;
+    let mut events = handle.subscribe(None);
+    let daily = handle
+        .create_schedule(spec("daily", "ok", "0 10 * * *"))
+        .await
+        .expect("create");
+    let first = next_status(&mut events, ExecutionStatus::Succeeded).await;
+
+    let store = SqliteStore::open(&s.data.path().join(DATABASE_FILE)).expect("store");
+    let mut moved = (store.get_schedule(&daily.id).expect("get")).expect("stored");
+    moved.next_run = Some(utc("2026-01-01T10:00:00Z"));
+    assert!(store.update_schedule(&moved).expect("move next_fire back"));
+    let mut feed = handle.feed();
+    // Any change wakes the loop; this one leaves `daily` alone.
+    let mut other = spec("other", "ok", "0 10 * * *");
+    other.paused = true;
+    handle.create_schedule(other).await.expect("create");
+    loop {
+        match feed.recv().await {
+            Received::Event(Change::Schedule(event))
+                if event.schedule_id == daily.id && event.change == ScheduleChange::Updated =>
+            {
+                break;
+            }
+            Received::Event(Change::Execution(event)) => {
+                let created = matches!(event.kind, EventKind::Status { created: true, .. });
+                assert!(!created, "a repeat announced: {event:?}");
+            }
+            Received::Event(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let runs = all_executions(&handle).await;
+    assert_eq!(
+        runs.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        [first.as_str()]
+    );
+    let daily = handle.get_schedule(&daily.id).await.expect("get");
+    assert_eq!(daily.next_run, Some(utc("2026-01-02T10:00:00Z")));
     stop(&handle, &shutdown).await;
 }

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use nbgate_executor::values::RecordedValue;
-use nbgate_scheduler::store::{Claim, Replicas, Store, lost_reason};
+use nbgate_scheduler::store::{Claim, Fires, Replicas, Store, lost_reason};
 use nbgate_scheduler::{
     CellProgress, Execution, ExecutionError, ExecutionFilter, ExecutionStatus, ExecutionSummary,
     PostgresStore, Recurrence, RunConfig, RunHistory, Schedule, ScheduleSpec, SqliteStore,
@@ -774,10 +774,18 @@ fn a_fire_time_recorded_again_runs_once(store: &dyn Store) {
     let mut edited = store.get_schedule("id-daily").expect("get").expect("daily");
     edited.next_run = Some(due);
     assert!(store.update_schedule(&edited).expect("update"));
-    assert!(
-        store
-            .record_fires("id-daily", due, Some(next), Some(due), &[fire("f2")])
-            .expect("fire again")
+    let again = Fires {
+        schedule_id: "id-daily".into(),
+        expected: due,
+        next_fire: Some(next),
+        last_fire: Some(due),
+        executions: vec![fire("f2")],
+    };
+    let recorded = store.record_fire_batch(&[again]).expect("fire again");
+    assert_eq!(
+        (recorded.recorded, recorded.repeats),
+        (vec![true], vec!["f2".to_owned()]),
+        "the schedule advanced, the repeat named as not kept"
     );
     assert_eq!(store.get_execution("f2").expect("get"), None, "fired twice");
     let stored = store.get_schedule("id-daily").expect("get").expect("daily");

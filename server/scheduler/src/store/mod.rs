@@ -70,8 +70,10 @@ pub trait Store: Replicas + Send + Sync + 'static {
     /// Records the fires of several schedules in one transaction. For each, if its next fire is still
     /// `expected`: inserts its executions and sets `next_fire` and `last_fire`; otherwise (paused,
     /// edited or already fired meanwhile) writes nothing for it, so a fire time is never handled
-    /// twice. Returns, in order, whether each was recorded.
-    fn record_fire_batch(&self, batch: &[Fires]) -> StoreResult<Vec<bool>>;
+    /// twice. A first attempt of a fire time its schedule has recorded already (its `next_fire`
+    /// moved back to it by an edit on a replica whose clock is behind) is not kept. Returns, in
+    /// order, whether each was recorded, and the executions not kept.
+    fn record_fire_batch(&self, batch: &[Fires]) -> StoreResult<FiresRecorded>;
     /// [`Store::record_fire_batch`] for one schedule.
     fn record_fires(
         &self,
@@ -88,7 +90,7 @@ pub trait Store: Replicas + Send + Sync + 'static {
             last_fire,
             executions: executions.to_vec(),
         };
-        Ok(self.record_fire_batch(&[fires])?.first() == Some(&true))
+        Ok(self.record_fire_batch(&[fires])?.recorded.first() == Some(&true))
     }
 
     /// Inserts an execution (its listing position comes after every existing one).
@@ -211,6 +213,15 @@ pub struct Fires {
     /// `None` keeps the stored one.
     pub last_fire: Option<DateTime<Utc>>,
     pub executions: Vec<Execution>,
+}
+
+/// What [`Store::record_fire_batch`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiresRecorded {
+    /// In the batch's order, whether each schedule's fires were recorded.
+    pub recorded: Vec<bool>,
+    /// The ids of executions of recorded fires that were not kept: repeats of a fire time.
+    pub repeats: Vec<String>,
 }
 
 /// A cheap handle that runs store calls on the blocking pool.

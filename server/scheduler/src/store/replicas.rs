@@ -81,11 +81,11 @@ pub(crate) const MIGRATION: &str = "ALTER TABLE executions ADD COLUMN lease_unti
 /// After `record_fire_batch` inserted the batch's executions (listing positions `?1` to `?2`,
 /// excluded): drops a first attempt whose fire time of its schedule was recorded already (a
 /// schedule's `next_fire` moved back by an edit on a replica whose clock is behind), so that fire
-/// time runs once, and [`MARK_FIRED`] marks the others.
+/// time runs once, and [`MARK_FIRED`] marks the others. Returns the ids dropped.
 pub(crate) const DROP_REFIRED: &str = "DELETE FROM executions WHERE seq >= ?1 AND seq < ?2 \
     AND attempt = 1 AND fire_time IS NOT NULL AND EXISTS (SELECT 1 FROM executions o \
     WHERE o.schedule_id = executions.schedule_id AND o.fire_time = executions.fire_time \
-    AND o.fired = 1 AND o.attempt = 1)";
+    AND o.fired = 1 AND o.attempt = 1) RETURNING id";
 /// See [`DROP_REFIRED`]: the batch's executions marked as the loop's fires (`executions_one_fire`).
 pub(crate) const MARK_FIRED: &str = "UPDATE executions SET fired = 1 WHERE seq >= ?1 AND seq < ?2";
 

@@ -13,7 +13,7 @@ mod replicas;
 use super::rows::{
     self, EXECUTION_COLUMNS, EXECUTION_SELECT, SCHEDULE_COLUMNS, millis, opt_millis, to_json,
 };
-use super::{Fires, Store, StoreResult, StoredSchedule, migrations};
+use super::{Fires, FiresRecorded, Store, StoreResult, StoredSchedule, migrations};
 use crate::error::StoreError;
 use crate::model::{
     CellProgress, Execution, ExecutionFilter, ExecutionStatus, ExecutionSummary, RunHistory,
@@ -380,7 +380,7 @@ impl Store for SqliteStore {
         )
     }
 
-    fn record_fire_batch(&self, batch: &[Fires]) -> StoreResult<Vec<bool>> {
+    fn record_fire_batch(&self, batch: &[Fires]) -> StoreResult<FiresRecorded> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let mut recorded = Vec::with_capacity(batch.len());
@@ -407,11 +407,12 @@ impl Store for SqliteStore {
                 seq += 1;
             }
         }
-        for sql in [super::replicas::DROP_REFIRED, super::replicas::MARK_FIRED] {
-            tx.prepare_cached(sql)?.execute([first, seq])?;
-        }
+        let repeats = (tx.prepare_cached(super::replicas::DROP_REFIRED)?)
+            .query_map([first, seq], |row| row.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        (tx.prepare_cached(super::replicas::MARK_FIRED)?).execute([first, seq])?;
         tx.commit()?;
-        Ok(recorded)
+        Ok(FiresRecorded { recorded, repeats })
     }
 
     fn insert_execution(&self, execution: &Execution) -> StoreResult<()> {

@@ -32,7 +32,7 @@ use super::rows::{self, Columns, EXECUTION_SELECT, SCHEDULE_COLUMNS, millis, opt
 use super::sqlite::{
     INSERT_EXECUTION, UPDATE_EXECUTION_IF, list_executions_query, schedule_values, updated_columns,
 };
-use super::{Fires, Store, StoreResult, StoredSchedule};
+use super::{Fires, FiresRecorded, Store, StoreResult, StoredSchedule};
 use crate::error::StoreError;
 use crate::model::{
     CellProgress, Execution, ExecutionFilter, ExecutionStatus, ExecutionSummary, RunHistory,
@@ -564,7 +564,7 @@ impl Store for PostgresStore {
         self.block(self.schedules(&sql, &[int(millis(now)), limit(limit_to)]))
     }
 
-    fn record_fire_batch(&self, batch: &[Fires]) -> StoreResult<Vec<bool>> {
+    fn record_fire_batch(&self, batch: &[Fires]) -> StoreResult<FiresRecorded> {
         self.block(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
@@ -608,15 +608,19 @@ impl Store for PostgresStore {
                     seq = Some(next + 1);
                 }
             }
+            let mut repeats = Vec::new();
             if let Some(end) = seq {
                 let count = batch.iter().zip(&recorded).filter(|(_, r)| **r);
                 let first = end - count.map(|(f, _)| f.executions.len() as i64).sum::<i64>();
-                for sql in [super::replicas::DROP_REFIRED, super::replicas::MARK_FIRED] {
-                    tx.execute(&dollars(sql), &[&first, &end]).await?;
+                let dropped =
+                    (tx.query(&dollars(super::replicas::DROP_REFIRED), &[&first, &end])).await?;
+                for row in dropped {
+                    repeats.push(row.try_get(0)?);
                 }
+                (tx.execute(&dollars(super::replicas::MARK_FIRED), &[&first, &end])).await?;
             }
             tx.commit().await?;
-            Ok(recorded)
+            Ok(FiresRecorded { recorded, repeats })
         })
     }
 
