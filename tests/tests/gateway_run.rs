@@ -412,3 +412,44 @@ fn the_gateway_url_comes_from_the_environment_too() {
         "nbgate: gateway ftp://nowhere.invalid is unreachable: not an http:// or https:// URL\n"
     );
 }
+
+/// A kernel that dies at every start: the gateway restarts it a few times, then drops it, and never
+/// answers the channels' handshake meanwhile. The run fails once the gateway has dropped it (not at
+/// the start timeout), with one line saying so, and leaves nothing on the gateway.
+#[test]
+fn a_kernel_dying_at_every_start_fails_the_run_once_the_gateway_drops_it() {
+    let env = JupyterEnv::new();
+    let share = env.dir.path().join("eg-share");
+    let spec = share.join("kernels/dies");
+    std::fs::create_dir_all(&spec).expect("kernelspec dir");
+    let argv = [
+        "sh",
+        "-c",
+        "echo 'dying at start' >&2; exit 1",
+        "{connection_file}",
+    ];
+    let kernel = serde_json::json!({"argv": argv, "display_name": "Dies", "language": "python"});
+    std::fs::write(spec.join("kernel.json"), kernel.to_string()).expect("kernel.json");
+    let vars = [("JUPYTER_PATH".to_owned(), share.display().to_string())];
+    let gateway = EnterpriseGateway::start_with(&env, &vars.into_iter().collect());
+    let input = env.work().join("dies.ipynb");
+    std::fs::write(&input, notebook("dies", "python", &["1"])).expect("notebook");
+    let user = format!("--gateway-kernel-username={KERNEL_USER}");
+    // A start timeout the gateway's restarts (about 15 s) stay well within.
+    let output = run_on(
+        &env,
+        &gateway.url(),
+        &input,
+        "dies_out.ipynb",
+        &[&user, "--start-timeout=120"],
+    );
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.contains("dropped by the gateway while starting: it died at start"),
+        "{message}\ngateway log:\n{}",
+        gateway.log()
+    );
+    assert_no_kernel_left(&gateway);
+}

@@ -150,6 +150,30 @@ fn start_env(gateway: &Gateway, options: &LaunchOptions) -> BTreeMap<String, Str
     env
 }
 
+/// How often a starting kernel is looked up on its gateway.
+const START_CHECK: Duration = Duration::from_secs(1);
+
+/// Resolves once the gateway no longer has kernel `id` (`GET /api/kernels/{id}` answers 404), with
+/// the error saying so; never while it has it, or cannot be asked. Polled: a gateway reports a
+/// kernel that died at start by no event.
+async fn removed_while_starting(rest: &Rest, id: &str) -> KernelError {
+    let path = format!("/api/kernels/{id}");
+    loop {
+        tokio::time::sleep(START_CHECK).await;
+        if let Err(KernelError::Gateway { status: 404, .. }) =
+            rest.call(Method::GET, &path, None, START_CHECK).await
+        {
+            return KernelError::GatewayChannels {
+                url: rest.url.clone(),
+                id: id.to_owned(),
+                reason: "dropped by the gateway while starting: it died at start (the gateway's \
+                         log says why)"
+                    .into(),
+            };
+        }
+    }
+}
+
 /// Starts kernel `name` on `gateway` and returns its handle once it answers `kernel_info` (all within
 /// `options.start_timeout`). From the moment the gateway has the kernel, any failure (or dropping this
 /// future) deletes it.
@@ -184,19 +208,24 @@ pub async fn start(gateway: &Gateway, name: &str, options: LaunchOptions) -> Res
     let key = uuid::Uuid::new_v4().to_string();
     let signer = Signer::new(nbgate_protocol::wire::HMAC_SHA256, key.as_bytes())?;
     let session = uuid::Uuid::new_v4().to_string();
-    let connected = tokio::time::timeout(
-        options.start_timeout,
-        actor::connect(&rest, &id, &signer, &session),
-    )
-    .await
-    .unwrap_or_else(|_| {
-        Err(KernelError::StartTimeout {
-            name: name.to_owned(),
-            timeout: options.start_timeout,
-            stage: "waiting for kernel_info_reply through the gateway",
-            stderr: String::new(),
-        })
-    });
+    // A kernel that keeps dying at start is restarted by the gateway a few times and then dropped,
+    // while the channels' WebSocket handshake stays unanswered: its removal ends the wait.
+    let connect = async {
+        tokio::select! {
+            connected = actor::connect(&rest, &id, &signer, &session) => connected,
+            gone = removed_while_starting(&rest, &id) => Err(gone),
+        }
+    };
+    let connected = tokio::time::timeout(options.start_timeout, connect)
+        .await
+        .unwrap_or_else(|_| {
+            Err(KernelError::StartTimeout {
+                name: name.to_owned(),
+                timeout: options.start_timeout,
+                stage: "waiting for kernel_info_reply through the gateway",
+                stderr: String::new(),
+            })
+        });
     let (socket, kernel_info) = match connected {
         Ok(connected) => connected,
         Err(error) => {
